@@ -1,0 +1,172 @@
+"""The contracts of lovely.remotetask.
+
+The documentation of each method lives here; the implementations only say
+which interface they provide.
+"""
+from zope.interface import Attribute, Interface
+
+QUEUED = 'queued'
+PROCESSING = 'processing'
+CANCELLED = 'cancelled'
+ERROR = 'error'
+COMPLETED = 'completed'
+DELAYED = 'delayed'
+CRONJOB = 'cronjob'
+STARTLATER = 'start later'
+
+#: Statuses of jobs that will not run again; `ITaskService.clean` removes them.
+FINISHED = (COMPLETED, CANCELLED, ERROR)
+
+#: Statuses from which `ITaskService.cancel` can take a job.
+CANCELLABLE = (QUEUED, STARTLATER, DELAYED, CRONJOB)
+
+
+class ITask(Interface):
+    """A piece of work that jobs name; registered as a named utility."""
+
+    def __call__(service, jobid, input):
+        """Do the work for job `jobid` of `service` and return its result.
+
+        Raise `lovely.remotetask.task.TaskError` to fail the job with a
+        message and no retry.  Any other exception fails the attempt; the
+        job is retried until its attempts are used up.  The result must be
+        picklable: it is stored on the job.
+        """
+
+
+class IJob(Interface):
+    """One run of a task with an input, and what came of it."""
+
+    id = Attribute('The job id, an int in [0, 2**31).')
+    task = Attribute('The name of the task to run.')
+    input = Attribute('The input given to the task.')
+    status = Attribute('One of the status strings of this module.')
+    output = Attribute('What the task returned, None until it completes.')
+    error = Attribute('The message of the last failure, or None.')
+    created = Attribute('When the job was added (epoch seconds).')
+    started = Attribute('When the last attempt was claimed, or None.')
+    completed = Attribute('When the job last finished, or None.')
+    attempts = Attribute('How many times the job has been claimed.')
+
+
+class ICronJob(IJob):
+    """A job that runs on a schedule, or once after a delay."""
+
+    minute = Attribute('Minutes (0-59) to run at; () leaves them free.')
+    hour = Attribute('Hours (0-23) to run at; () leaves them free.')
+    dayOfMonth = Attribute('Days of the month (1-31); () leaves them free.')
+    month = Attribute('Months (1-12); () leaves them free.')
+    dayOfWeek = Attribute('Days of the week, Monday is 0 (0-6).')
+    delay = Attribute('Seconds to wait before a single run, or None.')
+    scheduledFor = Attribute(
+        'When the job is due next (epoch seconds), or None while it waits '
+        'for the service to schedule it.')
+
+    def update(minute=(), hour=(), dayOfMonth=(), month=(), dayOfWeek=(),
+               delay=None):
+        """Replace the schedule; raise ValueError for values out of range.
+
+        The service keeps the old due time until `ITaskService.reschedule`
+        is called.
+        """
+
+    def timeOfNextCall(now=None):
+        """The first time after `now` the schedule fires, or None if never.
+
+        A delayed job fires `delay` seconds after `now`.
+        """
+
+
+class ITaskService(Interface):
+    """A persistent queue of jobs and the means to run them."""
+
+    jobs = Attribute('A mapping of job id to job.')
+
+    def getAvailableTasks():
+        """Return a dict of the registered tasks, by name."""
+
+    def queryTask(name):
+        """Return the task registered under `name`, or None."""
+
+    def add(task, input=None, startLater=False):
+        """Add a job that runs `task` with `input` and return its id.
+
+        With `startLater` the job waits with status ``start later`` until
+        `startJob` is called.  Raise ValueError when no task of that name is
+        registered or when the input cannot be pickled; nothing is added then.
+        """
+
+    def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
+                   month=(), dayOfWeek=(), delay=None):
+        """Add a job that runs on a schedule (or once after `delay` seconds).
+
+        Each tuple restricts one calendar field, in UTC.  Fields left empty
+        are free, except those finer than the finest field given, which are
+        pinned to their first value: ``hour=(2,)`` runs at 02:00 only.  The
+        job is scheduled relative to the ``now`` of the first processing
+        that sees it.  Raise ValueError for values out of range.
+        """
+
+    def startJob(jobid):
+        """Queue a job added with `startLater`; return False if it was not."""
+
+    def reschedule(jobid):
+        """Schedule a cron job anew after its fields were updated."""
+
+    def cancel(jobid):
+        """Cancel a job that has not run yet (or a cron job's future runs).
+
+        Cancelling a cancelled job does nothing; a job that is running or
+        finished raises `JobStateError`.
+        """
+
+    def clean(status=FINISHED):
+        """Remove the jobs with the given finished statuses; return how many.
+
+        Only ``completed``, ``cancelled`` and ``error`` may be given; any
+        other status raises ValueError and removes nothing.
+        """
+
+    def getStatus(jobid):
+        """Return the status of the job."""
+
+    def getResult(jobid):
+        """Return what the job's task returned, or None."""
+
+    def getError(jobid):
+        """Return the message of the job's last failure, or None."""
+
+    def hasJobsWaiting(now=None):
+        """Tell whether a job is ready to be claimed at `now`."""
+
+    def claimNextJob(now=None):
+        """Take the next ready job off the queue, mark it processing and
+        return its id; return None when no job is ready at `now`."""
+
+    def processNext(now=None, jobid=None):
+        """Claim and run one job (or the given one) in the current
+        transaction; return False when there was nothing to do."""
+
+    def process(now=None):
+        """Run every job that is ready at `now`, in the current transaction.
+
+        Exceptions raised by tasks never escape: they fail the job.
+        """
+
+    def startProcessing():
+        """Start running jobs in a background thread."""
+
+    def stopProcessing():
+        """Ask the background thread to stop."""
+
+    def isProcessing():
+        """Tell whether the background thread runs."""
+
+
+class IProcessor(Interface):
+    """The loop that runs a service's jobs in the background."""
+
+    running = Attribute('True while the loop runs; set False to stop it.')
+
+    def __call__():
+        """Run jobs until `running` is set to False."""

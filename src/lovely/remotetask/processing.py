@@ -1,0 +1,139 @@
+"""The processing threads of this process, one per service.
+
+Threads are found by database and service oid, and named after the
+service's place below the application root, so that two services of the
+same name in different sites run apart.
+"""
+import dataclasses
+import logging
+import threading
+from typing import Optional
+
+from ZODB.utils import u64, z64
+
+from lovely.remotetask.exceptions import RemoteTaskError
+
+log = logging.getLogger('lovely.remotetask')
+
+THREAD_PREFIX = 'remotetasks.'
+
+
+@dataclasses.dataclass
+class _Running:
+    thread: threading.Thread
+    processor: object
+
+
+_lock = threading.Lock()
+_running = {}
+
+
+def _key(service):
+    """The key of a committed service, or None for one that is not."""
+    jar = service._p_jar
+    if jar is None or service._p_oid is None or service._p_serial == z64:
+        return None
+    return id(jar.db()), service._p_oid
+
+
+def path(service) -> str:
+    """The dotted names from the application root down to `service`."""
+    names = []
+    obj = service
+    while obj is not None and obj.__name__ is not None:
+        names.append(obj.__name__)
+        obj = obj.__parent__
+    if not names:
+        return f'oid{u64(service._p_oid)}'
+    return '.'.join(reversed(names))
+
+
+def threadName(service) -> str:
+    return THREAD_PREFIX + path(service)
+
+
+def start(service) -> None:
+    """Start `service`'s processor in a daemon thread, unless it runs."""
+    key = _key(service)
+    if key is None:
+        raise RemoteTaskError(
+            f'{service!r} is not stored in a database: store it and commit '
+            f'before it can process')
+    with _lock:
+        entry = _running.get(key)
+        if entry is not None and entry.processor.running:
+            return
+    if entry is not None:
+        # A stopped processor finishes the job in hand before a new one
+        # may start: two loops would break SimpleProcessor's one at a time.
+        entry.thread.join()
+    name = threadName(service)
+    processor = service.processorFactory(
+        service._p_jar.db(), service._p_oid, name=name,
+        **service.processorArguments)
+    thread = threading.Thread(
+        target=_run, args=(key, processor), name=name, daemon=True)
+    with _lock:
+        _running[key] = _Running(thread, processor)
+    thread.start()
+
+
+def _run(key, processor):
+    try:
+        processor()
+    finally:
+        with _lock:
+            entry = _running.get(key)
+            if entry is not None and entry.processor is processor:
+                del _running[key]
+
+
+def stop(service, wait: Optional[float] = 0) -> None:
+    """Ask `service`'s processor to stop; wait up to `wait` seconds for it
+    (None: until it has)."""
+    with _lock:
+        entry = _running.get(_key(service))
+    if entry is None:
+        return
+    entry.processor.stop()
+    if wait is None or wait > 0:
+        entry.thread.join(wait)
+
+
+def isRunning(service) -> bool:
+    with _lock:
+        entry = _running.get(_key(service))
+    return (entry is not None and entry.processor.running
+            and entry.thread.is_alive())
+
+
+def wakeAfterCommit(service) -> None:
+    """Wake `service`'s processor once the current transaction commits."""
+    jar = service._p_jar
+    if jar is None or service._p_oid is None:
+        return
+    txn = jar.transaction_manager.get()
+    try:
+        txn.data(service)
+    except KeyError:
+        txn.set_data(service, True)
+        txn.addAfterCommitHook(_wake, args=(id(jar.db()), service._p_oid))
+
+
+def _wake(committed, dbid, oid):
+    if not committed:
+        return
+    with _lock:
+        entry = _running.get((dbid, oid))
+    if entry is not None:
+        entry.processor.wake()
+
+
+def stopAll(timeout: Optional[float] = None) -> None:
+    """Stop every processing thread of this process and wait for them."""
+    with _lock:
+        entries = list(_running.values())
+    for entry in entries:
+        entry.processor.stop()
+    for entry in entries:
+        entry.thread.join(timeout)

@@ -1,0 +1,167 @@
+"""Schedule arithmetic: pure functions of times and calendar fields.
+
+Nothing here is persistent or reads the clock.  Times are UTC epoch seconds.
+The search jumps from field to field (month, day, hour, minute); the
+calendar repeats every 400 years, so a schedule that has not fired within
+that span never will.
+"""
+import bisect
+import calendar
+import datetime
+import math
+from typing import Iterable, Optional
+
+from lovely.remotetask.exceptions import ScheduleError
+
+#: The fields of a tuple schedule, finest first, with their ranges.
+FIELDS = (
+    ('minute', 0, 59),
+    ('hour', 0, 23),
+    ('dayOfMonth', 1, 31),
+    ('month', 1, 12),
+    ('dayOfWeek', 0, 6),
+)
+_RANGES = {name: (low, high) for name, low, high in FIELDS}
+_LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_CYCLE_YEARS = 400
+
+
+def checkField(name: str, values: Iterable[int]) -> tuple:
+    """Return `values` as a sorted tuple of unique ints, or raise ValueError
+    naming the field and the first value out of its range."""
+    low, high = _RANGES[name]
+    if isinstance(values, (str, bytes)) or not hasattr(values, '__iter__'):
+        raise ScheduleError(
+            f'{name} must be a tuple of ints in {low}-{high}, not {values!r}')
+    checked = set()
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ScheduleError(f'{name} value {value!r} is not an int')
+        if not low <= value <= high:
+            raise ScheduleError(
+                f'{name} value {value} is out of range {low}-{high}')
+        checked.add(value)
+    return tuple(sorted(checked))
+
+
+def checkDelay(delay) -> Optional[float]:
+    """Return `delay` if it is None or a number of seconds >= 0."""
+    if delay is None:
+        return None
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) \
+            or not math.isfinite(delay):
+        raise ScheduleError(f'delay must be a number of seconds, not {delay!r}')
+    if delay < 0:
+        raise ScheduleError(f'delay must not be negative, got {delay!r}')
+    return delay
+
+
+def checkSchedule(minute=(), hour=(), dayOfMonth=(), month=(), dayOfWeek=(),
+                  delay=None) -> dict:
+    """Validate a whole tuple schedule; return it normalised as a dict."""
+    fields = dict(
+        minute=checkField('minute', minute),
+        hour=checkField('hour', hour),
+        dayOfMonth=checkField('dayOfMonth', dayOfMonth),
+        month=checkField('month', month),
+        dayOfWeek=checkField('dayOfWeek', dayOfWeek),
+    )
+    delay = checkDelay(delay)
+    if delay is not None and any(fields.values()):
+        given = ', '.join(name for name, value in fields.items() if value)
+        raise ScheduleError(f'give either delay or {given}, not both')
+    fields['delay'] = delay
+    return fields
+
+
+def nextDelayedTime(now: float, delay: float) -> float:
+    """The time a job delayed by `delay` seconds at `now` is due."""
+    return now + delay
+
+
+def nextCallTime(now: float, minute=(), hour=(), dayOfMonth=(), month=(),
+                 dayOfWeek=()) -> Optional[int]:
+    """The first whole minute strictly after `now` that matches the fields.
+
+    Empty fields are free, except that the fields finer than the finest one
+    given are pinned to their lowest value.  Day of month and day of week
+    must both match when both are given.  Returns None for a schedule that
+    never fires, such as 30 February.  The fields must have been checked.
+    """
+    minutes, hours, days, months, weekdays = _effectiveFields(
+        minute, hour, dayOfMonth, month, dayOfWeek)
+    if not any(day <= _LONGEST_MONTH[m - 1] for m in months for day in days):
+        return None
+    start = (math.floor(now) // 60 + 1) * 60
+    year, mon, day, hr, mn = _utcFields(start)
+    lastYear = year + _CYCLE_YEARS
+    while year <= lastYear:
+        if mon not in months:
+            mon = _firstFrom(months, mon)
+            if mon is None:
+                year, mon = year + 1, months[0]
+            day, hr, mn = 1, 0, 0
+            continue
+        found = _firstDay(year, mon, day, days, weekdays)
+        if found is None:
+            year, mon = (year, mon + 1) if mon < 12 else (year + 1, 1)
+            day, hr, mn = 1, 0, 0
+            continue
+        if found != day:
+            day, hr, mn = found, 0, 0
+        found = _firstFrom(hours, hr)
+        if found is None:
+            day, hr, mn = day + 1, 0, 0
+            continue
+        if found != hr:
+            hr, mn = found, 0
+        found = _firstFrom(minutes, mn)
+        if found is None:
+            hr, mn = hr + 1, 0
+            continue
+        return calendar.timegm((year, mon, day, hr, found, 0))
+    return None
+
+
+def _effectiveFields(minute, hour, dayOfMonth, month, dayOfWeek):
+    """Fill free fields with their whole range, pinning the finer ones."""
+    givenDay = bool(dayOfMonth or dayOfWeek)
+    finest = ('minute' if minute else 'hour' if hour else
+              'day' if givenDay else 'month' if month else None)
+    pin = {
+        'minute': (), 'hour': ('minute',), 'day': ('minute', 'hour'),
+        'month': ('minute', 'hour', 'dayOfMonth'), None: (),
+    }[finest]
+    given = dict(minute=minute, hour=hour, dayOfMonth=dayOfMonth,
+                 month=month, dayOfWeek=dayOfWeek)
+    result = []
+    for name, low, high in FIELDS:
+        if given[name]:
+            result.append(tuple(sorted(given[name])))
+        elif name in pin:
+            result.append((low,))
+        else:
+            result.append(tuple(range(low, high + 1)))
+    return result
+
+
+def _utcFields(timestamp: int):
+    t = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return t.year, t.month, t.day, t.hour, t.minute
+
+
+def _firstFrom(values: tuple, start: int) -> Optional[int]:
+    """The first of the sorted `values` that is >= `start`, or None."""
+    index = bisect.bisect_left(values, start)
+    return values[index] if index < len(values) else None
+
+
+def _firstDay(year, month, start, days, weekdays) -> Optional[int]:
+    """The first day >= `start` of the month matching both day fields."""
+    last = calendar.monthrange(year, month)[1]
+    day = _firstFrom(days, start)
+    while day is not None and day <= last:
+        if calendar.weekday(year, month, day) in weekdays:
+            return day
+        day = _firstFrom(days, day + 1)
+    return None

@@ -1,0 +1,343 @@
+"""The persistent task service: where jobs wait, and how their status moves.
+
+Every structure is a BTree or a set of BTrees, so that each operation costs
+O(log n) in the number of jobs and touches few buckets:
+
+- ``jobs``: every job by id;
+- ``_queue``: ids ready to run, first in first out;
+- ``_scheduled``: (due time, id) of cron and delayed jobs;
+- ``_unscheduled``: ids of cron and delayed jobs that wait for the first
+  processing to compute their due time (as the seed did);
+- ``_finished``: ids by finished status, so that `clean` visits only the
+  jobs it removes.
+"""
+import logging
+import random
+import time
+
+import persistent
+import transaction
+import zope.component
+from BTrees.IIBTree import IITreeSet
+from BTrees.IOBTree import IOBTree
+from BTrees.OOBTree import OOTreeSet
+from zope.interface import implementer
+
+from lovely.remotetask import interfaces, processing
+from lovely.remotetask.exceptions import (
+    JobStateError, UnknownJobError, UnknownTaskError)
+from lovely.remotetask.interfaces import (
+    CANCELLABLE, CANCELLED, COMPLETED, CRONJOB, DELAYED, ERROR, FINISHED,
+    PROCESSING, QUEUED, STARTLATER)
+from lovely.remotetask.job import CronJob, Job
+from lovely.remotetask.pickling import checkStorable
+from lovely.remotetask.processor import WAIT_TIME, SimpleProcessor
+from lovely.remotetask.queue import JobQueue
+from lovely.remotetask.run import Outcome, runJob
+
+log = logging.getLogger('lovely.remotetask')
+
+#: Job ids are 31-bit so that they fit an XML-RPC <int>.
+MAX_JOB_ID = 2**31 - 1
+
+#: How many attempts an unexpected exception gets before the job fails.
+MAX_ATTEMPTS = 3
+
+
+def _now(now):
+    return time.time() if now is None else now
+
+
+@implementer(interfaces.ITaskService)
+class TaskService(persistent.Persistent):
+
+    __parent__ = __name__ = None
+    maxAttempts = MAX_ATTEMPTS
+    #: What `startProcessing` runs, called as
+    #: ``processorFactory(db, oid, name=..., **processorArguments)``.
+    processorFactory = SimpleProcessor
+    processorArguments = {'waitTime': WAIT_TIME}
+
+    def __init__(self) -> None:
+        self.jobs = IOBTree()
+        self._queue = JobQueue()
+        self._scheduled = OOTreeSet()
+        self._unscheduled = IITreeSet()
+        # A plain dict of three sets: the dict is written once, here; the
+        # sets take the changes and resolve concurrent ones.
+        self._finished = {status: IITreeSet() for status in FINISHED}
+
+    def __repr__(self):
+        return f'<{type(self).__name__} {self.__name__!r}>'
+
+    # Adding jobs
+
+    def getAvailableTasks(self) -> dict:
+        return dict(zope.component.getUtilitiesFor(interfaces.ITask))
+
+    def queryTask(self, name: str):
+        """The task registered as `name`, or None."""
+        return zope.component.queryUtility(interfaces.ITask, name=name)
+
+    def add(self, task: str, input=None, startLater: bool = False) -> int:
+        self._checkTask(task, input)
+        job = Job(self._newJobId(), task, input)
+        self.jobs[job.id] = job
+        if startLater:
+            job.status = STARTLATER
+        else:
+            self._enqueue(job, QUEUED)
+        return job.id
+
+    def addCronJob(self, task: str, input=None, minute=(), hour=(),
+                   dayOfMonth=(), month=(), dayOfWeek=(), delay=None) -> int:
+        self._checkTask(task, input)
+        job = CronJob(self._newJobId(), task, input, minute, hour,
+                      dayOfMonth, month, dayOfWeek, delay)
+        self.jobs[job.id] = job
+        self._unscheduled.insert(job.id)
+        processing.wakeAfterCommit(self)
+        return job.id
+
+    def startJob(self, jobid: int) -> bool:
+        job = self._job(jobid)
+        if job.status != STARTLATER:
+            return False
+        self._enqueue(job, QUEUED)
+        return True
+
+    def reschedule(self, jobid: int) -> None:
+        job = self._job(jobid)
+        if not isinstance(job, CronJob):
+            raise JobStateError(f'job {jobid} is not a cron job')
+        if job.status == PROCESSING:
+            return  # recording its run schedules it with the new fields
+        if job.status not in (CRONJOB, DELAYED):
+            raise JobStateError(
+                f'job {jobid} is {job.status} and cannot be rescheduled')
+        self._dequeue(job)
+        job.status = CRONJOB if job.recurring else DELAYED
+        self._unscheduled.insert(job.id)
+        processing.wakeAfterCommit(self)
+
+    # Removing jobs
+
+    def cancel(self, jobid: int) -> None:
+        job = self._job(jobid)
+        if job.status == CANCELLED:
+            return
+        if job.status not in CANCELLABLE:
+            raise JobStateError(
+                f'job {jobid} is {job.status} and cannot be cancelled')
+        self._dequeue(job)
+        self._finish(job, CANCELLED)
+
+    def clean(self, status=FINISHED) -> int:
+        statuses = (status,) if isinstance(status, str) else tuple(status)
+        wrong = [s for s in statuses if s not in FINISHED]
+        if wrong:
+            raise ValueError(
+                f'clean() removes only {", ".join(FINISHED)} jobs, '
+                f'not {", ".join(map(repr, wrong))}')
+        removed = 0
+        for s in set(statuses):
+            ids = self._finished[s]
+            for jobid in ids:
+                del self.jobs[jobid]
+                removed += 1
+            ids.clear()
+        return removed
+
+    # Looking at jobs
+
+    def getStatus(self, jobid: int) -> str:
+        return self._job(jobid).status
+
+    def getResult(self, jobid: int):
+        return self._job(jobid).output
+
+    def getError(self, jobid: int):
+        return self._job(jobid).error
+
+    # Running jobs: claim, run, record
+
+    def hasJobsWaiting(self, now=None) -> bool:
+        now = _now(now)
+        if self._queue or self._firstDue(now) is not None:
+            return True
+        return any(self._dueTime(self.jobs[jobid], now) <= now
+                   for jobid in self._unscheduled)
+
+    def claimNextJob(self, now=None):
+        self._promoteDue(_now(now))
+        jobid = self._queue.pull()
+        if jobid is None:
+            return None
+        job = self.jobs[jobid]
+        job.queueKey = None
+        self._markProcessing(job)
+        return jobid
+
+    def claimJob(self, jobid: int) -> None:
+        """Claim the given job out of queue order."""
+        job = self._job(jobid)
+        if job.queueKey is None:
+            raise JobStateError(
+                f'job {jobid} is {job.status}, not waiting in the queue')
+        self._queue.remove(job.queueKey)
+        job.queueKey = None
+        self._markProcessing(job)
+
+    def recordOutcome(self, outcome: Outcome, now=None) -> None:
+        """Store what a claimed job's attempt came to and move it on."""
+        job = self._job(outcome.jobid)
+        if job.status != PROCESSING or job.attempts != outcome.attempt:
+            raise JobStateError(
+                f'job {job.id} attempt {outcome.attempt} is not in hand '
+                f'(status {job.status}, attempt {job.attempts})')
+        if outcome.ok:
+            try:
+                checkStorable(outcome.output, f'the result of job {job.id}')
+            except ValueError as error:
+                outcome = Outcome.failed(job, str(error), retryable=False)
+        now = _now(now)
+        job.completed = time.time()
+        if outcome.ok:
+            job.output = outcome.output
+            job.error = None
+        else:
+            job.error = outcome.error
+        if isinstance(job, CronJob) and job.recurring:
+            # A cron job carries on with its schedule whatever came of it.
+            job.attempts = 0
+            job.status = CRONJOB
+            self._schedule(job, job.timeOfNextCall(now))
+        elif outcome.ok:
+            self._finish(job, COMPLETED)
+        elif outcome.retryable and job.attempts < self.maxAttempts:
+            self._enqueue(job, QUEUED)
+        else:
+            self._finish(job, ERROR)
+
+    def processNext(self, now=None, jobid=None) -> bool:
+        if jobid is None:
+            jobid = self.claimNextJob(now)
+            if jobid is None:
+                return False
+        elif self._job(jobid).status != PROCESSING:
+            self.claimJob(jobid)
+        job = self.jobs[jobid]
+        savepoint = _savepoint()
+        outcome = runJob(self, job)
+        if not outcome.ok and savepoint is not None:
+            savepoint.rollback()  # undo what the failed task wrote
+        self.recordOutcome(outcome, now)
+        return True
+
+    def process(self, now=None) -> None:
+        while self.processNext(now):
+            pass
+
+    # Background processing
+
+    def startProcessing(self) -> None:
+        processing.start(self)
+
+    def stopProcessing(self, wait: float = 0) -> None:
+        """See ITaskService; `wait` seconds (None: no limit) for the thread
+        to finish the job in hand."""
+        processing.stop(self, wait)
+
+    def isProcessing(self) -> bool:
+        return processing.isRunning(self)
+
+    # Bookkeeping
+
+    def _job(self, jobid):
+        try:
+            return self.jobs[jobid]
+        except (KeyError, TypeError):
+            raise UnknownJobError(jobid) from None
+
+    def _checkTask(self, task, input):
+        if self.queryTask(task) is None:
+            raise UnknownTaskError(task)
+        checkStorable(input, f'the input of task {task!r}')
+
+    def _newJobId(self):
+        # Sequential ids share BTree buckets; a collision (another process
+        # took the same range) starts again at a random place, as intid does.
+        while True:
+            jobid = getattr(self, '_v_nextid', None)
+            if jobid is None or jobid > MAX_JOB_ID:
+                jobid = random.randrange(0, MAX_JOB_ID)
+            self._v_nextid = jobid + 1
+            if jobid not in self.jobs:
+                return jobid
+            self._v_nextid = None
+
+    def _enqueue(self, job, status):
+        job.status = status
+        job.queueKey = self._queue.put(job.id)
+        processing.wakeAfterCommit(self)
+
+    def _dequeue(self, job):
+        """Take a waiting job out of whichever structure holds it."""
+        if job.queueKey is not None:
+            self._queue.remove(job.queueKey)
+            job.queueKey = None
+        if isinstance(job, CronJob):
+            if job.scheduledFor is not None:
+                self._scheduled.remove((job.scheduledFor, job.id))
+                job.scheduledFor = None
+            if job.id in self._unscheduled:
+                self._unscheduled.remove(job.id)
+
+    def _markProcessing(self, job):
+        job.status = PROCESSING
+        job.attempts += 1
+        job.started = time.time()
+
+    def _finish(self, job, status):
+        job.status = status
+        job.completed = time.time()
+        self._finished[status].insert(job.id)
+
+    def _schedule(self, job, when):
+        if when is None:
+            log.warning('cron job %s will never run again', job.id)
+            job.scheduledFor = None
+            return
+        job.scheduledFor = when
+        self._scheduled.insert((when, job.id))
+
+    @staticmethod
+    def _dueTime(job, now):
+        when = job.timeOfNextCall(now)
+        return float('inf') if when is None else when
+
+    def _firstDue(self, now):
+        if not self._scheduled:
+            return None
+        first = self._scheduled.minKey()
+        return first if first[0] <= now else None
+
+    def _promoteDue(self, now):
+        """Schedule new cron jobs and queue those that are due at `now`."""
+        for jobid in list(self._unscheduled):
+            self._unscheduled.remove(jobid)
+            job = self.jobs[jobid]
+            self._schedule(job, job.timeOfNextCall(now))
+        while (due := self._firstDue(now)) is not None:
+            self._scheduled.remove(due)
+            job = self.jobs[due[1]]
+            job.scheduledFor = None
+            job.queueKey = self._queue.put(job.id)
+
+
+def _savepoint():
+    """A savepoint of the current transaction, if all its resources allow."""
+    try:
+        return transaction.savepoint()
+    except TypeError:
+        return None
