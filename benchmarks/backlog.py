@@ -24,6 +24,7 @@ queue that rewrites a tuple per operation costs with a backlog.
 Target: the ratio backlog / 0 pending within 1.3x, bytes per job flat.
 """
 import argparse
+import collections
 import gc
 import os
 import platform
@@ -34,13 +35,17 @@ import time
 
 import transaction
 from ZODB import DB
+from persistent.mapping import PersistentMapping
 from ZODB.FileStorage import FileStorage
+from ZODB.utils import get_pickle_metadata, p64, u64
 
 import lovely.remotetask
 from lovely.remotetask import TaskService
 
 TARGET_RATIO = 1.3
 FILL_BATCH = 5000
+#: The header of a data record in a FileStorage file.
+DATA_HEADER = 42
 
 
 class Subject:
@@ -59,6 +64,7 @@ class Subject:
         self.counter = 0
         self.times = {'put': [], 'pull': []}
         self.bytes = {'put': [], 'pull': []}
+        self.spans = {}
         start = time.perf_counter()
         while self.counter < fill:
             for _ in range(min(FILL_BATCH, fill - self.counter)):
@@ -74,6 +80,7 @@ class Subject:
         """Time `ops` operations of `kind`, each in its own transaction."""
         times = []
         before = self.size()
+        firstTid = p64(u64(self.db.lastTransaction()) + 1)
         for _ in range(ops):
             t0 = time.perf_counter()
             if kind == 'put':
@@ -88,6 +95,25 @@ class Subject:
         if record:
             self.times[kind].extend(times)
             self.bytes[kind].append(grown / ops)
+            self.spans[kind] = (firstTid, self.db.lastTransaction(), ops)
+
+    def breakdown(self, kind):
+        """Bytes per operation by class of the stored object, over the
+        last batch of `kind`, plus the transaction headers."""
+        first, last, ops = self.spans[kind]
+        sizes = collections.Counter()
+        counts = collections.Counter()
+        total = 0
+        for txn in self.db.storage.iterator(first, last):
+            for rec in txn:
+                module, cls = get_pickle_metadata(rec.data)
+                name = cls if module.startswith('BTrees') else \
+                    f'{module.rsplit(".", 1)[-1]}.{cls}'
+                sizes[name] += len(rec.data) + DATA_HEADER
+                counts[name] += 1
+        total = sum(sizes.values())
+        return ({k: v / ops for k, v in sizes.items()},
+                {k: v / ops for k, v in counts.items()}, total / ops)
 
     def close(self):
         self.tm.abort()
@@ -147,6 +173,48 @@ def table(title, a, b, labels):
     return verdicts
 
 
+def baseline(tmp, ops):
+    """The floor: fsync of a small append, and a commit of a tiny change."""
+    path = os.path.join(tmp, 'fsync.bin')
+    fsyncs = []
+    with open(path, 'ab') as f:
+        for _ in range(ops):
+            f.write(b'x' * 2000)
+            f.flush()
+            t0 = time.perf_counter()
+            os.fsync(f.fileno())
+            fsyncs.append(time.perf_counter() - t0)
+    os.unlink(path)
+    subject = Subject(tmp, 'baseline', PersistentMapping,
+                      lambda m, i: m.__setitem__('x', i), None, 0)
+    subject.run('put', ops)
+    commits = subject.times['put']
+    grown = subject.bytes['put'][0]
+    subject.close()
+    print(f'baseline: fsync of a 2 KB append: median '
+          f'{ms(statistics.median(fsyncs)):.3f} ms; commit of a one-key '
+          f'PersistentMapping change: median '
+          f'{ms(statistics.median(commits)):.3f} ms, {grown:.0f} bytes')
+
+
+def printBreakdown(a, b, labels):
+    """Where the bytes of each operation go, by class of stored object."""
+    for label, kind in labels:
+        sa, ca, ta = a.breakdown(kind)
+        sb, cb, tb = b.breakdown(kind)
+        growA = a.bytes[kind][-1]
+        growB = b.bytes[kind][-1]
+        print(f'  bytes per {label} by stored object (last round; '
+              f'records/op in brackets; data record header included)')
+        names = sorted(set(sa) | set(sb), key=lambda k: -sb.get(k, 0))
+        for name in names:
+            print(f'    {name:<24} {sa.get(name, 0):7.0f} '
+                  f'[{ca.get(name, 0):4.2f}]  {sb.get(name, 0):7.0f} '
+                  f'[{cb.get(name, 0):4.2f}]')
+        print(f'    {"transaction header":<24} {growA - ta:7.0f}         '
+              f'{growB - tb:7.0f}')
+
+
 def _pct(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
@@ -187,6 +255,7 @@ def main(argv=None):
     started = time.perf_counter()
     verdicts = []
     with tempfile.TemporaryDirectory(prefix='remotetask-bench-') as tmp:
+        baseline(tmp, args.ops)
         a = Subject(tmp, 'empty', TaskService, _add, _claim, 0)
         b = Subject(tmp, 'backlog', TaskService, _add, _claim, args.backlog)
         print(f'filled {args.backlog:,} jobs in {b.fillSeconds:.1f} s '
@@ -196,8 +265,9 @@ def main(argv=None):
         gc.collect()
         measurePair(a, b, args.ops, args.rounds, args.warmup)
         assert len(b.obj._queue) == args.backlog, len(b.obj._queue)
-        verdicts = table('TaskService (BTree-keyed JobQueue)', a, b,
-                         [('add+commit', 'put'), ('claim+commit', 'pull')])
+        labels = [('add+commit', 'put'), ('claim+commit', 'pull')]
+        verdicts = table('TaskService (BTree-keyed JobQueue)', a, b, labels)
+        printBreakdown(a, b, labels)
         for s in (a, b):
             s.close()
 

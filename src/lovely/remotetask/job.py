@@ -37,8 +37,8 @@ class Job(_Versioned):
     started = None
     completed = None
     attempts = 0
-    #: The job's key in the service's queue while it waits there.
-    queueKey = None
+    #: Where the job waits in the service's queue, while it does.
+    queueToken = None
 
     def __init__(self, id: int, task: str, input) -> None:
         self._initState()

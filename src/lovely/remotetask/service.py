@@ -174,18 +174,18 @@ class TaskService(persistent.Persistent):
         if jobid is None:
             return None
         job = self.jobs[jobid]
-        job.queueKey = None
+        job.queueToken = None
         self._markProcessing(job)
         return jobid
 
     def claimJob(self, jobid: int) -> None:
         """Claim the given job out of queue order."""
         job = self._job(jobid)
-        if job.queueKey is None:
+        if job.queueToken is None:
             raise JobStateError(
                 f'job {jobid} is {job.status}, not waiting in the queue')
-        self._queue.remove(job.queueKey)
-        job.queueKey = None
+        self._queue.remove(job.queueToken, job.id)
+        job.queueToken = None
         self._markProcessing(job)
 
     def recordOutcome(self, outcome: Outcome, now=None) -> None:
@@ -278,14 +278,14 @@ class TaskService(persistent.Persistent):
 
     def _enqueue(self, job, status):
         job.status = status
-        job.queueKey = self._queue.put(job.id)
+        job.queueToken = self._queue.put(job.id)
         processing.wakeAfterCommit(self)
 
     def _dequeue(self, job):
         """Take a waiting job out of whichever structure holds it."""
-        if job.queueKey is not None:
-            self._queue.remove(job.queueKey)
-            job.queueKey = None
+        if job.queueToken is not None:
+            self._queue.remove(job.queueToken, job.id)
+            job.queueToken = None
         if isinstance(job, CronJob):
             if job.scheduledFor is not None:
                 self._scheduled.remove((job.scheduledFor, job.id))
@@ -332,7 +332,7 @@ class TaskService(persistent.Persistent):
             self._scheduled.remove(due)
             job = self.jobs[due[1]]
             job.scheduledFor = None
-            job.queueKey = self._queue.put(job.id)
+            job.queueToken = self._queue.put(job.id)
 
 
 def _savepoint():

@@ -1,0 +1,132 @@
+"""The schedule arithmetic, checked against a plain walk over the calendar."""
+import calendar
+import datetime
+import random
+
+import pytest
+
+from lovely.remotetask import schedule
+from lovely.remotetask.exceptions import ScheduleError
+
+UTC = datetime.timezone.utc
+
+
+def walkDays(now, minute, hour, dayOfMonth, month, dayOfWeek, years=30):
+    """The reference: visit every day and test every field, the slow way."""
+    minutes, hours, days, months, weekdays = schedule._effectiveFields(
+        minute, hour, dayOfMonth, month, dayOfWeek)
+    start = datetime.datetime.fromtimestamp(now, UTC)
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    for _ in range(years * 366):
+        if (day.month in months and day.day in days
+                and day.weekday() in weekdays):
+            for h in hours:
+                for m in minutes:
+                    t = day.replace(hour=h, minute=m)
+                    if t.timestamp() > now:
+                        return calendar.timegm(t.timetuple())
+        day += datetime.timedelta(days=1)
+    return None
+
+
+def randomFields(rnd):
+    def some(low, high, chance):
+        if rnd.random() > chance:
+            return ()
+        return tuple(sorted(rnd.sample(range(low, high + 1),
+                                       rnd.randint(1, 3))))
+    return dict(minute=some(0, 59, 0.6), hour=some(0, 23, 0.5),
+                dayOfMonth=some(1, 31, 0.4), month=some(1, 12, 0.4),
+                dayOfWeek=some(0, 6, 0.3))
+
+
+@pytest.mark.parametrize('seed', range(400))
+def test_agrees_with_a_walk_over_the_calendar(seed):
+    rnd = random.Random(seed)
+    fields = randomFields(rnd)
+    now = rnd.uniform(0, 2_000_000_000)
+    expected = walkDays(now, **fields)
+    got = schedule.nextCallTime(now, **fields)
+    if expected is None:
+        # Beyond the walk's horizon: only the impossible or the rare.
+        assert got is None or got > now + 29 * 365 * 86400
+    else:
+        assert got == expected, (fields, now)
+
+
+def test_next_call_is_strictly_after_now():
+    assert schedule.nextCallTime(600, minute=(10,)) == 600 + 3600
+    assert schedule.nextCallTime(599.999, minute=(10,)) == 600
+
+
+def test_fields_finer_than_the_finest_given_are_pinned():
+    assert schedule._effectiveFields((), (3,), (), (), ())[0] == (0,)
+    minutes, hours, days, months, weekdays = schedule._effectiveFields(
+        (), (), (), (6,), ())
+    assert (minutes, hours, days) == ((0,), (0,), (1,))
+    assert len(weekdays) == 7
+
+
+def test_rare_date_found_far_ahead():
+    # 29 February on a Sunday: 2032 is a leap year on a Sunday.
+    now = calendar.timegm((2026, 1, 1, 0, 0, 0))
+    when = schedule.nextCallTime(now, month=(2,), dayOfMonth=(29,),
+                                 dayOfWeek=(6,))
+    assert datetime.datetime.fromtimestamp(when, UTC).date() == \
+        datetime.date(2032, 2, 29)
+
+
+@pytest.mark.parametrize('fields', [
+    dict(month=(2,), dayOfMonth=(30,)),
+    dict(month=(2,), dayOfMonth=(30, 31)),
+    dict(month=(4, 6, 9, 11), dayOfMonth=(31,)),
+])
+def test_impossible_dates_give_none(fields):
+    assert schedule.nextCallTime(0, **fields) is None
+
+
+def test_year_end_rolls_over():
+    now = calendar.timegm((2026, 12, 31, 23, 59, 0))
+    assert schedule.nextCallTime(now) == calendar.timegm((2027, 1, 1, 0, 0, 0))
+    assert schedule.nextCallTime(now, month=(12,), dayOfMonth=(31,),
+                                 hour=(23,), minute=(59,)) == \
+        calendar.timegm((2027, 12, 31, 23, 59, 0))
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('minute', (60,), 'minute value 60 is out of range 0-59'),
+    ('minute', (-1,), 'minute value -1 is out of range 0-59'),
+    ('hour', (24,), 'hour value 24 is out of range 0-23'),
+    ('dayOfMonth', (0,), 'dayOfMonth value 0 is out of range 1-31'),
+    ('dayOfMonth', (32,), 'dayOfMonth value 32 is out of range 1-31'),
+    ('month', (0,), 'month value 0 is out of range 1-12'),
+    ('month', (13,), 'month value 13 is out of range 1-12'),
+    ('dayOfWeek', (7,), 'dayOfWeek value 7 is out of range 0-6'),
+    ('minute', (1.5,), 'minute value 1.5 is not an int'),
+    ('minute', ('5',), "minute value '5' is not an int"),
+    ('minute', '5', "minute must be a tuple of ints in 0-59, not '5'"),
+    ('minute', 5, 'minute must be a tuple of ints in 0-59, not 5'),
+])
+def test_bad_fields_are_named(field, value, message):
+    with pytest.raises(ScheduleError) as info:
+        schedule.checkSchedule(**{field: value})
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize('delay, message', [
+    (-1, 'delay must not be negative, got -1'),
+    ('10', "delay must be a number of seconds, not '10'"),
+    (True, 'delay must be a number of seconds, not True'),
+    (float('nan'), 'delay must be a number of seconds, not nan'),
+])
+def test_bad_delays_are_named(delay, message):
+    with pytest.raises(ScheduleError, match=message):
+        schedule.checkDelay(delay)
+
+
+def test_checked_fields_are_sorted_and_unique():
+    assert schedule.checkField('hour', [5, 1, 5]) == (1, 5)
+    assert schedule.checkField('hour', range(3)) == (0, 1, 2)
+    assert schedule.checkDelay(0) == 0
+    assert schedule.nextDelayedTime(100, 0.5) == 100.5
