@@ -52,7 +52,8 @@ def runJob(service, job) -> Outcome:
         return Outcome.failed(job, str(error), retryable=False)
     except TransientError:
         raise
-    except Exception as error:
+    except (Exception, SystemExit) as error:
+        # SystemExit too: a task calling sys.exit() must not end a worker.
         log.exception('job %s (task %r) failed on attempt %s',
                       job.id, job.task, job.attempts)
         return Outcome.failed(

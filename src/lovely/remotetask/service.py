@@ -18,8 +18,6 @@ import time
 import persistent
 import transaction
 import zope.component
-from BTrees.IIBTree import IITreeSet
-from BTrees.IOBTree import IOBTree
 from BTrees.OOBTree import OOTreeSet
 from zope.interface import implementer
 
@@ -34,6 +32,7 @@ from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.processor import WAIT_TIME, SimpleProcessor
 from lovely.remotetask.queue import JobQueue
 from lovely.remotetask.run import Outcome, runJob
+from lovely.remotetask.trees import IdSet, JobTree
 
 log = logging.getLogger('lovely.remotetask')
 
@@ -59,13 +58,13 @@ class TaskService(persistent.Persistent):
     processorArguments = {'waitTime': WAIT_TIME}
 
     def __init__(self) -> None:
-        self.jobs = IOBTree()
+        self.jobs = JobTree()
         self._queue = JobQueue()
         self._scheduled = OOTreeSet()
-        self._unscheduled = IITreeSet()
+        self._unscheduled = IdSet()
         # A plain dict of three sets: the dict is written once, here; the
         # sets take the changes and resolve concurrent ones.
-        self._finished = {status: IITreeSet() for status in FINISHED}
+        self._finished = {status: IdSet() for status in FINISHED}
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.__name__!r}>'
