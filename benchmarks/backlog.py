@@ -29,6 +29,7 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -173,6 +174,21 @@ def table(title, a, b, labels):
     return verdicts
 
 
+def sourceVersion():
+    """The git commit of the lovely.remotetask source, if it has one."""
+    src = os.path.dirname(os.path.abspath(lovely.remotetask.__file__))
+    git = ['git', '--no-optional-locks', '-C', src]
+    try:
+        head = subprocess.run(git + ['rev-parse', '--short', 'HEAD'],
+                              capture_output=True, text=True, check=True)
+        dirty = subprocess.run(git + ['diff', '--quiet', 'HEAD', '--', '.'],
+                               capture_output=True).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return src
+    return f'{src} at git {head.stdout.strip()}' + (
+        ' with uncommitted changes' if dirty else '')
+
+
 def baseline(tmp, ops):
     """The floor: fsync of a small append, and a commit of a tiny change."""
     path = os.path.join(tmp, 'fsync.bin')
@@ -252,6 +268,7 @@ def main(argv=None):
     print(f'FileStorage, one transaction per operation, {args.ops} ops x '
           f'{args.rounds} rounds per cell (+{args.warmup} warm-up), '
           f'backlog {args.backlog:,}')
+    print(f'source: {sourceVersion()}')
     started = time.perf_counter()
     verdicts = []
     with tempfile.TemporaryDirectory(prefix='remotetask-bench-') as tmp:

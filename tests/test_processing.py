@@ -1,0 +1,207 @@
+"""Background processing: threads, processors, their order and limits."""
+import threading
+import time
+
+import pytest
+import transaction
+import zope.component
+from zope.interface import implementer
+
+from lovely import remotetask
+from lovely.remotetask import testing
+from lovely.remotetask.exceptions import RemoteTaskError
+from lovely.remotetask.interfaces import ITask
+
+
+@pytest.fixture
+def app(db):
+    """The application root of a FileStorage database, on the default
+    transaction."""
+    connection = db.open()
+    root = remotetask.getApplicationRoot(connection, create=True)
+    transaction.commit()
+    yield root
+    transaction.abort()
+    connection.close()
+
+
+def newService(app, name='svc', **processor):
+    service = app[name] = remotetask.TaskService()
+    if processor:
+        service.processorFactory = processor.pop('factory')
+        service.processorArguments = processor
+    transaction.commit()
+    return service
+
+
+def waitForStatus(service, jobids, status='completed', timeout=30):
+    connection = service._p_jar
+    remaining = set(jobids)
+
+    def done():
+        connection.sync()
+        remaining.difference_update(
+            [j for j in remaining if service.getStatus(j) == status])
+        return not remaining
+
+    testing.waitUntil(done, timeout, interval=0.01)
+
+
+def test_simple_processor_runs_jobs_in_queue_order(app):
+    ran = []
+    remotetask.provideTask(ran.append, name='record')
+    service = newService(app)
+    jobs = [service.add('record', n) for n in range(60)]
+    transaction.commit()
+    service.startProcessing()
+    waitForStatus(service, jobs)
+    assert ran == list(range(60))
+
+
+def test_multi_processor_runs_up_to_max_threads_at_once(app):
+    lock = threading.Lock()
+    running = []
+    most = []
+    two = threading.Event()
+
+    @remotetask.provideTask
+    def overlap(input):
+        with lock:
+            running.append(input)
+            most.append(len(running))
+            if len(running) >= 2:
+                two.set()
+        two.wait(10)          # hold on until a second job runs beside us
+        time.sleep(0.002)     # and give a third the chance to start, if it
+        with lock:            # wrongly could
+            running.remove(input)
+
+    service = newService(app, factory=remotetask.MultiProcessor,
+                         waitTime=1.0, maxThreads=2)
+    jobs = [service.add('overlap', n) for n in range(12)]
+    transaction.commit()
+    service.startProcessing()
+    waitForStatus(service, jobs)
+    assert max(most) == 2
+
+
+def test_stop_is_prompt_when_idle(app):
+    service = newService(app, factory=remotetask.SimpleProcessor,
+                         waitTime=600)
+    service.startProcessing()
+    thread = [t for t in threading.enumerate()
+              if t.name == 'remotetasks.svc'][0]
+    started = time.monotonic()
+    service.stopProcessing()
+    thread.join(5)
+    # Woken by an event, not after waitTime: this bound is generous on
+    # purpose (the target, 50 ms, is measured in benchmarks/latency.py).
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 2
+
+
+def test_stop_when_busy_finishes_the_job_in_hand(app):
+    inside, release = threading.Event(), threading.Event()
+
+    @remotetask.provideTask
+    def slow(input):
+        inside.set()
+        release.wait(10)
+        return 'done'
+
+    service = newService(app)
+    jobid = service.add('slow')
+    later = service.add('slow')
+    transaction.commit()
+    service.startProcessing()
+    assert inside.wait(10)
+    service.stopProcessing()
+    assert not service.isProcessing()
+    release.set()
+    service.stopProcessing(wait=10)
+    transaction.begin()
+    assert service.getStatus(jobid) == 'completed'
+    assert service.getStatus(later) == 'queued'
+
+
+def test_an_uncommitted_service_cannot_start(app):
+    service = app['new'] = remotetask.TaskService()
+    with pytest.raises(RemoteTaskError, match='store it and commit'):
+        service.startProcessing()
+    unstored = remotetask.TaskService()
+    with pytest.raises(RemoteTaskError):
+        unstored.startProcessing()
+    assert not unstored.isProcessing()
+    unstored.stopProcessing()   # nothing to stop: no error either
+
+
+def test_many_producers_while_processing(app, db):
+    """1,000 jobs from 4 threads: every one completes, exactly once."""
+    seen = []
+    lock = threading.Lock()
+
+    @remotetask.provideTask
+    def record(input):
+        with lock:
+            seen.append(input)
+
+    service = newService(app)
+    service.startProcessing()
+    ids = []
+
+    def produce(worker):
+        tm = transaction.TransactionManager()
+        connection = db.open(transaction_manager=tm)
+        try:
+            for n in range(250):
+                for attempt in tm.attempts(10):
+                    with attempt:
+                        svc = connection.get(service._p_oid)
+                        jobid = svc.add('record', (worker, n))
+                with lock:
+                    ids.append(jobid)
+        finally:
+            connection.close()
+
+    producers = [threading.Thread(target=produce, args=(w,))
+                 for w in range(4)]
+    for producer in producers:
+        producer.start()
+    for producer in producers:
+        producer.join()
+    waitForStatus(service, ids, timeout=120)
+    assert len(ids) == len(set(ids)) == 1000
+    assert sorted(seen) == sorted((w, n) for w in range(4)
+                                  for n in range(250))
+
+
+def test_a_task_whose_writes_conflict_runs_again(app, db):
+    """A success that cannot be committed costs an attempt, not the job."""
+    app['counter'] = remotetask.Folder()
+    transaction.commit()
+    attempts = []
+
+    @implementer(ITask)
+    class Bump:
+        def __call__(self, service, jobid, input):
+            counter = service.__parent__['counter']
+            counter.hits = getattr(counter, 'hits', 0) + 1
+            attempts.append(counter.hits)
+            if len(attempts) == 1:
+                # Someone else changes the same object before we commit.
+                tm = transaction.TransactionManager()
+                rival = db.open(transaction_manager=tm)
+                rival.get(counter._p_oid).rival = True
+                tm.commit()
+                rival.close()
+            return counter.hits
+
+    zope.component.provideUtility(Bump(), name='bump')
+    service = newService(app)
+    jobid = service.add('bump')
+    transaction.commit()
+    service.startProcessing()
+    waitForStatus(service, [jobid])
+    job = service.jobs[jobid]
+    assert (job.attempts, job.output, job.error) == (2, 1, None)
+    assert app['counter'].hits == 1 and app['counter'].rival
