@@ -61,9 +61,9 @@ def start(service) -> None:
             f'before it can process')
     with _lock:
         entry = _running.get(key)
-        if entry is not None and entry.processor.running:
-            return
     if entry is not None:
+        if entry.processor.running:
+            return
         # A stopped processor finishes the job in hand before a new one
         # may start: two loops would break SimpleProcessor's one at a time.
         entry.thread.join()
@@ -74,6 +74,9 @@ def start(service) -> None:
     thread = threading.Thread(
         target=_run, args=(key, processor), name=name, daemon=True)
     with _lock:
+        entry = _running.get(key)
+        if entry is not None and entry.processor.running:
+            return  # another thread started it meanwhile
         _running[key] = _Running(thread, processor)
     thread.start()
 

@@ -14,6 +14,7 @@ O(log n) in the number of jobs and touches few buckets:
 import logging
 import random
 import time
+import types
 
 import persistent
 import transaction
@@ -55,7 +56,7 @@ class TaskService(persistent.Persistent):
     #: What `startProcessing` runs, called as
     #: ``processorFactory(db, oid, name=..., **processorArguments)``.
     processorFactory = SimpleProcessor
-    processorArguments = {'waitTime': WAIT_TIME}
+    processorArguments = types.MappingProxyType({'waitTime': WAIT_TIME})
 
     def __init__(self) -> None:
         self.jobs = JobTree()
