@@ -5,9 +5,10 @@ A hand-run benchmark, not a test::
     .venv/bin/python benchmarks/backlog.py [--backlog 100000] [--ops 2000]
 
 Two FileStorage databases in a temporary directory hold a `TaskService`
-at ``root()['svc']``: one starts empty ("0 pending"), the other with
-``--backlog`` queued jobs.  Each round times ``--ops`` operations of each
-kind on both, one transaction per operation:
+at ``root()['svc']``, committed: one starts empty ("0 pending": its queue
+holds only the round's own ``--ops`` jobs at most), the other with
+``--backlog`` queued jobs, added 5,000 per transaction.  Each round times
+``--ops`` operations of each kind on both, one transaction per operation:
 
 - add:   ``service.add('echo', {'n': i})`` + ``commit()``
 - claim: ``service.claimNextJob()`` + ``commit()``
@@ -19,7 +20,7 @@ machine noise falls on both alike.  Nothing is packed.
 
 The same is then measured for `zc.queue.Queue` and
 `zc.queue.CompositeQueue` holding plain ints (put/pull), to show what a
-queue that rewrites a tuple per operation costs with a backlog.
+queue that rewrites a long tuple per operation costs with a backlog.
 
 Target: the ratio backlog / 0 pending within 1.3x, bytes per job flat.
 """
@@ -35,8 +36,8 @@ import tempfile
 import time
 
 import transaction
-from ZODB import DB
 from persistent.mapping import PersistentMapping
+from ZODB import DB
 from ZODB.FileStorage import FileStorage
 from ZODB.utils import get_pickle_metadata, p64, u64
 
@@ -52,15 +53,15 @@ DATA_HEADER = 42
 class Subject:
     """One database with one queue-like object in it, and two operations."""
 
-    def __init__(self, directory, name, make, put, pull, fill):
+    def __init__(self, directory, name, key, make, put, pull, fill):
         self.name = name
         self.path = os.path.join(directory, f'{name}.fs')
         self.db = DB(FileStorage(self.path))
         self.tm = transaction.TransactionManager()
         self.conn = self.db.open(transaction_manager=self.tm)
-        self.conn.root()['obj'] = make()
+        self.conn.root()[key] = make()
         self.tm.commit()
-        self.obj = self.conn.root()['obj']
+        self.obj = self.conn.root()[key]
         self._put, self._pull = put, pull
         self.counter = 0
         self.times = {'put': [], 'pull': []}
@@ -104,7 +105,6 @@ class Subject:
         first, last, ops = self.spans[kind]
         sizes = collections.Counter()
         counts = collections.Counter()
-        total = 0
         for txn in self.db.storage.iterator(first, last):
             for rec in txn:
                 module, cls = get_pickle_metadata(rec.data)
@@ -140,7 +140,8 @@ def ms(seconds):
 
 
 def table(title, a, b, labels):
-    """Rows of one subject pair: median and mean ms, bytes per op."""
+    """Print median, mean and p99 ms and bytes per op of a pair;
+    return the (name, ratio) of the medians and bytes."""
     rows = []
     verdicts = []
     for label, kind in labels:
@@ -201,7 +202,7 @@ def baseline(tmp, ops):
             os.fsync(f.fileno())
             fsyncs.append(time.perf_counter() - t0)
     os.unlink(path)
-    subject = Subject(tmp, 'baseline', PersistentMapping,
+    subject = Subject(tmp, 'baseline', 'map', PersistentMapping,
                       lambda m, i: m.__setitem__('x', i), None, 0)
     subject.run('put', ops)
     commits = subject.times['put']
@@ -273,17 +274,20 @@ def main(argv=None):
     verdicts = []
     with tempfile.TemporaryDirectory(prefix='remotetask-bench-') as tmp:
         baseline(tmp, args.ops)
-        a = Subject(tmp, 'empty', TaskService, _add, _claim, 0)
-        b = Subject(tmp, 'backlog', TaskService, _add, _claim, args.backlog)
+        a = Subject(tmp, 'empty', 'svc', TaskService, _add, _claim, 0)
+        b = Subject(tmp, 'backlog', 'svc', TaskService, _add, _claim,
+                    args.backlog)
         print(f'filled {args.backlog:,} jobs in {b.fillSeconds:.1f} s '
               f'({FILL_BATCH:,} per transaction); .fs is '
               f'{b.size() / 1e6:.1f} MB')
         a.pending, b.pending = 0, args.backlog
         gc.collect()
         measurePair(a, b, args.ops, args.rounds, args.warmup)
+        # The backlog is intact: as many adds as claims (private attribute,
+        # read for this check only).
         assert len(b.obj._queue) == args.backlog, len(b.obj._queue)
         labels = [('add+commit', 'put'), ('claim+commit', 'pull')]
-        verdicts = table('TaskService (BTree-keyed JobQueue)', a, b, labels)
+        verdicts = table('TaskService', a, b, labels)
         printBreakdown(a, b, labels)
         for s in (a, b):
             s.close()
@@ -329,12 +333,12 @@ def zcCompare(tmp, args, zcqueue):
         except IndexError:
             return None
 
-    for label, make in (
+    for i, (label, make) in enumerate((
             ('zc.queue.Queue', zcqueue.Queue),
             ('zc.queue.CompositeQueue(compositeSize=15)',
-             lambda: zcqueue.CompositeQueue(compositeSize=15))):
-        a = Subject(tmp, f'zc-{len(label)}-empty', make, put, pull, 0)
-        b = Subject(tmp, f'zc-{len(label)}-backlog', make, put, pull, n)
+             lambda: zcqueue.CompositeQueue(compositeSize=15)))):
+        a = Subject(tmp, f'zc{i}-empty', 'queue', make, put, pull, 0)
+        b = Subject(tmp, f'zc{i}-backlog', 'queue', make, put, pull, n)
         a.pending, b.pending = 0, n
         gc.collect()
         measurePair(a, b, args.zc_ops, args.rounds, min(args.warmup, 50))

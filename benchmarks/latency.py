@@ -38,6 +38,8 @@ from lovely.remotetask import (
     MultiProcessor, SimpleProcessor, TaskService, getApplicationRoot)
 from lovely.remotetask.interfaces import COMPLETED, FINISHED
 
+from backlog import sourceVersion  # noqa: E402 (a sibling script)
+
 POLL = 0.0002       # seconds between polls for one job
 DRAIN_POLL = 0.005  # seconds between polls while a batch drains
 TIMEOUT = 300
@@ -213,6 +215,7 @@ def main(argv=None):
     print(f'lovely.remotetask latency benchmark, {time.strftime("%Y-%m-%d")}, '
           f'Python {platform.python_version()}, {os.cpu_count()} CPUs, '
           f'{platform.system()} {platform.machine()}')
+    print(f'source: {sourceVersion()}')
     started = time.perf_counter()
     summary = []
     configs = [

@@ -3,14 +3,15 @@ from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (
     JobStateError, RemoteTaskError, ScheduleError, TaskError,
     UnknownJobError, UnknownTaskError, UnstorableError)
+from lovely.remotetask.database import DatabaseError, openDatabase
 from lovely.remotetask.folder import Folder, getApplicationRoot
 from lovely.remotetask.processor import MultiProcessor, SimpleProcessor
 from lovely.remotetask.service import TaskService
 from lovely.remotetask.task import SimpleTask, provideTask
 
 __all__ = [
-    'Folder', 'JobStateError', 'MultiProcessor', 'RemoteTaskError',
+    'DatabaseError', 'Folder', 'JobStateError', 'MultiProcessor', 'RemoteTaskError',
     'ScheduleError', 'SimpleProcessor', 'SimpleTask', 'TaskError',
     'TaskService', 'UnknownJobError', 'UnknownTaskError', 'UnstorableError',
-    'getApplicationRoot', 'interfaces', 'provideTask',
+    'getApplicationRoot', 'interfaces', 'openDatabase', 'provideTask',
 ]

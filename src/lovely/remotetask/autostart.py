@@ -30,11 +30,13 @@ def parseDirectives(directives: Union[str, Iterable[str]]) -> List[str]:
 
 
 def bootstrap(db, directives: Union[str, Iterable[str], None] = None,
-              rootKey: str = APPLICATION_ROOT_KEY) -> List[str]:
+              rootKey: str = APPLICATION_ROOT_KEY, factory=None,
+              **arguments) -> List[str]:
     """Start the services that `directives` name and that are not running.
 
     Return the paths of the services started.  Errors are logged, never
     raised: one bad directive must not keep the others from starting.
+    `factory` and `arguments` override the services' processor settings.
     """
     if directives is None:
         directives = os.environ.get(ENVIRONMENT_VARIABLE, '')
@@ -50,7 +52,8 @@ def bootstrap(db, directives: Union[str, Iterable[str], None] = None,
                       rootKey)
             return started
         for directive in parseDirectives(directives):
-            started.extend(_startDirective(root, directive))
+            started.extend(_startDirective(
+                root, directive, factory, arguments))
     finally:
         tm.abort()
         connection.close()
@@ -63,7 +66,24 @@ def bootstrapSubscriber(event) -> None:
     bootstrap(event.database)
 
 
-def _startDirective(root: Folder, directive: str) -> List[str]:
+def listServices(db, rootKey: str = APPLICATION_ROOT_KEY) -> List[str]:
+    """Every service of the database, as the directive that names it."""
+    tm = transaction.TransactionManager()
+    connection = db.open(transaction_manager=tm)
+    try:
+        root = connection.root().get(rootKey)
+        if not isinstance(root, Folder):
+            return []
+        return [f'{"" if label == "root" and site is root else label}@{name}'
+                for label, site in _sites(root, '*')
+                for name, service in _services(site, '*')]
+    finally:
+        tm.abort()
+        connection.close()
+
+
+def _startDirective(root: Folder, directive: str, factory,
+                    arguments) -> List[str]:
     parts = directive.split('@')
     if len(parts) != 2 or not parts[1]:
         log.error('invalid autostart directive %r: expected site@service',
@@ -79,7 +99,7 @@ def _startDirective(root: Folder, directive: str) -> List[str]:
             if service.isProcessing():
                 continue
             try:
-                service.startProcessing()
+                service.startProcessing(factory, **arguments)
             except RemoteTaskError as error:
                 log.error('service %s on site %s could not start: %s',
                           name, label, error)

@@ -47,6 +47,8 @@ class IJob(Interface):
     started = Attribute('When the last attempt was claimed, or None.')
     completed = Attribute('When the job last finished, or None.')
     attempts = Attribute('How many times the job has been claimed.')
+    worker = Attribute('The id of the worker that claimed it last, or None '
+                       'when it ran in the caller\'s transaction.')
 
 
 class ICronJob(IJob):

@@ -37,6 +37,8 @@ class Job(_Versioned):
     started = None
     completed = None
     attempts = 0
+    #: The id of the worker that holds the job, or None.
+    worker = None
     #: Where the job waits in the service's queue, while it does.
     queueToken = None
 

@@ -7,7 +7,8 @@ same name in different sites run apart.
 import dataclasses
 import logging
 import threading
-from typing import Optional
+import time
+from typing import List, Optional
 
 from ZODB.utils import u64, z64
 
@@ -52,8 +53,12 @@ def threadName(service) -> str:
     return THREAD_PREFIX + path(service)
 
 
-def start(service) -> None:
-    """Start `service`'s processor in a daemon thread, unless it runs."""
+def start(service, factory=None, **arguments) -> None:
+    """Start `service`'s processor in a daemon thread, unless it runs.
+
+    `factory` and `arguments` override the service's `processorFactory`
+    and `processorArguments`.
+    """
     key = _key(service)
     if key is None:
         raise RemoteTaskError(
@@ -68,9 +73,10 @@ def start(service) -> None:
         # may start: two loops would break SimpleProcessor's one at a time.
         entry.thread.join()
     name = threadName(service)
-    processor = service.processorFactory(
-        service._p_jar.db(), service._p_oid, name=name,
-        **service.processorArguments)
+    factory = factory or service.processorFactory
+    arguments = dict(service.processorArguments, **arguments)
+    processor = factory(
+        service._p_jar.db(), service._p_oid, name=name, **arguments)
     thread = threading.Thread(
         target=_run, args=(key, processor), name=name, daemon=True)
     with _lock:
@@ -132,11 +138,16 @@ def _wake(committed, dbid, oid):
         entry.processor.wake()
 
 
-def stopAll(timeout: Optional[float] = None) -> None:
-    """Stop every processing thread of this process and wait for them."""
+def stopAll(timeout: Optional[float] = None) -> List[str]:
+    """Stop every processing thread of this process, wait for them up to
+    `timeout` seconds in all, and return the names of those still busy."""
     with _lock:
         entries = list(_running.values())
     for entry in entries:
         entry.processor.stop()
+    deadline = None if timeout is None else time.monotonic() + timeout
     for entry in entries:
-        entry.thread.join(timeout)
+        entry.thread.join(
+            None if deadline is None else max(0, deadline - time.monotonic()))
+    return [entry.thread.name for entry in entries
+            if entry.thread.is_alive()]

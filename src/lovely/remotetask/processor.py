@@ -1,9 +1,11 @@
 """Processors: the loops that run a service's jobs in the background.
 
-Each loop has its own connection and transaction manager.  A job takes
-three steps, each committed on its own:
+Each loop has its own connection and transaction manager, and registers as
+a worker of the service.  A job takes three steps, each committed on its
+own:
 
-1. claim: the job leaves the queue and becomes ``processing``;
+1. claim: the job leaves the queue, becomes ``processing`` and is leased to
+   the worker;
 2. run: the task is called;
 3. record: the outcome is stored.  When the task succeeded, record commits
    together with whatever the task wrote, so the two stand or fall together;
@@ -12,10 +14,13 @@ three steps, each committed on its own:
 
 A conflict while claiming is simply tried again.  A conflict while the
 task ran or its success was recorded costs the attempt: the job goes back
-to the queue (the task's writes were lost, so it must run again).
+to the queue (the task's writes were lost, so it must run again).  While
+the loop runs, a lease keeper thread beats the worker's heartbeat and takes
+back the jobs of workers that stopped beating (see `workers`).
 """
 import logging
 import threading
+import time
 from typing import Optional
 
 import transaction
@@ -25,25 +30,48 @@ from zope.interface import implementer
 from lovely.remotetask.exceptions import JobStateError
 from lovely.remotetask.interfaces import IProcessor
 from lovely.remotetask.run import Outcome, runJob
+from lovely.remotetask.workers import LEASE_TIME, newWorkerId
 
 log = logging.getLogger('lovely.remotetask')
 
 #: Seconds an idle processor waits before it looks for due jobs again.
 WAIT_TIME = 1.0
 
-#: How often recording an outcome is tried before the job is left as it is.
-RECORD_TRIES = 20
+#: Seconds a worker keeps trying to record an outcome (the database may be
+#: away for a while) before it leaves the job to be taken back.
+RECORD_TIMEOUT = 60.0
 
 _CONFLICT = object()
 
 
-class _Session:
-    """A connection of one's own, and the three steps of a job on it."""
+class _Backoff:
+    """Waits that grow while a step keeps failing for passing reasons
+    (conflicts, a database server that is restarting)."""
 
-    def __init__(self, db, serviceOid: bytes) -> None:
+    def __init__(self, first: float = 0.001, limit: float = 1.0) -> None:
+        self.first, self.limit = first, limit
+        self.next = 0.0
+
+    def reset(self) -> None:
+        self.next = 0.0
+
+    def wait(self, event: Optional[threading.Event] = None) -> None:
+        if self.next:
+            if event is None:
+                time.sleep(self.next)
+            else:
+                event.wait(self.next)
+        self.next = min(self.limit, max(self.first, 2 * self.next))
+
+
+class _Session:
+    """A connection of one's own, and the steps of a job on it."""
+
+    def __init__(self, db, serviceOid: bytes, workerId: str) -> None:
         self.tm = transaction.TransactionManager()
         self.connection = db.open(transaction_manager=self.tm)
         self.serviceOid = serviceOid
+        self.workerId = workerId
 
     def close(self) -> None:
         self.tm.abort()
@@ -55,14 +83,34 @@ class _Session:
     def __exit__(self, *exc_info):
         self.close()
 
-    def _service(self):
+    def service(self):
         return self.connection.get(self.serviceOid)
+
+    def commitOrRetry(self, step, *args, timeout: float = RECORD_TIMEOUT):
+        """Do `step(service, *args)` and commit, again while that fails for
+        passing reasons, for up to `timeout` seconds."""
+        backoff = _Backoff()
+        deadline = time.monotonic() + timeout
+        while True:
+            self.tm.begin()
+            try:
+                result = step(self.service(), *args)
+                self.tm.commit()
+                return result
+            except TransientError:
+                self.tm.abort()
+                if time.monotonic() > deadline:
+                    raise
+                backoff.wait()
+            except BaseException:
+                self.tm.abort()
+                raise
 
     def claim(self):
         """Claim the next job: its id, None when idle, or `_CONFLICT`."""
         self.tm.begin()
         try:
-            jobid = self._service().claimNextJob()
+            jobid = self.service().claimNextJob(worker=self.workerId)
             self.tm.commit()
         except TransientError:
             self.tm.abort()
@@ -75,7 +123,7 @@ class _Session:
     def runAndRecord(self, jobid: int) -> None:
         """Run the claimed job and record its outcome."""
         self.tm.begin()
-        service = self._service()
+        service = self.service()
         job = service.jobs[jobid]
         try:
             outcome = runJob(service, job)
@@ -85,6 +133,10 @@ class _Session:
             try:
                 service.recordOutcome(outcome)
                 self.tm.commit()
+                return
+            except JobStateError as error:
+                self.tm.abort()
+                _dropped(outcome, error)
                 return
             except TransientError as error:
                 outcome = _conflicted(outcome.jobid, outcome.attempt, error)
@@ -98,28 +150,16 @@ class _Session:
         self.tm.abort()
         self.record(outcome)
 
-    def record(self, outcome: Outcome) -> bool:
+    def record(self, outcome: Outcome) -> None:
         """Record `outcome` in transactions of its own until one commits."""
-        for _ in range(RECORD_TRIES):
-            self.tm.begin()
-            try:
-                self._service().recordOutcome(outcome)
-                self.tm.commit()
-                return True
-            except TransientError:
-                self.tm.abort()
-            except JobStateError as error:
-                # Someone else took the job over; this attempt is void.
-                self.tm.abort()
-                log.warning('outcome of job %s dropped: %s',
-                            outcome.jobid, error)
-                return False
-            except BaseException:
-                self.tm.abort()
-                raise
-        log.error('outcome of job %s could not be recorded after %s tries',
-                  outcome.jobid, RECORD_TRIES)
-        return False
+        try:
+            self.commitOrRetry(lambda service: service.recordOutcome(outcome))
+        except JobStateError as error:
+            _dropped(outcome, error)
+        except TransientError:
+            log.error('outcome of job %s could not be recorded; the job '
+                      'will be taken back when its lease expires',
+                      outcome.jobid)
 
 
 def _conflicted(jobid, attempt, error) -> Outcome:
@@ -127,16 +167,57 @@ def _conflicted(jobid, attempt, error) -> Outcome:
                    retryable=True)
 
 
+def _dropped(outcome, error) -> None:
+    log.warning('outcome of job %s attempt %s dropped: %s',
+                outcome.jobid, outcome.attempt, error)
+
+
+class _LeaseKeeper(threading.Thread):
+    """Beats a worker's heartbeat and takes back the jobs of dead workers."""
+
+    def __init__(self, processor) -> None:
+        super().__init__(name=f'remotetask-lease-{processor.name}',
+                         daemon=True)
+        self.processor = processor
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        processor = self.processor
+        interval = processor.leaseTime / 4
+        with _Session(processor.db, processor.serviceOid,
+                      processor.workerId) as session:
+            while not self.stopping.wait(interval):
+                try:
+                    self.beat(session)
+                except Exception:
+                    log.exception('worker %s: heartbeat failed',
+                                  processor.workerId)
+
+    def beat(self, session) -> None:
+        workerId, leaseTime = self.processor.workerId, self.processor.leaseTime
+        record = session.commitOrRetry(
+            lambda service: service.heartbeat(workerId, leaseTime),
+            timeout=leaseTime)
+        now = record.heartbeat.lastSeen
+        session.commitOrRetry(lambda service: service.recoverJobs(now),
+                              timeout=leaseTime)
+
+
 @implementer(IProcessor)
 class SimpleProcessor:
     """Runs one job at a time, in queue order."""
 
     def __init__(self, db, serviceOid: bytes, waitTime: float = WAIT_TIME,
-                 name: Optional[str] = None) -> None:
+                 name: Optional[str] = None, leaseTime: float = LEASE_TIME,
+                 workerId: Optional[str] = None) -> None:
+        if leaseTime <= 0:
+            raise ValueError(f'leaseTime must be positive, not {leaseTime}')
         self.db = db
         self.serviceOid = serviceOid
         self.waitTime = waitTime
-        self.name = name
+        self.name = name or 'remotetasks'
+        self.leaseTime = leaseTime
+        self.workerId = workerId or newWorkerId()
         self.running = True
         self._wakeup = threading.Event()
 
@@ -150,18 +231,40 @@ class SimpleProcessor:
         self._wakeup.set()
 
     def __call__(self) -> None:
-        with _Session(self.db, self.serviceOid) as session:
-            while self.running:
-                # Cleared before looking, so a wake-up that comes while
-                # looking is not lost.
-                self._wakeup.clear()
-                jobid = self._guarded(session.claim)
-                if jobid is _CONFLICT:
-                    continue
-                if jobid is None:
-                    self._wakeup.wait(self.waitTime)
-                    continue
-                self._runJob(session, jobid)
+        with _Session(self.db, self.serviceOid, self.workerId) as session:
+            session.commitOrRetry(
+                lambda service: service.registerWorker(
+                    self.workerId, self.leaseTime))
+            keeper = _LeaseKeeper(self)
+            keeper.start()
+            try:
+                self._loop(session)
+            finally:
+                keeper.stopping.set()
+                keeper.join()
+                try:
+                    session.commitOrRetry(
+                        lambda service: service.unregisterWorker(
+                            self.workerId))
+                except Exception:
+                    log.exception('worker %s could not unregister',
+                                  self.workerId)
+
+    def _loop(self, session) -> None:
+        backoff = _Backoff(limit=self.waitTime)
+        while self.running:
+            # Cleared before looking, so that a wake-up that comes while
+            # looking is not lost.
+            self._wakeup.clear()
+            jobid = self._guarded(session.claim)
+            if jobid is _CONFLICT:
+                backoff.wait(self._wakeup)
+                continue
+            backoff.reset()
+            if jobid is None:
+                self._wakeup.wait(self.waitTime)
+                continue
+            self._runJob(session, jobid)
 
     def _runJob(self, session, jobid) -> None:
         self._guarded(session.runAndRecord, jobid)
@@ -181,28 +284,34 @@ class MultiProcessor(SimpleProcessor):
     """Runs up to `maxThreads` jobs at once, each in a thread of its own."""
 
     def __init__(self, db, serviceOid: bytes, waitTime: float = WAIT_TIME,
-                 maxThreads: int = 5, name: Optional[str] = None) -> None:
+                 maxThreads: int = 5, name: Optional[str] = None,
+                 leaseTime: float = LEASE_TIME,
+                 workerId: Optional[str] = None) -> None:
         if maxThreads < 1:
             raise ValueError(f'maxThreads must be at least 1, not {maxThreads}')
-        super().__init__(db, serviceOid, waitTime, name)
+        super().__init__(db, serviceOid, waitTime, name, leaseTime, workerId)
         self.maxThreads = maxThreads
         self._slots = threading.BoundedSemaphore(maxThreads)
         self._threads = set()
 
-    def __call__(self) -> None:
+    def _loop(self, session) -> None:
+        backoff = _Backoff(limit=self.waitTime)
         try:
-            with _Session(self.db, self.serviceOid) as session:
-                while self.running:
-                    if not self._slots.acquire(timeout=self.waitTime):
-                        continue
-                    self._wakeup.clear()
-                    jobid = self._guarded(session.claim)
-                    if jobid is None or jobid is _CONFLICT:
-                        self._slots.release()
-                        if jobid is None:
-                            self._wakeup.wait(self.waitTime)
-                        continue
-                    self._runJob(session, jobid)
+            while self.running:
+                if not self._slots.acquire(timeout=self.waitTime):
+                    continue
+                self._wakeup.clear()
+                jobid = self._guarded(session.claim)
+                if jobid is None or jobid is _CONFLICT:
+                    self._slots.release()
+                    if jobid is None:
+                        backoff.reset()
+                        self._wakeup.wait(self.waitTime)
+                    else:
+                        backoff.wait(self._wakeup)
+                    continue
+                backoff.reset()
+                self._runJob(session, jobid)
         finally:
             for thread in list(self._threads):
                 thread.join()
@@ -216,7 +325,7 @@ class MultiProcessor(SimpleProcessor):
 
     def _runInThread(self, jobid) -> None:
         try:
-            with _Session(self.db, self.serviceOid) as session:
+            with _Session(self.db, self.serviceOid, self.workerId) as session:
                 self._guarded(session.runAndRecord, jobid)
         finally:
             self._threads.discard(threading.current_thread())

@@ -9,7 +9,8 @@ O(log n) in the number of jobs and touches few buckets:
 - ``_unscheduled``: ids of cron and delayed jobs that wait for the first
   processing to compute their due time (as the seed did);
 - ``_finished``: ids by finished status, so that `clean` visits only the
-  jobs it removes.
+  jobs it removes;
+- ``_workers``: the processors that hold jobs, and their leases.
 """
 import logging
 import random
@@ -19,7 +20,7 @@ import types
 import persistent
 import transaction
 import zope.component
-from BTrees.OOBTree import OOTreeSet
+from BTrees.OOBTree import OOBTree, OOTreeSet
 from zope.interface import implementer
 
 from lovely.remotetask import interfaces, processing
@@ -34,6 +35,7 @@ from lovely.remotetask.processor import WAIT_TIME, SimpleProcessor
 from lovely.remotetask.queue import JobQueue
 from lovely.remotetask.run import Outcome, runJob
 from lovely.remotetask.trees import IdSet, JobTree
+from lovely.remotetask.workers import WorkerRecord
 
 log = logging.getLogger('lovely.remotetask')
 
@@ -66,6 +68,7 @@ class TaskService(persistent.Persistent):
         # A plain dict of three sets: the dict is written once, here; the
         # sets take the changes and resolve concurrent ones.
         self._finished = {status: IdSet() for status in FINISHED}
+        self._workers = OOBTree()
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.__name__!r}>'
@@ -168,17 +171,18 @@ class TaskService(persistent.Persistent):
         return any(self._dueTime(self.jobs[jobid], now) <= now
                    for jobid in self._unscheduled)
 
-    def claimNextJob(self, now=None):
+    def claimNextJob(self, now=None, worker=None):
+        """See ITaskService; a `worker` id leases the job to that worker."""
         self._promoteDue(_now(now))
         jobid = self._queue.pull()
         if jobid is None:
             return None
         job = self.jobs[jobid]
         job.queueToken = None
-        self._markProcessing(job)
+        self._markProcessing(job, worker)
         return jobid
 
-    def claimJob(self, jobid: int) -> None:
+    def claimJob(self, jobid: int, worker=None) -> None:
         """Claim the given job out of queue order."""
         job = self._job(jobid)
         if job.queueToken is None:
@@ -186,15 +190,19 @@ class TaskService(persistent.Persistent):
                 f'job {jobid} is {job.status}, not waiting in the queue')
         self._queue.remove(job.queueToken, job.id)
         job.queueToken = None
-        self._markProcessing(job)
+        self._markProcessing(job, worker)
 
     def recordOutcome(self, outcome: Outcome, now=None) -> None:
         """Store what a claimed job's attempt came to and move it on."""
         job = self._job(outcome.jobid)
         if job.status != PROCESSING or job.attempts != outcome.attempt:
+            # Fencing: a worker whose job was taken over records nothing.
             raise JobStateError(
                 f'job {job.id} attempt {outcome.attempt} is not in hand '
                 f'(status {job.status}, attempt {job.attempts})')
+        record = self._workers.get(job.worker)
+        if record is not None:
+            record.release(job.id)
         if outcome.ok:
             try:
                 checkStorable(outcome.output, f'the result of job {job.id}')
@@ -238,10 +246,72 @@ class TaskService(persistent.Persistent):
         while self.processNext(now):
             pass
 
+    # Workers and their leases
+
+    def registerWorker(self, workerId: str, leaseTime: float) -> None:
+        """Make `workerId` known, so that it may claim jobs."""
+        if workerId not in self._workers:
+            self._workers[workerId] = WorkerRecord(workerId, leaseTime)
+
+    def unregisterWorker(self, workerId: str) -> None:
+        """Forget a worker that stops and holds no job."""
+        record = self._workers.get(workerId)
+        if record is not None and not record.heldJobs():
+            del self._workers[workerId]
+
+    def heartbeat(self, workerId: str, leaseTime: float):
+        """Show that the worker lives and return its record; once committed,
+        its heartbeat's serial tells the time on the database's clock."""
+        if workerId not in self._workers:
+            # Taken for dead (paused too long?): its jobs were taken back,
+            # and what it records for them will be refused.
+            log.warning('worker %s was taken for dead; it registers again',
+                        workerId)
+            self.registerWorker(workerId, leaseTime)
+        record = self._workers[workerId]
+        record.heartbeat.beats += 1
+        return record
+
+    def getWorkers(self) -> list:
+        """The workers known, with the jobs they hold (id to attempt)."""
+        return [dict(id=record.id, host=record.host, pid=record.pid,
+                     jobs=record.heldJobs(), leaseTime=record.leaseTime,
+                     lastSeen=record.heartbeat.lastSeen)
+                for record in self._workers.values()]
+
+    def recoverJobs(self, now: float) -> list:
+        """Take back the jobs of workers whose leases ran out before `now`
+        (database time); return their ids.
+
+        Each job counts the lost attempt: it is queued again, or fails when
+        its attempts are used up, so a task that kills its worker every time
+        does not loop for ever.
+        """
+        recovered = []
+        for record in list(self._workers.values()):
+            if record.expiresAt() >= now:
+                continue
+            for jobid, attempt in record.heldJobs().items():
+                job = self.jobs.get(jobid)
+                if job is None or job.status != PROCESSING \
+                        or job.attempts != attempt or job.worker != record.id:
+                    continue
+                log.warning('job %s: worker %s stopped responding during '
+                            'attempt %s', jobid, record.id, attempt)
+                self.recordOutcome(Outcome(
+                    jobid, attempt, retryable=True,
+                    error=f'worker {record.id} stopped responding during '
+                          f'attempt {attempt} (its lease expired)'), now)
+                recovered.append(jobid)
+            del self._workers[record.id]
+        return recovered
+
     # Background processing
 
-    def startProcessing(self) -> None:
-        processing.start(self)
+    def startProcessing(self, factory=None, **arguments) -> None:
+        """See ITaskService; `factory` and `arguments` override
+        `processorFactory` and `processorArguments` for this start."""
+        processing.start(self, factory, **arguments)
 
     def stopProcessing(self, wait: float = 0) -> None:
         """See ITaskService; `wait` seconds (None: no limit) for the thread
@@ -293,10 +363,13 @@ class TaskService(persistent.Persistent):
             if job.id in self._unscheduled:
                 self._unscheduled.remove(job.id)
 
-    def _markProcessing(self, job):
+    def _markProcessing(self, job, worker):
         job.status = PROCESSING
         job.attempts += 1
         job.started = time.time()
+        job.worker = worker
+        if worker is not None:
+            self._workers[worker].hold(job.id, job.attempts)
 
     def _finish(self, job, status):
         job.status = status

@@ -50,7 +50,7 @@ class TaskServiceStub(TaskService):
         return started
 
 
-def openDatabase() -> DB:
+def memoryDatabase() -> DB:
     """A new database in memory."""
     return DB(MappingStorage())
 

@@ -1,0 +1,5 @@
+import sys
+
+from lovely.remotetask.cli import main
+
+sys.exit(main())
