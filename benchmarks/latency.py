@@ -21,7 +21,10 @@ on a fresh database) it measures:
 Every job costs three commits: the add, the claim and the record.
 """
 import argparse
+import collections
+import logging
 import os
+import re
 import platform
 import statistics
 import sys
@@ -55,6 +58,34 @@ def fmt(seconds_list):
     ms = [s * 1e3 for s in seconds_list]
     return (f'p50 {pct(ms, 50):7.2f}  p99 {pct(ms, 99):7.2f}  '
             f'mean {statistics.mean(ms):7.2f}  max {max(ms):7.2f} ms')
+
+
+class LogCount(logging.Handler):
+    """Counts what the library logs (conflicts, retries), by message."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.counts = collections.Counter()
+        self.logger = logging.getLogger('lovely.remotetask')
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False
+
+    def emit(self, record):
+        # Numbers and oids masked, so that messages of a kind add up.
+        message = record.getMessage()
+        cls = re.search(r'class ([\w.]+)', message)
+        message = re.sub(r'0x[0-9a-f]+|\d+', 'N', message)[:60]
+        if cls:
+            message += f'... class {cls.group(1)}'
+        self.counts[f'{record.levelname} {message}'] += 1
+
+    def report(self, indent='    '):
+        if not self.counts:
+            print(f'{indent}library log: nothing at INFO or above')
+        for message, count in self.counts.most_common(5):
+            print(f'{indent}library log: {count} x {message}')
+        self.counts.clear()
 
 
 class Bench:
@@ -223,14 +254,18 @@ def main(argv=None):
         (f'MultiProcessor(maxThreads={args.threads})', MultiProcessor,
          {'waitTime': 1.0, 'maxThreads': args.threads}),
     ]
+    logs = LogCount()
     with tempfile.TemporaryDirectory(prefix='remotetask-bench-') as tmp:
         for i, (label, factory, arguments) in enumerate(configs):
             print(f'\n{label}, FileStorage')
             bench = Bench(tmp, f'latency{i}', factory, arguments)
             try:
                 total = lowLoad(bench, args.samples, args.warmup)
+                logs.report()
                 b = burst(bench, args.jobs, 10**6)
+                logs.report()
                 c = trickle(bench, args.jobs, 2 * 10**6)
+                logs.report()
             finally:
                 bench.close()
             summary.append((label, pct(total, 50), pct(total, 99), b, c))

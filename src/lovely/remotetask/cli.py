@@ -32,9 +32,6 @@ class UsageError(Exception):
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
-        format='%(asctime)s %(levelname)s %(name)s %(message)s')
     try:
         return args.command(args)
     except UsageError as error:
@@ -53,6 +50,10 @@ def worker(args) -> int:
         db = openDatabase(args.db, args.connect_timeout)
     except DatabaseError as error:
         raise UsageError(str(error)) from None
+    # Logging starts once the input was found good: bad input is one line.
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format='%(asctime)s %(levelname)s %(name)s %(message)s')
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -181,11 +181,18 @@ def _parsePart(part, name, low, high, top, names) -> range:
         firstText, _, lastText = base.partition('-')
         first = _parseValue(firstText, part, name, low, high, names)
         last = _parseValue(lastText, part, name, low, high, names)
+        alias = last + top - low + 1
+        if first > last and lastText.lower() in names and alias <= high:
+            last = alias    # sat-sun: Sunday as 7
         if first > last:
             raise ScheduleError(f'{name} range {base!r} is reversed')
     else:
         first = _parseValue(base, part, name, low, high, names)
-        last = top if slash else first
+        last = first
+        if slash:
+            if first > top:
+                first -= top - low + 1    # 7/2: from Sunday as 0
+            last = top
     return range(first, last + 1, step)
 
 

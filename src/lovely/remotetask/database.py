@@ -26,9 +26,9 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT) -> DB:
     A ZEO client waits `connectTimeout` seconds for its server (unless the
     URI sets ``wait_timeout``) instead of for ever.
     """
-    uri = _withConnectTimeout(uri, connectTimeout)
     try:
-        factory, dbArgs = zodburi.resolve_uri(uri)
+        factory, dbArgs = zodburi.resolve_uri(
+            _withConnectTimeout(uri, connectTimeout))
     except Exception as error:
         raise DatabaseError(
             f'cannot use database URI {uri!r}: {_reason(error)}') from error

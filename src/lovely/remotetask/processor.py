@@ -130,6 +130,7 @@ class _Session:
         except TransientError as error:
             outcome = _conflicted(job.id, job.attempts, error)
         if outcome.ok:
+            wroteNothing = _nothingJoined(self.tm.get())
             try:
                 service.recordOutcome(outcome)
                 self.tm.commit()
@@ -139,7 +140,13 @@ class _Session:
                 _dropped(outcome, error)
                 return
             except TransientError as error:
-                outcome = _conflicted(outcome.jobid, outcome.attempt, error)
+                log.info('job %s: recording its result conflicted: %s',
+                         jobid, error)
+                if not wroteNothing:
+                    # The task's own writes are lost with the transaction:
+                    # it has to run again.
+                    outcome = _conflicted(
+                        outcome.jobid, outcome.attempt, error)
             except Exception as error:
                 log.exception('the result of job %s could not be stored',
                               jobid)
@@ -160,6 +167,16 @@ class _Session:
             log.error('outcome of job %s could not be recorded; the job '
                       'will be taken back when its lease expires',
                       outcome.jobid)
+
+
+def _nothingJoined(txn) -> bool:
+    """Whether no data manager joined `txn`: nothing was written yet.
+
+    A connection joins the transaction when an object of it is first
+    changed.  Should `transaction` ever rename its private list, this says
+    False, and a conflict costs a run instead of a retry of the record.
+    """
+    return getattr(txn, '_resources', None) == []
 
 
 def _conflicted(jobid, attempt, error) -> Outcome:

@@ -1,0 +1,188 @@
+"""Worker processes sharing one database through a real ZEO server or a
+real PostgreSQL (RelStorage): exactly-once claims, crashes, pauses and
+server restarts."""
+import collections
+import os
+import signal
+
+import pytest
+import transaction
+import zope.component
+
+from lovely import remotetask
+from servers import (
+    PostgresDatabase, Worker, ZEOServer, postgresReachable, runSeconds,
+    waitFor)
+from workerapp import tasks
+
+
+@pytest.fixture(params=['zeo', 'relstorage'])
+def backend(request, tmp_path):
+    """The URI of a shared database, and the ZEO server behind it if any."""
+    if request.param == 'zeo':
+        server = ZEOServer(str(tmp_path))
+        server.start()
+        yield server.uri, server
+        server.close()
+    else:
+        if not postgresReachable():
+            pytest.skip('no PostgreSQL at 127.0.0.1:5432 (user postgres): '
+                        'the RelStorage tests need one')
+        database = PostgresDatabase()
+        yield database.uri, None
+        database.drop()
+
+
+class Client:
+    """The test's own view of the shared database."""
+
+    def __init__(self, uri, directory):
+        zope.component.provideUtility(tasks.Append(), name='append')
+        self.db = remotetask.openDatabase(uri)
+        self.tm = transaction.TransactionManager()
+        self.connection = self.db.open(transaction_manager=self.tm)
+        root = remotetask.getApplicationRoot(self.connection, create=True)
+        root['svc'] = remotetask.TaskService()
+        self.tm.commit()
+        self.service = root['svc']
+        self.path = os.path.join(directory, 'ran.txt')
+        self.directory = directory
+
+    def add(self, count, delay=0.0):
+        ids = [self.service.add('append', {'path': self.path, 'delay': delay})
+               for _ in range(count)]
+        self.tm.commit()
+        return ids
+
+    def sync(self):
+        self.tm.begin()
+
+    def statuses(self, ids):
+        self.sync()
+        return collections.Counter(self.service.getStatus(j) for j in ids)
+
+    def waitForAll(self, ids, status='completed', timeout=120):
+        remaining = set(ids)
+
+        def done():
+            self.sync()
+            remaining.difference_update(
+                [j for j in remaining
+                 if self.service.getStatus(j) == status])
+            return not remaining
+
+        waitFor(done, timeout)
+
+    def lines(self, kind='done'):
+        """(jobid, pid) of each line of that kind the tasks wrote."""
+        if not os.path.exists(self.path):
+            return []
+        with open(self.path) as f:
+            rows = [line.split() for line in f]
+        return [(int(jobid), int(pid)) for jobid, pid, what in rows
+                if what == kind]
+
+    def jobInHand(self):
+        """(jobid, pid) of a job that has started and not finished."""
+        done = set(self.lines('done'))
+        started = [row for row in self.lines('start') if row not in done]
+        return started[0] if started else None
+
+    def lastSeen(self, pid):
+        self.sync()
+        for worker in self.service.getWorkers():
+            if worker['pid'] == pid:
+                return worker['lastSeen']
+        return None
+
+    def workers(self, count, *options):
+        made = [Worker(self.directory, self.uri, '--services', '@svc',
+                       *options) for _ in range(count)]
+        self._workers.extend(made)
+        return made
+
+    def close(self):
+        for worker in self._workers:
+            worker.kill()
+        self.tm.abort()
+        self.connection.close()
+        self.db.close()
+
+
+@pytest.fixture
+def client(backend, tmp_path):
+    uri, server = backend
+    made = Client(uri, str(tmp_path))
+    made.uri, made.server, made._workers = uri, server, []
+    yield made
+    made.close()
+
+
+def test_three_workers_run_each_job_once(client):
+    ids = client.add(300)
+    workers = client.workers(3, '--lease', '5', '--wait-time', '0.2')
+    client.waitForAll(ids)
+    done = client.lines('done')
+    assert sorted(jobid for jobid, pid in done) == sorted(ids)
+    assert len({pid for jobid, pid in done}) > 1   # they all took part
+    assert client.statuses(ids) == {'completed': 300}
+    assert [w.stop() for w in workers] == [0, 0, 0]
+
+
+def test_a_killed_workers_job_is_run_again(client):
+    ids = client.add(30, delay=0.2)
+    workers = client.workers(3, '--lease', '1', '--wait-time', '0.1')
+    waitFor(lambda: client.jobInHand() is not None)
+    jobid, pid = client.jobInHand()
+    victim = next(w for w in workers if w.pid == pid)
+    victim.signal(signal.SIGKILL)
+    client.waitForAll(ids)
+    job = client.service.jobs[jobid]
+    assert job.attempts >= 2
+    assert job.output != pid
+    assert client.statuses(ids) == {'completed': 30}
+    # The dead worker is forgotten once its jobs were taken back.
+    waitFor(lambda: client.lastSeen(pid) is None)
+
+
+def test_a_paused_workers_late_outcome_is_refused(client):
+    ids = client.add(6, delay=1.5)
+    workers = client.workers(2, '--lease', '1', '--wait-time', '0.1')
+    waitFor(lambda: client.jobInHand() is not None)
+    jobid, pid = client.jobInHand()
+    paused = next(w for w in workers if w.pid == pid)
+    # Pause just after a heartbeat commits, so that the process is not
+    # stopped in the middle of a commit (holding the storage's lock).
+    seen = client.lastSeen(pid)
+    waitFor(lambda: client.lastSeen(pid) != seen)
+    paused.signal(signal.SIGSTOP)
+    try:
+        def rerun():
+            client.sync()
+            job = client.service.jobs[jobid]
+            return job.status == 'completed' and job.output != pid
+
+        waitFor(rerun)
+    finally:
+        paused.signal(signal.SIGCONT)
+    waitFor(lambda: f'outcome of job {jobid} attempt 1 dropped'
+            in paused.output())
+    client.waitForAll(ids)
+    job = client.service.jobs[jobid]
+    assert job.output != pid and job.attempts == 2
+    assert str(pid) not in job.worker.split(':')
+
+
+def test_workers_ride_out_a_zeo_server_restart(client):
+    if client.server is None:
+        pytest.skip('only a ZEO server is restarted by the tests')
+    ids = client.add(150, delay=0.01)
+    client.workers(3, '--lease', '10', '--wait-time', '0.1')
+    waitFor(lambda: len(client.lines('done')) >= 30)
+    client.server.stop()
+    runSeconds(2)
+    client.server.start()
+    client.waitForAll(ids)
+    assert client.statuses(ids) == {'completed': 150}
+    assert sorted({jobid for jobid, pid in client.lines('done')}) == \
+        sorted(ids)

@@ -1,0 +1,32 @@
+"""Tasks for the worker process tests, imported with --tasks."""
+import os
+import time
+
+import zope.component
+from zope.interface import implementer
+
+from lovely.remotetask.interfaces import ITask
+
+
+@implementer(ITask)
+class Append:
+    """Writes '<jobid> <pid> start' and '<jobid> <pid> done' lines to the
+    file the input names, with O_APPEND so that lines never interleave, and
+    waits `delay` seconds in between."""
+
+    def __call__(self, service, jobid, input):
+        self.write(input['path'], f'{jobid} {os.getpid()} start')
+        if input.get('delay'):
+            time.sleep(input['delay'])
+        self.write(input['path'], f'{jobid} {os.getpid()} done')
+        return os.getpid()
+
+    def write(self, path, line):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + '\n').encode())
+        finally:
+            os.close(fd)
+
+
+zope.component.provideUtility(Append(), name='append')
