@@ -5,6 +5,9 @@ import transaction
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
 
+import servers
+from lovely.remotetask.database import openDatabase
+
 
 @pytest.fixture
 def db(tmp_path):
@@ -12,6 +15,31 @@ def db(tmp_path):
     database = DB(FileStorage(os.path.join(tmp_path, 'Data.fs')))
     yield database
     database.close()
+
+
+@pytest.fixture(params=['file', 'zeo', 'relstorage'])
+def anyDb(request, tmp_path):
+    """The same tests over each storage that several clients can share:
+    FileStorage in this process, a ZEO server, RelStorage on PostgreSQL."""
+    if request.param == 'file':
+        database = DB(FileStorage(os.path.join(tmp_path, 'Data.fs')))
+        yield database
+        database.close()
+    elif request.param == 'zeo':
+        server = servers.ZEOServer(str(tmp_path))
+        server.start()
+        database = openDatabase(server.uri)
+        yield database
+        database.close()
+        server.close()
+    else:
+        if not servers.postgresReachable():
+            pytest.skip('no PostgreSQL at 127.0.0.1:5432 (user postgres)')
+        postgres = servers.PostgresDatabase()
+        database = openDatabase(postgres.uri)
+        yield database
+        database.close()
+        postgres.drop()
 
 
 class Client:
@@ -41,12 +69,12 @@ class Client:
 
 
 @pytest.fixture
-def clients(db):
+def clients(anyDb):
     """Make clients of the test database; closes them at the end."""
     made = []
 
     def make():
-        made.append(Client(db))
+        made.append(Client(anyDb))
         return made[-1]
 
     yield make
