@@ -345,7 +345,10 @@ def test_lord_howe_fall_back():
 
 # Against croniter
 
-def _transitions(name, start=utc(1972), end=utc(2090)):
+FIRST, LAST = utc(1972), utc(2090)
+
+
+def _transitions(name, start=FIRST, end=LAST):
     """Every instant at which the zone changes its offset, found by looking
     every six hours and halving; kept apart from the module's own code."""
     zone = zoneinfo.ZoneInfo(name)
@@ -532,7 +535,7 @@ def instants(low, high):
 
 
 @SETTINGS
-@given(expressions=expressions(), now=instants(utc(1972), utc(2090)),
+@given(expressions=expressions(), now=instants(FIRST, LAST),
        zone=st.sampled_from(ZONES))
 def test_agrees_with_croniter(expressions, now, zone):
     _compare(*expressions, now, zone)

@@ -25,7 +25,6 @@ import datetime
 import math
 import re
 import zoneinfo
-from typing import Optional, Union
 
 from lovely.remotetask.exceptions import ScheduleError
 
@@ -121,7 +120,7 @@ def parseCron(expression: str) -> CronSpec:
     return spec
 
 
-def checkTimezone(name: Optional[str]) -> str:
+def checkTimezone(name: str | None) -> str:
     """Return the IANA zone `name` if zoneinfo knows it; None means 'UTC'.
 
     Checked when a job is made, so that a typo does not wait for the first
@@ -133,8 +132,8 @@ def checkTimezone(name: Optional[str]) -> str:
     return name
 
 
-def nextCronTime(spec: Union[CronSpec, str], now: float,
-                 timezone: Optional[str] = None) -> float:
+def nextCronTime(spec: CronSpec | str, now: float,
+                 timezone: str | None = None) -> float:
     """The first instant strictly after `now` at which `spec` fires.
 
     `now` and the result are UTC epoch seconds; the fields are read on the
@@ -206,7 +205,7 @@ def _parseValue(text, part, name, low, high, names) -> int:
         return value
     if text.lower() in names:
         return names[text.lower()]
-    if text and (text.isalpha() and names):
+    if names and text.isalpha():
         raise ScheduleError(f'{name} name {text!r} is unknown')
     raise ScheduleError(f'{name} value {text or part!r} is not a number')
 
@@ -224,7 +223,7 @@ def _canFire(spec: CronSpec) -> bool:
                for month in spec.month for day in spec.dayOfMonth)
 
 
-def _zone(name: Optional[str]) -> datetime.tzinfo:
+def _zone(name: str | None) -> datetime.tzinfo:
     """The tzinfo for the zone `name`, or ScheduleError."""
     if name is None or name == 'UTC':
         return _UTC
@@ -297,7 +296,7 @@ def _firstWallMinute(zone, now: float) -> int:
     return start
 
 
-def _nextWallTime(spec: CronSpec, wall: int) -> Optional[int]:
+def _nextWallTime(spec: CronSpec, wall: int) -> int | None:
     """The first wall time at or after `wall` (a whole minute, as seconds
     on the local clock) that matches `spec`, or None."""
     t = datetime.datetime.fromtimestamp(wall, _UTC)
@@ -331,14 +330,14 @@ def _nextWallTime(spec: CronSpec, wall: int) -> Optional[int]:
     return None
 
 
-def _firstFrom(values: tuple, start: int) -> Optional[int]:
+def _firstFrom(values: tuple, start: int) -> int | None:
     """The first of the sorted `values` that is >= `start`, or None."""
     index = bisect.bisect_left(values, start)
     return values[index] if index < len(values) else None
 
 
 def _firstDay(spec: CronSpec, year: int, month: int,
-              start: int) -> Optional[int]:
+              start: int) -> int | None:
     """The first day >= `start` of the month that matches the day fields."""
     last = calendar.monthrange(year, month)[1]
     if start > last:
