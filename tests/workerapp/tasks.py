@@ -30,3 +30,19 @@ class Append:
 
 
 zope.component.provideUtility(Append(), name='append')
+
+
+@implementer(ITask)
+class CronRun(Append):
+    """Writes '<due time> <pid> start' and '... done' for a cron job's run:
+    a run served twice, or two runs at once, show in the file."""
+
+    def __call__(self, service, jobid, input):
+        due = service.jobs[jobid].lastRun
+        self.write(input['path'], f'{due} {os.getpid()} start')
+        time.sleep(input.get('delay', 0))
+        self.write(input['path'], f'{due} {os.getpid()} done')
+        return due
+
+
+zope.component.provideUtility(CronRun(), name='cronrun')

@@ -110,7 +110,7 @@ def parseCron(expression: str) -> CronSpec:
             f'field{"" if len(fields) == 1 else "s"}, '
             f'expected {len(FIELDS)}')
     values = [_parseField(field, *definition)
-              for field, definition in zip(fields, FIELDS)]
+              for field, definition in zip(fields, FIELDS, strict=True)]
     spec = CronSpec(
         expression, *values,
         dayOfMonthRestricted=not fields[2].startswith('*'),

@@ -60,16 +60,31 @@ class ICronJob(IJob):
     month = Attribute('Months (1-12); () leaves them free.')
     dayOfWeek = Attribute('Days of the week, Monday is 0 (0-6).')
     delay = Attribute('Seconds to wait before a single run, or None.')
+    cron = Attribute('The parsed cron expression (`cron.CronSpec`), or None '
+                     'for a tuple schedule.')
+    timezone = Attribute('The IANA zone a cron expression is read in; '
+                         'tuple schedules count in UTC.')
+    missed = Attribute("What to do with runs missed while nothing "
+                       "processed: 'once' (one run for all), 'each' or "
+                       "'skip'.")
+    graceTime = Attribute('Seconds after which a missed run is skipped '
+                          'whatever the policy, or None for no limit.')
+    overlap = Attribute('Whether a run may start while the one before it is '
+                        'still going (as a one-off job of its own).')
     scheduledFor = Attribute(
         'When the job is due next (epoch seconds), or None while it waits '
         'for the service to schedule it.')
+    nextRun = Attribute('The same as scheduledFor.')
+    lastRun = Attribute('The due time of the last run queued, or None.')
 
     def update(minute=(), hour=(), dayOfMonth=(), month=(), dayOfWeek=(),
-               delay=None):
+               delay=None, cron=None, timezone=None, missed=None,
+               graceTime=None, overlap=None):
         """Replace the schedule; raise ValueError for values out of range.
 
-        The service keeps the old due time until `ITaskService.reschedule`
-        is called.
+        The policies (`missed`, `graceTime`, `overlap`) stay as they are
+        unless given.  The service keeps the old due time until
+        `ITaskService.reschedule` is called.
         """
 
     def timeOfNextCall(now=None):
@@ -99,14 +114,21 @@ class ITaskService(Interface):
         """
 
     def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
-                   month=(), dayOfWeek=(), delay=None):
+                   month=(), dayOfWeek=(), delay=None, cron=None,
+                   timezone=None, missed='once', graceTime=None,
+                   overlap=False):
         """Add a job that runs on a schedule (or once after `delay` seconds).
 
         Each tuple restricts one calendar field, in UTC.  Fields left empty
         are free, except those finer than the finest field given, which are
-        pinned to their first value: ``hour=(2,)`` runs at 02:00 only.  The
-        job is scheduled relative to the ``now`` of the first processing
-        that sees it.  Raise ValueError for values out of range.
+        pinned to their first value: ``hour=(2,)`` runs at 02:00 only.
+        Instead of tuples, `cron` takes a five-field cron expression, read
+        in the IANA zone `timezone` (UTC by default).  `missed`, `graceTime`
+        and `overlap` say what happens to runs missed while nothing
+        processed and to runs that come due while the last one still runs.
+        The job is scheduled relative to the ``now`` of the first processing
+        that sees it.  Raise ValueError for anything malformed; nothing is
+        added then.
         """
 
     def startJob(jobid):

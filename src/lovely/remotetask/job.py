@@ -8,7 +8,8 @@ import persistent
 from zope.interface import implementer
 
 from lovely.remotetask import interfaces, schedule
-from lovely.remotetask.exceptions import RemoteTaskError
+from lovely.remotetask.cron import checkTimezone, nextCronTime, parseCron
+from lovely.remotetask.exceptions import RemoteTaskError, ScheduleError
 
 
 class _Versioned(persistent.Persistent):
@@ -59,20 +60,51 @@ class CronJob(Job):
     status = interfaces.CRONJOB
     minute = hour = dayOfMonth = month = dayOfWeek = ()
     delay = None
+    cron = None
+    timezone = None
+    missed = 'once'
+    graceTime = None
+    overlap = False
     scheduledFor = None
+    lastRun = None
 
     def __init__(self, id: int, task: str, input, minute=(), hour=(),
-                 dayOfMonth=(), month=(), dayOfWeek=(), delay=None) -> None:
+                 dayOfMonth=(), month=(), dayOfWeek=(), delay=None, *,
+                 cron=None, timezone=None, missed='once', graceTime=None,
+                 overlap=False) -> None:
         super().__init__(id, task, input)
-        self.update(minute, hour, dayOfMonth, month, dayOfWeek, delay)
+        self.update(minute, hour, dayOfMonth, month, dayOfWeek, delay,
+                    cron=cron, timezone=timezone, missed=missed,
+                    graceTime=graceTime, overlap=overlap)
         self.status = (interfaces.CRONJOB if self.delay is None
                        else interfaces.DELAYED)
 
     def update(self, minute=(), hour=(), dayOfMonth=(), month=(),
-               dayOfWeek=(), delay=None) -> None:
+               dayOfWeek=(), delay=None, *, cron=None, timezone=None,
+               missed=None, graceTime=None, overlap=None) -> None:
+        """See ICronJob; the policies (`missed`, `graceTime`, `overlap`)
+        stay as they are unless given."""
         fields = schedule.checkSchedule(
             minute, hour, dayOfMonth, month, dayOfWeek, delay)
-        for name, value in fields.items():
+        if cron is not None:
+            if any(fields.values()) or fields['delay'] is not None:
+                raise ScheduleError(
+                    'give either a cron expression or the tuple fields and '
+                    'delay, not both')
+            fields['cron'] = parseCron(cron)
+            fields['timezone'] = checkTimezone(timezone)
+        elif timezone is not None:
+            raise ScheduleError(
+                'a timezone goes with a cron expression; tuple schedules '
+                'count in UTC')
+        else:
+            fields['cron'] = fields['timezone'] = None
+        policy = dict(
+            missed=self.missed if missed is None else missed,
+            graceTime=self.graceTime if graceTime is None else graceTime,
+            overlap=self.overlap if overlap is None else bool(overlap))
+        schedule.checkMissedPolicy(policy['missed'], policy['graceTime'])
+        for name, value in dict(fields, **policy).items():
             setattr(self, name, value)
 
     @property
@@ -80,11 +112,24 @@ class CronJob(Job):
         """A cron job runs again after each run; a delayed job runs once."""
         return self.delay is None
 
+    @property
+    def nextRun(self):
+        """When the job is due next, or None (not yet scheduled, or never)."""
+        return self.scheduledFor
+
     def timeOfNextCall(self, now=None):
         if now is None:
             now = time.time()
         if self.delay is not None:
             return schedule.nextDelayedTime(now, self.delay)
+        if self.cron is not None:
+            return nextCronTime(self.cron, now, self.timezone)
         return schedule.nextCallTime(
             now, self.minute, self.hour, self.dayOfMonth, self.month,
             self.dayOfWeek)
+
+    def catchUp(self, due: float, now: float):
+        """The run to start at `now` for the time `due`, and the next due
+        time, by the job's policy for missed runs (see schedule.catchUp)."""
+        return schedule.catchUp(self.timeOfNextCall, due, now, self.missed,
+                                self.graceTime)

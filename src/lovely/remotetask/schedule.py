@@ -165,3 +165,57 @@ def _firstDay(year, month, start, days, weekdays) -> Optional[int]:
             return day
         day = _firstFrom(days, day + 1)
     return None
+
+
+#: What to do with runs of a cron job that were missed while nothing
+#: processed: run once for all of them, run each, or skip them.
+MISSED_POLICIES = ('once', 'each', 'skip')
+
+#: Seconds after its time within which a run counts as on time; later it
+#: counts as missed.  Processing looks for due jobs about every second, so
+#: anything later means that nothing processed for a while.
+ON_TIME = 60.0
+
+
+def checkMissedPolicy(missed: str, graceTime) -> None:
+    """Raise ScheduleError for an unknown policy or a bad grace time."""
+    if missed not in MISSED_POLICIES:
+        raise ScheduleError(
+            f'missed must be one of {", ".join(MISSED_POLICIES)}, '
+            f'not {missed!r}')
+    if graceTime is not None and (
+            isinstance(graceTime, bool)
+            or not isinstance(graceTime, (int, float))
+            or not graceTime >= 0):
+        raise ScheduleError(
+            f'graceTime must be None or seconds >= 0, not {graceTime!r}')
+
+
+def catchUp(nextTime, due: float, now: float, missed: str = 'once',
+            graceTime: Optional[float] = None):
+    """Decide about a cron job found due at `now` (its time was `due`).
+
+    `nextTime(t)` gives the job's first time after t.  Returns
+    ``(runAt, nextDue)``: the due time of the run to start now (None for
+    none) and the job's next due time.  A run found within `ON_TIME` of its
+    time is on time and runs.  Older runs are missed: missed runs older than
+    `graceTime` are skipped; of the others, 'once' runs one for all of them,
+    'each' runs them one by one (the next is due at once), 'skip' none.
+    """
+    oldest = now - graceTime if graceTime is not None else None
+    if oldest is not None and due < oldest:
+        due = nextTime(oldest - 1e-6)   # the first time within grace
+        if due is None or due > now:
+            return None, due
+    if missed == 'each':
+        return due, nextTime(due)
+    following = nextTime(now)
+    if due >= now - ON_TIME:
+        return due, following
+    if missed == 'once':
+        return due, following
+    # 'skip': run only if a time within ON_TIME came after the missed ones.
+    recent = nextTime(now - ON_TIME - 1e-6)
+    if recent is not None and recent <= now:
+        return recent, following
+    return None, following

@@ -93,10 +93,15 @@ class TaskService(persistent.Persistent):
         return job.id
 
     def addCronJob(self, task: str, input=None, minute=(), hour=(),
-                   dayOfMonth=(), month=(), dayOfWeek=(), delay=None) -> int:
+                   dayOfMonth=(), month=(), dayOfWeek=(), delay=None, *,
+                   cron=None, timezone=None, missed='once', graceTime=None,
+                   overlap=False) -> int:
+        """See ITaskService."""
         self._checkTask(task, input)
         job = CronJob(self._newJobId(), task, input, minute, hour,
-                      dayOfMonth, month, dayOfWeek, delay)
+                      dayOfMonth, month, dayOfWeek, delay, cron=cron,
+                      timezone=timezone, missed=missed, graceTime=graceTime,
+                      overlap=overlap)
         self.jobs[job.id] = job
         self._unscheduled.insert(job.id)
         processing.wakeAfterCommit(self)
@@ -113,13 +118,18 @@ class TaskService(persistent.Persistent):
         job = self._job(jobid)
         if not isinstance(job, CronJob):
             raise JobStateError(f'job {jobid} is not a cron job')
-        if job.status == PROCESSING:
-            return  # recording its run schedules it with the new fields
-        if job.status not in (CRONJOB, DELAYED):
+        if job.status not in (CRONJOB, DELAYED, PROCESSING):
             raise JobStateError(
                 f'job {jobid} is {job.status} and cannot be rescheduled')
-        self._dequeue(job)
-        job.status = CRONJOB if job.recurring else DELAYED
+        if job.recurring:
+            # A run that is due already (queued or running) stays; only the
+            # times to come are computed anew.
+            self._unschedule(job)
+            if job.status != PROCESSING:
+                job.status = CRONJOB
+        elif job.status != PROCESSING:
+            self._dequeue(job)
+            job.status = DELAYED
         self._unscheduled.insert(job.id)
         processing.wakeAfterCommit(self)
 
@@ -216,10 +226,12 @@ class TaskService(persistent.Persistent):
         else:
             job.error = outcome.error
         if isinstance(job, CronJob) and job.recurring:
-            # A cron job carries on with its schedule whatever came of it.
+            # A cron job carries on with its schedule whatever came of it;
+            # its next time was set when this run was queued.
             job.attempts = 0
             job.status = CRONJOB
-            self._schedule(job, job.timeOfNextCall(now))
+            if job.scheduledFor is not None and job.scheduledFor <= now:
+                processing.wakeAfterCommit(self)   # a run waits for us
         elif outcome.ok:
             self._finish(job, COMPLETED)
         elif outcome.retryable and job.attempts < self.maxAttempts:
@@ -357,11 +369,14 @@ class TaskService(persistent.Persistent):
             self._queue.remove(job.queueToken, job.id)
             job.queueToken = None
         if isinstance(job, CronJob):
-            if job.scheduledFor is not None:
-                self._scheduled.remove((job.scheduledFor, job.id))
-                job.scheduledFor = None
-            if job.id in self._unscheduled:
-                self._unscheduled.remove(job.id)
+            self._unschedule(job)
+
+    def _unschedule(self, job):
+        if job.scheduledFor is not None:
+            self._scheduled.remove((job.scheduledFor, job.id))
+            job.scheduledFor = None
+        if job.id in self._unscheduled:
+            self._unscheduled.remove(job.id)
 
     def _markProcessing(self, job, worker):
         job.status = PROCESSING
@@ -396,16 +411,48 @@ class TaskService(persistent.Persistent):
         return first if first[0] <= now else None
 
     def _promoteDue(self, now):
-        """Schedule new cron jobs and queue those that are due at `now`."""
+        """Schedule new cron jobs and queue the runs that are due at `now`.
+
+        Queueing a run and moving the job's next time happen in one
+        transaction, so two workers that find the same run due conflict,
+        and the run is queued once.
+        """
         for jobid in list(self._unscheduled):
             self._unscheduled.remove(jobid)
             job = self.jobs[jobid]
             self._schedule(job, job.timeOfNextCall(now))
-        while (due := self._firstDue(now)) is not None:
-            self._scheduled.remove(due)
+        if self._firstDue(now) is None:
+            return
+        for due in list(self._scheduled.keys(max=(now, MAX_JOB_ID + 1))):
             job = self.jobs[due[1]]
+            if not job.recurring:
+                self._scheduled.remove(due)
+                job.scheduledFor = None
+                job.queueToken = self._queue.put(job.id)
+                continue
+            busy = job.queueToken is not None or job.status == PROCESSING
+            if busy and not job.overlap:
+                continue   # the run waits until the one before it is done
+            self._scheduled.remove(due)
             job.scheduledFor = None
-            job.queueToken = self._queue.put(job.id)
+            runAt, nextDue = job.catchUp(due[0], now)
+            self._schedule(job, nextDue)
+            if runAt is None:
+                log.info('cron job %s: missed run due at %s skipped',
+                         job.id, due[0])
+                continue
+            job.lastRun = runAt
+            if busy:
+                self._enqueue(self._runOf(job), QUEUED)
+            else:
+                job.queueToken = self._queue.put(job.id)
+
+    def _runOf(self, job):
+        """A one-off job for a run of a cron job whose last run is still
+        going, when the cron job allows runs to overlap."""
+        run = Job(self._newJobId(), job.task, job.input)
+        self.jobs[run.id] = run
+        return run
 
 
 def _savepoint():
