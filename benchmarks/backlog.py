@@ -183,7 +183,7 @@ def sourceVersion():
         head = subprocess.run(git + ['rev-parse', '--short', 'HEAD'],
                               capture_output=True, text=True, check=True)
         dirty = subprocess.run(git + ['diff', '--quiet', 'HEAD', '--', '.'],
-                               capture_output=True).returncode
+                               capture_output=True, check=False).returncode
     except (OSError, subprocess.CalledProcessError):
         return src
     return f'{src} at git {head.stdout.strip()}' + (

@@ -18,14 +18,16 @@ on a fresh database) it measures:
     the producer while the processor drains them, timed from the first add
     until all are completed.
 
-Every job costs three commits: the add, the claim and the record.
+Every job costs three commits: the add, the claim and the record.  For
+each run the script also counts the jobs that took more than one attempt
+and what the library logged at INFO or above (record conflicts, retries).
 """
 import argparse
 import collections
 import logging
 import os
-import re
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -41,7 +43,8 @@ from lovely.remotetask import (
     MultiProcessor, SimpleProcessor, TaskService, getApplicationRoot)
 from lovely.remotetask.interfaces import COMPLETED, FINISHED
 
-from backlog import sourceVersion  # noqa: E402 (a sibling script)
+# A sibling script, found as the script's directory is on sys.path.
+from backlog import sourceVersion
 
 POLL = 0.0002       # seconds between polls for one job
 DRAIN_POLL = 0.005  # seconds between polls while a batch drains
@@ -183,7 +186,7 @@ def lowLoad(bench, samples, warmup):
           f'(+{warmup} warm-up), poll every {POLL * 1e3:.1f} ms')
     print(f'    add+commit -> completed seen  {fmt(total)}')
     print(f'    commit -> completed seen      {fmt(fromCommit)}')
-    print(f'    of which, from job timestamps:')
+    print('    of which, from job timestamps:')
     print(f'      created -> claimed          {fmt(claim)}')
     print(f'      claimed -> outcome set      {fmt(run)}')
     print(f'      outcome set -> seen         {fmt(seen)}')
