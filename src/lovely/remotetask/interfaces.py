@@ -78,7 +78,7 @@ class ICronJob(IJob):
     lastRun = Attribute('The due time of the last run queued, or None.')
 
     def update(minute=(), hour=(), dayOfMonth=(), month=(), dayOfWeek=(),
-               delay=None, cron=None, timezone=None, missed=None,
+               delay=None, *, cron=None, timezone=None, missed=None,
                graceTime=None, overlap=None):
         """Replace the schedule; raise ValueError for values out of range.
 
@@ -114,7 +114,7 @@ class ITaskService(Interface):
         """
 
     def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
-                   month=(), dayOfWeek=(), delay=None, cron=None,
+                   month=(), dayOfWeek=(), delay=None, *, cron=None,
                    timezone=None, missed='once', graceTime=None,
                    overlap=False):
         """Add a job that runs on a schedule (or once after `delay` seconds).
@@ -159,6 +159,14 @@ class ITaskService(Interface):
 
     def getError(jobid):
         """Return the message of the job's last failure, or None."""
+
+    def jobsPage(status=None, after=None, limit=50):
+        """Return a page of jobs and the cursor of the next page, or None.
+
+        Without `status` jobs come by id, read from the jobs tree alone;
+        with one, in the order of that status's index.  Pass the cursor
+        back as `after` for the next page.
+        """
 
     def hasJobsWaiting(now=None):
         """Tell whether a job is ready to be claimed at `now`."""

@@ -8,10 +8,12 @@ O(log n) in the number of jobs and touches few buckets:
 - ``_scheduled``: (due time, id) of cron and delayed jobs;
 - ``_unscheduled``: ids of cron and delayed jobs that wait for the first
   processing to compute their due time (as the seed did);
-- ``_finished``: ids by finished status, so that `clean` visits only the
-  jobs it removes;
+- ``_finished``: ids by finished status, in the order they finished, so
+  that `clean` visits only the jobs it removes (queues, like ``_queue``:
+  workers finishing jobs at once merge instead of conflicting);
 - ``_workers``: the processors that hold jobs, and their leases.
 """
+import itertools
 import logging
 import random
 import time
@@ -67,7 +69,7 @@ class TaskService(persistent.Persistent):
         self._unscheduled = IdSet()
         # A plain dict of three sets: the dict is written once, here; the
         # sets take the changes and resolve concurrent ones.
-        self._finished = {status: IdSet() for status in FINISHED}
+        self._finished = {status: JobQueue() for status in FINISHED}
         self._workers = OOBTree()
 
     def __repr__(self):
@@ -155,10 +157,9 @@ class TaskService(persistent.Persistent):
         removed = 0
         for s in set(statuses):
             ids = self._finished[s]
-            for jobid in ids:
+            while (jobid := ids.pull()) is not None:
                 del self.jobs[jobid]
                 removed += 1
-            ids.clear()
         return removed
 
     # Looking at jobs
@@ -171,6 +172,52 @@ class TaskService(persistent.Persistent):
 
     def getError(self, jobid: int):
         return self._job(jobid).error
+
+    def jobsPage(self, status=None, after=None, limit: int = 50):
+        """A page of jobs and the cursor of the next page (None at the end).
+
+        Without a status, jobs come by id and the page is read from the
+        jobs tree alone.  With a status they come in the order of that
+        status's index: queued and finished jobs oldest first, cron and
+        delayed jobs by due time.  Pass the cursor returned back as `after`.
+        """
+        if limit < 1:
+            raise ValueError(f'limit must be at least 1, not {limit}')
+        if status is None:
+            items = self.jobs.items(min=after, excludemin=after is not None)
+            page = [job for _, job in itertools.islice(items, limit + 1)]
+            more = len(page) > limit
+            page = page[:limit]
+            return page, (page[-1].id if more else None)
+        start = after or 0
+        page = []
+        positions = enumerate(self._idsByStatus(status))
+        for position, jobid in itertools.islice(positions, start, None):
+            job = self.jobs.get(jobid)
+            if job is None or job.status != status:
+                continue
+            if len(page) == limit:
+                return page, position
+            page.append(job)
+        return page, None
+
+    def _idsByStatus(self, status):
+        """The ids of jobs that may have `status`, from the index that
+        holds them (a superset: the caller checks each job's status)."""
+        if status in FINISHED:
+            return iter(self._finished[status])
+        if status == QUEUED:
+            return iter(self._queue)
+        if status in (CRONJOB, DELAYED):
+            return itertools.chain(
+                (jobid for _, jobid in self._scheduled), self._unscheduled,
+                self._queue)
+        if status == PROCESSING:
+            return itertools.chain.from_iterable(
+                sorted(record.heldJobs()) for record in self._workers.values())
+        if status == STARTLATER:
+            return iter(self.jobs.keys())   # not indexed: rarely used
+        raise ValueError(f'unknown status {status!r}')
 
     # Running jobs: claim, run, record
 
@@ -389,7 +436,7 @@ class TaskService(persistent.Persistent):
     def _finish(self, job, status):
         job.status = status
         job.completed = time.time()
-        self._finished[status].insert(job.id)
+        self._finished[status].put(job.id)
 
     def _schedule(self, job, when):
         if when is None:
