@@ -116,3 +116,33 @@ def test_consumer_moving_on_and_producer_starting_a_segment_merge(clients):
     a.abort()
     assert list(a.root['queue']) == \
         list(range(SEGMENT_SIZE + 1, 2 * SEGMENT_SIZE)) + ['new']
+
+
+def test_an_append_to_a_segment_left_behind_conflicts(clients):
+    """A producer with an old view appends to the segment it thinks is the
+    last, after the consumer has emptied it and moved on: merging would
+    lose the id, so the commit must conflict, and the retry lands it."""
+    setup, stale, fresh, consumer = clients(), clients(), clients(), clients()
+    setup.root['queue'] = JobQueue()
+    for i in range(SEGMENT_SIZE - 1):
+        setup.root['queue'].put(i)
+    setup.commit()
+    for client in (stale, fresh, consumer):
+        client.abort()   # all see the queue one short of a full segment
+    fresh.root['queue'].put('a')          # fills the segment
+    fresh.commit()
+    fresh.root['queue'].put('c')          # starts the next one
+    fresh.commit()
+    consumer.abort()
+    queue = consumer.root['queue']
+    assert [queue.pull() for _ in range(SEGMENT_SIZE + 1)][-2:] == ['a', 'c']
+    assert queue.pull() is None           # the head has moved on
+    consumer.commit()
+    stale.root['queue'].put('b')          # into the segment left behind
+    with pytest.raises(ConflictError):
+        stale.commit()
+    stale.abort()
+    stale.root['queue'].put('b')
+    stale.commit()
+    consumer.abort()
+    assert consumer.root['queue'].pull() == 'b'

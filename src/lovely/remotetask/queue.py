@@ -62,10 +62,19 @@ class _Segment(persistent.Persistent):
         #: How many ids were ever appended; the segment is full at the size.
         self.appended = 0
         self.next = None
+        #: Set when consumers move past the segment for good.
+        self.closed = False
 
     def _p_resolveConflict(self, old, committed, new):
+        appended = committed['appended'] > old['appended'] or \
+            new['appended'] > old['appended']
+        if appended and (committed['closed'] or new['closed']):
+            # An append from a producer that did not see the segment left
+            # behind would be lost: it has to try again.
+            raise ConflictError('appended to a segment left behind')
         return dict(
             new,
+            closed=committed['closed'] or new['closed'],
             entries=mergeEntries(
                 old['entries'], committed['entries'], new['entries']),
             appended=(committed['appended'] + new['appended']
@@ -109,6 +118,7 @@ class JobQueue(persistent.Persistent):
         while not head.entries:
             if head.next is None:
                 return None
+            head.closed = True
             head = self._head = head.next
         jobid = head.entries[0]
         head.entries = head.entries[1:]
