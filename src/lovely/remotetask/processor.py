@@ -64,6 +64,40 @@ class _Backoff:
         self.next = min(self.limit, max(self.first, 2 * self.next))
 
 
+class _Average:
+    """An exponential moving average of task run times."""
+
+    def __init__(self, weight: float = 0.2) -> None:
+        self.weight = weight
+        self.average = None
+
+    def add(self, value: float) -> None:
+        self.average = value if self.average is None else (
+            self.weight * value + (1 - self.weight) * self.average)
+
+
+class _Pending:
+    """Outcomes waiting to be recorded together, and since when."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.outcomes = []
+        self.since = 0.0
+
+    def add(self, outcome: Outcome, started: float) -> None:
+        if not self.outcomes:
+            self.since = started
+        self.outcomes.append(outcome)
+
+    def due(self) -> bool:
+        return bool(self.outcomes) and \
+            time.monotonic() - self.since >= self.window
+
+    def take(self) -> list:
+        outcomes, self.outcomes = self.outcomes, []
+        return outcomes
+
+
 class _Session:
     """A connection of one's own, and the steps of a job on it."""
 
@@ -106,11 +140,16 @@ class _Session:
                 self.tm.abort()
                 raise
 
-    def claim(self):
-        """Claim the next job: its id, None when idle, or `_CONFLICT`."""
+    def claim(self, limit: int = 1, outcomes=()):
+        """Record `outcomes` and claim up to `limit` jobs, in one commit.
+
+        Returns the ids claimed, or `_CONFLICT` (then nothing was done).
+        """
         self.tm.begin()
         try:
-            jobid = self.service().claimNextJob(worker=self.workerId)
+            service = self.service()
+            self._recordAll(service, outcomes)
+            claimed = service.claimNextJobs(limit, worker=self.workerId)
             self.tm.commit()
         except TransientError:
             self.tm.abort()
@@ -118,10 +157,32 @@ class _Session:
         except BaseException:
             self.tm.abort()
             raise
-        return jobid
+        return claimed
 
-    def runAndRecord(self, jobid: int) -> None:
-        """Run the claimed job and record its outcome."""
+    def release(self, jobids, outcomes=()) -> None:
+        """Record `outcomes` and give back claimed jobs not started."""
+        def step(service):
+            self._recordAll(service, outcomes)
+            for jobid in jobids:
+                try:
+                    service.releaseJob(jobid, service.jobs[jobid].attempts)
+                except JobStateError:
+                    pass   # taken back meanwhile
+        try:
+            self.commitOrRetry(step)
+        except TransientError:
+            log.error('jobs %s could not be given back; they will be taken '
+                      'back when their leases expire', list(jobids))
+
+    def run(self, jobid: int):
+        """Run a claimed job; return its outcome for `record`, or None when
+        it was recorded already.
+
+        When the task succeeded and wrote to the database, the outcome is
+        recorded in the task's own transaction: the two commit together.
+        Any other outcome is free of the task's transaction and is left to
+        the caller, to record with others in one commit.
+        """
         self.tm.begin()
         service = self.service()
         job = service.jobs[jobid]
@@ -129,44 +190,48 @@ class _Session:
             outcome = runJob(service, job)
         except TransientError as error:
             outcome = _conflicted(job.id, job.attempts, error)
-        if outcome.ok:
-            wroteNothing = _nothingJoined(self.tm.get())
+        if not outcome.ok or _nothingJoined(self.tm.get()):
+            self.tm.abort()
+            return outcome
+        try:
+            service.recordOutcome(outcome)
+            self.tm.commit()
+            return None
+        except JobStateError as error:
+            self.tm.abort()
+            _dropped(outcome, error)
+            return None
+        except TransientError as error:
+            # The task's own writes are lost with the transaction: it has
+            # to run again.
+            log.info('job %s: recording its result conflicted: %s',
+                     jobid, error)
+            outcome = _conflicted(outcome.jobid, outcome.attempt, error)
+        except Exception as error:
+            log.exception('the result of job %s could not be stored', jobid)
+            outcome = Outcome(
+                outcome.jobid, outcome.attempt,
+                error=f'the result could not be stored: '
+                      f'{type(error).__name__}: {error}')
+        self.tm.abort()
+        return outcome
+
+    def record(self, outcomes) -> None:
+        """Record `outcomes` in one commit, tried again while it conflicts."""
+        try:
+            self.commitOrRetry(self._recordAll, outcomes)
+        except TransientError:
+            log.error('outcomes of jobs %s could not be recorded; the jobs '
+                      'will be taken back when their leases expire',
+                      [outcome.jobid for outcome in outcomes])
+
+    @staticmethod
+    def _recordAll(service, outcomes):
+        for outcome in outcomes:
             try:
                 service.recordOutcome(outcome)
-                self.tm.commit()
-                return
             except JobStateError as error:
-                self.tm.abort()
-                _dropped(outcome, error)
-                return
-            except TransientError as error:
-                log.info('job %s: recording its result conflicted: %s',
-                         jobid, error)
-                if not wroteNothing:
-                    # The task's own writes are lost with the transaction:
-                    # it has to run again.
-                    outcome = _conflicted(
-                        outcome.jobid, outcome.attempt, error)
-            except Exception as error:
-                log.exception('the result of job %s could not be stored',
-                              jobid)
-                outcome = Outcome(
-                    outcome.jobid, outcome.attempt,
-                    error=f'the result could not be stored: '
-                          f'{type(error).__name__}: {error}')
-        self.tm.abort()
-        self.record(outcome)
-
-    def record(self, outcome: Outcome) -> None:
-        """Record `outcome` in transactions of its own until one commits."""
-        try:
-            self.commitOrRetry(lambda service: service.recordOutcome(outcome))
-        except JobStateError as error:
-            _dropped(outcome, error)
-        except TransientError:
-            log.error('outcome of job %s could not be recorded; the job '
-                      'will be taken back when its lease expires',
-                      outcome.jobid)
+                _dropped(outcome, error)   # checked before any change
 
 
 def _nothingJoined(txn) -> bool:
@@ -222,7 +287,17 @@ class _LeaseKeeper(threading.Thread):
 
 @implementer(IProcessor)
 class SimpleProcessor:
-    """Runs one job at a time, in queue order."""
+    """Runs one job at a time, in queue order.
+
+    With a backlog of tiny jobs it claims several at once and records
+    their outcomes together, each commit within `recordWindow` seconds of
+    the first outcome it holds, so a job's commits cost a fraction of one.
+    """
+
+    #: Seconds an outcome may wait to be recorded with others.
+    recordWindow = 0.010
+    #: The most jobs claimed at once.
+    maxBatch = 20
 
     def __init__(self, db, serviceOid: bytes, waitTime: float = WAIT_TIME,
                  name: Optional[str] = None, leaseTime: float = LEASE_TIME,
@@ -237,6 +312,7 @@ class SimpleProcessor:
         self.workerId = workerId or newWorkerId()
         self.running = True
         self._wakeup = threading.Event()
+        self._taskTime = _Average()
 
     def wake(self) -> None:
         """Look for jobs now rather than after the wait."""
@@ -269,22 +345,44 @@ class SimpleProcessor:
 
     def _loop(self, session) -> None:
         backoff = _Backoff(limit=self.waitTime)
-        while self.running:
-            # Cleared before looking, so that a wake-up that comes while
-            # looking is not lost.
-            self._wakeup.clear()
-            jobid = self._guarded(session.claim)
-            if jobid is _CONFLICT:
-                backoff.wait(self._wakeup)
-                continue
-            backoff.reset()
-            if jobid is None:
-                self._wakeup.wait(self.waitTime)
-                continue
-            self._runJob(session, jobid)
+        held = []                                   # claimed, not started
+        pending = _Pending(self.recordWindow)       # outcomes to record
+        try:
+            while self.running:
+                if held:
+                    started = time.monotonic()
+                    outcome = self._guarded(session.run, held.pop(0))
+                    self._taskTime.add(time.monotonic() - started)
+                    if isinstance(outcome, Outcome):
+                        pending.add(outcome, started)
+                    if held and pending.due():
+                        self._guarded(session.record, pending.take())
+                    continue
+                # Nothing in hand: record what is pending and claim more,
+                # in one commit.
+                self._wakeup.clear()   # before looking: no wake-up is lost
+                claimed = self._guarded(
+                    session.claim, self._batchSize(), pending.outcomes)
+                if claimed is _CONFLICT:
+                    backoff.wait(self._wakeup)
+                    continue
+                backoff.reset()
+                pending.take()
+                held = list(claimed)
+                if not held:
+                    self._wakeup.wait(self.waitTime)
+        finally:
+            if held or pending.outcomes:
+                session.release(held, pending.take())
 
-    def _runJob(self, session, jobid) -> None:
-        self._guarded(session.runAndRecord, jobid)
+    def _batchSize(self) -> int:
+        """Claim as many jobs as run within the record window: one for slow
+        tasks, so that other workers get their share, more for tiny ones."""
+        average = self._taskTime.average
+        if average is None:
+            return 1
+        return max(1, min(self.maxBatch,
+                          int(self.recordWindow / max(average, 1e-4))))
 
     def _guarded(self, step, *args):
         """Run a step; log what should never happen and carry on."""
@@ -318,10 +416,12 @@ class MultiProcessor(SimpleProcessor):
                 if not self._slots.acquire(timeout=self.waitTime):
                     continue
                 self._wakeup.clear()
-                jobid = self._guarded(session.claim)
-                if jobid is None or jobid is _CONFLICT:
+                claimed = self._guarded(session.claim)
+                jobid = claimed[0] if claimed and claimed is not _CONFLICT \
+                    else claimed
+                if not jobid or jobid is _CONFLICT:
                     self._slots.release()
-                    if jobid is None:
+                    if not jobid:
                         backoff.reset()
                         self._wakeup.wait(self.waitTime)
                     else:
@@ -343,7 +443,9 @@ class MultiProcessor(SimpleProcessor):
     def _runInThread(self, jobid) -> None:
         try:
             with _Session(self.db, self.serviceOid, self.workerId) as session:
-                self._guarded(session.runAndRecord, jobid)
+                outcome = self._guarded(session.run, jobid)
+                if isinstance(outcome, Outcome):
+                    self._guarded(session.record, [outcome])
         finally:
             self._threads.discard(threading.current_thread())
             self._slots.release()

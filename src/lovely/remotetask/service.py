@@ -230,14 +230,40 @@ class TaskService(persistent.Persistent):
 
     def claimNextJob(self, now=None, worker=None):
         """See ITaskService; a `worker` id leases the job to that worker."""
+        claimed = self.claimNextJobs(1, now, worker)
+        return claimed[0] if claimed else None
+
+    def claimNextJobs(self, limit: int, now=None, worker=None) -> list:
+        """Claim up to `limit` ready jobs at once, in queue order."""
         self._promoteDue(_now(now))
-        jobid = self._queue.pull()
-        if jobid is None:
-            return None
-        job = self.jobs[jobid]
-        job.queueToken = None
-        self._markProcessing(job, worker)
-        return jobid
+        claimed = []
+        while len(claimed) < limit:
+            jobid = self._queue.pull()
+            if jobid is None:
+                break
+            job = self.jobs[jobid]
+            job.queueToken = None
+            self._markProcessing(job, worker)
+            claimed.append(jobid)
+        return claimed
+
+    def releaseJob(self, jobid: int, attempt: int) -> None:
+        """Give back a claimed job that was not started: it waits in the
+        queue again, and the attempt does not count."""
+        job = self._job(jobid)
+        if job.status != PROCESSING or job.attempts != attempt:
+            raise JobStateError(
+                f'job {jobid} attempt {attempt} is not in hand')
+        record = self._workers.get(job.worker)
+        if record is not None:
+            record.release(job.id)
+        job.attempts -= 1
+        job.worker = None
+        self._enqueue(job, self._waitingStatus(job))
+
+    def queueLength(self) -> int:
+        """How many jobs are ready and waiting to be claimed."""
+        return len(self._queue)
 
     def claimJob(self, jobid: int, worker=None) -> None:
         """Claim the given job out of queue order."""
@@ -404,6 +430,12 @@ class TaskService(persistent.Persistent):
             if jobid not in self.jobs:
                 return jobid
             self._v_nextid = None
+
+    @staticmethod
+    def _waitingStatus(job):
+        if isinstance(job, CronJob):
+            return CRONJOB if job.recurring else DELAYED
+        return QUEUED
 
     def _enqueue(self, job, status):
         job.status = status
