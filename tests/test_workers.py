@@ -186,3 +186,17 @@ def test_workers_ride_out_a_zeo_server_restart(client):
     assert client.statuses(ids) == {'completed': 150}
     assert sorted({jobid for jobid, pid in client.lines('done')}) == \
         sorted(ids)
+
+
+def test_killing_a_worker_in_a_burst_of_tiny_jobs_loses_none(client):
+    """Tiny jobs are claimed in batches and their outcomes recorded
+    together: a worker killed in the middle leaves each of its jobs either
+    done or to be done again."""
+    ids = client.add(1500)
+    workers = client.workers(2, '--lease', '1', '--wait-time', '0.1')
+    waitFor(lambda: len(client.lines('done')) >= 300)
+    workers[0].signal(signal.SIGKILL)
+    client.waitForAll(ids)
+    done = {jobid for jobid, pid in client.lines('done')}
+    assert done == set(ids)
+    assert client.statuses(ids) == {'completed': 1500}
