@@ -84,6 +84,98 @@ def worker(args) -> int:
         db.close()
 
 
+def serve(args) -> int:
+    """Serve the dashboard, the JSON API and XML-RPC, and process jobs."""
+    # Imported here: the Web stack is the optional 'web' extra.
+    import ipaddress
+    import os
+
+    import waitress
+
+    from lovely.remotetask.web import demo, makeApp
+    from lovely.remotetask.web.auth import Credentials, CredentialsError
+
+    for module in args.tasks:
+        try:
+            importlib.import_module(module)
+        except Exception as error:
+            raise UsageError(f'cannot import tasks module {module!r}: '
+                             f'{type(error).__name__}: {error}') from None
+    if args.demo:
+        demo.registerTasks()
+    try:
+        credentials = (Credentials.fromFile(args.credentials)
+                       if args.credentials else Credentials.fromEnvironment())
+    except (OSError, CredentialsError) as error:
+        raise UsageError(f'cannot use the credentials: {error}') from None
+    token = None
+    if not credentials:
+        try:
+            loopback = args.host == 'localhost' or \
+                ipaddress.ip_address(args.host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise UsageError(
+                f'refusing to serve on {args.host} without credentials: set '
+                f'REMOTETASK_MANAGE_TOKEN (and REMOTETASK_READ_TOKEN) or give '
+                f'--credentials FILE')
+        credentials, token = Credentials.generate()
+    uri = args.db
+    if uri is None:
+        os.makedirs('var', exist_ok=True)
+        uri = 'file://' + os.path.abspath(os.path.join('var', 'Data.fs'))
+    try:
+        db = openDatabase(uri, args.connect_timeout)
+    except DatabaseError as error:
+        raise UsageError(str(error)) from None
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format='%(asctime)s %(levelname)s %(name)s %(message)s')
+    server = None
+    try:
+        if args.demo:
+            demo.setUp(db, args.root_key)
+        app = makeApp(db, credentials=credentials, rootKey=args.root_key,
+                      maxBodySize=args.max_body)
+        try:
+            server = waitress.create_server(
+                app, host=args.host, port=args.port, threads=args.threads,
+                max_request_body_size=args.max_body, ident='remotetask')
+        except OSError as error:
+            raise UsageError(f'cannot listen on {args.host}:{args.port}: '
+                             f'{error}') from None
+        started = autostart.bootstrap(db, args.autostart, args.root_key) \
+            if args.autostart.strip() else []
+        host = f'[{args.host}]' if ':' in args.host else args.host
+        url = f'http://{host}:{server.effective_port}/'
+        print(f'remotetask: serving {uri} at {url}', flush=True)
+        print(f'remotetask: processing {", ".join(started) or "nothing"}',
+              flush=True)
+        if token is not None:
+            print(f'remotetask: open {url}login?token={token}', flush=True)
+        elif args.demo:
+            print(f'remotetask: open {url}', flush=True)
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        server.run()   # until SIGINT or SIGTERM
+        log.info('stopping: finishing the jobs in hand (at most %s s)',
+                 args.grace)
+        unfinished = processing.stopAll(timeout=args.grace)
+        if unfinished:
+            log.error('%s still busy after %s s', ', '.join(unfinished),
+                      args.grace)
+            return 1
+        return 0
+    finally:
+        if server is not None:
+            server.close()
+        db.close()
+
+
 def _directives(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError('no directives given')
@@ -136,6 +228,46 @@ def _parser():
                      help='the key of the application root '
                      f'(default {APPLICATION_ROOT_KEY})')
     run.add_argument('--connect-timeout', type=_positive,
+                     default=CONNECT_TIMEOUT, metavar='SECONDS',
+                     help='how long to wait for a database server')
+    web = commands.add_parser(
+        'serve', help='serve the dashboard, JSON API and XML-RPC',
+        description='Serve the task services of a database over HTTP with '
+        'waitress, and run their jobs in this process.  Credentials come '
+        'from REMOTETASK_MANAGE_TOKEN and REMOTETASK_READ_TOKEN (comma-'
+        'separated tokens) or --credentials; on loopback without any, a '
+        'token is made and printed in a login URL.')
+    web.set_defaults(command=serve)
+    web.add_argument('--db', metavar='URI', default=None,
+                     help='the database (default: a FileStorage at '
+                     './var/Data.fs)')
+    web.add_argument('--host', default='127.0.0.1',
+                     help='the address to listen on (default 127.0.0.1)')
+    web.add_argument('--port', type=int, default=8080,
+                     help='the port (default 8080; 0 picks a free one)')
+    web.add_argument('--tasks', action='append', default=[],
+                     metavar='MODULE',
+                     help='a module that registers tasks (repeatable)')
+    web.add_argument('--demo', action='store_true',
+                     help='register demo tasks and add a demo service with '
+                     'jobs and a cron job')
+    web.add_argument('--autostart', default='*@*', metavar='DIRECTIVES',
+                     help='the services to process in this process, as for '
+                     'autostart (default *@*; "" for none)')
+    web.add_argument('--credentials', metavar='FILE',
+                     help='a file of "manage TOKEN" and "read TOKEN" lines')
+    web.add_argument('--max-body', type=int, default=1024 * 1024,
+                     metavar='BYTES',
+                     help='the largest request body taken (default 1 MiB)')
+    web.add_argument('--threads', type=int, default=4, metavar='N',
+                     help='threads serving requests (default 4)')
+    web.add_argument('--grace', type=float, default=GRACE_TIME,
+                     metavar='SECONDS',
+                     help='how long stopping waits for the jobs in hand')
+    web.add_argument('--root-key', default=APPLICATION_ROOT_KEY,
+                     help='the key of the application root '
+                     f'(default {APPLICATION_ROOT_KEY})')
+    web.add_argument('--connect-timeout', type=_positive,
                      default=CONNECT_TIMEOUT, metavar='SECONDS',
                      help='how long to wait for a database server')
     return parser

@@ -13,16 +13,21 @@ COMPLETED = 'completed'
 DELAYED = 'delayed'
 CRONJOB = 'cronjob'
 STARTLATER = 'start later'
+RETRY = 'retry'
 
 #: Statuses of jobs that will not run again; `ITaskService.clean` removes them.
 FINISHED = (COMPLETED, CANCELLED, ERROR)
 
 #: Statuses from which `ITaskService.cancel` can take a job.
-CANCELLABLE = (QUEUED, STARTLATER, DELAYED, CRONJOB)
+CANCELLABLE = (QUEUED, STARTLATER, DELAYED, CRONJOB, RETRY)
 
 
 class ITask(Interface):
-    """A piece of work that jobs name; registered as a named utility."""
+    """A piece of work that jobs name; registered as a named utility.
+
+    A task may carry a `retry` attribute (a `retry.RetryPolicy`) and a
+    `timeLimit` in seconds; both are optional.
+    """
 
     def __call__(service, jobid, input):
         """Do the work for job `jobid` of `service` and return its result.
@@ -47,6 +52,12 @@ class IJob(Interface):
     started = Attribute('When the last attempt was claimed, or None.')
     completed = Attribute('When the job last finished, or None.')
     attempts = Attribute('How many times the job has been claimed.')
+    priority = Attribute('Jobs of higher priority run first (-100 to 100).')
+    key = Attribute('The unique key the job was added with, or None.')
+    scheduledFor = Attribute(
+        'When the job is due next (epoch seconds): the next attempt of a '
+        'job waiting to be tried again (status retry), the next run of a '
+        'cron job; None while it waits for the service to schedule it.')
     worker = Attribute('The id of the worker that claimed it last, or None '
                        'when it ran in the caller\'s transaction.')
 
@@ -71,9 +82,6 @@ class ICronJob(IJob):
                           'whatever the policy, or None for no limit.')
     overlap = Attribute('Whether a run may start while the one before it is '
                         'still going (as a one-off job of its own).')
-    scheduledFor = Attribute(
-        'When the job is due next (epoch seconds), or None while it waits '
-        'for the service to schedule it.')
     nextRun = Attribute('The same as scheduledFor.')
     lastRun = Attribute('The due time of the last run queued, or None.')
 
@@ -105,12 +113,16 @@ class ITaskService(Interface):
     def queryTask(name):
         """Return the task registered under `name`, or None."""
 
-    def add(task, input=None, startLater=False):
+    def add(task, input=None, startLater=False, *, priority=0, key=None):
         """Add a job that runs `task` with `input` and return its id.
 
         With `startLater` the job waits with status ``start later`` until
-        `startJob` is called.  Raise ValueError when no task of that name is
-        registered or when the input cannot be pickled; nothing is added then.
+        `startJob` is called.  Jobs of higher `priority` (-100 to 100) run
+        first, in the order they came within a priority.  While a job added
+        with the same `key` waits or runs, nothing is added and its id is
+        returned.  Raise ValueError when no task of that name is registered,
+        when the input cannot be pickled or the priority is out of range;
+        nothing is added then.
         """
 
     def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),

@@ -40,6 +40,9 @@ class Job(_Versioned):
     attempts = 0
     #: The id of the worker that holds the job, or None.
     worker = None
+    priority = 0
+    key = None
+    scheduledFor = None
     #: Where the job waits in the service's queue, while it does.
     queueToken = None
 
@@ -65,7 +68,6 @@ class CronJob(Job):
     missed = 'once'
     graceTime = None
     overlap = False
-    scheduledFor = None
     lastRun = None
 
     def __init__(self, id: int, task: str, input, minute=(), hour=(),

@@ -28,13 +28,17 @@ from zope.interface import implementer
 from lovely.remotetask import interfaces, processing
 from lovely.remotetask.exceptions import (
     JobStateError, UnknownJobError, UnknownTaskError)
+from lovely.remotetask.events import (
+    JobAdded, JobCancelled, JobCompleted, JobFailed, JobRetried, JobStarted,
+    notifyOnCommit)
 from lovely.remotetask.interfaces import (
     CANCELLABLE, CANCELLED, COMPLETED, CRONJOB, DELAYED, ERROR, FINISHED,
-    PROCESSING, QUEUED, STARTLATER)
+    PROCESSING, QUEUED, RETRY, STARTLATER)
 from lovely.remotetask.job import CronJob, Job
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.processor import WAIT_TIME, SimpleProcessor
 from lovely.remotetask.queue import JobQueue
+from lovely.remotetask.retry import RetryPolicy
 from lovely.remotetask.run import Outcome, runJob
 from lovely.remotetask.trees import IdSet, JobTree
 from lovely.remotetask.workers import WorkerRecord
@@ -46,6 +50,19 @@ MAX_JOB_ID = 2**31 - 1
 
 #: How many attempts an unexpected exception gets before the job fails.
 MAX_ATTEMPTS = 3
+
+
+#: The priorities a job may have.
+PRIORITIES = range(-100, 101)
+
+
+def checkPriority(priority) -> int:
+    """Return `priority` if it is an int in PRIORITIES."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or \
+            priority not in PRIORITIES:
+        raise ValueError(f'priority must be an int from {PRIORITIES.start} '
+                         f'to {PRIORITIES.stop - 1}, not {priority!r}')
+    return priority
 
 
 def _now(now):
@@ -71,6 +88,11 @@ class TaskService(persistent.Persistent):
         # sets take the changes and resolve concurrent ones.
         self._finished = {status: JobQueue() for status in FINISHED}
         self._workers = OOBTree()
+        # More queues, by priority, made when first needed; 0 is _queue.
+        self._queues = OOBTree({0: self._queue})
+        self._keys = OOBTree()
+        #: Seconds finished jobs are kept; None keeps them until `clean`.
+        self.keepFinished = None
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.__name__!r}>'
@@ -84,14 +106,25 @@ class TaskService(persistent.Persistent):
         """The task registered as `name`, or None."""
         return zope.component.queryUtility(interfaces.ITask, name=name)
 
-    def add(self, task: str, input=None, startLater: bool = False) -> int:
+    def add(self, task: str, input=None, startLater: bool = False, *,
+            priority: int = 0, key=None) -> int:
+        """See ITaskService."""
+        if key is not None:
+            existing = self._pendingWithKey(key)
+            if existing is not None:
+                return existing
         self._checkTask(task, input)
         job = Job(self._newJobId(), task, input)
+        job.priority = checkPriority(priority)
         self.jobs[job.id] = job
+        if key is not None:
+            job.key = key
+            self._keys[key] = job.id
         if startLater:
             job.status = STARTLATER
         else:
             self._enqueue(job, QUEUED)
+        self._notify(JobAdded, job)
         return job.id
 
     def addCronJob(self, task: str, input=None, minute=(), hour=(),
@@ -107,6 +140,7 @@ class TaskService(persistent.Persistent):
         self.jobs[job.id] = job
         self._unscheduled.insert(job.id)
         processing.wakeAfterCommit(self)
+        self._notify(JobAdded, job)
         return job.id
 
     def startJob(self, jobid: int) -> bool:
@@ -146,6 +180,7 @@ class TaskService(persistent.Persistent):
                 f'job {jobid} is {job.status} and cannot be cancelled')
         self._dequeue(job)
         self._finish(job, CANCELLED)
+        self._notify(JobCancelled, job)
 
     def clean(self, status=FINISHED) -> int:
         statuses = (status,) if isinstance(status, str) else tuple(status)
@@ -206,12 +241,14 @@ class TaskService(persistent.Persistent):
         holds them (a superset: the caller checks each job's status)."""
         if status in FINISHED:
             return iter(self._finished[status])
+        queued = itertools.chain.from_iterable(
+            self._queues[p] for p in reversed(list(self._queues.keys())))
         if status == QUEUED:
-            return iter(self._queue)
-        if status in (CRONJOB, DELAYED):
+            return queued
+        if status in (CRONJOB, DELAYED, RETRY):
             return itertools.chain(
                 (jobid for _, jobid in self._scheduled), self._unscheduled,
-                self._queue)
+                queued)
         if status == PROCESSING:
             return itertools.chain.from_iterable(
                 sorted(record.heldJobs()) for record in self._workers.values())
@@ -223,7 +260,7 @@ class TaskService(persistent.Persistent):
 
     def hasJobsWaiting(self, now=None) -> bool:
         now = _now(now)
-        if self._queue or self._firstDue(now) is not None:
+        if self.queueLength() or self._firstDue(now) is not None:
             return True
         return any(self._dueTime(self.jobs[jobid], now) <= now
                    for jobid in self._unscheduled)
@@ -238,7 +275,7 @@ class TaskService(persistent.Persistent):
         self._promoteDue(_now(now))
         claimed = []
         while len(claimed) < limit:
-            jobid = self._queue.pull()
+            jobid = self._pullQueued()
             if jobid is None:
                 break
             job = self.jobs[jobid]
@@ -263,7 +300,7 @@ class TaskService(persistent.Persistent):
 
     def queueLength(self) -> int:
         """How many jobs are ready and waiting to be claimed."""
-        return len(self._queue)
+        return sum(len(queue) for queue in self._queues.values())
 
     def claimJob(self, jobid: int, worker=None) -> None:
         """Claim the given job out of queue order."""
@@ -271,7 +308,7 @@ class TaskService(persistent.Persistent):
         if job.queueToken is None:
             raise JobStateError(
                 f'job {jobid} is {job.status}, not waiting in the queue')
-        self._queue.remove(job.queueToken, job.id)
+        self._queueFor(job).remove(job.queueToken, job.id)
         job.queueToken = None
         self._markProcessing(job, worker)
 
@@ -305,12 +342,21 @@ class TaskService(persistent.Persistent):
             job.status = CRONJOB
             if job.scheduledFor is not None and job.scheduledFor <= now:
                 processing.wakeAfterCommit(self)   # a run waits for us
+            self._notify(JobCompleted if outcome.ok else JobFailed, job)
         elif outcome.ok:
             self._finish(job, COMPLETED)
-        elif outcome.retryable and job.attempts < self.maxAttempts:
-            self._enqueue(job, QUEUED)
+            self._notify(JobCompleted, job)
+        elif outcome.retryable and \
+                job.attempts < self._policyFor(job).maxAttempts:
+            if outcome.wait > 0:
+                job.status = RETRY
+                self._schedule(job, now + outcome.wait)
+            else:
+                self._enqueue(job, self._waitingStatus(job))
+            self._notify(JobRetried, job)
         else:
             self._finish(job, ERROR)
+            self._notify(JobFailed, job)
 
     def processNext(self, now=None, jobid=None) -> bool:
         if jobid is None:
@@ -439,16 +485,48 @@ class TaskService(persistent.Persistent):
 
     def _enqueue(self, job, status):
         job.status = status
-        job.queueToken = self._queue.put(job.id)
+        job.queueToken = self._queueFor(job).put(job.id)
         processing.wakeAfterCommit(self)
+
+    def _queueFor(self, job):
+        queue = self._queues.get(job.priority)
+        if queue is None:
+            queue = self._queues[job.priority] = JobQueue()
+        return queue
+
+    def _pullQueued(self):
+        """The next job id in priority order, or None."""
+        for priority in reversed(list(self._queues.keys())):
+            jobid = self._queues[priority].pull()
+            if jobid is not None:
+                return jobid
+        return None
+
+    def _pendingWithKey(self, key):
+        """The id of the job added with `key` that waits or runs, if any."""
+        jobid = self._keys.get(key)
+        if jobid is None:
+            return None
+        job = self.jobs.get(jobid)
+        if job is None or job.status in FINISHED:
+            return None
+        return jobid
+
+    def _policyFor(self, job):
+        policy = getattr(self.queryTask(job.task), 'retry', None)
+        if policy is None:
+            return RetryPolicy(maxAttempts=self.maxAttempts)
+        return policy
+
+    def _notify(self, event, job):
+        notifyOnCommit(self, event(self, job.id))
 
     def _dequeue(self, job):
         """Take a waiting job out of whichever structure holds it."""
         if job.queueToken is not None:
-            self._queue.remove(job.queueToken, job.id)
+            self._queueFor(job).remove(job.queueToken, job.id)
             job.queueToken = None
-        if isinstance(job, CronJob):
-            self._unschedule(job)
+        self._unschedule(job)
 
     def _unschedule(self, job):
         if job.scheduledFor is not None:
@@ -464,11 +542,14 @@ class TaskService(persistent.Persistent):
         job.worker = worker
         if worker is not None:
             self._workers[worker].hold(job.id, job.attempts)
+        self._notify(JobStarted, job)
 
     def _finish(self, job, status):
         job.status = status
         job.completed = time.time()
         self._finished[status].put(job.id)
+        if job.key is not None and self._keys.get(job.key) == job.id:
+            del self._keys[job.key]
 
     def _schedule(self, job, when):
         if when is None:
@@ -504,10 +585,11 @@ class TaskService(persistent.Persistent):
             return
         for due in list(self._scheduled.keys(max=(now, MAX_JOB_ID + 1))):
             job = self.jobs[due[1]]
-            if not job.recurring:
+            if not getattr(job, 'recurring', False):
+                # A delayed job, or a job to be tried again.
                 self._scheduled.remove(due)
                 job.scheduledFor = None
-                job.queueToken = self._queue.put(job.id)
+                self._enqueue(job, self._waitingStatus(job))
                 continue
             busy = job.queueToken is not None or job.status == PROCESSING
             if busy and not job.overlap:
@@ -524,7 +606,7 @@ class TaskService(persistent.Persistent):
             if busy:
                 self._enqueue(self._runOf(job), QUEUED)
             else:
-                job.queueToken = self._queue.put(job.id)
+                job.queueToken = self._queueFor(job).put(job.id)
 
     def _runOf(self, job):
         """A one-off job for a run of a cron job whose last run is still

@@ -1,0 +1,110 @@
+"""Events of a job's life, sent with `zope.event` once they are committed.
+
+A host subscribes to react: ``zope.component.provideHandler(handler,
+[IJobCompleted])``.  Events are sent after the transaction that made them
+commits, in the order they happened, and not at all when it aborts: a
+claim that conflicted and was tried again sends one `JobStarted`, not two.
+"""
+import zope.event
+from zope.interface import Attribute, Interface, implementer
+
+
+class IJobEvent(Interface):
+    """Something happened to a job."""
+
+    service = Attribute('The task service, as the committing connection '
+                        'saw it; use it only for the job id, or reopen it.')
+    jobid = Attribute('The id of the job.')
+
+
+class IJobAdded(IJobEvent):
+    """A job was added."""
+
+
+class IJobStarted(IJobEvent):
+    """A job was claimed and its task is about to run."""
+
+
+class IJobCompleted(IJobEvent):
+    """A job's task returned (for a cron job: one run did)."""
+
+
+class IJobFailed(IJobEvent):
+    """A job failed for good (for a cron job: one run did)."""
+
+
+class IJobRetried(IJobEvent):
+    """An attempt failed and the job will be tried again."""
+
+
+class IJobCancelled(IJobEvent):
+    """A job was cancelled."""
+
+
+@implementer(IJobEvent)
+class JobEvent:
+
+    def __init__(self, service, jobid: int) -> None:
+        self.service = service
+        self.jobid = jobid
+
+    def __repr__(self):
+        return f'<{type(self).__name__} job {self.jobid}>'
+
+
+@implementer(IJobAdded)
+class JobAdded(JobEvent):
+    pass
+
+
+@implementer(IJobStarted)
+class JobStarted(JobEvent):
+    pass
+
+
+@implementer(IJobCompleted)
+class JobCompleted(JobEvent):
+    pass
+
+
+@implementer(IJobFailed)
+class JobFailed(JobEvent):
+    pass
+
+
+@implementer(IJobRetried)
+class JobRetried(JobEvent):
+    pass
+
+
+@implementer(IJobCancelled)
+class JobCancelled(JobEvent):
+    pass
+
+
+class _Pending(list):
+    """The events of one transaction, sent by its after-commit hook."""
+
+    def send(self, committed: bool) -> None:
+        if committed:
+            for event in self:
+                zope.event.notify(event)
+
+
+def notifyOnCommit(service, event: JobEvent) -> None:
+    """Send `event` once the transaction that `service` is changed in
+    commits; at once for a service that is not stored anywhere."""
+    if not zope.event.subscribers:
+        return   # nobody listens: spare the bookkeeping
+    jar = service._p_jar
+    if jar is None:
+        zope.event.notify(event)
+        return
+    txn = jar.transaction_manager.get()
+    try:
+        pending = txn.data(_Pending)
+    except KeyError:
+        pending = _Pending()
+        txn.set_data(_Pending, pending)
+        txn.addAfterCommitHook(pending.send)
+    pending.append(event)

@@ -1,0 +1,318 @@
+"""The HTTP/JSON API under ``/api/``: services, tasks and jobs.
+
+Every answer is JSON.  Errors are ``{"error": MESSAGE, "status": CODE}``,
+with ``"fields"`` naming the fields of the request at fault where there
+are any: 400 for a malformed body, a wrong type or an unknown task, 404
+for an unknown service or job, 409 for a job in the wrong state, 413 for
+a body over the limit, 401 without credentials and 403 without the right.
+`openapi.py` describes each route.
+"""
+import json
+import urllib.parse
+
+import webob
+from transaction.interfaces import TransientError
+
+from lovely.remotetask.interfaces import (
+    CANCELLABLE, CRONJOB, DELAYED, FINISHED, ICronJob, PROCESSING, QUEUED,
+    STARTLATER)
+from lovely.remotetask.pickling import checkStorable
+from lovely.remotetask.web import openapi, settings
+from lovely.remotetask.web.app import HTTPError
+from lovely.remotetask.web.auth import MANAGE, READ
+from lovely.remotetask.web.schedules import FieldErrors, fromJSON
+from lovely.remotetask.web.serialize import jobData
+from lovely.remotetask.web.services import listServices
+
+#: Every status a job can have, as the status filter takes them.
+STATUSES = (QUEUED, PROCESSING, STARTLATER, DELAYED, CRONJOB) + FINISHED
+
+
+def register(router) -> None:
+    routes = [
+        ('GET', '/api', index, READ),
+        ('GET', '/api/openapi.json', openapiDocument, None),
+        ('GET', '/api/services', services, READ),
+        ('GET', '/api/services/{service}', service, READ),
+        ('GET', '/api/services/{service}/tasks', tasks, READ),
+        ('GET', '/api/services/{service}/jobs', jobs, READ),
+        ('POST', '/api/services/{service}/jobs', addJob, MANAGE),
+        ('POST', '/api/services/{service}/cronjobs', addCronJob, MANAGE),
+        ('GET', '/api/services/{service}/jobs/{job}', job, READ),
+        ('POST', '/api/services/{service}/jobs/{job}/cancel', cancel, MANAGE),
+        ('POST', '/api/services/{service}/jobs/{job}/start', start, MANAGE),
+        ('PUT', '/api/services/{service}/jobs/{job}/schedule', reschedule,
+         MANAGE),
+        ('POST', '/api/services/{service}/clean', clean, MANAGE),
+        ('POST', '/api/services/{service}/cancel-all', cancelAll, MANAGE),
+    ]
+    for method, template, handler, right in routes:
+        router.add(method, template, handler, right, 'api')
+
+
+def respond(data, status: int = 200, **headers) -> webob.Response:
+    response = webob.Response(
+        body=json.dumps(data, indent=1).encode('utf-8'), status=status,
+        content_type='application/json', charset=None)
+    response.headers.update(headers)
+    return response
+
+
+def errorResponse(request, error, identity, app) -> webob.Response:
+    data = dict(error=error.message, status=error.status)
+    if error.fields:
+        data['fields'] = error.fields
+    return respond(data, error.status, **error.headers)
+
+
+# Reading
+
+def index(ctx):
+    return respond(dict(
+        services=ctx.url('/api/services'),
+        openapi=ctx.url('/api/openapi.json'),
+        right=ctx.identity.right))
+
+
+def openapiDocument(ctx):
+    return respond(openapi.document(ctx.url('/api')))
+
+
+def services(ctx):
+    return respond(dict(services=[
+        _serviceData(ctx, entry) for entry in listServices(ctx.root)]))
+
+
+def service(ctx, service):
+    entry = ctx.service(service)
+    data = _serviceData(ctx, entry)
+    data.update(tasks=sorted(entry.service.getAvailableTasks()),
+                workers=entry.service.getWorkers())
+    return respond(data)
+
+
+def tasks(ctx, service):
+    entry = ctx.service(service)
+    return respond(dict(tasks=sorted(entry.service.getAvailableTasks())))
+
+
+def jobs(ctx, service):
+    """A page of jobs: ``status``, ``after`` (the cursor of the page before)
+    and ``limit`` select it; only that page is read."""
+    entry = ctx.service(service)
+    status, after, limit = pageParameters(ctx.request.GET)
+    page, cursor = entry.service.jobsPage(status=status, after=after,
+                                          limit=limit)
+    data = dict(jobs=[jobData(j, _jobUrl(ctx, entry, j.id)) for j in page],
+                next=cursor, nextUrl=None)
+    if cursor is not None:
+        query = dict(after=cursor, limit=limit)
+        if status is not None:
+            query['status'] = status
+        data['nextUrl'] = ctx.url(
+            f'/api/services/{entry.path}/jobs?' + urllib.parse.urlencode(query))
+    return respond(data)
+
+
+def job(ctx, service, job):
+    entry = ctx.service(service)
+    found = ctx.job(entry, job)
+    return respond(jobData(found, _jobUrl(ctx, entry, found.id)))
+
+
+def pageParameters(query):
+    """(status, after, limit) of a listing's query string, checked."""
+    status = query.get('status') or None
+    if status is not None and status not in STATUSES:
+        raise HTTPError(400, f'unknown status {status!r}; the statuses are '
+                        f'{", ".join(STATUSES)}', fields=dict(status=status))
+    after = _intParameter(query, 'after', None, 0, 2**31)
+    limit = _intParameter(query, 'limit', settings.PAGE_SIZE, 1,
+                          settings.MAX_PAGE_SIZE)
+    return status, after, limit
+
+
+def _intParameter(query, name, default, low, high):
+    text = query.get(name)
+    if text in (None, ''):
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise HTTPError(400, f'{name} must be an int in {low}-{high}, not '
+                        f'{text!r}', fields={name: text})
+    return value
+
+
+# Changing
+
+def addJob(ctx, service):
+    """A one-off job: ``task``, ``input``, and ``startLater`` or ``delay``."""
+    entry = ctx.service(service)
+    body = readBody(ctx, allowed=('task', 'input', 'startLater', 'delay'))
+    task = _taskName(body)
+    startLater = body.get('startLater', False)
+    if not isinstance(startLater, bool):
+        raise HTTPError(400, 'startLater must be true or false',
+                        fields=dict(startLater=repr(startLater)))
+    if 'delay' in body:
+        if startLater:
+            raise HTTPError(400, 'give startLater or delay, not both')
+        schedule = _schedule(dict(delay=body['delay']))
+        jobid = entry.service.addCronJob(task, body.get('input'), **schedule)
+    else:
+        jobid = entry.service.add(task, body.get('input'),
+                                  startLater=startLater)
+    return _created(ctx, entry, jobid)
+
+
+def addCronJob(ctx, service):
+    """A job on a schedule: ``task``, ``input``, and ``cron`` (with
+    ``timezone``) or the tuple fields, and the policies."""
+    entry = ctx.service(service)
+    body = readBody(ctx, allowed=('task', 'input') + _SCHEDULE_KEYS)
+    task = _taskName(body)
+    schedule = _schedule(body)
+    jobid = entry.service.addCronJob(task, body.get('input'), **schedule)
+    return _created(ctx, entry, jobid)
+
+
+def cancel(ctx, service, job):
+    entry = ctx.service(service)
+    found = ctx.job(entry, job)
+    entry.service.cancel(found.id)
+    return respond(jobData(found, _jobUrl(ctx, entry, found.id)))
+
+
+def start(ctx, service, job):
+    entry = ctx.service(service)
+    found = ctx.job(entry, job)
+    if not entry.service.startJob(found.id):
+        raise HTTPError(409, f'job {found.id} is {found.status}; only jobs '
+                        f'that are {STARTLATER} can be started')
+    return respond(jobData(found, _jobUrl(ctx, entry, found.id)))
+
+
+def reschedule(ctx, service, job):
+    """Replace a cron job's schedule (and its input, if given)."""
+    entry = ctx.service(service)
+    found = ctx.job(entry, job)
+    if not ICronJob.providedBy(found):
+        raise HTTPError(409, f'job {found.id} is not a cron job')
+    body = readBody(ctx, allowed=('input',) + _SCHEDULE_KEYS)
+    schedule = _schedule(body)
+    if 'input' in body:
+        checkStorable(body['input'], f'the input of job {found.id}')
+        found.input = body['input']
+    found.update(**schedule)
+    entry.service.reschedule(found.id)
+    return respond(jobData(found, _jobUrl(ctx, entry, found.id)))
+
+
+def clean(ctx, service):
+    """Remove finished jobs (``status``: a list, by default all three)."""
+    entry = ctx.service(service)
+    body = readBody(ctx, allowed=('status',), optional=True)
+    status = body.get('status', list(FINISHED))
+    if not isinstance(status, list) or not all(s in FINISHED for s in status):
+        raise HTTPError(400, f'status must be a list of finished statuses '
+                        f'({", ".join(FINISHED)}), not {json.dumps(status)}',
+                        fields=dict(status=json.dumps(status)))
+    return respond(dict(removed=entry.service.clean(status=status)))
+
+
+def cancelAll(ctx, service):
+    """Cancel every job that has not run yet, in batches."""
+    entry = ctx.service(service)
+    return respond(dict(cancelled=cancelEverything(ctx, entry.service)))
+
+
+def cancelEverything(ctx, service) -> int:
+    """Cancel every cancellable job of `service`, committing after each
+    batch of `settings.CANCEL_BATCH`; return how many."""
+    cancelled = conflicts = 0
+    for status in CANCELLABLE:
+        while True:
+            # Cancelled jobs leave the status, so each batch reads the
+            # first page again.
+            page, _ = service.jobsPage(status=status,
+                                       limit=settings.CANCEL_BATCH)
+            if not page:
+                break
+            for found in page:
+                service.cancel(found.id)
+            try:
+                ctx.commitBatch()
+            except TransientError:
+                # A job of the batch was claimed meanwhile: read it again.
+                conflicts += 1
+                if conflicts >= ctx.app.attempts:
+                    raise
+                ctx.tm.abort()
+                ctx.tm.begin()
+                continue
+            cancelled += len(page)
+    return cancelled
+
+
+# Helpers
+
+_SCHEDULE_KEYS = ('cron', 'timezone', 'minute', 'hour', 'dayOfMonth', 'month',
+                  'dayOfWeek', 'delay', 'missed', 'graceTime', 'overlap')
+
+
+def readBody(ctx, allowed, optional=False) -> dict:
+    """The request's JSON object, with no keys but the `allowed`."""
+    raw = ctx.request.body
+    if not raw.strip() and optional:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise HTTPError(400, f'the body is not valid JSON: {error}') from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, f'the body must be a JSON object, not '
+                        f'{type(body).__name__}')
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise HTTPError(400, f'unknown field{"s" if len(unknown) > 1 else ""}'
+                        f' {", ".join(unknown)}; this takes '
+                        f'{", ".join(allowed)}',
+                        fields={name: 'unknown field' for name in unknown})
+    return body
+
+
+def _taskName(body) -> str:
+    task = body.get('task')
+    if not isinstance(task, str) or not task:
+        raise HTTPError(400, 'task must be the name of a task, as a string',
+                        fields=dict(task='required'))
+    return task
+
+
+def _schedule(body) -> dict:
+    try:
+        return fromJSON(body)
+    except FieldErrors as error:
+        raise HTTPError(400, str(error), fields=error.errors) from None
+
+
+def _created(ctx, entry, jobid):
+    found = entry.service.jobs[jobid]
+    url = _jobUrl(ctx, entry, jobid)
+    return respond(jobData(found, url), 201, Location=url)
+
+
+def _jobUrl(ctx, entry, jobid) -> str:
+    return ctx.url(f'/api/services/{entry.path}/jobs/{jobid}')
+
+
+def _serviceData(ctx, entry) -> dict:
+    return dict(id=entry.path, name=entry.name, site=entry.site,
+                processing=entry.service.isProcessing(),
+                url=ctx.url(f'/api/services/{entry.path}'),
+                jobs=ctx.url(f'/api/services/{entry.path}/jobs'),
+                xmlrpc=ctx.url(f'/xmlrpc/{entry.path}'),
+                dashboard=ctx.url(f'/services/{entry.path}'))

@@ -1,0 +1,229 @@
+"""Who may do what: tokens with a right each, and the dashboard's sessions.
+
+There are two rights.  ``read`` sees services and jobs; ``manage`` also
+adds, cancels, starts, edits and cleans.  A token carries one of them.
+
+- Scripts send the token as ``Authorization: Bearer TOKEN``, or as the
+  password of HTTP Basic authentication (the user name is not looked at),
+  which is what ``xmlrpc.client.ServerProxy('http://user:TOKEN@host/...')``
+  sends.
+- Browsers log in once with the token and then carry a signed session
+  cookie.  A cookie is sent by the browser whatever page made the request,
+  so every request that changes state and comes with a cookie must also
+  carry the session's CSRF token (a form field or a header); requests
+  authenticated by a header need none, as no other site can make a browser
+  send one.
+
+A session names its token by a fingerprint, not by the token itself, and
+the right is looked up again on every request: a token removed from the
+configuration stops working at once, session or not.
+"""
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from typing import Iterable, Mapping, Optional
+
+from lovely.remotetask.web import settings
+
+READ = 'read'
+MANAGE = 'manage'
+#: Each right and the rights it includes.
+_INCLUDES = {READ: {READ}, MANAGE: {READ, MANAGE}}
+
+SESSION_COOKIE = 'remotetask_session'
+CSRF_FIELD = '_csrf'
+CSRF_HEADER = 'X-CSRF-Token'
+
+
+class CredentialsError(ValueError):
+    """Credentials that cannot be used: too short, of an unknown right."""
+
+
+def allows(right: Optional[str], needed: Optional[str]) -> bool:
+    """Whether holding `right` is enough for `needed` (None: public)."""
+    return needed is None or (right is not None and needed in _INCLUDES[right])
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode('utf-8')).hexdigest()[:32]
+
+
+class Credentials:
+    """The tokens that open the service, each with its right."""
+
+    def __init__(self, manage: Iterable[str] = (),
+                 read: Iterable[str] = ()) -> None:
+        self._rights = {}
+        for right, tokens in ((READ, read), (MANAGE, manage)):
+            for token in tokens:
+                if not isinstance(token, str) or \
+                        len(token) < settings.MIN_TOKEN_LENGTH:
+                    raise CredentialsError(
+                        f'a {right} token must be a string of at least '
+                        f'{settings.MIN_TOKEN_LENGTH} characters')
+                self._rights[_fingerprint(token)] = right
+
+    def __bool__(self) -> bool:
+        return bool(self._rights)
+
+    def rightOfToken(self, token: str) -> Optional[str]:
+        """The right `token` carries, or None for an unknown token."""
+        return self.rightOfFingerprint(_fingerprint(token))
+
+    def rightOfFingerprint(self, fingerprint: str) -> Optional[str]:
+        # Compared in constant time, though what is compared is a hash.
+        found = None
+        for known, right in self._rights.items():
+            if hmac.compare_digest(known, fingerprint):
+                found = right
+        return found
+
+    @classmethod
+    def generate(cls):
+        """New credentials with one random manage token; return both."""
+        token = secrets.token_urlsafe(32)
+        return cls(manage=[token]), token
+
+    @classmethod
+    def fromEnvironment(cls, environ: Mapping[str, str] = os.environ):
+        """The comma-separated tokens of ``REMOTETASK_MANAGE_TOKEN`` and
+        ``REMOTETASK_READ_TOKEN``."""
+        def tokens(name):
+            return [t.strip() for t in environ.get(name, '').split(',')
+                    if t.strip()]
+        return cls(manage=tokens(settings.MANAGE_TOKEN_VARIABLE),
+                   read=tokens(settings.READ_TOKEN_VARIABLE))
+
+    @classmethod
+    def fromFile(cls, path: str):
+        """Lines of ``RIGHT TOKEN`` (``manage`` or ``read``); blank lines
+        and lines starting with ``#`` are skipped."""
+        found = {READ: [], MANAGE: []}
+        with open(path, encoding='utf-8') as lines:
+            for number, line in enumerate(lines, 1):
+                line = line.strip()
+                if not line or line.startswith('#'):
+                    continue
+                parts = line.split()
+                if len(parts) != 2 or parts[0] not in found:
+                    raise CredentialsError(
+                        f'{path}, line {number}: expected "manage TOKEN" or '
+                        f'"read TOKEN"')
+                found[parts[0]].append(parts[1])
+        return cls(manage=found[MANAGE], read=found[READ])
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who made a request: their right, and whether a cookie said so."""
+
+    right: str
+    #: The session's nonce when the request came with a session cookie;
+    #: such requests need the CSRF token to change state.
+    session: Optional[str] = None
+
+
+class Authenticator:
+    """Finds the identity of requests; issues and checks session cookies."""
+
+    def __init__(self, credentials: Credentials, secret: Optional[bytes] = None,
+                 lifetime: float = settings.SESSION_LIFETIME) -> None:
+        if not credentials:
+            raise CredentialsError(
+                'no credentials: give at least one manage or read token')
+        self.credentials = credentials
+        # Without a configured secret, sessions end when the process does.
+        self._secret = secret or secrets.token_bytes(32)
+        self.lifetime = lifetime
+
+    def identify(self, request) -> Optional[Identity]:
+        """The identity of `request`, or None.
+
+        Raises `AuthenticationFailed` for an Authorization header that does
+        not hold a known token: a wrong header is an error, not anonymity.
+        """
+        header = request.authorization
+        if header is not None:
+            token = _tokenOf(header)
+            right = None if token is None else \
+                self.credentials.rightOfToken(token)
+            if right is None:
+                raise AuthenticationFailed('the credentials given are not valid')
+            return Identity(right)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return self.readSession(cookie)
+        return None
+
+    # Sessions
+
+    def newSession(self, token: str) -> Optional[str]:
+        """The cookie value of a new session for `token`, or None for a
+        token that is not known."""
+        if self.credentials.rightOfToken(token) is None:
+            return None
+        payload = dict(f=_fingerprint(token), n=secrets.token_urlsafe(16),
+                       e=int(time.time() + self.lifetime))
+        data = _b64(json.dumps(payload, separators=(',', ':')).encode())
+        return f'{data}.{self._sign(data)}'
+
+    def readSession(self, cookie: str) -> Optional[Identity]:
+        data, _, signature = cookie.partition('.')
+        if not hmac.compare_digest(self._sign(data), signature):
+            return None
+        try:
+            payload = json.loads(_unb64(data))
+            fingerprint, nonce, expires = payload['f'], payload['n'], payload['e']
+        except (ValueError, KeyError, TypeError):
+            return None
+        if expires < time.time():
+            return None
+        right = self.credentials.rightOfFingerprint(fingerprint)
+        return None if right is None else Identity(right, session=nonce)
+
+    def csrfToken(self, identity: Identity) -> Optional[str]:
+        """The CSRF token of a session, None for other identities."""
+        if identity is None or identity.session is None:
+            return None
+        return self._sign('csrf:' + identity.session)
+
+    def checkCsrf(self, identity: Identity, token: Optional[str]) -> bool:
+        expected = self.csrfToken(identity)
+        return expected is None or (
+            isinstance(token, str) and hmac.compare_digest(expected, token))
+
+    def _sign(self, data: str) -> str:
+        return _b64(hmac.new(self._secret, data.encode(), 'sha256').digest())
+
+
+class AuthenticationFailed(Exception):
+    """Credentials were sent and are wrong."""
+
+
+def _tokenOf(header) -> Optional[str]:
+    """The token of an Authorization header (Bearer, or Basic's password)."""
+    scheme, value = header.authtype.lower(), header.params
+    if not isinstance(value, str):
+        return None
+    if scheme == 'bearer':
+        return value.strip()
+    if scheme == 'basic':
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.partition(':')[2]
+    return None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))

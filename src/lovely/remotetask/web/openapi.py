@@ -1,0 +1,208 @@
+"""The OpenAPI 3.1 document of the JSON API (served at /api/openapi.json).
+
+Written by hand, route by route; a test checks that it names every route
+of `api.register` and no other.
+"""
+from lovely.remotetask import __name__ as _package
+from lovely.remotetask.web import settings
+
+
+def _ref(name):
+    return {'$ref': f'#/components/schemas/{name}'}
+
+
+def _json(schema, description):
+    return {'description': description,
+            'content': {'application/json': {'schema': schema}}}
+
+
+def _errors(*statuses):
+    reasons = {
+        400: 'Malformed body, wrong type, unknown task or bad parameter',
+        401: 'No credentials, or wrong ones',
+        403: 'The credentials lack the right (manage) for this',
+        404: 'No such service or job',
+        409: 'The job is in a state that does not allow this',
+        413: 'The body is over the configured limit',
+    }
+    return {str(s): _json(_ref('Error'), reasons[s]) for s in statuses}
+
+
+def _operation(summary, responses, *, body=None, parameters=(), manage=False,
+               errors=()):
+    statuses = (401, 403) if manage else (401,)
+    operation = {'summary': summary, 'parameters': list(parameters),
+                 'responses': dict(responses, **_errors(*statuses, *errors))}
+    if body is not None:
+        operation['requestBody'] = {
+            'required': True,
+            'content': {'application/json': {'schema': body}}}
+    return operation
+
+
+_SERVICE = {'name': 'service', 'in': 'path', 'required': True,
+            'description': 'The dotted path of the service below the '
+            'application root: "mail", or "site1.mail" for a site\'s',
+            'schema': {'type': 'string'}}
+_JOB = {'name': 'job', 'in': 'path', 'required': True,
+        'schema': {'type': 'integer', 'minimum': 0, 'maximum': 2**31 - 1}}
+_FIELD = {'oneOf': [
+    {'type': 'array', 'items': {'type': 'integer'}},
+    {'type': 'string', 'description': '"*" for every value, or numbers '
+     'and ranges: "0,15,30", "1-5"'}]}
+
+_SCHEMAS = {
+    'Error': {'type': 'object', 'required': ['error', 'status'],
+              'properties': {
+                  'error': {'type': 'string'},
+                  'status': {'type': 'integer'},
+                  'fields': {'type': 'object', 'description':
+                             'Messages by the name of the field at fault',
+                             'additionalProperties': {'type': 'string'}}}},
+    'Service': {'type': 'object', 'properties': {
+        'id': {'type': 'string'}, 'name': {'type': 'string'},
+        'site': {'type': ['string', 'null']},
+        'processing': {'type': 'boolean'}, 'url': {'type': 'string'},
+        'jobs': {'type': 'string'}, 'xmlrpc': {'type': 'string'},
+        'dashboard': {'type': 'string'},
+        'tasks': {'type': 'array', 'items': {'type': 'string'}},
+        'workers': {'type': 'array', 'items': {'type': 'object'}}}},
+    'Job': {'type': 'object', 'properties': {
+        'id': {'type': 'integer'}, 'task': {'type': 'string'},
+        'status': {'type': 'string', 'enum': [
+            'queued', 'processing', 'start later', 'delayed', 'cronjob',
+            'completed', 'cancelled', 'error']},
+        'input': {'description': 'The input, as JSON (other values as '
+                  'their repr)'},
+        'result': {'description': 'What the task returned, or null'},
+        'error': {'type': ['string', 'null']},
+        'created': {'type': 'number', 'description': 'epoch seconds'},
+        'started': {'type': ['number', 'null']},
+        'completed': {'type': ['number', 'null']},
+        'attempts': {'type': 'integer'},
+        'worker': {'type': ['string', 'null']},
+        'url': {'type': 'string'},
+        'schedule': _ref('Schedule')}},
+    'Schedule': {'type': 'object', 'description': 'A cron expression (with '
+                 'its time zone) or tuple fields in UTC (Monday is day 0), '
+                 'or a delay in seconds', 'properties': {
+                     'cron': {'type': ['string', 'null']},
+                     'timezone': {'type': ['string', 'null']},
+                     'minute': _FIELD, 'hour': _FIELD, 'dayOfMonth': _FIELD,
+                     'month': _FIELD, 'dayOfWeek': _FIELD,
+                     'delay': {'type': ['number', 'null']},
+                     'missed': {'type': 'string',
+                                'enum': ['once', 'each', 'skip']},
+                     'graceTime': {'type': ['number', 'null']},
+                     'overlap': {'type': 'boolean'},
+                     'nextRun': {'type': ['number', 'null'],
+                                 'readOnly': True},
+                     'lastRun': {'type': ['number', 'null'],
+                                 'readOnly': True}}},
+    'NewJob': {'type': 'object', 'required': ['task'],
+               'additionalProperties': False, 'properties': {
+                   'task': {'type': 'string'}, 'input': {},
+                   'startLater': {'type': 'boolean'},
+                   'delay': {'type': 'number', 'minimum': 0}}},
+    'NewCronJob': {'allOf': [
+        _ref('Schedule'),
+        {'type': 'object', 'required': ['task'], 'properties': {
+            'task': {'type': 'string'}, 'input': {}}}]},
+    'JobPage': {'type': 'object', 'properties': {
+        'jobs': {'type': 'array', 'items': _ref('Job')},
+        'next': {'type': ['integer', 'null'],
+                 'description': 'Pass as "after" for the next page'},
+        'nextUrl': {'type': ['string', 'null']}}},
+}
+
+
+def document(base: str = '/api') -> dict:
+    """The OpenAPI document, with `base` the URL the API is served at."""
+    job = _json(_ref('Job'), 'The job')
+    paths = {
+        '/': {'get': _operation('Links to the API and the right you hold', {
+            '200': _json({'type': 'object'}, 'Links')})},
+        '/openapi.json': {'get': {
+            'summary': 'This document', 'security': [],
+            'responses': {'200': _json({'type': 'object'}, 'OpenAPI')}}},
+        '/services': {'get': _operation('The task services', {
+            '200': _json({'type': 'object', 'properties': {'services': {
+                'type': 'array', 'items': _ref('Service')}}}, 'Services')})},
+        '/services/{service}': {'get': _operation(
+            'A service, its tasks and workers',
+            {'200': _json(_ref('Service'), 'The service')},
+            parameters=[_SERVICE], errors=(404,))},
+        '/services/{service}/tasks': {'get': _operation(
+            'The names of the tasks the service can run',
+            {'200': _json({'type': 'object', 'properties': {'tasks': {
+                'type': 'array', 'items': {'type': 'string'}}}}, 'Tasks')},
+            parameters=[_SERVICE], errors=(404,))},
+        '/services/{service}/jobs': {
+            'get': _operation(
+                'A page of jobs, by id or, with a status, in that '
+                'status\'s order; only the page is read',
+                {'200': _json(_ref('JobPage'), 'A page')},
+                parameters=[_SERVICE,
+                            {'name': 'status', 'in': 'query',
+                             'schema': {'type': 'string'}},
+                            {'name': 'after', 'in': 'query',
+                             'schema': {'type': 'integer'},
+                             'description': 'The "next" of the page before'},
+                            {'name': 'limit', 'in': 'query',
+                             'schema': {'type': 'integer', 'minimum': 1,
+                                        'maximum': settings.MAX_PAGE_SIZE,
+                                        'default': settings.PAGE_SIZE}}],
+                errors=(400, 404)),
+            'post': _operation(
+                'Add a job: now, later (startLater) or after a delay',
+                {'201': job}, body=_ref('NewJob'), parameters=[_SERVICE],
+                manage=True, errors=(400, 404, 413))},
+        '/services/{service}/cronjobs': {'post': _operation(
+            'Add a cron job', {'201': job}, body=_ref('NewCronJob'),
+            parameters=[_SERVICE], manage=True, errors=(400, 404, 413))},
+        '/services/{service}/jobs/{job}': {'get': _operation(
+            'A job: status, result, error, times, attempts', {'200': job},
+            parameters=[_SERVICE, _JOB], errors=(400, 404))},
+        '/services/{service}/jobs/{job}/cancel': {'post': _operation(
+            'Cancel a job that has not run (or a cron job\'s future runs)',
+            {'200': job}, parameters=[_SERVICE, _JOB], manage=True,
+            errors=(400, 404, 409))},
+        '/services/{service}/jobs/{job}/start': {'post': _operation(
+            'Queue a job added with startLater', {'200': job},
+            parameters=[_SERVICE, _JOB], manage=True,
+            errors=(400, 404, 409))},
+        '/services/{service}/jobs/{job}/schedule': {'put': _operation(
+            'Replace a cron job\'s schedule (and input, if given)',
+            {'200': job}, body=_ref('Schedule'),
+            parameters=[_SERVICE, _JOB], manage=True,
+            errors=(400, 404, 409, 413))},
+        '/services/{service}/clean': {'post': _operation(
+            'Remove finished jobs; say how many',
+            {'200': _json({'type': 'object', 'properties': {
+                'removed': {'type': 'integer'}}}, 'How many')},
+            body={'type': 'object', 'properties': {'status': {
+                'type': 'array', 'items': {'type': 'string', 'enum': [
+                    'completed', 'cancelled', 'error']}}}},
+            parameters=[_SERVICE], manage=True, errors=(400, 404))},
+        '/services/{service}/cancel-all': {'post': _operation(
+            'Cancel every job that has not run, in batches; say how many',
+            {'200': _json({'type': 'object', 'properties': {
+                'cancelled': {'type': 'integer'}}}, 'How many')},
+            parameters=[_SERVICE], manage=True, errors=(404,))},
+    }
+    return {
+        'openapi': '3.1.0',
+        'info': {'title': f'{_package} task services', 'version': '1',
+                 'description': 'Add jobs to ZODB task services and ask '
+                 'about them.  XML-RPC with the 2009 API is served at '
+                 '/xmlrpc/{service}.'},
+        'servers': [{'url': base}],
+        'security': [{'bearer': []}, {'basic': []}],
+        'paths': paths,
+        'components': {
+            'schemas': _SCHEMAS,
+            'securitySchemes': {
+                'bearer': {'type': 'http', 'scheme': 'bearer'},
+                'basic': {'type': 'http', 'scheme': 'basic',
+                          'description': 'The token as the password'}}},
+    }

@@ -1,0 +1,75 @@
+"""Jobs and services as JSON-ready dicts, for the API and the dashboard.
+
+Inputs and results are whatever tasks were given and returned: anything
+picklable.  What JSON cannot say (a datetime, a set, bytes, an object) is
+sent as its ``repr`` string, so that a listing never fails on one odd job.
+"""
+import datetime
+import math
+from typing import Optional
+
+from lovely.remotetask.interfaces import ICronJob
+from lovely.remotetask.schedule import FIELDS
+
+#: The tuple fields of a schedule, in the order of a cron expression.
+SCHEDULE_FIELDS = tuple(name for name, _, _ in FIELDS)
+
+
+def jsonValue(value, depth: int = 0):
+    """`value` made of what JSON can hold: dicts with str keys, lists,
+    str, finite numbers, booleans and None."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if depth > 50:
+        return repr(value)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else repr(k): jsonValue(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonValue(v, depth + 1) for v in value]
+    return repr(value)
+
+
+def jobData(job, url: str) -> dict:
+    """What the API says about a job; `url` is the job's own."""
+    data = dict(
+        id=job.id, task=job.task, status=job.status,
+        input=jsonValue(job.input), result=jsonValue(job.output),
+        error=job.error, created=job.created, started=job.started,
+        completed=job.completed, attempts=job.attempts, worker=job.worker,
+        url=url)
+    if ICronJob.providedBy(job):
+        data['schedule'] = scheduleData(job)
+    return data
+
+
+def scheduleData(job) -> dict:
+    """A cron or delayed job's schedule, as the API takes it back."""
+    data = dict(cron=job.cron.expression if job.cron is not None else None,
+                timezone=job.timezone if job.cron is not None else None)
+    for name in SCHEDULE_FIELDS:
+        data[name] = list(getattr(job, name))
+    data.update(delay=job.delay, missed=job.missed, graceTime=job.graceTime,
+                overlap=job.overlap, nextRun=job.nextRun, lastRun=job.lastRun)
+    return data
+
+
+def scheduleText(job) -> str:
+    """A cron job's schedule in one line, for people."""
+    if job.delay is not None:
+        return f'once, {job.delay:g} s after it was added'
+    if job.cron is not None:
+        zone = '' if job.timezone in (None, 'UTC') else f' ({job.timezone})'
+        return f'{job.cron.expression}{zone}'
+    return ' '.join(','.join(map(str, getattr(job, name))) or '*'
+                    for name in SCHEDULE_FIELDS) + ' (UTC)'
+
+
+def formatTime(timestamp: Optional[float]) -> str:
+    """Epoch seconds as UTC date and time to the second; '' for None."""
+    if timestamp is None:
+        return ''
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return moment.strftime('%Y-%m-%d %H:%M:%S')
