@@ -12,7 +12,9 @@ from typing import List, Optional
 
 from ZODB.utils import u64, z64
 
+from lovely.remotetask import context
 from lovely.remotetask.exceptions import RemoteTaskError
+from lovely.remotetask.interfaces import CANCELLED
 
 log = logging.getLogger('lovely.remotetask')
 
@@ -151,3 +153,15 @@ def stopAll(timeout: Optional[float] = None) -> List[str]:
             None if deadline is None else max(0, deadline - time.monotonic()))
     return [entry.thread.name for entry in entries
             if entry.thread.is_alive()]
+
+
+def requestStopAfterCommit(service, jobid: int) -> None:
+    """Once the transaction commits, ask the job if it runs in this process
+    to stop; workers elsewhere learn of it from the service."""
+    jar = service._p_jar
+    if jar is None or service._p_oid is None:
+        context.requestStop(service._p_oid, jobid, CANCELLED)
+        return
+    jar.transaction_manager.get().addAfterCommitHook(
+        lambda committed: committed and context.requestStop(
+            service._p_oid, jobid, CANCELLED))

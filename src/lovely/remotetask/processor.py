@@ -27,8 +27,9 @@ import transaction
 from transaction.interfaces import TransientError
 from zope.interface import implementer
 
+from lovely.remotetask import context
 from lovely.remotetask.exceptions import JobStateError
-from lovely.remotetask.interfaces import IProcessor
+from lovely.remotetask.interfaces import CANCELLED, IProcessor
 from lovely.remotetask.run import Outcome, runJob
 from lovely.remotetask.workers import LEASE_TIME, newWorkerId
 
@@ -36,6 +37,10 @@ log = logging.getLogger('lovely.remotetask')
 
 #: Seconds an idle processor waits before it looks for due jobs again.
 WAIT_TIME = 1.0
+
+#: Seconds a task past its time limit gets to stop before it is reported
+#: timed out and its slot given to the next job.
+STOP_GRACE = 0.5
 
 #: Seconds a worker keeps trying to record an outcome (the database may be
 #: away for a while) before it leaves the job to be taken back.
@@ -255,7 +260,12 @@ def _dropped(outcome, error) -> None:
 
 
 class _LeaseKeeper(threading.Thread):
-    """Beats a worker's heartbeat and takes back the jobs of dead workers."""
+    """Beats a worker's heartbeat, takes back the jobs of dead workers,
+    removes expired finished jobs, and passes stop requests on to the
+    worker's running jobs."""
+
+    #: Seconds between looks for stop requests.
+    TICK = 0.5
 
     def __init__(self, processor) -> None:
         super().__init__(name=f'remotetask-lease-{processor.name}',
@@ -266,13 +276,17 @@ class _LeaseKeeper(threading.Thread):
     def run(self) -> None:
         processor = self.processor
         interval = processor.leaseTime / 4
+        lastBeat = time.monotonic()
         with _Session(processor.db, processor.serviceOid,
                       processor.workerId) as session:
-            while not self.stopping.wait(interval):
+            while not self.stopping.wait(min(self.TICK, interval)):
                 try:
-                    self.beat(session)
+                    if time.monotonic() - lastBeat >= interval:
+                        lastBeat = time.monotonic()
+                        self.beat(session)
+                    self.passStopRequests(session)
                 except Exception:
-                    log.exception('worker %s: heartbeat failed',
+                    log.exception('worker %s: lease keeping failed',
                                   processor.workerId)
 
     def beat(self, session) -> None:
@@ -283,6 +297,19 @@ class _LeaseKeeper(threading.Thread):
         now = record.heartbeat.lastSeen
         session.commitOrRetry(lambda service: service.recoverJobs(now),
                               timeout=leaseTime)
+        session.commitOrRetry(lambda service: service.expire(),
+                              timeout=leaseTime)
+
+    def passStopRequests(self, session) -> None:
+        session.tm.begin()
+        try:
+            service = session.service()
+            jobids = service.stopRequested(
+                service.heldBy(self.processor.workerId))
+        finally:
+            session.tm.abort()
+        for jobid in jobids:
+            context.requestStop(self.processor.serviceOid, jobid, CANCELLED)
 
 
 @implementer(IProcessor)
@@ -351,7 +378,7 @@ class SimpleProcessor:
             while self.running:
                 if held:
                     started = time.monotonic()
-                    outcome = self._guarded(session.run, held.pop(0))
+                    outcome = self._guarded(self._run, session, held.pop(0))
                     self._taskTime.add(time.monotonic() - started)
                     if isinstance(outcome, Outcome):
                         pending.add(outcome, started)
@@ -374,6 +401,44 @@ class SimpleProcessor:
         finally:
             if held or pending.outcomes:
                 session.release(held, pending.take())
+
+    def _run(self, session, jobid):
+        """Run a claimed job (see _Session.run), in a thread of its own if
+        its task has a time limit, so that the loop can go on when the task
+        does not stop at the limit."""
+        session.tm.begin()
+        try:
+            service = session.service()
+            job = service.jobs[jobid]
+            limit = getattr(service.queryTask(job.task), 'timeLimit', None)
+            attempt = job.attempts
+        finally:
+            session.tm.abort()
+        if limit is None:
+            return session.run(jobid)
+        finished = threading.Event()
+
+        def runAlone():
+            try:
+                with _Session(self.db, self.serviceOid,
+                              self.workerId) as own:
+                    outcome = own.run(jobid)
+                    if isinstance(outcome, Outcome):
+                        own.record([outcome])
+            except Exception:
+                log.exception('job %s: unexpected error', jobid)
+            finally:
+                finished.set()
+
+        threading.Thread(target=runAlone, daemon=True,
+                         name=f'remotetask-job-{jobid}').start()
+        if finished.wait(limit + STOP_GRACE):
+            return None
+        log.error('job %s did not stop at its time limit of %s s; it is '
+                  'left running and its slot freed', jobid, limit)
+        return Outcome(jobid, attempt, error=(
+            f'timed out after {limit:g} s (the task did not stop when '
+            f'asked; what it records later is refused)'))
 
     def _batchSize(self) -> int:
         """Claim as many jobs as run within the record window: one for slow
@@ -443,7 +508,7 @@ class MultiProcessor(SimpleProcessor):
     def _runInThread(self, jobid) -> None:
         try:
             with _Session(self.db, self.serviceOid, self.workerId) as session:
-                outcome = self._guarded(session.run, jobid)
+                outcome = self._guarded(self._run, session, jobid)
                 if isinstance(outcome, Outcome):
                     self._guarded(session.record, [outcome])
         finally:

@@ -125,6 +125,13 @@ class JobQueue(persistent.Persistent):
         self._length.change(-1)
         return jobid
 
+    def peek(self) -> Optional[int]:
+        """The first job id, left in place, or None."""
+        for segment in self._segments():
+            if segment.entries:
+                return segment.entries[0]
+        return None
+
     def remove(self, token: object, jobid: int) -> None:
         """Remove `jobid`, put in the queue with the `token` put returned."""
         if jobid not in token.entries:

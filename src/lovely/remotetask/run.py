@@ -7,9 +7,12 @@ import dataclasses
 import logging
 from typing import Any, Optional
 
+import transaction
 from transaction.interfaces import TransientError
 
+from lovely.remotetask.context import JobContext, JobStopped
 from lovely.remotetask.exceptions import TaskError
+from lovely.remotetask.interfaces import CANCELLED
 from lovely.remotetask.retry import DEFAULT_POLICY, RetryTask
 
 log = logging.getLogger('lovely.remotetask')
@@ -29,6 +32,8 @@ class Outcome:
     retryable: bool = False
     #: Seconds to wait before that attempt.
     wait: float = 0.0
+    #: Whether the task stopped because its job was cancelled.
+    cancelled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -52,8 +57,13 @@ def runJob(service, job) -> Outcome:
         return Outcome.failed(
             job, f'task {job.task!r} is not registered', retryable=False)
     policy = getattr(task, 'retry', None) or DEFAULT_POLICY
+    timeLimit = getattr(task, 'timeLimit', None)
     try:
-        output = task(service, job.id, job.input)
+        with JobContext(service, job.id, timeLimit, _reporter(service, job)):
+            output = task(service, job.id, job.input)
+    except JobStopped as stop:
+        return Outcome(job.id, job.attempts, error=stop.reason,
+                       cancelled=stop.reason == CANCELLED)
     except RetryTask as error:
         return Outcome.failed(job, str(error), retryable=True,
                               wait=policy.wait(job.attempts, error))
@@ -70,3 +80,24 @@ def runJob(service, job) -> Outcome:
             job, f'{type(error).__name__}: {error}', retryable=retryable,
             wait=policy.wait(job.attempts, error) if retryable else 0.0)
     return Outcome(job.id, job.attempts, output=output)
+
+
+def _reporter(service, job):
+    """How the task's progress reports reach the database: committed at
+    once through a connection of their own, when the service is stored."""
+    jobid = job.id
+    if service._p_jar is None or service._p_oid is None:
+        return lambda fraction, message: service.setProgress(
+            jobid, fraction, message)
+    db, oid = service._p_jar.db(), service._p_oid
+
+    def report(fraction, message):
+        tm = transaction.TransactionManager()
+        connection = db.open(transaction_manager=tm)
+        try:
+            for attempt in tm.attempts(5):
+                with attempt:
+                    connection.get(oid).setProgress(jobid, fraction, message)
+        finally:
+            connection.close()
+    return report

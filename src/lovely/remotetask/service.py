@@ -22,12 +22,14 @@ import types
 import persistent
 import transaction
 import zope.component
+from BTrees.IOBTree import IOBTree
 from BTrees.OOBTree import OOBTree, OOTreeSet
 from zope.interface import implementer
 
 from lovely.remotetask import interfaces, processing
 from lovely.remotetask.exceptions import (
     JobStateError, UnknownJobError, UnknownTaskError)
+from lovely.remotetask.context import checkProgress
 from lovely.remotetask.events import (
     JobAdded, JobCancelled, JobCompleted, JobFailed, JobRetried, JobStarted,
     notifyOnCommit)
@@ -91,6 +93,8 @@ class TaskService(persistent.Persistent):
         # More queues, by priority, made when first needed; 0 is _queue.
         self._queues = OOBTree({0: self._queue})
         self._keys = OOBTree()
+        self._progress = IOBTree()
+        self._stopRequests = IdSet()
         #: Seconds finished jobs are kept; None keeps them until `clean`.
         self.keepFinished = None
 
@@ -172,8 +176,13 @@ class TaskService(persistent.Persistent):
     # Removing jobs
 
     def cancel(self, jobid: int) -> None:
+        """See ITaskService; a running job is asked to stop."""
         job = self._job(jobid)
         if job.status == CANCELLED:
+            return
+        if job.status == PROCESSING:
+            self._stopRequests.insert(jobid)
+            processing.requestStopAfterCommit(self, jobid)
             return
         if job.status not in CANCELLABLE:
             raise JobStateError(
@@ -193,9 +202,13 @@ class TaskService(persistent.Persistent):
         for s in set(statuses):
             ids = self._finished[s]
             while (jobid := ids.pull()) is not None:
-                del self.jobs[jobid]
+                self._remove(jobid)
                 removed += 1
         return removed
+
+    def _remove(self, jobid):
+        self.jobs.pop(jobid, None)
+        self._progress.pop(jobid, None)
 
     # Looking at jobs
 
@@ -207,6 +220,50 @@ class TaskService(persistent.Persistent):
 
     def getError(self, jobid: int):
         return self._job(jobid).error
+
+    def setProgress(self, jobid: int, fraction: float, message: str = ''):
+        """Store how far a job got; tasks call `context.reportProgress`."""
+        checkProgress(fraction, message)
+        self._job(jobid)
+        self._progress[jobid] = (float(fraction), message, time.time())
+
+    def getProgress(self, jobid: int):
+        """The last progress a job reported: a dict of fraction, message and
+        time, or None."""
+        self._job(jobid)
+        reported = self._progress.get(jobid)
+        if reported is None:
+            return None
+        return dict(zip(('fraction', 'message', 'time'), reported))
+
+    def stopRequested(self, jobids) -> list:
+        """Those of `jobids` whose jobs were asked to stop."""
+        return [jobid for jobid in jobids if jobid in self._stopRequests]
+
+    def expire(self, now=None, limit: int = 500) -> int:
+        """Remove up to `limit` finished jobs older than `keepFinished`
+        seconds, oldest first; return how many.
+
+        Finished jobs are kept in the order they finished, so this stops at
+        the first job young enough to stay and reads no other.
+        """
+        if self.keepFinished is None:
+            return 0
+        cutoff = _now(now) - self.keepFinished
+        removed = 0
+        for status in FINISHED:
+            finished = self._finished[status]
+            while removed < limit:
+                jobid = finished.peek()
+                if jobid is None:
+                    break
+                job = self.jobs.get(jobid)
+                if job is not None and job.completed > cutoff:
+                    break
+                finished.pull()
+                self._remove(jobid)
+                removed += 1
+        return removed
 
     def jobsPage(self, status=None, after=None, limit: int = 50):
         """A page of jobs and the cursor of the next page (None at the end).
@@ -323,6 +380,8 @@ class TaskService(persistent.Persistent):
         record = self._workers.get(job.worker)
         if record is not None:
             record.release(job.id)
+        if job.id in self._stopRequests:
+            self._stopRequests.remove(job.id)
         if outcome.ok:
             try:
                 checkStorable(outcome.output, f'the result of job {job.id}')
@@ -335,7 +394,10 @@ class TaskService(persistent.Persistent):
             job.error = None
         else:
             job.error = outcome.error
-        if isinstance(job, CronJob) and job.recurring:
+        if outcome.cancelled and not getattr(job, 'recurring', False):
+            self._finish(job, CANCELLED)
+            self._notify(JobCancelled, job)
+        elif isinstance(job, CronJob) and job.recurring:
             # A cron job carries on with its schedule whatever came of it;
             # its next time was set when this run was queued.
             job.attempts = 0
@@ -402,6 +464,11 @@ class TaskService(persistent.Persistent):
         record = self._workers[workerId]
         record.heartbeat.beats += 1
         return record
+
+    def heldBy(self, workerId: str) -> list:
+        """The ids of the jobs `workerId` holds."""
+        record = self._workers.get(workerId)
+        return [] if record is None else list(record.heldJobs())
 
     def getWorkers(self) -> list:
         """The workers known, with the jobs they hold (id to attempt)."""

@@ -14,18 +14,15 @@ import webob
 from transaction.interfaces import TransientError
 
 from lovely.remotetask.interfaces import (
-    CANCELLABLE, CRONJOB, DELAYED, FINISHED, ICronJob, PROCESSING, QUEUED,
-    STARTLATER)
+    CANCELLABLE, FINISHED, STARTLATER, ICronJob)
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.web import openapi, settings
 from lovely.remotetask.web.app import HTTPError
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.schedules import FieldErrors, fromJSON
-from lovely.remotetask.web.serialize import jobData
+from lovely.remotetask.web.serialize import STATUSES, jobData
 from lovely.remotetask.web.services import listServices
 
-#: Every status a job can have, as the status filter takes them.
-STATUSES = (QUEUED, PROCESSING, STARTLATER, DELAYED, CRONJOB) + FINISHED
 
 
 def register(router) -> None:

@@ -241,7 +241,8 @@ class Application:
         try:
             identity = self.authenticator.identify(request)
         except auth.AuthenticationFailed as error:
-            raise HTTPError(401, str(error), headers=_challenge(route))
+            raise HTTPError(401, str(error),
+                            headers=_challenge(route)) from None
         if not auth.allows(identity and identity.right, route.right):
             if identity is None:
                 raise HTTPError(401, 'credentials are needed: a token as '

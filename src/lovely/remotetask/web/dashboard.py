@@ -18,8 +18,8 @@ import os
 import urllib.parse
 
 import webob
-from webob.multidict import MultiDict
 from chameleon import PageTemplateLoader
+from webob.multidict import MultiDict
 
 from lovely.remotetask.exceptions import RemoteTaskError, UnknownTaskError
 from lovely.remotetask.interfaces import (
@@ -27,12 +27,13 @@ from lovely.remotetask.interfaces import (
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.schedule import MISSED_POLICIES, checkDelay
 from lovely.remotetask.web import auth, settings
-from lovely.remotetask.web.api import STATUSES, cancelEverything, pageParameters
+from lovely.remotetask.web.api import cancelEverything, pageParameters
 from lovely.remotetask.web.app import HTTPError
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.detail import renderDetail
 from lovely.remotetask.web.schedules import FieldErrors, formValues, fromForm
-from lovely.remotetask.web.serialize import SCHEDULE_FIELDS, formatTime
+from lovely.remotetask.web.serialize import (
+    SCHEDULE_FIELDS, STATUSES, formatTime)
 from lovely.remotetask.web.services import listServices
 
 HERE = os.path.dirname(__file__)

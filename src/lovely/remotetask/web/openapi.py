@@ -5,6 +5,7 @@ of `api.register` and no other.
 """
 from lovely.remotetask import __name__ as _package
 from lovely.remotetask.web import settings
+from lovely.remotetask.web.serialize import STATUSES
 
 
 def _ref(name):
@@ -69,9 +70,7 @@ _SCHEMAS = {
         'workers': {'type': 'array', 'items': {'type': 'object'}}}},
     'Job': {'type': 'object', 'properties': {
         'id': {'type': 'integer'}, 'task': {'type': 'string'},
-        'status': {'type': 'string', 'enum': [
-            'queued', 'processing', 'start later', 'delayed', 'cronjob',
-            'completed', 'cancelled', 'error']},
+        'status': {'type': 'string', 'enum': list(STATUSES)},
         'input': {'description': 'The input, as JSON (other values as '
                   'their repr)'},
         'result': {'description': 'What the task returned, or null'},
@@ -144,7 +143,8 @@ def document(base: str = '/api') -> dict:
                 {'200': _json(_ref('JobPage'), 'A page')},
                 parameters=[_SERVICE,
                             {'name': 'status', 'in': 'query',
-                             'schema': {'type': 'string'}},
+                             'schema': {'type': 'string',
+                                        'enum': list(STATUSES)}},
                             {'name': 'after', 'in': 'query',
                              'schema': {'type': 'integer'},
                              'description': 'The "next" of the page before'},

@@ -8,8 +8,13 @@ import datetime
 import math
 from typing import Optional
 
-from lovely.remotetask.interfaces import ICronJob
+from lovely.remotetask.interfaces import (
+    CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER,
+    ICronJob)
 from lovely.remotetask.schedule import FIELDS
+
+#: Every status a job can have, in the order listings offer them.
+STATUSES = (QUEUED, PROCESSING, RETRY, STARTLATER, DELAYED, CRONJOB) + FINISHED
 
 #: The tuple fields of a schedule, in the order of a cron expression.
 SCHEDULE_FIELDS = tuple(name for name, _, _ in FIELDS)

@@ -20,11 +20,11 @@ are HTTP 401 and 403, which ``xmlrpc.client`` raises as ProtocolError.
 """
 import inspect
 import xmlrpc.client
+from xml.parsers.expat import ExpatError
 
 import webob
 from defusedxml.common import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
-from xml.parsers.expat import ExpatError
 
 from lovely.remotetask.exceptions import (
     JobStateError, RemoteTaskError, UnknownJobError)
@@ -77,8 +77,12 @@ def endpoint(ctx, service):
     entry = ctx.service(service)
     try:
         params, name = loads(ctx.request.body)
-    except (ExpatError, DefusedXmlException, xmlrpc.client.Error,
-            ValueError, TypeError, IndexError) as error:
+    except DefusedXmlException as error:
+        return fault(ctx, PARSE_ERROR,
+                     f'refused: {error}; an XML-RPC request may not hold a '
+                     f'DTD, entity declarations or external references')
+    except (ExpatError, xmlrpc.client.Error, ValueError, TypeError,
+            IndexError) as error:
         return fault(ctx, PARSE_ERROR,
                      f'not a well-formed XML-RPC request: '
                      f'{type(error).__name__}: {error}')
