@@ -75,8 +75,8 @@ def listServices(db, rootKey: str = APPLICATION_ROOT_KEY) -> List[str]:
         if not isinstance(root, Folder):
             return []
         return [f'{"" if label == "root" and site is root else label}@{name}'
-                for label, site in _sites(root, '*')
-                for name, service in _services(site, '*')]
+                for label, site in sites(root, '*')
+                for name, service in services(site, '*')]
     finally:
         tm.abort()
         connection.close()
@@ -92,9 +92,9 @@ def _startDirective(root: Folder, directive: str, factory,
     siteName, serviceName = parts
     wildcard = '*' in parts
     started = []
-    for label, site in _sites(root, siteName):
+    for label, site in sites(root, siteName):
         found = False
-        for name, service in _services(site, serviceName):
+        for name, service in services(site, serviceName):
             found = True
             if service.isProcessing():
                 continue
@@ -113,7 +113,7 @@ def _startDirective(root: Folder, directive: str, factory,
     return started
 
 
-def _sites(root: Folder, siteName: str):
+def sites(root: Folder, siteName: str):
     """(label, folder) of the sites `siteName` selects."""
     if siteName in ('', '*'):
         yield 'root', root
@@ -129,7 +129,7 @@ def _sites(root: Folder, siteName: str):
             log.error('site %s not found', siteName)
 
 
-def _services(site: Folder, serviceName: str):
+def services(site: Folder, serviceName: str):
     if serviceName == '*':
         for name, obj in site.items():
             if ITaskService.providedBy(obj):
@@ -138,3 +138,7 @@ def _services(site: Folder, serviceName: str):
         obj = site.get(serviceName)
         if ITaskService.providedBy(obj):
             yield serviceName, obj
+
+
+# Names of earlier revisions.
+_sites, _services = sites, services

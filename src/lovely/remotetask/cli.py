@@ -230,6 +230,7 @@ def _parser():
     run.add_argument('--connect-timeout', type=_positive,
                      default=CONNECT_TIMEOUT, metavar='SECONDS',
                      help='how long to wait for a database server')
+    from lovely.remotetask.web import settings as webSettings
     web = commands.add_parser(
         'serve', help='serve the dashboard, JSON API and XML-RPC',
         description='Serve the task services of a database over HTTP with '
@@ -241,10 +242,12 @@ def _parser():
     web.add_argument('--db', metavar='URI', default=None,
                      help='the database (default: a FileStorage at '
                      './var/Data.fs)')
-    web.add_argument('--host', default='127.0.0.1',
-                     help='the address to listen on (default 127.0.0.1)')
-    web.add_argument('--port', type=int, default=8080,
-                     help='the port (default 8080; 0 picks a free one)')
+    web.add_argument('--host', default=webSettings.HOST,
+                     help='the address to listen on (default '
+                     f'{webSettings.HOST})')
+    web.add_argument('--port', type=int, default=webSettings.PORT,
+                     help=f'the port (default {webSettings.PORT}; 0 picks a '
+                     'free one)')
     web.add_argument('--tasks', action='append', default=[],
                      metavar='MODULE',
                      help='a module that registers tasks (repeatable)')
@@ -256,11 +259,13 @@ def _parser():
                      'autostart (default *@*; "" for none)')
     web.add_argument('--credentials', metavar='FILE',
                      help='a file of "manage TOKEN" and "read TOKEN" lines')
-    web.add_argument('--max-body', type=int, default=1024 * 1024,
-                     metavar='BYTES',
-                     help='the largest request body taken (default 1 MiB)')
-    web.add_argument('--threads', type=int, default=4, metavar='N',
-                     help='threads serving requests (default 4)')
+    web.add_argument('--max-body', type=int,
+                     default=webSettings.MAX_BODY_SIZE, metavar='BYTES',
+                     help='the largest request body taken (default '
+                     f'{webSettings.MAX_BODY_SIZE})')
+    web.add_argument('--threads', type=int, default=webSettings.THREADS,
+                     metavar='N', help='threads serving requests (default '
+                     f'{webSettings.THREADS})')
     web.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long stopping waits for the jobs in hand')

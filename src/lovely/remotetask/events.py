@@ -5,6 +5,7 @@ A host subscribes to react: ``zope.component.provideHandler(handler,
 commits, in the order they happened, and not at all when it aborts: a
 claim that conflicted and was tried again sends one `JobStarted`, not two.
 """
+import transaction
 import zope.event
 from zope.interface import Attribute, Interface, implementer
 
@@ -93,14 +94,12 @@ class _Pending(list):
 
 def notifyOnCommit(service, event: JobEvent) -> None:
     """Send `event` once the transaction that `service` is changed in
-    commits; at once for a service that is not stored anywhere."""
+    commits (the thread's transaction, for a service not stored yet)."""
     if not zope.event.subscribers:
         return   # nobody listens: spare the bookkeeping
     jar = service._p_jar
-    if jar is None:
-        zope.event.notify(event)
-        return
-    txn = jar.transaction_manager.get()
+    txn = (jar.transaction_manager if jar is not None
+           else transaction.manager).get()
     try:
         pending = txn.data(_Pending)
     except KeyError:

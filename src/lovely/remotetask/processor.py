@@ -27,7 +27,7 @@ import transaction
 from transaction.interfaces import TransientError
 from zope.interface import implementer
 
-from lovely.remotetask import context
+from lovely.remotetask import context, metrics
 from lovely.remotetask.exceptions import JobStateError
 from lovely.remotetask.interfaces import CANCELLED, IProcessor
 from lovely.remotetask.run import Outcome, runJob
@@ -191,10 +191,12 @@ class _Session:
         self.tm.begin()
         service = self.service()
         job = service.jobs[jobid]
+        started = time.monotonic()
         try:
             outcome = runJob(service, job)
         except TransientError as error:
             outcome = _conflicted(job.id, job.attempts, error)
+        metrics.observeRun(job.task, time.monotonic() - started)
         if not outcome.ok or _nothingJoined(self.tm.get()):
             self.tm.abort()
             return outcome

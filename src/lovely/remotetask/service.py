@@ -236,6 +236,28 @@ class TaskService(persistent.Persistent):
             return None
         return dict(zip(('fraction', 'message', 'time'), reported))
 
+    def statusCounts(self) -> dict:
+        """How many jobs have each status, from the indexes' counters
+        (scheduled jobs, usually few, are counted one by one)."""
+        counts = {status: len(self._finished[status]) for status in FINISHED}
+        counts[QUEUED] = self.queueLength()
+        counts[PROCESSING] = sum(len(record.held.jobs)
+                                 for record in self._workers.values())
+        for _, jobid in self._scheduled:
+            status = self.jobs[jobid].status
+            counts[status] = counts.get(status, 0) + 1
+        for jobid in self._unscheduled:
+            status = self.jobs[jobid].status
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def oldestWaiting(self):
+        """When the oldest job waiting in the queue was added, or None."""
+        heads = [queue.peek() for queue in self._queues.values()]
+        created = [self.jobs[jobid].created for jobid in heads
+                   if jobid is not None]
+        return min(created) if created else None
+
     def stopRequested(self, jobids) -> list:
         """Those of `jobids` whose jobs were asked to stop."""
         return [jobid for jobid in jobids if jobid in self._stopRequests]

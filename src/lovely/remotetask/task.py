@@ -4,16 +4,18 @@ A task is a utility providing `ITask`, registered under its name in the
 `zope.component` registry, so a site can offer its own tasks.
 """
 import functools
+import multiprocessing
 from typing import Callable, Optional
 
 import zope.component
 from zope.interface import implementer
 
+from lovely.remotetask import context
 from lovely.remotetask.exceptions import TaskError
 from lovely.remotetask.interfaces import ITask
 from lovely.remotetask.retry import RetryPolicy
 
-__all__ = ['SimpleTask', 'TaskError', 'provideTask']
+__all__ = ['ProcessTask', 'SimpleTask', 'TaskError', 'provideTask']
 
 
 @implementer(ITask)
@@ -64,3 +66,51 @@ def provideTask(func: Optional[Callable] = None, *,
         return func
 
     return register if func is None else register(func)
+
+
+@implementer(ITask)
+class ProcessTask(SimpleTask):
+    """Runs a function of the input in a child process of its own.
+
+    A thread cannot be stopped from outside; a process can.  When the job
+    is cancelled or its `timeLimit` passes, the child is killed and the job
+    stops at once.  The function must be importable (defined at module
+    level), and its input and result picklable: the child is started
+    afresh ('spawn'), so it shares nothing with the worker.
+    """
+
+    def __call__(self, service, jobid, input):
+        spawn = multiprocessing.get_context('spawn')
+        receiver, sender = spawn.Pipe(duplex=False)
+        child = spawn.Process(target=_runInChild,
+                              args=(self.func, input, sender), daemon=True)
+        child.start()
+        sender.close()
+        try:
+            while not receiver.poll(0.05):
+                if not child.is_alive():
+                    raise TaskError(f'the child process ended with exit '
+                                    f'code {child.exitcode} and no result')
+                context.checkpoint()
+            kind, value = receiver.recv()
+        finally:
+            if child.is_alive():
+                child.kill()
+            child.join()
+            receiver.close()
+        if kind == 'ok':
+            return value
+        if kind == 'taskerror':
+            raise TaskError(value)
+        raise RuntimeError(value)
+
+
+def _runInChild(func, input, sender):
+    try:
+        sender.send(('ok', func(input)))
+    except TaskError as error:
+        sender.send(('taskerror', str(error)))
+    except BaseException as error:
+        sender.send(('error', f'{type(error).__name__}: {error}'))
+    finally:
+        sender.close()

@@ -1,13 +1,15 @@
 """Helpers for testing code that uses a task service.
 
 `TaskServiceStub` stands in for a service without a registry of tasks or a
-database; `setUp`/`tearDown` leave the component registry and the
-processing threads as they found them; `waitUntil` replaces sleeps.
+database; `setUp`/`tearDown` leave the component registry, the processing
+threads and the thread's transaction as they found them; `waitUntil`
+replaces sleeps.
 """
 import logging
 import time
 from typing import Callable, Dict, Optional
 
+import transaction
 import zope.component.testing
 from ZODB import DB
 from ZODB.MappingStorage import MappingStorage
@@ -56,11 +58,13 @@ def memoryDatabase() -> DB:
 
 
 def setUp(test=None) -> None:
+    transaction.abort()
     zope.component.testing.setUp(test)
 
 
 def tearDown(test=None) -> None:
     processing.stopAll(timeout=10)
+    transaction.abort()
     zope.component.testing.tearDown(test)
 
 

@@ -2,10 +2,23 @@
 
 ``makeApp(db, credentials=...)`` is a WSGI application for the task
 services of a ZODB database; ``remotetask serve`` serves it with waitress.
-"""
-from lovely.remotetask.web.app import Application, makeApp
-from lovely.remotetask.web.auth import MANAGE, READ, Credentials
-from lovely.remotetask.web.detail import HTML, IJobDetail, provideDetail
 
-__all__ = ['Application', 'Credentials', 'HTML', 'IJobDetail', 'MANAGE',
-           'READ', 'makeApp', 'provideDetail']
+The names below are imported when first used, so that ``web.settings``
+(the defaults the command line shares) loads without the Web stack.
+"""
+import importlib
+
+_EXPORTS = {
+    'Application': 'app', 'makeApp': 'app',
+    'Credentials': 'auth', 'MANAGE': 'auth', 'READ': 'auth',
+    'HTML': 'detail', 'IJobDetail': 'detail', 'provideDetail': 'detail',
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(f'{__name__}.{module}'), name)

@@ -13,8 +13,7 @@ import urllib.parse
 import webob
 from transaction.interfaces import TransientError
 
-from lovely.remotetask.interfaces import (
-    CANCELLABLE, FINISHED, STARTLATER, ICronJob)
+from lovely.remotetask.interfaces import CANCELLABLE, FINISHED, STARTLATER
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.web import openapi, settings
 from lovely.remotetask.web.app import HTTPError
@@ -107,7 +106,8 @@ def jobs(ctx, service):
         if status is not None:
             query['status'] = status
         data['nextUrl'] = ctx.url(
-            f'/api/services/{entry.path}/jobs?' + urllib.parse.urlencode(query))
+            f'/api/services/{entry.path}/jobs?'
+            + urllib.parse.urlencode(query))
     return respond(data)
 
 
@@ -195,9 +195,7 @@ def start(ctx, service, job):
 def reschedule(ctx, service, job):
     """Replace a cron job's schedule (and its input, if given)."""
     entry = ctx.service(service)
-    found = ctx.job(entry, job)
-    if not ICronJob.providedBy(found):
-        raise HTTPError(409, f'job {found.id} is not a cron job')
+    found = ctx.cronJob(entry, job)
     body = readBody(ctx, allowed=('input',) + _SCHEDULE_KEYS)
     schedule = _schedule(body)
     if 'input' in body:

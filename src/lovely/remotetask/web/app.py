@@ -21,6 +21,7 @@ from transaction.interfaces import TransientError
 from lovely.remotetask.exceptions import (
     JobStateError, RemoteTaskError, UnknownJobError)
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
+from lovely.remotetask.interfaces import ICronJob
 from lovely.remotetask.web import auth, settings
 from lovely.remotetask.web.services import findService
 
@@ -99,7 +100,8 @@ class Router:
         if allowed:
             raise HTTPError(
                 405, f'{method} is not allowed on {path}',
-                headers={'Allow': ', '.join(sorted({r.method for r in allowed}))})
+                headers={'Allow': ', '.join(
+                    sorted({r.method for r in allowed}))})
         raise HTTPError(404, f'nothing at {path}')
 
     def kindOf(self, path: str) -> str:
@@ -142,6 +144,13 @@ class Context:
             raise HTTPError(404, f'no job with id {jobid} in service '
                             f'{entry.path!r}')
         return job
+
+    def cronJob(self, entry, text: str):
+        """Like `job`, and HTTPError 409 for a job that is no cron job."""
+        found = self.job(entry, text)
+        if not ICronJob.providedBy(found):
+            raise HTTPError(409, f'job {found.id} is not a cron job')
+        return found
 
     def allows(self, right: str) -> bool:
         return self.identity is not None and auth.allows(

@@ -131,7 +131,8 @@ class Identity:
 class Authenticator:
     """Finds the identity of requests; issues and checks session cookies."""
 
-    def __init__(self, credentials: Credentials, secret: Optional[bytes] = None,
+    def __init__(self, credentials: Credentials,
+                 secret: Optional[bytes] = None,
                  lifetime: float = settings.SESSION_LIFETIME) -> None:
         if not credentials:
             raise CredentialsError(
@@ -153,7 +154,8 @@ class Authenticator:
             right = None if token is None else \
                 self.credentials.rightOfToken(token)
             if right is None:
-                raise AuthenticationFailed('the credentials given are not valid')
+                raise AuthenticationFailed(
+                    'the credentials given are not valid')
             return Identity(right)
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
@@ -178,7 +180,8 @@ class Authenticator:
             return None
         try:
             payload = json.loads(_unb64(data))
-            fingerprint, nonce, expires = payload['f'], payload['n'], payload['e']
+            fingerprint, nonce = payload['f'], payload['n']
+            expires = payload['e']
         except (ValueError, KeyError, TypeError):
             return None
         if expires < time.time():

@@ -145,7 +145,8 @@ def _login(ctx, token, next):
                       error='That token is not valid.')
     response = webob.Response(status=303, location=ctx.url(next))
     response.set_cookie(
-        auth.SESSION_COOKIE, cookie, max_age=int(ctx.app.authenticator.lifetime),
+        auth.SESSION_COOKIE, cookie,
+        max_age=int(ctx.app.authenticator.lifetime),
         path=ctx.url('/'), httponly=True, samesite='lax',
         secure=ctx.request.scheme == 'https')
     return response
@@ -199,17 +200,24 @@ def servicePage(ctx, service, status=200, **forms):
                                                  delay=''), errors={}))
     forms.setdefault('cronForm', dict(values=formValues(), errors={}))
     pageUrl = ctx.url(f'/services/{entry.path}')
+
+    def sortUrl(column):
+        # A second click on the column sorted by turns the order round.
+        turn = column == key and state['order'] == 'asc'
+        return _url(pageUrl, state, sort=column,
+                    order='desc' if turn else 'asc')
+
+    firstUrl = nextUrl = None
+    if state['after'] is not None:
+        firstUrl = _url(pageUrl, state, after=None)
+    if cursor is not None:
+        nextUrl = _url(pageUrl, state, after=cursor)
     response = render(
         ctx, 'service', status=status, title=f'Service {entry.path}',
-        entry=entry, rows=jobRows, tasks=tasks, statuses=STATUSES,
+        entry=entry, rows=jobRows, columns=SORTABLE, tasks=tasks,
+        statuses=STATUSES,
         state=state, fields=SCHEDULE_FIELDS, missedPolicies=MISSED_POLICIES,
-        back=back, sortUrl=lambda column: _url(pageUrl, state, sort=column,
-                                    order='desc' if key == column and
-                                    state['order'] == 'asc' else 'asc'),
-        firstUrl=_url(pageUrl, state, after=None) if state['after'] is not None
-        else None,
-        nextUrl=_url(pageUrl, state, after=cursor) if cursor is not None
-        else None,
+        back=back, sortUrl=sortUrl, firstUrl=firstUrl, nextUrl=nextUrl,
         rowsUrl=ctx.url(f'/services/{entry.path}/rows.json'),
         refreshInterval=settings.REFRESH_INTERVAL,
         flash=_flash(ctx), **forms)
@@ -315,13 +323,12 @@ def addCronJob(ctx, service):
 
 def editForm(ctx, service, job, status=200, values=None, errors=None):
     entry = ctx.service(service)
-    found = ctx.job(entry, job)
-    if not ICronJob.providedBy(found):
-        raise HTTPError(409, f'job {found.id} is not a cron job')
+    found = ctx.cronJob(entry, job)
     return render(
         ctx, 'edit', status=status, title=f'Cron job {found.id}',
         entry=entry, job=found, fields=SCHEDULE_FIELDS,
-        missedPolicies=MISSED_POLICIES, back=ctx.request.params.get('back', ''),
+        missedPolicies=MISSED_POLICIES,
+        back=ctx.request.params.get('back', ''),
         cronForm=dict(values=values or formValues(found),
                       errors=errors or {}),
         serviceUrl=ctx.url(f'/services/{entry.path}'),
@@ -330,9 +337,7 @@ def editForm(ctx, service, job, status=200, values=None, errors=None):
 
 def editCronJob(ctx, service, job):
     entry = ctx.service(service)
-    found = ctx.job(entry, job)
-    if not ICronJob.providedBy(found):
-        raise HTTPError(409, f'job {found.id} is not a cron job')
+    found = ctx.cronJob(entry, job)
     form = ctx.request.POST
     values = dict(_cronValues(form), task=found.task)
     errors = {}

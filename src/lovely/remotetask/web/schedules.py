@@ -125,7 +125,7 @@ def fromForm(form) -> dict:
 
 def formValues(job=None) -> dict:
     """The cron job form's fields, filled in from `job` (or empty)."""
-    values = dict(cron='', timezone='', missed='once', task='', input='null')
+    values = dict(cron='', timezone='', missed='once', task='', input='')
     for name in SCHEDULE_FIELDS:
         values[name] = EVERY
     if job is None:

@@ -2,7 +2,8 @@
 
 Clients written for the old package keep working::
 
-    proxy = xmlrpc.client.ServerProxy('http://user:TOKEN@host:8080/xmlrpc/mail')
+    proxy = xmlrpc.client.ServerProxy(
+        'http://user:TOKEN@host:8080/xmlrpc/mail')
     jobid = proxy.add('echo', {'foo': 'bar'})
     proxy.getStatus(jobid)
 

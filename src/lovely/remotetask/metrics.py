@@ -1,0 +1,99 @@
+"""Prometheus metrics (with the optional `prometheus_client` package).
+
+Two kinds: gauges read from the database at each scrape (jobs by status,
+queue depth, age of the oldest waiting job, per service), and a histogram
+of task run times that each process keeps for the jobs it ran.  Serve them
+with `wsgiApp(db)` (mount it, e.g. at /metrics) or, in a worker process,
+``remotetask worker --metrics-port 9100``.
+"""
+import time
+
+import transaction
+
+try:
+    import prometheus_client
+    from prometheus_client.core import GaugeMetricFamily
+except ImportError:   # pragma: no cover - the package is optional
+    prometheus_client = None
+
+from lovely.remotetask import autostart
+from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
+
+if prometheus_client is not None:
+    RUN_SECONDS = prometheus_client.Histogram(
+        'remotetask_task_run_seconds', 'Seconds a task took to run, by task',
+        ['task'])
+else:   # pragma: no cover
+    RUN_SECONDS = None
+
+
+def observeRun(task: str, seconds: float) -> None:
+    """Count a run of `task` that took `seconds` (nothing without
+    prometheus_client)."""
+    if RUN_SECONDS is not None:
+        RUN_SECONDS.labels(task=task).observe(seconds)
+
+
+class ServiceCollector:
+    """Reads the gauges of every service of a database at each scrape."""
+
+    def __init__(self, db, rootKey: str = APPLICATION_ROOT_KEY) -> None:
+        self.db = db
+        self.rootKey = rootKey
+
+    def collect(self):
+        jobs = GaugeMetricFamily(
+            'remotetask_jobs', 'Jobs by status', labels=['service', 'status'])
+        depth = GaugeMetricFamily(
+            'remotetask_queue_depth', 'Jobs ready to run, waiting',
+            labels=['service'])
+        age = GaugeMetricFamily(
+            'remotetask_oldest_waiting_seconds',
+            'Age of the oldest job waiting in the queue', labels=['service'])
+        tm = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=tm)
+        try:
+            now = time.time()
+            for name, service in _services(connection, self.rootKey):
+                for status, count in service.statusCounts().items():
+                    jobs.add_metric([name, status], count)
+                depth.add_metric([name], service.queueLength())
+                oldest = service.oldestWaiting()
+                age.add_metric([name], 0 if oldest is None
+                               else max(0.0, now - oldest))
+        finally:
+            tm.abort()
+            connection.close()
+        yield jobs
+        yield depth
+        yield age
+
+
+def _services(connection, rootKey):
+    root = connection.root().get(rootKey)
+    if not isinstance(root, Folder):
+        return
+    for label, site in autostart.sites(root, '*'):
+        for name, service in autostart.services(site, '*'):
+            yield (name if site is root else f'{label}.{name}'), service
+
+
+def registry(db, rootKey: str = APPLICATION_ROOT_KEY):
+    """A registry with the database's gauges and this process's run times."""
+    if prometheus_client is None:
+        raise RuntimeError('metrics need the prometheus_client package')
+    result = prometheus_client.CollectorRegistry()
+    result.register(ServiceCollector(db, rootKey))
+    result.register(RUN_SECONDS)
+    return result
+
+
+def wsgiApp(db, rootKey: str = APPLICATION_ROOT_KEY):
+    """A WSGI application that serves the metrics in Prometheus' format."""
+    return prometheus_client.make_wsgi_app(registry(db, rootKey))
+
+
+def serve(db, port: int, host: str = '127.0.0.1') -> None:
+    """Serve the metrics over HTTP from a thread of this process."""
+    prometheus_client.start_http_server(
+        port, addr=host, registry=registry(db))

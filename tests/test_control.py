@@ -1,0 +1,370 @@
+"""Job control: retries, priorities, time limits and stopping, expiry,
+progress, events, unique keys, metrics."""
+import random
+import threading
+import time
+
+import pytest
+import transaction
+import zope.component
+from ZODB.POSException import ConflictError
+
+from lovely import remotetask
+from lovely.remotetask import context, events, testing
+from lovely.remotetask.retry import RetryPolicy, RetryTask
+from lovely.remotetask.task import ProcessTask, SimpleTask
+
+
+@pytest.fixture
+def service():
+    return remotetask.TaskService()
+
+
+def failing(exception):
+    def task(input):
+        raise exception
+    return task
+
+
+class TestRetries:
+
+    def test_backoff_with_an_injected_clock(self, service):
+        policy = RetryPolicy(maxAttempts=4, delay=10, factor=2, jitter=0)
+        remotetask.provideTask(failing(OSError('down')), name='flaky',
+                               retry=policy)
+        jobid = service.add('flaky')
+        seen = []
+        for now in (0, 9, 10, 29, 30, 69, 70):
+            service.process(now)
+            job = service.jobs[jobid]
+            seen.append((now, job.status, job.attempts, job.scheduledFor))
+        assert seen == [
+            (0, 'retry', 1, 10), (9, 'retry', 1, 10),
+            (10, 'retry', 2, 30), (29, 'retry', 2, 30),
+            (30, 'retry', 3, 70), (69, 'retry', 3, 70),
+            (70, 'error', 4, None)]
+        assert service.getError(jobid) == 'OSError: down'
+
+    def test_jitter_and_cap(self):
+        policy = RetryPolicy(delay=10, factor=3, maxDelay=50, jitter=0.5)
+        assert policy.wait(1, rand=0.5) == 10
+        assert policy.wait(2, rand=0.0) == 15
+        assert policy.wait(5, rand=1.0) == 75      # capped at 50, +50 %
+
+    def test_a_task_asks_for_a_retry(self, service):
+        def later(input):
+            raise RetryTask('rate limited', delay=5)
+        remotetask.provideTask(later)
+        jobid = service.add('later')
+        service.process(100)
+        assert (service.getStatus(jobid),
+                service.jobs[jobid].scheduledFor) == ('retry', 105)
+        assert service.getError(jobid) == 'rate limited'
+
+    def test_only_the_listed_exceptions_are_retried(self, service):
+        policy = RetryPolicy(retryOn=(OSError,), delay=1)
+        remotetask.provideTask(failing(KeyError('x')), name='bad',
+                               retry=policy)
+        remotetask.provideTask(failing(remotetask.TaskError('no')),
+                               name='refused', retry=policy)
+        bad, refused = service.add('bad'), service.add('refused')
+        service.process(0)
+        assert [service.getStatus(j) for j in (bad, refused)] == \
+            ['error', 'error']
+
+    def test_the_seed_rule_is_the_default(self, service):
+        remotetask.provideTask(failing(OSError('x')), name='flaky')
+        jobid = service.add('flaky')
+        service.process(0)
+        assert (service.getStatus(jobid), service.jobs[jobid].attempts) == \
+            ('error', 3)
+
+    def test_a_waiting_retry_can_be_cancelled(self, service):
+        remotetask.provideTask(failing(OSError('x')), name='flaky',
+                               retry=RetryPolicy(delay=60))
+        jobid = service.add('flaky')
+        service.process(0)
+        service.cancel(jobid)
+        service.process(1000)
+        assert service.getStatus(jobid) == 'cancelled'
+
+    @pytest.mark.parametrize('options, message', [
+        (dict(delay=0), 'delay must be a number of seconds > 0, not 0'),
+        (dict(delay=-5), 'delay must be a number of seconds > 0, not -5'),
+        (dict(maxAttempts=0), 'maxAttempts must be an int >= 1, not 0'),
+        (dict(factor=0.5), 'factor must be >= 1, not 0.5'),
+        (dict(jitter=2), r'jitter must be in \[0, 1\), not 2'),
+    ])
+    def test_bad_policies(self, options, message):
+        with pytest.raises(ValueError, match=message):
+            RetryPolicy(**options)
+
+
+class TestPriorities:
+
+    def test_order_under_a_mixed_backlog(self, service):
+        remotetask.provideTask(lambda input: input, name='echo')
+        rnd = random.Random(7)
+        added = []
+        for n in range(10_000):
+            priority = rnd.choice((-5, 0, 0, 5, 10))
+            added.append((priority, n, service.add('echo', n,
+                                                   priority=priority)))
+        expected = [jobid for _, _, jobid in
+                    sorted(added, key=lambda row: (-row[0], row[1]))]
+        assert service.claimNextJobs(10_000) == expected
+
+    @pytest.mark.parametrize('priority', [101, -101, 'high', True, 1.5])
+    def test_bad_priorities(self, service, priority):
+        remotetask.provideTask(lambda input: input, name='echo')
+        with pytest.raises(ValueError, match='priority must be an int '
+                                             'from -100 to 100'):
+            service.add('echo', priority=priority)
+        assert len(service.jobs) == 0
+
+
+@pytest.fixture
+def app(db):
+    connection = db.open()
+    root = remotetask.getApplicationRoot(connection, create=True)
+    transaction.commit()
+    yield root
+    transaction.abort()
+    connection.close()
+
+
+def newService(app):
+    service = app['svc'] = remotetask.TaskService()
+    transaction.commit()
+    return service
+
+
+def waitForStatus(service, jobid, status, timeout=30):
+    def reached():
+        service._p_jar.sync()
+        return service.getStatus(jobid) == status
+    testing.waitUntil(reached, timeout, interval=0.01)
+
+
+class TestStopping:
+
+    def test_a_task_past_its_limit_that_goes_on_is_freed(self, app):
+        release = threading.Event()
+        zope.component.provideUtility(SimpleTask(
+            lambda input: release.wait(30), timeLimit=0.5), name='stuck')
+        remotetask.provideTask(lambda input: 'next', name='echo')
+        service = newService(app)
+        stuck, after = service.add('stuck'), service.add('echo')
+        transaction.commit()
+        service.startProcessing()
+        try:
+            waitForStatus(service, after, 'completed')
+            job = service.jobs[stuck]
+            assert job.status == 'error'
+            assert job.error.startswith('timed out after 0.5 s')
+            assert job.completed - job.started < 0.5 + 1
+        finally:
+            release.set()
+
+    def test_a_task_that_checks_stops_at_its_limit(self, app):
+        def patient(input):
+            while True:
+                context.checkpoint()
+                time.sleep(0.01)
+        zope.component.provideUtility(
+            SimpleTask(patient, timeLimit=0.3), name='patient')
+        service = newService(app)
+        jobid = service.add('patient')
+        transaction.commit()
+        service.startProcessing()
+        waitForStatus(service, jobid, 'error')
+        assert service.getError(jobid) == 'timed out after 0.3 s'
+
+    def test_cancelling_a_running_job_asks_it_to_stop(self, app):
+        started = threading.Event()
+
+        def polite(input):
+            started.set()
+            while not context.stopRequested():
+                time.sleep(0.01)
+            context.checkpoint()
+        remotetask.provideTask(polite)
+        service = newService(app)
+        jobid = service.add('polite')
+        transaction.commit()
+        service.startProcessing()
+        assert started.wait(10)
+        service._p_jar.sync()
+        service.cancel(jobid)
+        transaction.commit()
+        waitForStatus(service, jobid, 'cancelled')
+
+    def test_a_process_task_is_killed_at_its_limit(self, app):
+        from workerapp.slow import sleepFor
+        zope.component.provideUtility(
+            ProcessTask(sleepFor, timeLimit=1), name='sleep')
+        zope.component.provideUtility(ProcessTask(sleepFor), name='nap')
+        service = newService(app)
+        slow, quick = service.add('sleep', 60), service.add('nap', 0)
+        transaction.commit()
+        service.startProcessing()
+        waitForStatus(service, quick, 'completed', timeout=60)
+        job = service.jobs[slow]
+        assert (job.status, job.error) == ('error', 'timed out after 1 s')
+        assert job.completed - job.started < 1 + 1
+        assert service.getResult(quick) == 0
+
+    def test_bad_time_limits(self):
+        for limit in (0, -1, 'soon'):
+            with pytest.raises(ValueError, match='timeLimit must be'):
+                SimpleTask(print, timeLimit=limit)
+
+
+def test_expiry_removes_exactly_the_old_finished_jobs(service):
+    remotetask.provideTask(lambda input: input, name='echo')
+    ids = [service.add('echo', n) for n in range(6)]
+    waiting = service.add('echo', 'stays', startLater=True)
+    service.process()
+    for age, jobid in zip((50, 40, 30, 20, 10, 0), ids):
+        service.jobs[jobid].completed = 1000 - age
+    service.keepFinished = 25
+    assert service.expire(now=1000, limit=2) == 2
+    assert service.expire(now=1000) == 1
+    assert sorted(service.jobs) == sorted(ids[3:] + [waiting])
+    assert service.expire(now=1000) == 0
+
+
+def test_progress_shows_while_the_task_runs(app):
+    reported, release = threading.Event(), threading.Event()
+
+    def slow(input):
+        context.reportProgress(0.5, 'halfway')
+        reported.set()
+        release.wait(10)
+        return 'done'
+    remotetask.provideTask(slow)
+    service = newService(app)
+    jobid = service.add('slow')
+    transaction.commit()
+    service.startProcessing()
+    try:
+        assert reported.wait(10)
+        service._p_jar.sync()
+        assert service.getStatus(jobid) == 'processing'
+        progress = service.getProgress(jobid)
+        assert (progress['fraction'], progress['message']) == (0.5, 'halfway')
+    finally:
+        release.set()
+    waitForStatus(service, jobid, 'completed')
+    assert service.jobs[jobid].attempts == 1   # the report did not conflict
+
+
+def test_bad_progress(service):
+    remotetask.provideTask(lambda input: input, name='echo')
+    jobid = service.add('echo')
+    for fraction in (-0.1, 1.5, 'half'):
+        with pytest.raises(ValueError, match='progress must be a fraction'):
+            service.setProgress(jobid, fraction)
+    with pytest.raises(remotetask.RemoteTaskError, match='outside a job'):
+        context.reportProgress(0.5)
+    assert service.getProgress(jobid) is None
+
+
+def test_events_in_order_for_a_whole_life(db):
+    received = []
+    zope.component.provideHandler(
+        lambda event: received.append((type(event).__name__, event.jobid)),
+        [events.IJobEvent])
+    tries = []
+
+    def once(input):
+        tries.append(1)
+        if len(tries) == 1:
+            raise OSError('again')
+    remotetask.provideTask(once)
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    jobid = service.add('once')
+    assert received == []            # nothing before the commit
+    transaction.commit()
+    assert received == [('JobAdded', jobid)]
+    service.cancel(jobid)
+    transaction.abort()              # an aborted change sends nothing
+    assert received == [('JobAdded', jobid)]
+    service.process()
+    transaction.commit()
+    cancelled = service.add('once')
+    service.cancel(cancelled)
+    transaction.commit()
+    assert received == [
+        ('JobAdded', jobid), ('JobStarted', jobid), ('JobRetried', jobid),
+        ('JobStarted', jobid), ('JobCompleted', jobid),
+        ('JobAdded', cancelled), ('JobCancelled', cancelled)]
+    connection.close()
+
+
+class TestUniqueKeys:
+
+    def test_one_job_per_key_while_it_waits_or_runs(self, service):
+        remotetask.provideTask(lambda input: input, name='echo')
+        first = service.add('echo', 1, key='report-42')
+        assert service.add('echo', 2, key='report-42') == first
+        service.claimNextJob()
+        assert service.add('echo', 3, key='report-42') == first
+        service.processNext(jobid=first)
+        again = service.add('echo', 4, key='report-42')
+        assert again != first
+        assert len(service.jobs) == 2
+
+    def test_two_clients_adding_one_key_at_once_make_one_job(self, clients):
+        remotetask.provideTask(lambda input: input, name='echo')
+        a, b = clients(), clients()
+        a.root['svc'] = remotetask.TaskService()
+        a.commit()
+        b.abort()
+        ida = a.root['svc'].add('echo', 'a', key='k')
+        idb = b.root['svc'].add('echo', 'b', key='k')
+        a.commit()
+        with pytest.raises(ConflictError):
+            b.commit()
+        b.abort()
+        assert b.root['svc'].add('echo', 'b', key='k') == ida != idb
+        b.commit()
+        a.abort()
+        assert len(a.root['svc'].jobs) == 1
+
+
+def test_metrics_parse_with_prometheus_clients_own_parser(db):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from lovely.remotetask import metrics
+    remotetask.provideTask(lambda input: input, name='echo')
+    connection = db.open()
+    root = remotetask.getApplicationRoot(connection, create=True)
+    root['site1'] = remotetask.Folder()
+    service = root['site1']['mail'] = remotetask.TaskService()
+    service.add('echo', 1)
+    service.add('echo', 2, startLater=True)
+    service.process()
+    service.add('echo', 3)
+    transaction.commit()
+    metrics.observeRun('echo', 0.01)
+    body = []
+    app = metrics.wsgiApp(db)
+    chunks = app({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/',
+                  'QUERY_STRING': '', 'wsgi.input': None},
+                 lambda status, headers: body.append(status))
+    text = b''.join(chunks).decode()
+    assert body == ['200 OK']
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in families.values() for s in f.samples}
+    assert samples[('remotetask_jobs', (('service', 'site1.mail'),
+                                        ('status', 'completed')))] == 1
+    assert samples[('remotetask_queue_depth',
+                    (('service', 'site1.mail'),))] == 1
+    assert samples[('remotetask_oldest_waiting_seconds',
+                    (('service', 'site1.mail'),))] >= 0
+    assert ('remotetask_task_run_seconds_count', (('task', 'echo'),)) \
+        in samples
+    connection.close()
