@@ -6,6 +6,7 @@ from ZODB import DB
 from ZODB.FileStorage import FileStorage
 
 import servers
+from lovely.remotetask import processing
 from lovely.remotetask.database import openDatabase
 
 
@@ -14,6 +15,7 @@ def db(tmp_path):
     """A FileStorage database: unlike MappingStorage, it resolves conflicts."""
     database = DB(FileStorage(os.path.join(tmp_path, 'Data.fs')))
     yield database
+    processing.stopAll(timeout=10)   # before the database goes
     database.close()
 
 
@@ -24,12 +26,14 @@ def anyDb(request, tmp_path):
     if request.param == 'file':
         database = DB(FileStorage(os.path.join(tmp_path, 'Data.fs')))
         yield database
+        processing.stopAll(timeout=10)
         database.close()
     elif request.param == 'zeo':
         server = servers.ZEOServer(str(tmp_path))
         server.start()
         database = openDatabase(server.uri)
         yield database
+        processing.stopAll(timeout=10)
         database.close()
         server.close()
     else:
@@ -38,6 +42,7 @@ def anyDb(request, tmp_path):
         postgres = servers.PostgresDatabase()
         database = openDatabase(postgres.uri)
         yield database
+        processing.stopAll(timeout=10)
         database.close()
         postgres.drop()
 
