@@ -1,0 +1,304 @@
+"""Requests per second of the Web service, with 100 jobs stored and 100,000.
+
+A hand-run benchmark, not a test::
+
+    .venv/bin/python benchmarks/web.py [--jobs 100000] [--requests 500] [--rounds 2]
+
+Two FileStorage databases in a temporary directory each hold a service
+``bench`` in the application root: one with 100 jobs, one with ``--jobs``
+(added 5,000 per transaction, every other one cancelled, so that both
+``queued`` and ``cancelled`` have jobs to list).  For each kind of request
+it times ``--requests`` requests on each database, in turns (A B B A, then
+B A A B, ...) so that machine noise falls on both alike:
+
+- ``GET /api/services/bench/jobs?limit=50``: the first page, by id;
+- the same from the middle (``after`` = the id in the middle);
+- ``GET ...?status=queued&limit=50``: a status's first page;
+- ``GET /services/bench?limit=50``: the dashboard's HTML page;
+- ``POST /api/services/bench/jobs``: an add, one commit each (timed last,
+  as it adds jobs).
+
+Requests are WSGI calls in this process (the application's cost and the
+database's, without a socket); ``--http`` also times the first page and
+the add through waitress on a free loopback port, with a keep-alive
+connection.  The target: a page of 50 jobs within 1.5x of the time it
+takes with 100 jobs stored.
+
+Pages filtered by a status are numbered by position in the status's
+index: the first page costs the same at any size, but a page ``k`` pages
+deep skips ``k * 50`` ids first.  The deep cancelled page (half-way down
+the cancelled jobs) shows that cost.
+"""
+import argparse
+import http.client
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+import transaction
+import webob
+
+# A sibling script, found as the script's directory is on sys.path.
+from backlog import sourceVersion
+from ZODB import DB
+from ZODB.FileStorage import FileStorage
+
+import lovely.remotetask
+from lovely.remotetask import TaskService, web
+from lovely.remotetask.folder import getApplicationRoot
+
+TARGET_RATIO = 1.5
+FILL_BATCH = 5000
+SMALL = 100
+TOKEN = 'benchmark-token-0123456789'
+AUTH = {'Authorization': f'Bearer {TOKEN}'}
+
+
+def echo(input):
+    return input
+
+
+class Subject:
+    """One database with a service of `size` jobs, and its application."""
+
+    def __init__(self, directory, size):
+        self.size = size
+        self.db = DB(FileStorage(os.path.join(directory, f'{size}.fs')))
+        tm = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=tm)
+        root = getApplicationRoot(connection, create=True)
+        service = root['bench'] = TaskService()
+        tm.commit()
+        ids = []
+        for start in range(0, size, FILL_BATCH):
+            for n in range(start, min(size, start + FILL_BATCH)):
+                jobid = service.add('echo', {'n': n})
+                ids.append(jobid)
+                if n % 2:
+                    service.cancel(jobid)
+            tm.commit()
+        ids.sort()
+        self.middle = ids[len(ids) // 2]
+        cancelled = (size + 1) // 2 // 2
+        # Position of the cancelled index half-way down it.
+        self.deepCursor = cancelled
+        connection.close()
+        self.app = web.makeApp(self.db, credentials=web.Credentials(
+            manage=[TOKEN]))
+        self.cookie = self._login()
+
+    def _login(self):
+        response = webob.Request.blank(f'/login?token={TOKEN}').get_response(
+            self.app)
+        return response.headers['Set-Cookie'].split(';')[0]
+
+    def call(self, request):
+        """Run one request; return its status."""
+        statuses = []
+        body = b''.join(self.app(request.environ,
+                                 lambda status, headers: statuses.append(status)))
+        if not statuses[0].startswith(('200', '201')):
+            raise AssertionError(f'{request.path_qs}: {statuses[0]} {body[:200]}')
+        return body
+
+    def requests(self, kind, count):
+        """`count` fresh requests of `kind` (built before timing)."""
+        if kind == 'add':
+            return [webob.Request.blank(
+                '/api/services/bench/jobs', method='POST', headers=AUTH,
+                body=json.dumps({'task': 'echo', 'input': {'n': n}}).encode(),
+                content_type='application/json') for n in range(count)]
+        path = dict(
+            page='/api/services/bench/jobs?limit=50',
+            middle=f'/api/services/bench/jobs?limit=50&after={self.middle}',
+            queued='/api/services/bench/jobs?status=queued&limit=50',
+            deep=f'/api/services/bench/jobs?status=cancelled&limit=50'
+                 f'&after={self.deepCursor}',
+            dashboard='/services/bench?limit=50')[kind]
+        headers = {'Cookie': self.cookie} if kind == 'dashboard' else AUTH
+        return [webob.Request.blank(path, headers=headers)
+                for _ in range(count)]
+
+    def close(self):
+        self.db.close()
+
+
+KINDS = [
+    ('page', 'GET first page of 50 (by id)'),
+    ('middle', 'GET page of 50 from the middle'),
+    ('queued', 'GET first page of 50 queued'),
+    ('dashboard', 'GET dashboard page of 50 (HTML)'),
+    ('deep', 'GET cancelled page half-way down'),
+    ('add', 'POST add (one commit)'),
+]
+
+
+def timeRequests(subject, kind, count):
+    """Seconds per request, one sample per request."""
+    samples = []
+    for request in subject.requests(kind, count):
+        start = time.perf_counter()
+        subject.call(request)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def measure(small, large, count, rounds):
+    results = {kind: {small.size: [], large.size: []} for kind, _ in KINDS}
+    for kind, _ in KINDS:
+        for subject in (small, large):   # warm up: templates, caches
+            timeRequests(subject, kind, min(50, count))
+        for r in range(rounds):
+            order = (small, large, large, small) if r % 2 == 0 else \
+                (large, small, small, large)
+            for subject in order:
+                results[kind][subject.size].extend(
+                    timeRequests(subject, kind, count // 2))
+    return results
+
+
+class Server:
+    """An application served by waitress on a free loopback port."""
+
+    def __init__(self, app):
+        import waitress
+        self.server = waitress.create_server(app, host='127.0.0.1', port=0,
+                                             threads=4)
+        self.port = self.server.effective_port
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        from waitress import wasyncore
+        self.server.trigger.pull_trigger(
+            lambda: wasyncore.close_all(self.server._map))
+        self.thread.join(10)
+
+
+def measureHttp(small, large, count, rounds):
+    servers = {s.size: Server(s.app) for s in (small, large)}
+    results = {kind: {small.size: [], large.size: []}
+               for kind in ('page', 'add')}
+    try:
+        for kind in ('page', 'add'):
+            for r in range(rounds + 1):   # the first round warms up
+                order = (small, large, large, small) if r % 2 == 0 else \
+                    (large, small, small, large)
+                for subject in order:
+                    samples = httpRequests(servers[subject.size].port, kind,
+                                           count // 2)
+                    if r:
+                        results[kind][subject.size].extend(samples)
+    finally:
+        for server in servers.values():
+            server.close()
+    return results
+
+
+def httpRequests(port, kind, count):
+    connection = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+    samples = []
+    try:
+        for n in range(count):
+            start = time.perf_counter()
+            if kind == 'page':
+                connection.request('GET', '/api/services/bench/jobs?limit=50',
+                                   headers=AUTH)
+            else:
+                connection.request(
+                    'POST', '/api/services/bench/jobs',
+                    body=json.dumps({'task': 'echo', 'input': n}),
+                    headers=dict(AUTH, **{'Content-Type': 'application/json'}))
+            response = connection.getresponse()
+            response.read()
+            if response.status not in (200, 201):
+                raise AssertionError(f'HTTP {response.status}')
+            samples.append(time.perf_counter() - start)
+    finally:
+        connection.close()
+    return samples
+
+
+def table(title, results, names, small, large):
+    rows = []
+    for kind, name in names:
+        a, b = results[kind][small], results[kind][large]
+        rows.append((name, len(a) / sum(a), len(b) / sum(b),
+                     statistics.median(a) * 1e3, statistics.median(b) * 1e3,
+                     statistics.median(b) / statistics.median(a)))
+    width = max(len(r[0]) for r in rows)
+    print(title)
+    print(f'  {"request":{width}}  {"req/s " + str(small):>12}  '
+          f'{"req/s " + format(large, ","):>14}  {"median ms":>17}  ratio')
+    for name, ra, rb, ma, mb, ratio in rows:
+        print(f'  {name:{width}}  {ra:12,.0f}  {rb:14,.0f}  '
+              f'{ma:7.2f} / {mb:7.2f}  {ratio:5.2f}x')
+    return {kind: row[-1] for (kind, _), row in zip(names, rows)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--jobs', type=int, default=100_000)
+    parser.add_argument('--requests', type=int, default=500,
+                        help='requests per kind and database and round')
+    parser.add_argument('--rounds', type=int, default=2)
+    parser.add_argument('--http', action='store_true',
+                        help='also time requests through waitress')
+    args = parser.parse_args(argv)
+    lovely.remotetask.provideTask(echo)
+    started = time.monotonic()
+    print(f'lovely.remotetask Web benchmark, {time.strftime("%Y-%m-%d")}, '
+          f'Python {platform.python_version()}, {os.cpu_count()} CPUs, '
+          f'{platform.system()} {platform.machine()}')
+    print(f'source: {sourceVersion()}')
+    print(f'FileStorage; {args.requests} requests x {args.rounds} rounds '
+          f'per cell, alternating databases; WSGI calls in process')
+    with tempfile.TemporaryDirectory() as tmp:
+        fill = time.monotonic()
+        small, large = Subject(tmp, SMALL), Subject(tmp, args.jobs)
+        print(f'filled {SMALL} and {args.jobs:,} jobs (half of them '
+              f'cancelled) in {time.monotonic() - fill:.1f} s')
+        print()
+        try:
+            results = measure(small, large, args.requests, args.rounds)
+            ratios = table('In process (WSGI)', results, KINDS, SMALL,
+                           args.jobs)
+            httpRatios = {}
+            if args.http:
+                print()
+                httpResults = measureHttp(small, large, args.requests,
+                                          args.rounds)
+                httpRatios = table(
+                    'Through waitress on 127.0.0.1 (keep-alive)', httpResults,
+                    [('page', 'GET first page of 50 (by id)'),
+                     ('add', 'POST add (one commit)')], SMALL, args.jobs)
+        finally:
+            small.close()
+            large.close()
+    print()
+    print(f'Target: a page of 50 within {TARGET_RATIO}x with {args.jobs:,} '
+          f'jobs stored as with {SMALL}')
+    verdicts = [('page (by id)', ratios['page']),
+                ('page from the middle', ratios['middle']),
+                ('queued page', ratios['queued']),
+                ('dashboard page', ratios['dashboard'])]
+    if httpRatios:
+        verdicts.append(('page over HTTP', httpRatios['page']))
+    failed = False
+    for name, ratio in verdicts:
+        ok = ratio <= TARGET_RATIO
+        failed |= not ok
+        print(f'  {name:22} {ratio:5.2f}x  {"ok" if ok else "MISSED"}')
+    print(f'  (not a target: the add {ratios["add"]:.2f}x, the deep '
+          f'cancelled page {ratios["deep"]:.2f}x)')
+    print(f'total run time {time.monotonic() - started:.0f} s')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Fixtures of the Web service tests: a database with services in it, the
+application over it, and a real waitress server on a free loopback port."""
+import os
+import threading
+
+import pytest
+import transaction
+import webtest
+from ZODB import DB
+from ZODB.FileStorage import FileStorage
+
+from lovely import remotetask
+from lovely.remotetask import web
+from lovely.remotetask.task import TaskError
+
+MANAGE_TOKEN = 'manage-token-0123456789'
+READ_TOKEN = 'read-token-0123456789'
+MANAGE = {'Authorization': f'Bearer {MANAGE_TOKEN}'}
+READ = {'Authorization': f'Bearer {READ_TOKEN}'}
+
+
+def echo(input):
+    return input
+
+
+def fail(input):
+    raise TaskError(f'failed: {input}')
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A FileStorage with a root-level service ``svc`` and a site ``site1``
+    holding ``mail``; the tasks ``echo`` and ``fail`` are registered."""
+    remotetask.provideTask(echo)
+    remotetask.provideTask(fail)
+    database = DB(FileStorage(os.path.join(tmp_path, 'Data.fs')))
+    tm = transaction.TransactionManager()
+    connection = database.open(transaction_manager=tm)
+    root = remotetask.getApplicationRoot(connection, create=True)
+    root['svc'] = remotetask.TaskService()
+    root['site1'] = remotetask.Folder()
+    root['site1']['mail'] = remotetask.TaskService()
+    tm.commit()
+    connection.close()
+    yield database
+    database.close()
+
+
+class Reader:
+    """Looks at the database as it is committed, from a connection of its
+    own: what the application did, not what it said it did."""
+
+    def __init__(self, database):
+        self.tm = transaction.TransactionManager()
+        self.connection = database.open(transaction_manager=self.tm)
+
+    def service(self, path='svc'):
+        self.tm.begin()   # see what was committed since
+        root = self.connection.root()['Application']
+        for name in path.split('.'):
+            root = root[name]
+        return root
+
+    def close(self):
+        self.tm.abort()
+        self.connection.close()
+
+
+@pytest.fixture
+def reader(db):
+    reading = Reader(db)
+    yield reading
+    reading.close()
+
+
+@pytest.fixture
+def app(db):
+    return web.makeApp(db, credentials=web.Credentials(
+        manage=[MANAGE_TOKEN], read=[READ_TOKEN]))
+
+
+@pytest.fixture
+def client(app):
+    return webtest.TestApp(app)
+
+
+class LiveServer:
+    """`app` served by waitress in a thread on 127.0.0.1, a free port."""
+
+    def __init__(self, app):
+        import waitress
+        self.server = waitress.create_server(
+            app, host='127.0.0.1', port=0, threads=4)
+        self.url = f'http://127.0.0.1:{self.server.effective_port}'
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        # Closed from the server's own loop, clients' keep-alive connections
+        # too, so that the loop ends at once rather than when they do.
+        from waitress import wasyncore
+        self.server.trigger.pull_trigger(
+            lambda: wasyncore.close_all(self.server._map))
+        self.thread.join(10)
+        assert not self.thread.is_alive(), 'the server did not stop'
+        self.server.task_dispatcher.shutdown()
+
+
+@pytest.fixture
+def live(app):
+    server = LiveServer(app)
+    yield server
+    server.close()

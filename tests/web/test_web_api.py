@@ -1,0 +1,510 @@
+"""The JSON API, route by route, with each error it promises.
+
+Each refused request is checked to have changed nothing, by looking at
+the database from a connection of the test's own (`reader`).
+"""
+import base64
+import io
+import json
+
+import pytest
+import webtest
+from ZODB.POSException import ConflictError
+
+from conftest import MANAGE, MANAGE_TOKEN, READ
+from lovely.remotetask.web import api, openapi, settings
+from lovely.remotetask.web.auth import MANAGE as MANAGE_RIGHT
+
+
+def jobIds(service):
+    return sorted(service.jobs.keys())
+
+
+def add(client, body, service='svc', status=201):
+    return client.post_json(f'/api/services/{service}/jobs', body,
+                            headers=MANAGE, status=status).json
+
+
+# Credentials
+
+def test_nothing_without_credentials(client, reader):
+    for method, path in [('get', '/api/services'),
+                         ('get', '/api/services/svc/jobs'),
+                         ('post', '/api/services/svc/jobs')]:
+        response = getattr(client, method)(path, status=401)
+        assert response.json['status'] == 401
+        assert response.headers['WWW-Authenticate'].startswith('Bearer')
+    assert jobIds(reader.service()) == []
+
+
+def test_wrong_token_is_401_even_with_a_session(client):
+    client.get(f'/login?token={MANAGE_TOKEN}', status=303)
+    response = client.get('/api/services', status=401,
+                          headers={'Authorization': 'Bearer wrong-token-123456'})
+    assert response.json['error'] == 'the credentials given are not valid'
+
+
+def test_read_token_reads_but_changes_nothing(client, reader):
+    jobid = add(client, {'task': 'echo'})['id']
+    assert client.get('/api/services/svc/jobs', headers=READ).json['jobs']
+    for path, body in [('/api/services/svc/jobs', {'task': 'echo'}),
+                       (f'/api/services/svc/jobs/{jobid}/cancel', {}),
+                       ('/api/services/svc/clean', {})]:
+        response = client.post_json(path, body, headers=READ, status=403)
+        assert response.json['error'] == (
+            'this needs the manage right; the credentials given have the '
+            'read right')
+    service = reader.service()
+    assert jobIds(service) == [jobid]
+    assert service.getStatus(jobid) == 'queued'
+
+
+def test_basic_authentication_takes_the_token_as_password(client):
+    credentials = base64.b64encode(f'anyone:{MANAGE_TOKEN}'.encode()).decode()
+    response = client.get('/api/', headers={
+        'Authorization': f'Basic {credentials}'}, status=404)
+    response = client.get('/api', headers={
+        'Authorization': f'Basic {credentials}'})
+    assert response.json['right'] == 'manage'
+
+
+def test_openapi_document_is_public_and_names_every_route(client, app):
+    document = client.get('/api/openapi.json').json
+    assert document['openapi'] == '3.1.0'
+    described = {(method.upper(), '/api' + path.rstrip('/'))
+                 for path, operations in document['paths'].items()
+                 for method in operations}
+    routed = {(route.method, route.template) for route in app.router.routes
+              if route.kind == 'api'}
+    assert described == routed
+    assert document == openapi.document('/api')
+
+
+# Services and tasks
+
+def test_list_services(client):
+    services = client.get('/api/services', headers=READ).json['services']
+    assert [(s['id'], s['site'], s['name']) for s in services] == [
+        ('svc', None, 'svc'), ('site1.mail', 'site1', 'mail')]
+    assert services[1]['url'] == '/api/services/site1.mail'
+    assert services[1]['xmlrpc'] == '/xmlrpc/site1.mail'
+    assert services[0]['processing'] is False
+
+
+def test_one_service_with_its_tasks_and_workers(client):
+    data = client.get('/api/services/site1.mail', headers=READ).json
+    assert data['tasks'] == ['echo', 'fail']
+    assert data['workers'] == []
+    assert client.get('/api/services/svc/tasks', headers=READ).json == {
+        'tasks': ['echo', 'fail']}
+
+
+@pytest.mark.parametrize('path', ['nosuch', 'site1', 'site1.nosuch',
+                                  'nosuch.mail', 'site1.mail.x', '.svc'])
+def test_unknown_service_is_404(client, path):
+    response = client.get(f'/api/services/{path}/jobs', headers=READ,
+                          status=404)
+    assert response.json == {'error': f'no task service {path!r}',
+                             'status': 404}
+
+
+def test_unknown_route_and_wrong_method(client):
+    assert client.get('/api/nothing', headers=READ, status=404).json[
+        'error'] == 'nothing at /api/nothing'
+    response = client.delete('/api/services/svc/jobs', headers=MANAGE,
+                             status=405)
+    assert response.headers['Allow'] == 'GET, POST'
+
+
+# Adding jobs
+
+def test_add_a_job(client, reader):
+    response = client.post_json('/api/services/site1.mail/jobs',
+                                {'task': 'echo', 'input': {'to': ['a', 'b']}},
+                                headers=MANAGE, status=201)
+    job = response.json
+    assert response.headers['Location'].endswith(
+        f'/api/services/site1.mail/jobs/{job["id"]}')
+    assert job['status'] == 'queued' and job['input'] == {'to': ['a', 'b']}
+    stored = reader.service('site1.mail').jobs[job['id']]
+    assert (stored.task, stored.input) == ('echo', {'to': ['a', 'b']})
+
+
+def test_add_a_job_to_start_later_and_start_it(client, reader):
+    job = add(client, {'task': 'echo', 'input': 1, 'startLater': True})
+    assert job['status'] == 'start later'
+    url = f'/api/services/svc/jobs/{job["id"]}/start'
+    assert client.post(url, headers=MANAGE).json['status'] == 'queued'
+    assert reader.service().getStatus(job['id']) == 'queued'
+    response = client.post(url, headers=MANAGE, status=409)
+    assert response.json['error'] == (
+        f'job {job["id"]} is queued; only jobs that are start later can be '
+        f'started')
+
+
+def test_add_a_delayed_job(client, reader):
+    job = add(client, {'task': 'echo', 'delay': 30})
+    assert job['status'] == 'delayed'
+    assert job['schedule']['delay'] == 30
+    assert reader.service().jobs[job['id']].delay == 30
+
+
+@pytest.mark.parametrize('body, status, message', [
+    (b'{"task": "echo",', 400, 'the body is not valid JSON: '),
+    (b'["echo"]', 400, 'the body must be a JSON object, not list'),
+    (b'{}', 400, 'task must be the name of a task, as a string'),
+    (b'{"task": 42}', 400, 'task must be the name of a task, as a string'),
+    (b'{"task": "nosuch"}', 400, "no task named 'nosuch' is registered"),
+    (b'{"task": "echo", "startLater": "yes"}', 400,
+     'startLater must be true or false'),
+    (b'{"task": "echo", "priority": 1}', 400,
+     'unknown field priority; this takes task, input, startLater, delay'),
+    (b'{"task": "echo", "delay": -5}', 400,
+     'delay must not be negative, got -5'),
+    (b'{"task": "echo", "delay": "soon"}', 400,
+     "delay must be a number of seconds, not 'soon'"),
+    (b'{"task": "echo", "delay": 5, "startLater": true}', 400,
+     'give startLater or delay, not both'),
+])
+def test_bad_job_bodies_change_nothing(client, reader, body, status, message):
+    response = client.post('/api/services/svc/jobs', body, headers=dict(
+        MANAGE, **{'Content-Type': 'application/json'}), status=status)
+    assert response.json['status'] == status
+    assert response.json['error'].startswith(message)
+    assert jobIds(reader.service()) == []
+
+
+def test_body_over_the_limit_is_413(db, reader):
+    app = webtest.TestApp(api_app(db, maxBodySize=100))
+    body = {'task': 'echo', 'input': 'x' * 200}
+    response = app.post_json('/api/services/svc/jobs', body, headers=MANAGE,
+                             status=413)
+    assert response.json['error'] == (
+        'the request body is over the limit of 100 bytes')
+    assert jobIds(reader.service()) == []
+
+
+def test_body_over_the_limit_without_a_length_is_413(db, reader):
+    """A chunked body has no Content-Length; it is read up to the limit."""
+    application = api_app(db, maxBodySize=100)
+    body = json.dumps({'task': 'echo', 'input': 'x' * 200}).encode()
+    environ = webtest.TestRequest.blank(
+        '/api/services/svc/jobs', method='POST', headers=MANAGE).environ
+    environ.pop('CONTENT_LENGTH', None)
+    environ['wsgi.input'] = io.BytesIO(body)
+    environ['wsgi.input_terminated'] = True   # as waitress says
+    environ['HTTP_TRANSFER_ENCODING'] = 'chunked'
+    environ['CONTENT_TYPE'] = 'application/json'
+    started = []
+    result = b''.join(application(
+        environ, lambda status, headers: started.append(status)))
+    assert started == ['413 Request Entity Too Large']
+    assert json.loads(result)['status'] == 413
+    assert jobIds(reader.service()) == []
+
+
+def api_app(db, **options):
+    from lovely.remotetask import web
+    return web.makeApp(db, credentials=web.Credentials(
+        manage=[MANAGE_TOKEN]), **options)
+
+
+# Cron jobs
+
+def test_add_a_cron_job_with_tuples(client, reader):
+    response = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'input': 'tick', 'minute': [0, 30], 'hour': '9-11',
+        'dayOfWeek': '*'}, headers=MANAGE, status=201)
+    schedule = response.json['schedule']
+    assert response.json['status'] == 'cronjob'
+    assert (schedule['minute'], schedule['hour'], schedule['dayOfWeek']) == (
+        [0, 30], [9, 10, 11], [])
+    stored = reader.service().jobs[response.json['id']]
+    assert (stored.minute, stored.hour) == ((0, 30), (9, 10, 11))
+
+
+def test_add_a_cron_job_with_an_expression_and_zone(client, reader):
+    job = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'cron': '*/15 9-17 * * mon-fri',
+        'timezone': 'Europe/Vienna', 'missed': 'skip'},
+        headers=MANAGE).json
+    assert job['schedule']['cron'] == '*/15 9-17 * * mon-fri'
+    assert job['schedule']['timezone'] == 'Europe/Vienna'
+    stored = reader.service().jobs[job['id']]
+    assert (stored.cron.expression, stored.timezone, stored.missed) == (
+        '*/15 9-17 * * mon-fri', 'Europe/Vienna', 'skip')
+
+
+@pytest.mark.parametrize('body, fields', [
+    ({'minute': [61]}, {'minute': 'minute value 61 is out of range 0-59'}),
+    ({'minute': 'abc'}, {'minute': "minute value 'abc' is not a number: use "
+                         "* for every minute, or numbers and ranges such as "
+                         "0,15,30 or 1-5"}),
+    ({'hour': 5}, {'hour': 'hour must be a list of ints or a string such as '
+                   '"0,30" or "*", not 5'}),
+    ({'dayOfWeek': [True]}, {'dayOfWeek': 'dayOfWeek value True is not an '
+                             'int'}),
+    ({'cron': '61 * * * *'}, {'cron': 'minute value 61 is out of range '
+                              '0-59'}),
+    ({'cron': '@daily', 'timezone': 'Mars/Olympus'},
+     {'timezone': "unknown time zone 'Mars/Olympus'"}),
+    ({'timezone': 'UTC', 'minute': [1]},
+     {'timezone': 'a time zone goes with a cron expression; the fields '
+      'count in UTC'}),
+    ({'cron': '@daily', 'missed': 'sometimes'},
+     {'missed': "missed must be one of once, each, skip, not 'sometimes'"}),
+    ({'cron': '@daily', 'overlap': 'no'},
+     {'overlap': 'overlap must be true or false'}),
+])
+def test_bad_schedules_name_their_field(client, reader, body, fields):
+    response = client.post_json('/api/services/svc/cronjobs',
+                                dict(body, task='echo'), headers=MANAGE,
+                                status=400)
+    assert response.json['fields'] == fields
+    assert jobIds(reader.service()) == []
+
+
+def test_schedule_errors_of_the_whole_come_from_the_service(client, reader):
+    response = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'cron': '@daily', 'minute': [1]}, headers=MANAGE,
+        status=400)
+    assert response.json['error'] == (
+        'give either a cron expression or the tuple fields and delay, not '
+        'both')
+    assert jobIds(reader.service()) == []
+
+
+def test_edit_a_cron_job(client, reader):
+    job = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'minute': [5]}, headers=MANAGE).json
+    url = f'/api/services/svc/jobs/{job["id"]}/schedule'
+    edited = client.put_json(url, {'cron': '0 3 * * *', 'input': 'nightly'},
+                             headers=MANAGE).json
+    assert edited['schedule']['cron'] == '0 3 * * *'
+    assert edited['schedule']['minute'] == []
+    stored = reader.service().jobs[job['id']]
+    assert (stored.cron.expression, stored.input) == ('0 3 * * *', 'nightly')
+
+
+def test_bad_edits_change_nothing(client, reader):
+    job = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'minute': [5]}, headers=MANAGE).json
+    url = f'/api/services/svc/jobs/{job["id"]}/schedule'
+    response = client.put_json(url, {'minute': [99], 'input': 'x'},
+                               headers=MANAGE, status=400)
+    assert response.json['fields'] == {
+        'minute': 'minute value 99 is out of range 0-59'}
+    client.post(f'/api/services/svc/jobs/{job["id"]}/cancel', headers=MANAGE)
+    response = client.put_json(url, {'minute': [7], 'input': 'x'},
+                               headers=MANAGE, status=409)
+    assert response.json['error'] == (
+        f'job {job["id"]} is cancelled and cannot be rescheduled')
+    stored = reader.service().jobs[job['id']]
+    assert (stored.minute, stored.input) == ((5,), None)
+    plain = add(client, {'task': 'echo'})
+    response = client.put_json(
+        f'/api/services/svc/jobs/{plain["id"]}/schedule', {'minute': [1]},
+        headers=MANAGE, status=409)
+    assert response.json['error'] == f'job {plain["id"]} is not a cron job'
+
+
+# Reading jobs
+
+def test_get_a_job_through_its_life(client, reader):
+    jobid = add(client, {'task': 'echo', 'input': {'n': 1}})['id']
+    failed = add(client, {'task': 'fail', 'input': 'x'})['id']
+    job = client.get(f'/api/services/svc/jobs/{jobid}', headers=READ).json
+    assert (job['status'], job['started'], job['attempts']) == (
+        'queued', None, 0)
+    service = reader.service()
+    service.process()
+    reader.tm.commit()
+    job = client.get(f'/api/services/svc/jobs/{jobid}', headers=READ).json
+    assert job['status'] == 'completed'
+    assert job['result'] == {'n': 1} and job['error'] is None
+    assert job['created'] <= job['started'] <= job['completed']
+    assert job['attempts'] == 1
+    job = client.get(f'/api/services/svc/jobs/{failed}', headers=READ).json
+    assert (job['status'], job['error']) == ('error', 'failed: x')
+
+
+def test_values_json_cannot_hold_are_shown_as_repr(client, reader):
+    service = reader.service()
+    jobid = service.add('echo', {1: {2, 3}, 'when': b'\x00'})
+    reader.tm.commit()
+    job = client.get(f'/api/services/svc/jobs/{jobid}', headers=READ).json
+    assert job['input'] == {'1': '{2, 3}', 'when': "b'\\x00'"}
+
+
+@pytest.mark.parametrize('text, status, message', [
+    ('abc', 400, "a job id is an int, not 'abc'"),
+    ('1.5', 400, "a job id is an int, not '1.5'"),
+    ('99999999999', 404, 'no job with id 99999999999: job ids are in '
+     '[0, 2**31)'),
+    ('12345', 404, "no job with id 12345 in service 'svc'"),
+])
+def test_bad_job_ids(client, text, status, message):
+    for method, path in [('get', ''), ('post', '/cancel'),
+                         ('post', '/start')]:
+        headers = READ if method == 'get' else MANAGE
+        response = getattr(client, method)(
+            f'/api/services/svc/jobs/{text}{path}', headers=headers,
+            status=status)
+        assert response.json['error'] == message
+
+
+# Cancelling and cleaning
+
+def test_cancel(client, reader):
+    jobid = add(client, {'task': 'echo'})['id']
+    url = f'/api/services/svc/jobs/{jobid}/cancel'
+    assert client.post(url, headers=MANAGE).json['status'] == 'cancelled'
+    assert client.post(url, headers=MANAGE).json['status'] == 'cancelled'
+    assert reader.service().getStatus(jobid) == 'cancelled'
+
+
+def test_cancel_a_finished_job_is_409(client, reader):
+    jobid = add(client, {'task': 'echo'})['id']
+    reader.service().process()
+    reader.tm.commit()
+    response = client.post(f'/api/services/svc/jobs/{jobid}/cancel',
+                           headers=MANAGE, status=409)
+    assert response.json == {
+        'error': f'job {jobid} is completed and cannot be cancelled',
+        'status': 409}
+    assert reader.service().getStatus(jobid) == 'completed'
+
+
+def test_clean(client, reader):
+    done = [add(client, {'task': 'echo'})['id'] for _ in range(3)]
+    failed = add(client, {'task': 'fail'})['id']
+    reader.service().process()
+    reader.tm.commit()
+    waiting = add(client, {'task': 'echo'})['id']
+    response = client.post_json('/api/services/svc/clean',
+                                {'status': ['completed']}, headers=MANAGE)
+    assert response.json == {'removed': 3}
+    assert jobIds(reader.service()) == sorted([failed, waiting])
+    assert client.post('/api/services/svc/clean', headers=MANAGE).json == {
+        'removed': 1}
+    assert jobIds(reader.service()) == [waiting]
+    assert done
+
+
+@pytest.mark.parametrize('body', [{'status': ['queued']}, {'status': 'error'},
+                                  {'state': ['error']}])
+def test_clean_refuses_what_is_not_finished(client, reader, body):
+    jobid = add(client, {'task': 'echo'})['id']
+    client.post_json('/api/services/svc/clean', body, headers=MANAGE,
+                     status=400)
+    assert jobIds(reader.service()) == [jobid]
+
+
+def test_cancel_all_in_batches(client, reader, monkeypatch):
+    monkeypatch.setattr(settings, 'CANCEL_BATCH', 7)
+    service = reader.service()
+    ids = [service.add('echo', n) for n in range(20)]
+    ids.append(service.add('echo', 'later', startLater=True))
+    ids.append(service.addCronJob('echo', minute=(1,)))
+    ids.append(service.addCronJob('echo', delay=60))
+    done = service.add('echo', 'done')
+    service.processNext(jobid=done)
+    reader.tm.commit()
+    response = client.post('/api/services/svc/cancel-all', headers=MANAGE)
+    assert response.json == {'cancelled': 23}
+    service = reader.service()
+    assert {service.getStatus(j) for j in ids} == {'cancelled'}
+    assert service.getStatus(done) == 'completed'
+
+
+# Listing jobs
+
+def test_pages_of_jobs(client, reader):
+    service = reader.service()
+    ids = [service.add('echo', n) for n in range(120)]
+    for jobid in ids[:30]:
+        service.cancel(jobid)
+    reader.tm.commit()
+    seen, url = [], '/api/services/svc/jobs?limit=50'
+    while url:
+        page = client.get(url, headers=READ).json
+        assert len(page['jobs']) <= 50
+        seen.extend(job['id'] for job in page['jobs'])
+        url = page['nextUrl']
+    assert seen == sorted(ids)
+    cancelled = client.get('/api/services/svc/jobs?status=cancelled&limit=20',
+                           headers=READ).json
+    assert [j['id'] for j in cancelled['jobs']] == ids[:20]
+    rest = client.get(cancelled['nextUrl'], headers=READ).json
+    assert [j['id'] for j in rest['jobs']] == ids[20:30]
+    assert rest['next'] is None
+    queued = client.get('/api/services/svc/jobs?status=queued&limit=500',
+                        headers=READ).json
+    assert [j['id'] for j in queued['jobs']] == ids[30:]
+
+
+@pytest.mark.parametrize('query, message', [
+    ('status=done', "unknown status 'done'; the statuses are queued, "
+     'processing, retry, start later, delayed, cronjob, completed, '
+     'cancelled, error'),
+    ('limit=0', "limit must be an int in 1-500, not '0'"),
+    ('limit=501', "limit must be an int in 1-500, not '501'"),
+    ('after=x', "after must be an int in 0-2147483648, not 'x'"),
+])
+def test_bad_listing_parameters(client, query, message):
+    response = client.get(f'/api/services/svc/jobs?{query}', headers=READ,
+                          status=400)
+    assert response.json['error'] == message
+
+
+def test_a_page_reads_only_its_jobs(db, client, reader):
+    """Listing 10 of 2,000 jobs loads a few dozen objects, not 2,000."""
+    service = reader.service()
+    for n in range(2000):
+        service.add('echo', n)
+    reader.tm.commit()
+    db.cacheMinimize()
+    client.get('/api/services/svc/jobs?limit=10', headers=READ)  # warm up
+    db.cacheMinimize()
+    loaded = []
+    storage = db.storage
+    original = storage.loadBefore
+    storage.loadBefore = lambda oid, tid: (loaded.append(oid),
+                                           original(oid, tid))[1]
+    try:
+        page = client.get('/api/services/svc/jobs?limit=10&status=queued',
+                          headers=READ).json
+        assert len(page['jobs']) == 10
+        byId = client.get('/api/services/svc/jobs?limit=10', headers=READ).json
+        assert len(byId['jobs']) == 10
+    finally:
+        del storage.loadBefore
+    assert 20 <= len(set(loaded)) < 80, len(set(loaded))
+
+
+# Transactions
+
+def test_a_conflict_is_retried_and_an_error_aborts(app, reader):
+    calls = []
+
+    def flaky(ctx):
+        ctx.root['svc'].add('echo', len(calls))
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConflictError('simulated')
+        return api.respond({'ok': True})
+
+    def broken(ctx):
+        ctx.root['svc'].add('echo', 'lost')
+        raise RuntimeError('a bug')
+
+    app.router.add('POST', '/api/test/flaky', flaky, MANAGE_RIGHT, 'api')
+    app.router.add('POST', '/api/test/broken', broken, MANAGE_RIGHT, 'api')
+    client = webtest.TestApp(app)
+    assert client.post('/api/test/flaky', headers=MANAGE).json == {'ok': True}
+    service = reader.service()
+    assert [service.jobs[j].input for j in jobIds(service)] == [1]
+    response = client.post('/api/test/broken', headers=MANAGE, status=500)
+    assert response.json['error'] == (
+        'internal error; the server log has the details')
+    assert len(jobIds(reader.service())) == 1

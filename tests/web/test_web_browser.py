@@ -1,0 +1,155 @@
+"""The dashboard in a real browser: Debian's chromium, headless, by Selenium.
+
+The application runs in waitress on a free loopback port, over a
+FileStorage, with the service processing in a thread of this process.
+"""
+import os
+import shutil
+import threading
+
+import pytest
+
+from conftest import MANAGE_TOKEN, LiveServer
+from lovely import remotetask
+from lovely.remotetask.web import settings
+
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
+
+webdriver = pytest.importorskip('selenium.webdriver')
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    pytest.skip('Debian\'s chromium and chromium-driver are not installed '
+                '(apt-get install chromium chromium-driver)',
+                allow_module_level=True)
+
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException)
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+TIMEOUT = 20
+
+
+@pytest.fixture
+def gate():
+    """A task that runs until the test opens the gate."""
+    opened = threading.Event()
+
+    @remotetask.provideTask
+    def wait(input):
+        if not opened.wait(TIMEOUT):
+            raise RuntimeError('the gate was never opened')
+        return f'passed {input}'
+
+    yield opened
+    opened.set()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ('--headless', '--no-sandbox', '--disable-gpu',
+                 '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
+                 f'--user-data-dir={tmp_path / "chromium"}',
+                 '--window-size=1400,1200'):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(TIMEOUT)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def server(app, db, gate, monkeypatch):
+    monkeypatch.setattr(settings, 'REFRESH_INTERVAL', 300)
+    live = LiveServer(app)
+    connection = db.open()
+    service = connection.root()['Application']['svc']
+    service.startProcessing(waitTime=0.2)
+    yield live
+    gate.set()
+    service.stopProcessing(wait=TIMEOUT)
+    connection.close()
+    live.close()
+
+
+def waiting(driver):
+    # A cell read while the refresh script replaces it can be stale.
+    return WebDriverWait(driver, TIMEOUT, ignored_exceptions=(
+        StaleElementReferenceException,))
+
+
+def submit(driver, button):
+    """Click a submit button and wait for the page it leads to."""
+    button.click()
+    waiting(driver).until(expected_conditions.staleness_of(button))
+
+
+def statusOf(driver, jobid):
+    return driver.find_element(By.CSS_SELECTOR, f'#job-{jobid} td.status').text
+
+
+def addJob(driver, task, input):
+    form = driver.find_element(By.ID, 'add-form')
+    form.find_element(By.CSS_SELECTOR, f'#add-task option[value="{task}"]').click()
+    field = form.find_element(By.ID, 'add-input')
+    field.clear()
+    field.send_keys(input)
+    submit(driver, form.find_element(By.ID, 'add-submit'))
+    flash = waiting(driver).until(lambda d: d.find_element(By.ID, 'flash'))
+    return int(flash.text.split()[2])   # "Added job N (task)."
+
+
+def test_dashboard_in_a_browser(server, browser, gate, reader):
+    wait = waiting(browser)
+    browser.get(f'{server.url}/services/svc')
+    # Sent to log in first.
+    wait.until(lambda d: d.find_element(By.ID, 'token'))
+    browser.find_element(By.ID, 'token').send_keys(MANAGE_TOKEN)
+    submit(browser, browser.find_element(By.CSS_SELECTOR,
+                                         'form.login button'))
+    wait.until(lambda d: d.find_element(By.TAG_NAME, 'h1').text ==
+               'Service svc')
+
+    # A job that waits at the gate, and one queued behind it.
+    held = addJob(browser, 'wait', '"A"')
+    queued = addJob(browser, 'echo', '{"n": 1}')
+    wait.until(lambda d: statusOf(d, held) == 'processing')
+    assert statusOf(browser, queued) == 'queued'
+
+    # Cancel the queued one.
+    browser.find_element(
+        By.CSS_SELECTOR, f'input.select[value="{queued}"]').click()
+    submit(browser, browser.find_element(By.ID, 'cancel-selected'))
+    wait.until(lambda d: d.find_element(By.ID, 'flash').text ==
+               'Cancelled 1 job.')
+    assert statusOf(browser, queued) == 'cancelled'
+    assert reader.service().getStatus(queued) == 'cancelled'
+
+    # Open the gate: the job completes on the page, which is not reloaded.
+    browser.execute_script('window.sameDocument = true;')
+    assert statusOf(browser, held) == 'processing'
+    gate.set()
+    wait.until(lambda d: statusOf(d, held) == 'completed')
+    assert browser.execute_script('return window.sameDocument === true;')
+    detail = browser.find_element(By.CSS_SELECTOR, f'#job-{held} td.detail')
+    assert detail.text.startswith('result: "passed A"')
+
+    # A cron job with a minute out of range: the error is next to the field.
+    form = browser.find_element(By.ID, 'cron-form')
+    minute = form.find_element(By.ID, 'cron-minute')
+    minute.clear()
+    minute.send_keys('61')
+    submit(browser, form.find_element(By.ID, 'cron-submit'))
+    error = wait.until(lambda d: d.find_element(By.ID, 'cron-minute-error'))
+    assert error.text == 'minute value 61 is out of range 0-59'
+    field = error.find_element(By.XPATH, '..')
+    assert field.find_element(By.TAG_NAME, 'input').get_attribute('id') == (
+        'cron-minute')
+    assert browser.find_element(By.ID, 'cron-minute').get_attribute(
+        'value') == '61'
+    assert sorted(reader.service().jobs.keys()) == sorted([held, queued])

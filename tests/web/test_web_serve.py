@@ -1,0 +1,171 @@
+"""``remotetask serve``: credentials, the demo, a clean stop."""
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from lovely.remotetask.testing import waitUntil
+
+TIMEOUT = 30
+
+
+def environment(**variables):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('REMOTETASK_')}
+    env.update(variables)
+    return env
+
+
+class Serve:
+    """``remotetask serve`` in a process of its own; reads what it prints."""
+
+    def __init__(self, *args, env=None, cwd=None):
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'lovely.remotetask', 'serve', '--port', '0',
+             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env or environment(), cwd=cwd)
+        self.lines = queue.Queue()
+        self.errors = []
+        self.readers = [
+            threading.Thread(target=self._read, daemon=True,
+                             args=(self.process.stdout, self.lines.put)),
+            threading.Thread(target=self._read, daemon=True,
+                             args=(self.process.stderr, self.errors.append))]
+        for reader in self.readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, keep):
+        for line in stream:
+            keep(line.rstrip('\n'))
+
+    def line(self, prefix):
+        """The next printed line that starts with `prefix`."""
+        while True:
+            try:
+                line = self.lines.get(timeout=TIMEOUT)
+            except queue.Empty:
+                self.process.kill()
+                raise AssertionError(
+                    f'no line {prefix!r}; stderr: {self.errors}')
+            if line.startswith(prefix):
+                return line[len(prefix):]
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(TIMEOUT)
+        finally:
+            self.process.kill()
+            for reader in self.readers:
+                reader.join(TIMEOUT)
+            self.stderr = '\n'.join(self.errors)
+
+
+def get(url, token=None, data=None):
+    request = urllib.request.Request(url, data=data)
+    if token:
+        request.add_header('Authorization', f'Bearer {token}')
+    if data is not None:
+        request.add_header('Content-Type', 'application/json')
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        return json.load(response)
+
+
+def test_demo_on_loopback_prints_a_login_url(tmp_path):
+    serve = Serve('--demo', '--grace', '0.5', cwd=tmp_path)   # ./var/Data.fs
+    try:
+        served = serve.line('remotetask: serving ')
+        assert served.startswith(f'file://{tmp_path}/var/Data.fs at '
+                                 f'http://127.0.0.1:')
+        assert serve.line('remotetask: processing ') == 'demo'
+        login = serve.line('remotetask: open ')
+        base, _, token = login.partition('login?token=')
+        assert len(token) >= 32
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            get(base + 'api/services')
+        assert caught.value.code == 401
+        services = get(base + 'api/services', token)['services']
+        assert [s['id'] for s in services] == ['demo']
+        assert services[0]['processing'] is True
+
+        def statuses():
+            jobs = get(base + 'api/services/demo/jobs', token)['jobs']
+            return [(job['task'], job['status']) for job in jobs]
+
+        waitUntil(lambda: statuses()[0] == ('echo', 'completed')
+                  and statuses()[2] == ('sleep', 'processing'),
+                  timeout=TIMEOUT, interval=0.05)
+        tasks = [task for task, _ in statuses()]
+        assert tasks == ['echo', 'fail', 'sleep', 'wordcount', 'echo']
+        assert statuses()[3:] == [('wordcount', 'start later'),
+                                  ('echo', 'cronjob')]
+        tasks = get(base + 'api/services/demo/tasks', token)['tasks']
+        assert tasks == ['echo', 'fail', 'sleep', 'wordcount']
+    finally:
+        # The demo's sleep job runs 10 s, longer than the grace given.
+        assert serve.stop() == 1
+    assert 'remotetasks.demo still busy after 0.5 s' in serve.stderr
+
+
+def test_configured_tokens_and_rights(tmp_path):
+    manage, read = 'm' * 20, 'r' * 20
+    serve = Serve('--db', f'file://{tmp_path}/Data.fs', '--demo',
+                  '--autostart', '', env=environment(
+                      REMOTETASK_MANAGE_TOKEN=manage,
+                      REMOTETASK_READ_TOKEN=read))
+    try:
+        base = serve.line('remotetask: serving ').split(' at ')[1]
+        assert serve.line('remotetask: processing ') == 'nothing'
+        assert serve.line('remotetask: open ') == base   # no token in it
+        body = json.dumps({'task': 'echo', 'input': 1}).encode()
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            get(base + 'api/services/demo/jobs', read, body)
+        assert caught.value.code == 403
+        job = get(base + 'api/services/demo/jobs', manage, body)
+        assert job['status'] == 'queued'
+    finally:
+        assert serve.stop() == 0
+
+
+def run(*args, env=None):
+    return subprocess.run(
+        [sys.executable, '-m', 'lovely.remotetask', 'serve', *args],
+        capture_output=True, text=True, timeout=TIMEOUT,
+        env=env or environment())
+
+
+def test_off_loopback_without_credentials_it_refuses(tmp_path):
+    result = run('--host', '0.0.0.0', '--db', f'file://{tmp_path}/Data.fs')
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        'remotetask: refusing to serve on 0.0.0.0 without credentials: set '
+        'REMOTETASK_MANAGE_TOKEN (and REMOTETASK_READ_TOKEN) or give '
+        '--credentials FILE')
+    assert not os.path.exists(tmp_path / 'Data.fs')   # not even opened
+
+
+@pytest.mark.parametrize('variables, content, message', [
+    (dict(REMOTETASK_MANAGE_TOKEN='short'), None,
+     'remotetask: cannot use the credentials: a manage token must be a '
+     'string of at least 16 characters'),
+    ({}, 'admin aaaaaaaaaaaaaaaaaaaa\n',
+     'remotetask: cannot use the credentials: {path}, line 1: expected '
+     '"manage TOKEN" or "read TOKEN"'),
+])
+def test_bad_credentials_are_one_line(tmp_path, variables, content, message):
+    args = ['--db', f'file://{tmp_path}/Data.fs']
+    path = tmp_path / 'tokens'
+    if content is not None:
+        path.write_text(content)
+        args += ['--credentials', str(path)]
+    result = run(*args, env=environment(**variables))
+    assert result.returncode == 2
+    assert result.stderr.strip() == message.format(path=path)

@@ -1,0 +1,139 @@
+"""XML-RPC with the 2009 API, through xmlrpc.client and a real server."""
+import xmlrpc.client
+
+import pytest
+import webtest
+
+from conftest import MANAGE_TOKEN, READ_TOKEN
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<methodCall><methodName>add</methodName><params>
+<param><value><string>echo</string></value></param>
+<param><value><string>&lol9;</string></value></param>
+</params></methodCall>"""
+
+
+def proxy(live, service='svc', token=MANAGE_TOKEN):
+    host = live.url.replace('http://', f'http://user:{token}@')
+    return xmlrpc.client.ServerProxy(f'{host}/xmlrpc/{service}')
+
+
+def test_round_trip_over_http(live, reader):
+    remote = proxy(live, 'site1.mail')
+    assert remote.getAvailableTasks() == ['echo', 'fail']
+    jobid = remote.add('echo', {'foo': 'bar', 'n': [1, 2.5, True]})
+    assert isinstance(jobid, int)
+    assert remote.getStatus(jobid) == 'queued'
+    assert remote.getResult(jobid) is None
+    assert remote.getError(jobid) is None
+    service = reader.service('site1.mail')
+    service.process()
+    reader.tm.commit()
+    assert remote.getStatus(jobid) == 'completed'
+    assert remote.getResult(jobid) == {'foo': 'bar', 'n': [1, 2.5, True]}
+    failed = remote.add('fail', 'x')
+    reader.service('site1.mail').process()
+    reader.tm.commit()
+    assert remote.getError(failed) == 'failed: x'
+    later = remote.add('echo', 'later')
+    assert remote.cancel(later) is True
+    assert remote.getStatus(later) == 'cancelled'
+
+
+def faultOf(call):
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        call()
+    return caught.value.faultCode, caught.value.faultString
+
+
+def test_mistakes_are_faults_that_change_nothing(live, reader):
+    remote = proxy(live)
+    assert faultOf(lambda: remote.frobnicate(1)) == (
+        -32601, "unknown method 'frobnicate'; this service offers add, "
+        'cancel, getAvailableTasks, getError, getResult, getStatus')
+    assert faultOf(lambda: remote.add('nosuch', 1)) == (
+        -32602, "no task named 'nosuch' is registered")
+    assert faultOf(lambda: remote.add()) == (
+        -32602, "add: missing a required argument: 'task'")
+    assert faultOf(lambda: remote.getStatus(12345)) == (
+        -32602, 'no job with id 12345')
+    assert faultOf(lambda: remote.getStatus('x')) == (
+        -32602, "no job with id 'x'")
+    jobid = remote.add('echo', 1)
+    reader.service().process()
+    reader.tm.commit()
+    assert faultOf(lambda: remote.cancel(jobid)) == (
+        -32500, f'job {jobid} is completed and cannot be cancelled')
+    assert sorted(reader.service().jobs.keys()) == [jobid]
+
+
+def test_a_result_xmlrpc_cannot_carry_is_a_fault(live, reader):
+    service = reader.service()
+    jobid = service.add('echo', {1, 2})
+    service.process()
+    reader.tm.commit()
+    code, message = faultOf(lambda: proxy(live).getResult(jobid))
+    assert code == -32603
+    assert message.startswith('the answer to getResult cannot be sent over '
+                              'XML-RPC: ')
+
+
+def test_billion_laughs_is_refused(client, reader):
+    response = client.post('/xmlrpc/svc', BILLION_LAUGHS, headers={
+        'Authorization': f'Bearer {MANAGE_TOKEN}',
+        'Content-Type': 'text/xml'})
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        xmlrpc.client.loads(response.body)
+    assert caught.value.faultCode == -32700
+    assert caught.value.faultString == (
+        "refused: DTDForbidden(name='lolz', system_id=None, public_id=None); "
+        'an XML-RPC request may not hold a DTD, entity declarations or '
+        'external references')
+    assert list(reader.service().jobs.keys()) == []
+
+
+@pytest.mark.parametrize('body', [b'', b'<methodCall>', b'not xml',
+                                  b'<methodCall><params/></methodCall>'])
+def test_malformed_requests_are_parse_errors(client, body):
+    response = client.post('/xmlrpc/svc', body, headers={
+        'Authorization': f'Bearer {MANAGE_TOKEN}'})
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        xmlrpc.client.loads(response.body)
+    assert caught.value.faultCode == -32700
+
+
+def test_credentials(live, reader):
+    anonymous = xmlrpc.client.ServerProxy(f'{live.url}/xmlrpc/svc')
+    with pytest.raises(xmlrpc.client.ProtocolError) as caught:
+        anonymous.getAvailableTasks()
+    assert caught.value.errcode == 401
+    reading = proxy(live, token=READ_TOKEN)
+    assert reading.getAvailableTasks() == ['echo', 'fail']
+    with pytest.raises(xmlrpc.client.ProtocolError) as caught:
+        reading.add('echo', 1)
+    assert caught.value.errcode == 403
+    with pytest.raises(xmlrpc.client.ProtocolError) as caught:
+        proxy(live, 'nosuch').getAvailableTasks()
+    assert caught.value.errcode == 404
+    assert list(reader.service().jobs.keys()) == []
+
+
+def test_body_over_the_limit(db):
+    from lovely.remotetask import web
+    client = webtest.TestApp(web.makeApp(db, credentials=web.Credentials(
+        manage=[MANAGE_TOKEN]), maxBodySize=200))
+    body = xmlrpc.client.dumps(('echo', 'x' * 300), 'add').encode()
+    response = client.post('/xmlrpc/svc', body, headers={
+        'Authorization': f'Bearer {MANAGE_TOKEN}'}, status=413)
+    assert response.text == 'the request body is over the limit of 200 bytes'
