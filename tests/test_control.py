@@ -368,3 +368,29 @@ def test_metrics_parse_with_prometheus_clients_own_parser(db):
     assert ('remotetask_task_run_seconds_count', (('task', 'echo'),)) \
         in samples
     connection.close()
+
+
+def test_clean_in_batches(service):
+    remotetask.provideTask(lambda input: input, name='echo')
+    for n in range(5):
+        service.add('echo', n)
+    service.process()
+    assert [service.clean(limit=2) for _ in range(4)] == [2, 2, 1, 0]
+
+
+def test_a_job_cancelled_while_held_in_a_batch_never_runs(app):
+    ran = []
+    remotetask.provideTask(ran.append, name='record')
+    service = newService(app)
+    jobid = service.add('record', 'x')
+    transaction.commit()
+    # A worker claimed it with others; it waits its turn.
+    assert service.claimNextJob(worker=None) == jobid
+    service.cancel(jobid)
+    transaction.commit()
+    from lovely.remotetask.processor import _Session
+    with _Session(service._p_jar.db(), service._p_oid, 'w') as session:
+        outcome = session.run(jobid)
+        session.record([outcome])
+    service._p_jar.sync()
+    assert (service.getStatus(jobid), ran) == ('cancelled', [])

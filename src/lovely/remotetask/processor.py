@@ -191,6 +191,11 @@ class _Session:
         self.tm.begin()
         service = self.service()
         job = service.jobs[jobid]
+        if service.stopRequested([jobid]):
+            # Cancelled while it waited its turn in a batch: never started.
+            self.tm.abort()
+            return Outcome(jobid, job.attempts, error=CANCELLED,
+                           cancelled=True)
         started = time.monotonic()
         try:
             outcome = runJob(service, job)

@@ -191,7 +191,9 @@ class TaskService(persistent.Persistent):
         self._finish(job, CANCELLED)
         self._notify(JobCancelled, job)
 
-    def clean(self, status=FINISHED) -> int:
+    def clean(self, status=FINISHED, limit=None) -> int:
+        """See ITaskService; with a `limit`, remove at most that many (the
+        oldest first), to clean a large service in several transactions."""
         statuses = (status,) if isinstance(status, str) else tuple(status)
         wrong = [s for s in statuses if s not in FINISHED]
         if wrong:
@@ -199,9 +201,12 @@ class TaskService(persistent.Persistent):
                 f'clean() removes only {", ".join(FINISHED)} jobs, '
                 f'not {", ".join(map(repr, wrong))}')
         removed = 0
-        for s in set(statuses):
+        for s in sorted(set(statuses)):
             ids = self._finished[s]
-            while (jobid := ids.pull()) is not None:
+            while limit is None or removed < limit:
+                jobid = ids.pull()
+                if jobid is None:
+                    break
                 self._remove(jobid)
                 removed += 1
         return removed
