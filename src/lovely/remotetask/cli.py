@@ -39,13 +39,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
 
-def worker(args) -> int:
-    for module in args.tasks:
+def _importTasks(modules) -> None:
+    for module in modules:
         try:
             importlib.import_module(module)
         except Exception as error:
             raise UsageError(f'cannot import tasks module {module!r}: '
                              f'{type(error).__name__}: {error}') from None
+
+
+def worker(args) -> int:
+    _importTasks(args.tasks)
     try:
         db = openDatabase(args.db, args.connect_timeout)
     except DatabaseError as error:
@@ -69,6 +73,9 @@ def worker(args) -> int:
             raise UsageError(
                 f'no service matches {args.services!r}; the database has: '
                 f'{known or "no services"}')
+        if args.metrics_port:
+            from lovely.remotetask import metrics
+            metrics.serve(db, args.metrics_port)
         log.info('worker running %s; SIGTERM stops it', ', '.join(started))
         stop.wait()
         log.info('stopping: finishing the jobs in hand (at most %s s)',
@@ -95,12 +102,7 @@ def serve(args) -> int:
     from lovely.remotetask.web import demo, makeApp
     from lovely.remotetask.web.auth import Credentials, CredentialsError
 
-    for module in args.tasks:
-        try:
-            importlib.import_module(module)
-        except Exception as error:
-            raise UsageError(f'cannot import tasks module {module!r}: '
-                             f'{type(error).__name__}: {error}') from None
+    _importTasks(args.tasks)
     if args.demo:
         demo.registerTasks()
     try:
@@ -224,6 +226,9 @@ def _parser():
     run.add_argument('--threads', type=int, default=0, metavar='N',
                      help='run up to N jobs at once (MultiProcessor); by '
                      'default each service\'s own processor')
+    run.add_argument('--metrics-port', type=int, default=0, metavar='PORT',
+                     help='serve Prometheus metrics on 127.0.0.1:PORT '
+                     '(needs prometheus_client)')
     run.add_argument('--root-key', default=APPLICATION_ROOT_KEY,
                      help='the key of the application root '
                      f'(default {APPLICATION_ROOT_KEY})')
