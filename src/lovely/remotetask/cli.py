@@ -196,8 +196,20 @@ def _parser():
         prog='remotetask', description='Run and serve lovely.remotetask '
         'task services.')
     commands = parser.add_subparsers(required=True, metavar='COMMAND')
+    # What both commands take, the same way.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument('--tasks', action='append', default=[],
+                        metavar='MODULE',
+                        help='a module that registers tasks (repeatable)')
+    common.add_argument('--root-key', default=APPLICATION_ROOT_KEY,
+                        help='the key of the application root '
+                        f'(default {APPLICATION_ROOT_KEY})')
+    common.add_argument('--connect-timeout', type=_positive,
+                        default=CONNECT_TIMEOUT, metavar='SECONDS',
+                        help='how long to wait for a database server')
     run = commands.add_parser(
-        'worker', help='run the jobs of services in this process',
+        'worker', parents=[common],
+        help='run the jobs of services in this process',
         description='Run the processors of the services that the directives '
         'name until SIGTERM or SIGINT.')
     run.set_defaults(command=worker)
@@ -208,9 +220,6 @@ def _parser():
                      metavar='DIRECTIVES',
                      help='comma-separated site@service, as for autostart: '
                      '@Svc, site1@*, *@*')
-    run.add_argument('--tasks', action='append', default=[],
-                     metavar='MODULE',
-                     help='a module that registers tasks (repeatable)')
     run.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long a stopping worker waits for the jobs '
@@ -229,15 +238,10 @@ def _parser():
     run.add_argument('--metrics-port', type=int, default=0, metavar='PORT',
                      help='serve Prometheus metrics on 127.0.0.1:PORT '
                      '(needs prometheus_client)')
-    run.add_argument('--root-key', default=APPLICATION_ROOT_KEY,
-                     help='the key of the application root '
-                     f'(default {APPLICATION_ROOT_KEY})')
-    run.add_argument('--connect-timeout', type=_positive,
-                     default=CONNECT_TIMEOUT, metavar='SECONDS',
-                     help='how long to wait for a database server')
     from lovely.remotetask.web import settings as webSettings
     web = commands.add_parser(
-        'serve', help='serve the dashboard, JSON API and XML-RPC',
+        'serve', parents=[common],
+        help='serve the dashboard, JSON API and XML-RPC',
         description='Serve the task services of a database over HTTP with '
         'waitress, and run their jobs in this process.  Credentials come '
         'from REMOTETASK_MANAGE_TOKEN and REMOTETASK_READ_TOKEN (comma-'
@@ -253,9 +257,6 @@ def _parser():
     web.add_argument('--port', type=int, default=webSettings.PORT,
                      help=f'the port (default {webSettings.PORT}; 0 picks a '
                      'free one)')
-    web.add_argument('--tasks', action='append', default=[],
-                     metavar='MODULE',
-                     help='a module that registers tasks (repeatable)')
     web.add_argument('--demo', action='store_true',
                      help='register demo tasks and add a demo service with '
                      'jobs and a cron job')
@@ -274,10 +275,4 @@ def _parser():
     web.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long stopping waits for the jobs in hand')
-    web.add_argument('--root-key', default=APPLICATION_ROOT_KEY,
-                     help='the key of the application root '
-                     f'(default {APPLICATION_ROOT_KEY})')
-    web.add_argument('--connect-timeout', type=_positive,
-                     default=CONNECT_TIMEOUT, metavar='SECONDS',
-                     help='how long to wait for a database server')
     return parser
