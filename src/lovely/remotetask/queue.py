@@ -112,16 +112,24 @@ class JobQueue(persistent.Persistent):
         self._length.change(1)
         return tail
 
-    def pull(self) -> Optional[int]:
-        """Remove and return the first job id, or None if there is none."""
+    def pull(self, spread: int = 0) -> Optional[int]:
+        """Remove and return the first job id, or None if there is none.
+
+        With a `spread` of k, take the k-th of the first ids instead (as
+        far as there are): consumers that pull at the same time with
+        different spreads take different ids, and their changes merge
+        instead of conflicting.  Order is then first in, first out within
+        that many ids.
+        """
         head = self._head
         while not head.entries:
             if head.next is None:
                 return None
             head.closed = True
             head = self._head = head.next
-        jobid = head.entries[0]
-        head.entries = head.entries[1:]
+        index = min(spread, len(head.entries) - 1)
+        jobid = head.entries[index]
+        head.entries = head.entries[:index] + head.entries[index + 1:]
         self._length.change(-1)
         return jobid
 

@@ -358,8 +358,9 @@ class TaskService(persistent.Persistent):
         """Claim up to `limit` ready jobs at once, in queue order."""
         self._promoteDue(_now(now))
         claimed = []
+        spread = self._spreadOf(worker)
         while len(claimed) < limit:
-            jobid = self._pullQueued()
+            jobid = self._pullQueued(spread)
             if jobid is None:
                 break
             job = self.jobs[jobid]
@@ -588,13 +589,21 @@ class TaskService(persistent.Persistent):
             queue = self._queues[job.priority] = JobQueue()
         return queue
 
-    def _pullQueued(self):
+    def _pullQueued(self, spread=0):
         """The next job id in priority order, or None."""
         for priority in reversed(list(self._queues.keys())):
-            jobid = self._queues[priority].pull()
+            jobid = self._queues[priority].pull(spread)
             if jobid is not None:
                 return jobid
         return None
+
+    def _spreadOf(self, worker):
+        """Workers take different ids among the first few, by their place
+        among the workers, so that their claims do not collide."""
+        if worker is None or len(self._workers) < 2:
+            return 0
+        return list(self._workers.keys()).index(worker) \
+            if worker in self._workers else 0
 
     def _pendingWithKey(self, key):
         """The id of the job added with `key` that waits or runs, if any."""
