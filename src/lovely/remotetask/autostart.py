@@ -138,7 +138,3 @@ def services(site: Folder, serviceName: str):
         obj = site.get(serviceName)
         if ITaskService.providedBy(obj):
             yield serviceName, obj
-
-
-# Names of earlier revisions.
-_sites, _services = sites, services

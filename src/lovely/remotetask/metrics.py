@@ -16,8 +16,8 @@ try:
 except ImportError:   # pragma: no cover - the package is optional
     prometheus_client = None
 
-from lovely.remotetask import autostart
-from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
+from lovely.remotetask.folder import APPLICATION_ROOT_KEY
+from lovely.remotetask.web.services import listServices
 
 if prometheus_client is not None:
     RUN_SECONDS = prometheus_client.Histogram(
@@ -70,12 +70,8 @@ class ServiceCollector:
 
 
 def _services(connection, rootKey):
-    root = connection.root().get(rootKey)
-    if not isinstance(root, Folder):
-        return
-    for label, site in autostart.sites(root, '*'):
-        for name, service in autostart.services(site, '*'):
-            yield (name if site is root else f'{label}.{name}'), service
+    for entry in listServices(connection.root().get(rootKey)):
+        yield entry.path, entry.service
 
 
 def registry(db, rootKey: str = APPLICATION_ROOT_KEY):

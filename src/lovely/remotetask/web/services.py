@@ -8,6 +8,7 @@ is unambiguous and fits one URL segment.
 import dataclasses
 from typing import List, Optional
 
+from lovely.remotetask import autostart
 from lovely.remotetask.folder import Folder
 from lovely.remotetask.interfaces import ITaskService
 
@@ -26,19 +27,10 @@ def listServices(root: Optional[Folder]) -> List[ServiceEntry]:
     """The root-level services, then those of each site, by name."""
     if not isinstance(root, Folder):
         return []
-    found = []
-    sites = []
-    for name, obj in root.items():
-        if ITaskService.providedBy(obj):
-            found.append(ServiceEntry(name, None, name, obj))
-        elif isinstance(obj, Folder):
-            sites.append((name, obj))
-    for siteName, site in sites:
-        for name, obj in site.items():
-            if ITaskService.providedBy(obj):
-                found.append(ServiceEntry(f'{siteName}.{name}', siteName,
-                                          name, obj))
-    return found
+    return [ServiceEntry(name, None, name, obj) if site is root else
+            ServiceEntry(f'{label}.{name}', label, name, obj)
+            for label, site in autostart.sites(root, '*')
+            for name, obj in autostart.services(site, '*')]
 
 
 def findService(root: Optional[Folder], path: str) -> Optional[ServiceEntry]:
