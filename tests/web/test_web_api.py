@@ -130,6 +130,16 @@ def test_add_a_job(client, reader):
     assert (stored.task, stored.input) == ('echo', {'to': ['a', 'b']})
 
 
+def test_add_with_priority_and_a_unique_key(client, reader):
+    low = add(client, {'task': 'echo', 'priority': -5})
+    high = add(client, {'task': 'echo', 'priority': 5, 'key': 'once'})
+    again = add(client, {'task': 'echo', 'key': 'once'})
+    assert again['id'] == high['id']
+    service = reader.service()
+    assert service.jobs[high['id']].priority == 5
+    assert service.claimNextJobs(2) == [high['id'], low['id']]
+
+
 def test_add_a_job_to_start_later_and_start_it(client, reader):
     job = add(client, {'task': 'echo', 'input': 1, 'startLater': True})
     assert job['status'] == 'start later'
@@ -157,8 +167,14 @@ def test_add_a_delayed_job(client, reader):
     (b'{"task": "nosuch"}', 400, "no task named 'nosuch' is registered"),
     (b'{"task": "echo", "startLater": "yes"}', 400,
      'startLater must be true or false'),
-    (b'{"task": "echo", "priority": 1}', 400,
-     'unknown field priority; this takes task, input, startLater, delay'),
+    (b'{"task": "echo", "colour": 1}', 400,
+     'unknown field colour; this takes task, input, startLater, delay, '
+     'priority, key'),
+    (b'{"task": "echo", "priority": 101}', 400,
+     'priority must be an int from -100 to 100, not 101'),
+    (b'{"task": "echo", "key": 5}', 400, 'key must be a string'),
+    (b'{"task": "echo", "delay": 5, "priority": 3}', 400,
+     'priority and key go with jobs that are not delayed'),
     (b'{"task": "echo", "delay": -5}', 400,
      'delay must not be negative, got -5'),
     (b'{"task": "echo", "delay": "soon"}', 400,

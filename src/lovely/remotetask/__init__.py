@@ -1,8 +1,8 @@
 """A persistent, transactional task service on ZODB."""
 from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (
-    JobStateError, RemoteTaskError, ScheduleError, TaskError,
-    UnknownJobError, UnknownTaskError, UnstorableError)
+    InvalidArgumentError, JobStateError, RemoteTaskError, ScheduleError,
+    TaskError, UnknownJobError, UnknownTaskError, UnstorableError)
 from lovely.remotetask.database import DatabaseError, openDatabase
 from lovely.remotetask.folder import Folder, getApplicationRoot
 from lovely.remotetask.processor import MultiProcessor, SimpleProcessor
@@ -10,7 +10,8 @@ from lovely.remotetask.service import TaskService
 from lovely.remotetask.task import SimpleTask, provideTask
 
 __all__ = [
-    'DatabaseError', 'Folder', 'JobStateError', 'MultiProcessor', 'RemoteTaskError',
+    'DatabaseError', 'Folder', 'InvalidArgumentError', 'JobStateError',
+    'MultiProcessor', 'RemoteTaskError',
     'ScheduleError', 'SimpleProcessor', 'SimpleTask', 'TaskError',
     'TaskService', 'UnknownJobError', 'UnknownTaskError', 'UnstorableError',
     'getApplicationRoot', 'interfaces', 'openDatabase', 'provideTask',

@@ -12,7 +12,8 @@ import threading
 import time
 from typing import Optional
 
-from lovely.remotetask.exceptions import RemoteTaskError
+from lovely.remotetask.exceptions import (
+    InvalidArgumentError, RemoteTaskError)
 
 _local = threading.local()
 _lock = threading.Lock()
@@ -103,11 +104,11 @@ def reportProgress(fraction: float, message: str = '') -> None:
 def checkProgress(fraction, message) -> None:
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
             or not 0 <= fraction <= 1:
-        raise ValueError(f'progress must be a fraction from 0 to 1, '
-                         f'not {fraction!r}')
+        raise InvalidArgumentError(
+            f'progress must be a fraction from 0 to 1, not {fraction!r}')
     if not isinstance(message, str) or len(message) > 200:
-        raise ValueError('a progress message is a string of at most 200 '
-                         'characters')
+        raise InvalidArgumentError(
+            'a progress message is a string of at most 200 characters')
 
 
 def requestStop(serviceOid: bytes, jobid: int, reason: str) -> bool:

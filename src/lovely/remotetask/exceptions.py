@@ -38,6 +38,10 @@ class JobStateError(RemoteTaskError, ValueError):
     """The job exists but is in a state that does not allow the operation."""
 
 
+class InvalidArgumentError(RemoteTaskError, ValueError):
+    """An argument out of its range or of the wrong kind."""
+
+
 class ScheduleError(RemoteTaskError, ValueError):
     """A schedule field holds a value that can never match."""
 

@@ -28,7 +28,7 @@ from zope.interface import implementer
 
 from lovely.remotetask import interfaces, processing
 from lovely.remotetask.exceptions import (
-    JobStateError, UnknownJobError, UnknownTaskError)
+    InvalidArgumentError, JobStateError, UnknownJobError, UnknownTaskError)
 from lovely.remotetask.context import checkProgress
 from lovely.remotetask.events import (
     JobAdded, JobCancelled, JobCompleted, JobFailed, JobRetried, JobStarted,
@@ -62,8 +62,9 @@ def checkPriority(priority) -> int:
     """Return `priority` if it is an int in PRIORITIES."""
     if isinstance(priority, bool) or not isinstance(priority, int) or \
             priority not in PRIORITIES:
-        raise ValueError(f'priority must be an int from {PRIORITIES.start} '
-                         f'to {PRIORITIES.stop - 1}, not {priority!r}')
+        raise InvalidArgumentError(
+            f'priority must be an int from {PRIORITIES.start} to '
+            f'{PRIORITIES.stop - 1}, not {priority!r}')
     return priority
 
 
@@ -117,9 +118,10 @@ class TaskService(persistent.Persistent):
             existing = self._pendingWithKey(key)
             if existing is not None:
                 return existing
+        priority = checkPriority(priority)
         self._checkTask(task, input)
         job = Job(self._newJobId(), task, input)
-        job.priority = checkPriority(priority)
+        job.priority = priority
         self.jobs[job.id] = job
         if key is not None:
             job.key = key
@@ -197,7 +199,7 @@ class TaskService(persistent.Persistent):
         statuses = (status,) if isinstance(status, str) else tuple(status)
         wrong = [s for s in statuses if s not in FINISHED]
         if wrong:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f'clean() removes only {", ".join(FINISHED)} jobs, '
                 f'not {", ".join(map(repr, wrong))}')
         removed = 0
@@ -301,7 +303,8 @@ class TaskService(persistent.Persistent):
         delayed jobs by due time.  Pass the cursor returned back as `after`.
         """
         if limit < 1:
-            raise ValueError(f'limit must be at least 1, not {limit}')
+            raise InvalidArgumentError(
+                f'limit must be at least 1, not {limit}')
         if status is None:
             items = self.jobs.items(min=after, excludemin=after is not None)
             page = [job for _, job in itertools.islice(items, limit + 1)]
@@ -338,7 +341,7 @@ class TaskService(persistent.Persistent):
                 sorted(record.heldJobs()) for record in self._workers.values())
         if status == STARTLATER:
             return iter(self.jobs.keys())   # not indexed: rarely used
-        raise ValueError(f'unknown status {status!r}')
+        raise InvalidArgumentError(f'unknown status {status!r}')
 
     # Running jobs: claim, run, record
 

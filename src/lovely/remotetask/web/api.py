@@ -146,22 +146,32 @@ def _intParameter(query, name, default, low, high):
 # Changing
 
 def addJob(ctx, service):
-    """A one-off job: ``task``, ``input``, and ``startLater`` or ``delay``."""
+    """A one-off job: ``task``, ``input``, and ``startLater`` or ``delay``;
+    ``priority`` and a unique ``key`` for jobs that are not delayed."""
     entry = ctx.service(service)
-    body = readBody(ctx, allowed=('task', 'input', 'startLater', 'delay'))
+    body = readBody(ctx, allowed=('task', 'input', 'startLater', 'delay',
+                                  'priority', 'key'))
     task = _taskName(body)
     startLater = body.get('startLater', False)
     if not isinstance(startLater, bool):
         raise HTTPError(400, 'startLater must be true or false',
                         fields=dict(startLater=repr(startLater)))
+    key = body.get('key')
+    if key is not None and not isinstance(key, str):
+        raise HTTPError(400, 'key must be a string',
+                        fields=dict(key=repr(key)))
     if 'delay' in body:
         if startLater:
             raise HTTPError(400, 'give startLater or delay, not both')
+        if 'priority' in body or key is not None:
+            raise HTTPError(400, 'priority and key go with jobs that are '
+                            'not delayed')
         schedule = _schedule(dict(delay=body['delay']))
         jobid = entry.service.addCronJob(task, body.get('input'), **schedule)
     else:
         jobid = entry.service.add(task, body.get('input'),
-                                  startLater=startLater)
+                                  startLater=startLater,
+                                  priority=body.get('priority', 0), key=key)
     return _created(ctx, entry, jobid)
 
 

@@ -102,7 +102,10 @@ _SCHEMAS = {
                'additionalProperties': False, 'properties': {
                    'task': {'type': 'string'}, 'input': {},
                    'startLater': {'type': 'boolean'},
-                   'delay': {'type': 'number', 'minimum': 0}}},
+                   'delay': {'type': 'number', 'minimum': 0},
+                   'priority': {'type': 'integer', 'minimum': -100,
+                                'maximum': 100},
+                   'key': {'type': 'string'}}},
     'NewCronJob': {'allOf': [
         _ref('Schedule'),
         {'type': 'object', 'required': ['task'], 'properties': {
