@@ -6,14 +6,15 @@ SIGTERM or SIGINT; then it stops claiming, finishes the jobs in hand within
 a grace period, records them and exits.
 """
 import argparse
-import importlib
 import logging
 import signal
 import sys
 import threading
 from typing import List, Optional
 
-from lovely.remotetask import autostart, processing
+from lovely.remotetask import autostart, commands, processing
+from lovely.remotetask.commands import CommandError as UsageError
+from lovely.remotetask.commands import importTasks
 from lovely.remotetask.database import (
     CONNECT_TIMEOUT, DatabaseError, openDatabase)
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY
@@ -26,10 +27,6 @@ GRACE_TIME = 30.0
 log = logging.getLogger('lovely.remotetask')
 
 
-class UsageError(Exception):
-    """Bad input on the command line: one line to print, then exit 2."""
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -39,17 +36,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
 
-def _importTasks(modules) -> None:
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception as error:
-            raise UsageError(f'cannot import tasks module {module!r}: '
-                             f'{type(error).__name__}: {error}') from None
-
-
 def worker(args) -> int:
-    _importTasks(args.tasks)
+    importTasks(args.tasks)
     try:
         db = openDatabase(args.db, args.connect_timeout)
     except DatabaseError as error:
@@ -102,7 +90,7 @@ def serve(args) -> int:
     from lovely.remotetask.web import demo, makeApp
     from lovely.remotetask.web.auth import Credentials, CredentialsError
 
-    _importTasks(args.tasks)
+    importTasks(args.tasks)
     if args.demo:
         demo.registerTasks()
     try:
@@ -195,7 +183,7 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog='remotetask', description='Run and serve lovely.remotetask '
         'task services.')
-    commands = parser.add_subparsers(required=True, metavar='COMMAND')
+    subparsers = parser.add_subparsers(required=True, metavar='COMMAND')
     # What both commands take, the same way.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--tasks', action='append', default=[],
@@ -207,7 +195,7 @@ def _parser():
     common.add_argument('--connect-timeout', type=_positive,
                         default=CONNECT_TIMEOUT, metavar='SECONDS',
                         help='how long to wait for a database server')
-    run = commands.add_parser(
+    run = subparsers.add_parser(
         'worker', parents=[common],
         help='run the jobs of services in this process',
         description='Run the processors of the services that the directives '
@@ -239,7 +227,7 @@ def _parser():
                      help='serve Prometheus metrics on 127.0.0.1:PORT '
                      '(needs prometheus_client)')
     from lovely.remotetask.web import settings as webSettings
-    web = commands.add_parser(
+    web = subparsers.add_parser(
         'serve', parents=[common],
         help='serve the dashboard, JSON API and XML-RPC',
         description='Serve the task services of a database over HTTP with '
@@ -275,4 +263,5 @@ def _parser():
     web.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long stopping waits for the jobs in hand')
+    commands.addParsers(subparsers, common)
     return parser
