@@ -1,0 +1,1175 @@
+"""lovely.remotetask side by side with huey and RQ: same machine, same jobs, one run.
+
+A hand-run benchmark, not a test::
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python benchmarks/peers.py [--plot docs/performance-peers.png]
+        [--only W1,W2,W3,W4] [--peers huey,huey-fsync,rq] [--scale 0.1]
+        [--profile 2000]
+
+Systems (each run on a fresh store, its workers started and idle before
+the clock starts):
+
+us          a `TaskService` in the application root of a FileStorage in a
+            temporary directory, processed by ``service.startProcessing()``
+            (SimpleProcessor, a thread of this process); for W4 also
+            ``MultiProcessor(maxThreads=4)`` threads on FileStorage, and four
+            worker processes (``python -m lovely.remotetask worker``) over a
+            ZEO server that the script starts on a free loopback port;
+huey        ``SqliteHuey`` with its default settings, its consumer started
+            in this process (``create_consumer(workers=N,
+            worker_type='thread')``, default polling);
+huey-fsync  the same with ``fsync=True`` (``pragma synchronous=FULL``: an
+            fsync per commit, as FileStorage does; the pragmas in force
+            are printed: Python's sqlite3 may default to FULL already);
+rq          RQ on the machine's Redis (``--redis``, database 13 by
+            default, which must be empty or hold only ``rq:`` keys: it is
+            flushed), one ``SimpleWorker`` process (``rq worker -w
+            rq.worker.SimpleWorker``), ``rq worker-pool -n 4`` for W4.
+
+A peer that is not installed or not reachable is skipped with the reason.
+
+Workloads (``--scale`` multiplies the job counts):
+
+W1 trickle  5,000 echo jobs of a small dict, each added in its own
+            transaction (one enqueue call) by a producer thread while one
+            worker processes them; timed from the first add until every job
+            is seen completed.
+W2 burst    20,000 echo jobs added at once (us: one transaction; huey:
+            ``task.map()``, which has no bulk enqueue and commits each job;
+            RQ: ``enqueue_many``, one Redis pipeline), drained by one worker;
+            timed from the first add until all are completed.
+W3 latency  300 jobs one at a time (after 20 warm-up jobs): add, then poll
+            every 0.5 ms until the job reads completed; p50 and p99.
+W4 4 workers  W2 with four workers, on I/O-bound jobs that wait 20 ms
+            (``sleep20``), 2,000 jobs (20,000 would take 400 s of sleeping
+            for our one-worker reference alone); our one-worker W2 on the
+            same 20 ms jobs is run too, for the ratio W4 / one worker.
+
+Completion is detected by polling every 20 ms, cheaply: for us the
+statuses of the jobs not yet seen finished, in order, stopping at the first
+that is not (``conn.sync()`` first); for huey the count of its result rows;
+for RQ the size of its finished-job registry (and of the failed one, which
+stops the run).  After each run every job's result is read back and
+compared with its input ("checked").
+
+Ratios are printed so that above 1 means lovely.remotetask is ahead:
+throughput us/peer, latency peer/us.
+
+``--profile N`` also runs our SimpleProcessor on N queued echo jobs under
+cProfile, in the main thread, and prints where the time per job goes.
+``--keep DIR`` keeps the stores and the worker logs.  The default run takes
+nine to eleven minutes on 2 CPUs.  To measure a commit rather than the
+working tree, export its ``src`` and put it first on ``PYTHONPATH`` (the
+worker processes inherit it); see docs/performance-peers.rst.
+"""
+import argparse
+import collections
+import contextlib
+import cProfile
+import dataclasses
+import gc
+import importlib.metadata
+import logging
+import os
+import platform
+import pstats
+import re
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import transaction
+from transaction.interfaces import TransientError
+from ZODB import DB
+from ZODB.FileStorage import FileStorage
+
+from lovely.remotetask import (
+    MultiProcessor, SimpleProcessor, TaskService, getApplicationRoot,
+    openDatabase)
+from lovely.remotetask.interfaces import COMPLETED, FINISHED
+
+# Siblings, found as the script's directory is on sys.path.
+import benchtasks
+from backlog import sourceVersion
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = sys.executable
+
+POLL = 0.020            # seconds between completion polls (W1, W2, W4)
+LATENCY_POLL = 0.0005   # seconds between polls for one job (W3)
+WARMUP = 20             # W3 jobs not counted
+START_TIMEOUT = 60      # seconds for workers and servers to come up
+
+WORKLOADS = ('W1', 'W2', 'W3', 'W4')
+PEERS = ('huey', 'huey-fsync', 'rq')
+
+
+def payload(i):
+    """A tiny job's input, and so its expected result."""
+    return {'n': i, 'pad': 'x' * 20}
+
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def say(*args):
+    print(*args, flush=True)
+
+
+class Skip(Exception):
+    """A peer that cannot run here; the message says why."""
+
+
+class RunError(Exception):
+    """A run that did not complete: a job failed, or time ran out."""
+
+
+def freePort():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def waitForPort(port, timeout, process=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RunError(f'server exited with {process.returncode}')
+        with socket.socket() as s:
+            if s.connect_ex(('127.0.0.1', port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RunError(f'nothing listens on 127.0.0.1:{port} after {timeout} s')
+
+
+def stopProcess(process, timeout=30):
+    """SIGTERM, then SIGKILL after `timeout` seconds; the exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+class LogCount(logging.Handler):
+    """Counts what a library logs in this process (conflicts, retries,
+    errors), by message with numbers masked, instead of printing it."""
+
+    def __init__(self, name='lovely.remotetask', level=logging.INFO):
+        super().__init__(level)
+        self.counts = collections.Counter()
+        logger = logging.getLogger(name)
+        logger.addHandler(self)
+        logger.setLevel(level)
+        logger.propagate = False
+
+    def emit(self, record):
+        message = f'{record.levelname} {record.getMessage()}'
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            message += f' ({type(error).__name__}: {error})'
+        self.counts[mask(message)] += 1
+
+    def take(self):
+        counts, self.counts = self.counts, collections.Counter()
+        return counts
+
+
+def mask(message):
+    """A message with numbers masked, so that messages of a kind add up;
+    of a conflict, the class of the object that conflicted."""
+    cls = re.search(r'class ([\w.]+)', message)
+    if cls:
+        message = message[:cls.start()].rstrip(' ,(') + \
+            f' ... class {cls.group(1)}'
+    return re.sub(r'0x[0-9a-f]+|\d+', 'N', message)[:120]
+
+
+def logSummary(counts):
+    return 'log: ' + '; '.join(f'{count} x {message}'
+                               for message, count in counts.most_common(3))
+
+
+# ---------------------------------------------------------------------------
+# The systems.  Each `open()` starts a fresh store and its workers; the
+# methods below it add jobs and look at them; `close()` stops everything.
+
+
+class Ours:
+    """lovely.remotetask: FileStorage + in-process processor, or ZEO +
+    worker processes."""
+
+    key = 'us'
+
+    def __init__(self, tmp, mode='simple'):
+        self.tmp = tmp
+        self.mode = mode            # 'simple', 'threads' or 'zeo'
+        self.runs = 0
+        self.processes = []
+        self.server = None
+        self.db = None
+
+    def label(self, workers=1):
+        if self.mode == 'simple':
+            return 'us: SimpleProcessor thread, FileStorage'
+        if self.mode == 'threads':
+            return f'us (a): MultiProcessor({workers} threads), FileStorage'
+        return f'us (b): {workers} worker processes, ZEO'
+
+    def open(self, workers, task):
+        self.runs += 1
+        self.task = task
+        self.service = None
+        self.logs = logs
+        logs.take()
+        path = os.path.join(self.tmp, f'us-{self.mode}-{self.runs}.fs')
+        if self.mode == 'zeo':
+            self.port = freePort()
+            self.serverLog = open(path + '.server.log', 'w')
+            self.server = subprocess.Popen(
+                [PYTHON, '-m', 'ZEO.runzeo', '-a', f'127.0.0.1:{self.port}',
+                 '-f', path], stdout=self.serverLog, stderr=subprocess.STDOUT)
+            waitForPort(self.port, START_TIMEOUT, self.server)
+            self.uri = f'zeo://127.0.0.1:{self.port}'
+            self.db = openDatabase(self.uri)
+        else:
+            self.db = DB(FileStorage(path))
+        self.tm = transaction.TransactionManager()
+        self.conn = self.db.open(transaction_manager=self.tm)
+        app = getApplicationRoot(self.conn, create=True)
+        app['svc'] = TaskService()
+        self.tm.commit()
+        self.service = app['svc']
+        self.done = 0
+        if self.mode == 'simple':
+            self.service.startProcessing()
+        elif self.mode == 'threads':
+            self.service.startProcessing(MultiProcessor, maxThreads=workers)
+        else:
+            env = dict(os.environ)
+            env['PYTHONPATH'] = os.pathsep.join(
+                p for p in (HERE, env.get('PYTHONPATH')) if p)
+            self.workerLogs = []
+            for i in range(workers):
+                logPath = f'{path}.worker{i}.log'
+                self.workerLogs.append(logPath)
+                self.processes.append(subprocess.Popen(
+                    [PYTHON, '-m', 'lovely.remotetask', 'worker',
+                     '--db', self.uri, '--services', '@svc',
+                     '--tasks', 'benchtasks'],
+                    env=env, stdout=subprocess.DEVNULL,
+                    stderr=open(logPath, 'w')))
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                self.conn.sync()
+                if len(self.service.getWorkers()) >= workers:
+                    break
+                dead = [p for p in self.processes if p.poll() is not None]
+                if dead or time.monotonic() > deadline:
+                    raise RunError(f'worker processes did not register: '
+                                   f'see {self.workerLogs[0]}')
+                time.sleep(0.05)
+
+    def _add(self, service, tm, item):
+        while True:
+            try:
+                jobid = service.add(self.task, item)
+                tm.commit()
+                return jobid
+            except TransientError:
+                tm.abort()
+
+    @contextlib.contextmanager
+    def producer(self):
+        """An adder with a connection of its own (for another thread)."""
+        tm = transaction.TransactionManager()
+        conn = self.db.open(transaction_manager=tm)
+        service = getApplicationRoot(conn)['svc']
+        try:
+            yield lambda item: self._add(service, tm, item)
+        finally:
+            tm.abort()
+            conn.close()
+
+    def addOne(self, item):
+        return self._add(self.service, self.tm, item)
+
+    def addMany(self, items):
+        while True:
+            try:
+                jobids = [self.service.add(self.task, item) for item in items]
+                self.tm.commit()
+                return jobids
+            except TransientError:
+                self.tm.abort()
+
+    def isDone(self, jobid):
+        self.conn.sync()
+        status = self.service.getStatus(jobid)
+        if status in FINISHED and status != COMPLETED:
+            raise RunError(f'job {jobid} {status}: '
+                           f'{self.service.getError(jobid)}')
+        return status == COMPLETED
+
+    def countDone(self, jobids, known):
+        """How many of the first `known` jobs are seen finished: the jobs
+        not seen finished yet are looked at in order, up to the first that
+        is not."""
+        self.conn.sync()
+        while self.done < known:
+            if not self.isDoneNoSync(jobids[self.done]):
+                break
+            self.done += 1
+        return self.done
+
+    def isDoneNoSync(self, jobid):
+        status = self.service.getStatus(jobid)
+        if status in FINISHED and status != COMPLETED:
+            raise RunError(f'job {jobid} {status}: '
+                           f'{self.service.getError(jobid)}')
+        return status == COMPLETED
+
+    def verify(self, jobids, items):
+        self.conn.sync()
+        bad = retried = 0
+        for jobid, item in zip(jobids, items):
+            job = self.service.jobs[jobid]
+            if job.status != COMPLETED or job.output != item:
+                bad += 1
+            if job.attempts > 1:
+                retried += 1
+        notes = [f'{retried} jobs took >1 attempt'] if retried else []
+        return bad, notes
+
+    def diagnostics(self):
+        notes = []
+        counts = self.logs.take()
+        if self.mode == 'zeo':
+            for path in self.workerLogs:
+                with open(path) as f:
+                    for line in f:
+                        if ' INFO ' in line and re.search(
+                                'started|worker running|stopping', line):
+                            continue   # the normal start and stop
+                        if re.search(r' (INFO|WARNING|ERROR) ', line):
+                            counts[mask(line.split(' lovely.remotetask ')[-1]
+                                        .strip())] += 1
+        if counts:
+            notes.append(logSummary(counts))
+        return notes
+
+    def close(self):
+        try:
+            if self.mode in ('simple', 'threads') and \
+                    self.service is not None:
+                self.service.stopProcessing(wait=None)
+            for process in self.processes:
+                stopProcess(process)
+            self.processes = []
+            if self.db is not None:
+                self.tm.abort()
+                self.conn.close()
+                self.db.close()
+                self.db = None
+        finally:
+            if self.server is not None:
+                stopProcess(self.server)
+                self.server = None
+                self.serverLog.close()
+
+
+class Huey:
+    """huey: SqliteHuey, its consumer's worker threads in this process."""
+
+    def __init__(self, tmp, fsync):
+        import huey  # noqa: F401 -- Skip when it is not installed
+        from huey import SqliteHuey
+        from huey.constants import EmptyData
+        self.SqliteHuey, self.EmptyData = SqliteHuey, EmptyData
+        self.tmp = tmp
+        self.fsync = fsync
+        self.key = 'huey-fsync' if fsync else 'huey'
+        self.runs = 0
+        self.consumer = None
+        self.instances = []
+        self.logs = hueyLogs
+        # What the database is set to, read back from a connection.
+        h = self._instance(os.path.join(tmp, f'{self.key}-probe.db'))
+        conn = h.storage.conn
+        self.pragmas = (
+            f'journal_mode={conn.execute("pragma journal_mode").fetchone()[0]}'
+            f', synchronous={conn.execute("pragma synchronous").fetchone()[0]}')
+        h.storage.close()
+
+    def _instance(self, path):
+        """A huey instance of its own (a connection of its own), with the
+        benchmark's tasks."""
+        options = {'fsync': True} if self.fsync else {}
+        h = self.SqliteHuey(name='bench', filename=path, **options)
+        h.benchTasks = {name: h.task(name=name)(getattr(benchtasks, name))
+                        for name in ('echo', 'sleep20')}
+        self.instances.append(h)
+        return h
+
+    def label(self, workers=1):
+        fsync = 'fsync=True' if self.fsync else 'default settings'
+        return f'huey: SqliteHuey({fsync}), {workers} consumer thread' + (
+            's' if workers > 1 else '')
+
+    def describe(self):
+        return (f'SqliteHuey({"fsync=True" if self.fsync else ""}) '
+                f'[{self.pragmas}], sqlite {sqlite3.sqlite_version}')
+
+    def open(self, workers, task):
+        self.runs += 1
+        self.path = os.path.join(self.tmp, f'{self.key}-{self.runs}.db')
+        self.task = task
+        self.logs.take()
+        self.producerHuey = self._instance(self.path)
+        self.poller = self._instance(self.path)
+        consumerHuey = self._instance(self.path)
+        self.consumer = consumerHuey.create_consumer(
+            workers=workers, worker_type='thread')
+        # The consumer sets handlers for these; keep ours (Ctrl-C).
+        saved = {s: signal.getsignal(s)
+                 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        self.consumer.start()
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+    @contextlib.contextmanager
+    def producer(self):
+        h = self._instance(self.path)
+        task = h.benchTasks[self.task]
+        try:
+            yield lambda item: task(item).id
+        finally:
+            h.storage.close()
+
+    def addOne(self, item):
+        return self.producerHuey.benchTasks[self.task](item).id
+
+    def addMany(self, items):
+        # huey has no bulk enqueue: map() enqueues (commits) one by one.
+        group = self.producerHuey.benchTasks[self.task].map(
+            [(item,) for item in items])
+        return [result.id for result in group]
+
+    def isDone(self, taskid):
+        return self.poller.storage.peek_data(taskid) is not self.EmptyData
+
+    def countDone(self, taskids, known):
+        return self.poller.result_count()
+
+    def verify(self, taskids, items):
+        results = self.poller.all_results()
+        bad = 0
+        for taskid, item in zip(taskids, items):
+            raw = results.get(taskid)
+            if raw is None or self.poller.serializer.deserialize(raw) != item:
+                bad += 1
+        return bad, []
+
+    def diagnostics(self):
+        counts = self.logs.take()
+        return [logSummary(counts)] if counts else []
+
+    def close(self):
+        if self.consumer is not None:
+            self.consumer.stop(graceful=True)
+            self.consumer = None
+        for h in self.instances:
+            h.storage.close()
+        self.instances = []
+
+
+class RQ:
+    """RQ: SimpleWorker processes on the machine's Redis."""
+
+    key = 'rq'
+
+    def __init__(self, tmp, url):
+        import redis
+        import rq
+        from rq import Queue, Worker
+        from rq.job import Job, JobStatus
+        from rq.registry import FailedJobRegistry, FinishedJobRegistry
+        self.redis, self.Queue, self.Worker = redis, Queue, Worker
+        self.Job, self.JobStatus = Job, JobStatus
+        self.Finished, self.Failed = FinishedJobRegistry, FailedJobRegistry
+        self.version = rq.__version__
+        self.tmp = tmp
+        self.url = url
+        self.runs = 0
+        self.process = None
+        try:
+            self.conn = redis.Redis.from_url(url)
+            self.conn.ping()
+        except Exception as error:
+            raise Skip(f'Redis at {url} not reachable: '
+                       f'{type(error).__name__}: {error}')
+        foreign = [k for k in self.conn.scan_iter(count=1000)
+                   if not k.startswith(b'rq:')]
+        if foreign:
+            raise Skip(f'Redis database {url} holds keys that are not RQ\'s '
+                       f'(e.g. {foreign[0]!r}); give --redis an empty one')
+        info = self.conn.info()
+        config = {}
+        for name in ('appendonly', 'appendfsync', 'save'):
+            try:
+                config.update(self.conn.config_get(name))
+            except redis.ResponseError:
+                pass
+        self.server = (f'Redis {info.get("redis_version")}, appendonly='
+                       f'{config.get("appendonly", "?")}, appendfsync='
+                       f'{config.get("appendfsync", "?")}, save='
+                       f'{config.get("save", "?")!r}')
+        self.funcs = {'echo': benchtasks.echo, 'sleep20': benchtasks.sleep20}
+
+    def label(self, workers=1):
+        if workers == 1:
+            return 'rq: 1 SimpleWorker process'
+        return f'rq: worker-pool of {workers} SimpleWorkers'
+
+    def describe(self):
+        return f'RQ {self.version}, {self.server}'
+
+    def open(self, workers, task):
+        self.runs += 1
+        self.conn.flushdb()
+        self.task = task
+        self.queue = self.Queue('bench', connection=self.conn)
+        logPath = os.path.join(self.tmp, f'rq-{self.runs}.log')
+        command = ['worker'] if workers == 1 else [
+            'worker-pool', '-n', str(workers)]
+        self.log = open(logPath, 'w')
+        self.process = subprocess.Popen(
+            [PYTHON, '-m', 'rq.cli'] + command + [
+                '-w', 'rq.worker.SimpleWorker', '-u', self.url, '-P', HERE,
+                'bench'], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.Worker.count(connection=self.conn,
+                                queue=self.queue) < workers:
+            if self.process.poll() is not None or \
+                    time.monotonic() > deadline:
+                raise RunError(f'RQ workers did not start: see {logPath}')
+            time.sleep(0.05)
+        self.finished = self.Finished(queue=self.queue)
+        self.failed = self.Failed(queue=self.queue)
+        self.commands0 = self.conn.info('stats')['total_commands_processed']
+
+    @contextlib.contextmanager
+    def producer(self):
+        conn = self.redis.Redis.from_url(self.url)
+        queue = self.Queue('bench', connection=conn)
+        func = self.funcs[self.task]
+        try:
+            yield lambda item: queue.enqueue(func, item).id
+        finally:
+            conn.close()
+
+    def addOne(self, item):
+        return self.queue.enqueue(self.funcs[self.task], item)
+
+    def addMany(self, items):
+        func = self.funcs[self.task]
+        jobs = self.queue.enqueue_many(
+            [self.Queue.prepare_data(func, (item,)) for item in items])
+        return [job.id for job in jobs]
+
+    def isDone(self, job):
+        status = job.get_status(refresh=True)
+        if status == self.JobStatus.FAILED:
+            raise RunError(f'job {job.id} failed')
+        return status == self.JobStatus.FINISHED
+
+    def countDone(self, jobids, known):
+        if self.failed.get_job_count(cleanup=False):
+            raise RunError('RQ jobs failed: see the failed job registry')
+        return self.finished.get_job_count(cleanup=False)
+
+    def verify(self, jobids, items):
+        commands = self.conn.info('stats')['total_commands_processed'] - \
+            self.commands0
+        ids = [j if isinstance(j, str) else j.id for j in jobids]
+        bad = 0
+        for job, item in zip(self.Job.fetch_many(ids, connection=self.conn),
+                             items):
+            if job is None or job.get_status(refresh=False) != \
+                    self.JobStatus.FINISHED or job.return_value() != item:
+                bad += 1
+        return bad, [(f'{commands / len(ids):.0f} Redis commands per job '
+                      f'(all clients, polls included)')]
+
+    def diagnostics(self):
+        return []
+
+    def close(self):
+        if self.process is not None:
+            stopProcess(self.process)
+            self.process = None
+            self.log.close()
+        self.conn.flushdb()
+
+
+# ---------------------------------------------------------------------------
+# The workloads
+
+
+@dataclasses.dataclass
+class Row:
+    workload: str           # W1, W2, W2s (one worker, 20 ms jobs), W3, W4
+    system: str             # the system's key: us, us-threads, huey, ...
+    label: str
+    jobs: int
+    rate: float | None = None        # jobs/s
+    p50: float | None = None         # seconds
+    p99: float | None = None
+    checked: str = ''
+    ok: bool = False
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def waitAll(system, handles, total, timeout):
+    deadline = time.monotonic() + timeout
+    while system.countDone(handles, len(handles)) < total:
+        if time.monotonic() > deadline:
+            raise RunError(f'not all {total} jobs completed after '
+                           f'{timeout:.0f} s')
+        time.sleep(POLL)
+
+
+def checkRow(row, system, handles, items):
+    bad, notes = system.verify(handles, items)
+    row.notes += notes + system.diagnostics()
+    row.ok = bad == 0 and len(handles) == len(items)
+    row.checked = (f'all {len(items)} ok' if row.ok
+                   else f'FAILED: {bad} of {len(items)} wrong')
+
+
+def runTrickle(system, row, n, task):
+    items = [payload(i) for i in range(n)]
+    handles = []
+    added = {}
+
+    def produce():
+        try:
+            with system.producer() as add:
+                for item in items:
+                    handles.append(add(item))
+        except BaseException as error:
+            added['error'] = error
+        added['at'] = time.perf_counter()
+
+    try:
+        system.open(1, task)
+        thread = threading.Thread(target=produce, name='producer')
+        t0 = time.perf_counter()
+        thread.start()
+        deadline = time.monotonic() + 60 + n * 0.2
+        while True:
+            known = len(handles)
+            if system.countDone(handles, known) >= n and known == n:
+                break
+            if 'error' in added:
+                raise RunError(f'producer failed: {added["error"]!r}')
+            if time.monotonic() > deadline:
+                raise RunError('trickle did not complete in time')
+            time.sleep(POLL)
+        t2 = time.perf_counter()
+        thread.join()
+        row.rate = n / (t2 - t0)
+        row.notes.append(f'adds took {added["at"] - t0:.1f} s '
+                         f'({n / (added["at"] - t0):,.0f}/s); all done '
+                         f'{t2 - t0:.1f} s after the first add')
+        checkRow(row, system, handles, items)
+    finally:
+        system.close()
+
+
+def runBurst(system, row, n, task, workers=1):
+    items = [payload(i) for i in range(n)]
+    try:
+        system.open(workers, task)
+        t0 = time.perf_counter()
+        handles = system.addMany(items)
+        t1 = time.perf_counter()
+        perJob = 0.025 if task == 'sleep20' else 0.01
+        waitAll(system, handles, n, 60 + n * perJob * 4)
+        t2 = time.perf_counter()
+        row.rate = n / (t2 - t0)
+        row.notes.append(f'adding took {t1 - t0:.2f} s; all done '
+                         f'{t2 - t0:.1f} s after the first add')
+        checkRow(row, system, handles, items)
+    finally:
+        system.close()
+
+
+def runLatency(system, row, samples):
+    items = [payload(i) for i in range(WARMUP + samples)]
+    try:
+        system.open(1, 'echo')
+        handles, times = [], []
+        for item in items:
+            t0 = time.perf_counter()
+            handle = system.addOne(item)
+            deadline = time.monotonic() + 30
+            while not system.isDone(handle):
+                if time.monotonic() > deadline:
+                    raise RunError('a job took more than 30 s')
+                time.sleep(LATENCY_POLL)
+            times.append(time.perf_counter() - t0)
+            handles.append(handle)
+        times = times[WARMUP:]
+        row.p50, row.p99 = pct(times, 50), pct(times, 99)
+        row.notes.append(f'mean {statistics.mean(times) * 1e3:.2f} ms, '
+                         f'max {max(times) * 1e3:.2f} ms')
+        checkRow(row, system, handles, items)
+    finally:
+        system.close()
+
+
+def run(rows, workload, system, label, n, fn, *args):
+    row = Row(workload, system.key if not isinstance(system, Ours)
+              else {'simple': 'us', 'threads': 'us-threads',
+                    'zeo': 'us-zeo'}[system.mode], label, n)
+    say(f'  {workload:3} {label} ...')
+    gc.collect()
+    try:
+        fn(system, row, *args)
+    except RunError as error:
+        row.ok = False
+        row.checked = f'FAILED: {error}'
+    rows.append(row)
+    say(f'      {result(row)}; {row.checked}')
+    for note in row.notes:
+        say(f'      {note}')
+    return row
+
+
+def result(row):
+    if row.rate is not None:
+        return f'{row.rate:,.0f} jobs/s'
+    if row.p50 is not None:
+        return f'p50 {row.p50 * 1e3:.2f} ms, p99 {row.p99 * 1e3:.2f} ms'
+    return '-'
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+
+
+def find(rows, workload, system):
+    for row in rows:
+        if row.workload == workload and row.system == system and row.ok:
+            return row
+    return None
+
+
+def ratio(us, peer):
+    """Above 1: we are ahead."""
+    if us is None or peer is None:
+        return None
+    if us.rate is not None and peer.rate:
+        return us.rate / peer.rate
+    if us.p50 and peer.p50 is not None:
+        return peer.p50 / us.p50
+    return None
+
+
+def fmtRatio(value):
+    return '-' if value is None else f'{value:.2f}x'
+
+
+WORKLOAD_NAMES = {
+    'W1': 'W1 trickle', 'W2': 'W2 burst', 'W3': 'W3 latency',
+    'W2s': 'W2 burst, 20 ms jobs', 'W4': 'W4 4 workers, 20 ms jobs'}
+
+
+def table(rows):
+    """The summary table; the ratio column is us/peer (W3: peer/us)."""
+    lines = []
+    head = ('workload', 'system', 'jobs', 'result', 'us/peer', 'checked')
+    body = []
+    for row in rows:
+        if row.system.startswith('us'):
+            r = ''
+        elif row.workload == 'W4':
+            a = ratio(find(rows, 'W4', 'us-threads'), row)
+            b = ratio(find(rows, 'W4', 'us-zeo'), row)
+            r = f'a {fmtRatio(a)}, b {fmtRatio(b)}'
+        else:
+            r = fmtRatio(ratio(find(rows, row.workload, 'us'), row))
+        body.append((WORKLOAD_NAMES[row.workload], row.label, f'{row.jobs:,}',
+                     result(row), r, row.checked))
+    widths = [max(len(r[i]) for r in body + [head]) for i in range(len(head))]
+    rule = '  '.join('-' * w for w in widths)
+    lines.append(rule)
+    for i, r in enumerate([head] + body):
+        lines.append('  '.join(
+            c.rjust(w) if j in (2, 4) else c.ljust(w)
+            for j, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if i == 0:
+            lines.append(rule)
+    lines.append(rule)
+    return lines
+
+
+def targets(rows):
+    """The targets of the issue, each with its value and verdict."""
+    out = []
+
+    def check(name, value, goal, better='higher'):
+        if value is None:
+            out.append(f'  {name:52} not measured')
+            return
+        ok = value >= goal if better == 'higher' else value < goal
+        unit = 'x' if better == 'higher' else ' ms'
+        out.append(f'  {name:52} {value:8.2f}{unit}  target '
+                   f'{"<" if better != "higher" else ">="} {goal:g}{unit}  '
+                   f'{"ok" if ok else "FAILS"}')
+
+    for w in ('W1', 'W2'):
+        us = find(rows, w, 'us')
+        check(f'{w} us / SqliteHuey(fsync=True)',
+              ratio(us, find(rows, w, 'huey-fsync')), 1.5)
+        check(f'{w} us / RQ SimpleWorker', ratio(us, find(rows, w, 'rq')), 1.0)
+    w3 = find(rows, 'W3', 'us')
+    check('W3 us p50', None if w3 is None else w3.p50 * 1e3, 5, 'lower')
+    one = find(rows, 'W2s', 'us')
+    check('W4 (a) MultiProcessor(4) / our 1 worker, 20 ms jobs',
+          ratio(find(rows, 'W4', 'us-threads'), one), 2.5)
+    check('W4 (b) 4 ZEO worker processes / our 1 worker',
+          ratio(find(rows, 'W4', 'us-zeo'), one), 2.5)
+    return out
+
+
+COLORS = {'us': '#1f77b4', 'us-threads': '#08306b', 'us-zeo': '#17becf',
+          'huey': '#ff7f0e', 'huey-fsync': '#d62728', 'rq': '#2ca02c'}
+SHORT = {'us': 'us (1 worker)', 'us-threads': 'us (a) 4 threads',
+         'us-zeo': 'us (b) 4 procs, ZEO', 'huey': 'huey',
+         'huey-fsync': 'huey fsync=True', 'rq': 'rq'}
+
+
+def plot(rows, path, title):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    groups = [('W1', 'W1 trickle\n(tiny jobs)'), ('W2', 'W2 burst\n(tiny jobs)'),
+              ('W2s', 'W2 burst\n1 worker, 20 ms jobs'),
+              ('W4', 'W4 4 workers\n20 ms jobs')]
+    groups = [(w, name) for w, name in groups
+              if any(r.workload == w and r.ok for r in rows)]
+    latency = [r for r in rows if r.workload == 'W3' and r.ok]
+    fig, axes = plt.subplots(
+        1, 2, figsize=(13, 5.5),
+        gridspec_kw={'width_ratios': [3, 1.3] if latency else [1, 0.01]})
+    ax = axes[0]
+    x = 0
+    ticks, labels, seen = [], [], set()
+    for w, name in groups:
+        members = [r for r in rows if r.workload == w and r.ok]
+        start = x
+        for r in members:
+            lab = SHORT[r.system]
+            ax.bar(x, r.rate, color=COLORS[r.system],
+                   hatch='//' if r.system == 'us-zeo' else None,
+                   edgecolor='white', label=None if lab in seen else lab)
+            seen.add(lab)
+            ax.text(x, r.rate, f'{r.rate:,.0f}', ha='center', va='bottom',
+                    fontsize=8)
+            x += 1
+        ticks.append((start + x - 1) / 2)
+        labels.append(name)
+        x += 1
+    ax.set_xticks(ticks, labels)
+    ax.set_ylabel('jobs/s (higher is better)')
+    ax.set_title('Throughput')
+    ax.legend(fontsize=8)
+    ax.grid(axis='y', alpha=0.3)
+    ax2 = axes[1]
+    if latency:
+        xs = range(len(latency))
+        ax2.bar([i - 0.2 for i in xs], [r.p50 * 1e3 for r in latency],
+                width=0.4, color=[COLORS[r.system] for r in latency],
+                label='p50')
+        ax2.bar([i + 0.2 for i in xs], [r.p99 * 1e3 for r in latency],
+                width=0.4, color=[COLORS[r.system] for r in latency],
+                alpha=0.45, label='p99')
+        for i, r in enumerate(latency):
+            ax2.text(i - 0.2, r.p50 * 1e3, f'{r.p50 * 1e3:.1f}', ha='center',
+                     va='bottom', fontsize=8)
+            ax2.text(i + 0.2, r.p99 * 1e3, f'{r.p99 * 1e3:.1f}', ha='center',
+                     va='bottom', fontsize=8)
+        ax2.set_xticks(list(xs), [SHORT[r.system] for r in latency],
+                       rotation=20, ha='right', fontsize=8)
+        ax2.set_yscale('log')
+        ax2.set_ylabel('ms from add to completed seen (lower is better)')
+        ax2.set_title('W3 latency, one job in flight\n(p50 solid, p99 light)')
+        ax2.grid(axis='y', alpha=0.3)
+    else:
+        ax2.axis('off')
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------
+# Profile of our worker
+
+
+def profileOurs(tmp, n):
+    """Our SimpleProcessor draining `n` queued echo jobs, in the main
+    thread under cProfile; a watcher thread stops it when all are done."""
+    say(f'\nprofile: SimpleProcessor draining {n:,} queued echo jobs on '
+        f'FileStorage, in the main thread under cProfile')
+    db = DB(FileStorage(os.path.join(tmp, 'profile.fs')))
+    tm = transaction.TransactionManager()
+    conn = db.open(transaction_manager=tm)
+    app = getApplicationRoot(conn, create=True)
+    service = app['svc'] = TaskService()
+    tm.commit()
+    jobids = [service.add('echo', payload(i)) for i in range(n)]
+    tm.commit()
+    processor = SimpleProcessor(db, service._p_oid, waitTime=0.05)
+    watcher = Ours(tmp)
+    watcher.conn, watcher.service, watcher.done = conn, service, 0
+
+    def watch():
+        while watcher.countDone(jobids, n) < n:
+            time.sleep(POLL)
+        processor.stop()
+
+    # The watcher reads with the main connection while the processor runs
+    # in this thread on its own connection.
+    thread = threading.Thread(target=watch, name='watcher')
+    thread.start()
+    profile = cProfile.Profile()
+    t0 = time.perf_counter()
+    profile.runcall(processor)
+    elapsed = time.perf_counter() - t0
+    thread.join()
+    tm.abort()
+    conn.close()
+    db.close()
+    say(f'  {n / elapsed:,.0f} jobs/s under cProfile ({elapsed:.1f} s); '
+        f'per job:')
+    stats = pstats.Stats(profile)
+    entries = stats.stats   # (file, line, name) -> (cc, nc, tt, ct, callers)
+    total = sum(v[2] for v in entries.values())
+
+    def pick(pattern):
+        calls = tt = ct = 0
+        for (file, line, name), (cc, nc, t, c, _) in entries.items():
+            if re.search(pattern, f'{file}:{name}'):
+                calls += nc
+                tt += t
+                ct = max(ct, c)
+        return calls, tt, ct
+
+    for label, pattern, kind in [
+        ('commits (Transaction.commit)', r'_transaction\.py:commit$', 'ct'),
+        ('  FileStorage.tpc_vote', r'FileStorage\.py:tpc_vote$', 'ct'),
+        ('  fsync', r'posix\.fsync', 'tt'),
+        ('records written (FileStorage.store)', r'FileStorage\.py:store$',
+         'ct'),
+        ('pickling (ObjectWriter.serialize)', r'serialize\.py:serialize$',
+         'ct'),
+        ('object loads (Connection.setstate)', r'Connection\.py:setstate$',
+         'ct'),
+        ('invalidations (poll_invalidations)',
+         r'mvccadapter\.py:poll_invalidations$', 'ct'),
+        ('the task itself (runJob)', r'run\.py:runJob$', 'ct'),
+    ]:
+        calls, tt, ct = pick(pattern)
+        spent = tt if kind == 'tt' else ct
+        say(f'    {label:40} {calls / n:6.2f} calls  '
+            f'{spent / n * 1e3:7.3f} ms')
+    say('  lovely.remotetask functions by cumulative time per job:')
+    ours = sorted(((k, v) for k, v in entries.items()
+                   if 'lovely/remotetask' in k[0]), key=lambda kv: -kv[1][3])
+    for (file, line, name), (cc, nc, tt, ct, _) in ours[:12]:
+        say(f'    {ct / n * 1e3:7.3f} ms/job cum  {nc / n:6.2f} calls/job  '
+            f'{os.path.basename(file)}:{line}({name})')
+    say(f'  total profiled time {total / n * 1e3:.3f} ms per job; top 12 '
+        f'functions by own time:')
+    top = sorted(entries.items(), key=lambda kv: -kv[1][2])[:12]
+    for (file, line, name), (cc, nc, tt, ct, _) in top:
+        where = f'{os.path.basename(file)}:{line}({name})' if line else name
+        say(f'    {tt / n * 1e3:7.3f} ms/job own  {ct / n * 1e3:7.3f} ms/job '
+            f'cum  {nc / n:6.2f} calls/job  {where[:70]}')
+
+
+# ---------------------------------------------------------------------------
+
+
+def fsyncProbe(directory, count=200):
+    """Median ms of an fsync of a 2 KB append in `directory`: how busy
+    the disk is (other work on the machine shows here)."""
+    path = os.path.join(directory, 'fsync.probe')
+    times = []
+    with open(path, 'ab') as f:
+        for _ in range(count):
+            f.write(b'x' * 2000)
+            f.flush()
+            t0 = time.perf_counter()
+            os.fsync(f.fileno())
+            times.append(time.perf_counter() - t0)
+    os.unlink(path)
+    return statistics.median(times) * 1e3
+
+
+def versions():
+    out = []
+    for name in ('ZODB', 'ZEO', 'huey', 'rq', 'redis'):
+        try:
+            out.append(f'{name} {importlib.metadata.version(name)}')
+        except importlib.metadata.PackageNotFoundError:
+            out.append(f'{name} not installed')
+    return ', '.join(out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--only', default=','.join(WORKLOADS),
+                        help='workloads to run, comma-separated (W1,W2,W3,W4)')
+    parser.add_argument('--peers', default=','.join(PEERS),
+                        help='peers to run: huey,huey-fsync,rq (or none)')
+    parser.add_argument('--scale', type=float, default=1.0,
+                        help='multiply the job counts (0.1 for a quick run)')
+    parser.add_argument('--trickle', type=int, default=5000)
+    parser.add_argument('--burst', type=int, default=20000)
+    parser.add_argument('--samples', type=int, default=300)
+    parser.add_argument('--w4-jobs', type=int, default=2000,
+                        help='jobs of 20 ms for W4 and its one-worker '
+                        'reference')
+    parser.add_argument('--workers', type=int, default=4)
+    parser.add_argument('--redis', default='redis://127.0.0.1:6379/13',
+                        help='Redis for RQ; its database is flushed')
+    parser.add_argument('--plot', metavar='FILE.png')
+    parser.add_argument('--keep', metavar='DIR',
+                        help='keep the stores and worker logs in DIR '
+                        '(created) instead of a temporary directory')
+    parser.add_argument('--profile', type=int, default=0, metavar='N',
+                        help='also profile our worker on N echo jobs')
+    args = parser.parse_args(argv)
+
+    only = [w.strip().upper() for w in args.only.split(',') if w.strip()]
+    wrong = set(only) - set(WORKLOADS)
+    if wrong:
+        parser.error(f'unknown workloads: {", ".join(sorted(wrong))}')
+    peers = [p.strip() for p in args.peers.split(',')
+             if p.strip() and p.strip() != 'none']
+    wrong = set(peers) - set(PEERS)
+    if wrong:
+        parser.error(f'unknown peers: {", ".join(sorted(wrong))}')
+
+    def scaled(n, least=10):
+        return max(least, round(n * args.scale))
+
+    nTrickle, nBurst = scaled(args.trickle), scaled(args.burst)
+    nSamples, nW4 = scaled(args.samples), scaled(args.w4_jobs)
+
+    global logs, hueyLogs
+    logs = LogCount()
+    hueyLogs = LogCount('huey', logging.WARNING)
+    started = time.perf_counter()
+    title = (f'lovely.remotetask vs huey and RQ, {time.strftime("%Y-%m-%d")}, '
+             f'Python {platform.python_version()}, {os.cpu_count()} CPUs, '
+             f'{platform.system()} {platform.machine()}')
+    source = sourceVersion()
+    say(title)
+    say(f'source: {source}')
+    say(f'versions: {versions()}')
+    say(f'load average at start: '
+        f'{" ".join(f"{x:.2f}" for x in os.getloadavg())}')
+    say(f'jobs: W1 {nTrickle:,}, W2 {nBurst:,}, W3 {nSamples} samples '
+        f'(+{WARMUP} warm-up), W4 {nW4:,} x 20 ms with {args.workers} '
+        f'workers; completion polled every {POLL * 1e3:.0f} ms '
+        f'(W3: {LATENCY_POLL * 1e3:.1f} ms)')
+
+    rows = []
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        scratch = contextlib.nullcontext(os.path.abspath(args.keep))
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix='remotetask-peers-')
+    with scratch as tmp:
+        say(f'fsync of a 2 KB append at the start: median '
+            f'{fsyncProbe(tmp):.3f} ms')
+        systems = [Ours(tmp)]
+        for name in peers:
+            try:
+                if name == 'rq':
+                    system = RQ(tmp, args.redis)
+                else:
+                    system = Huey(tmp, fsync=(name == 'huey-fsync'))
+            except ImportError as error:
+                say(f'peer {name} skipped: not installed ({error}); '
+                    f"pip install -e '.[bench]'")
+                continue
+            except Skip as error:
+                say(f'peer {name} skipped: {error}')
+                continue
+            say(f'peer {name}: {system.describe()}')
+            systems.append(system)
+        say('')
+
+        if 'W1' in only:
+            for system in systems:
+                run(rows, 'W1', system, system.label(), nTrickle,
+                    runTrickle, nTrickle, 'echo')
+        if 'W2' in only:
+            for system in systems:
+                run(rows, 'W2', system, system.label(), nBurst,
+                    runBurst, nBurst, 'echo')
+        if 'W3' in only:
+            for system in systems:
+                run(rows, 'W3', system, system.label(), nSamples,
+                    runLatency, nSamples)
+        if 'W4' in only:
+            w = args.workers
+            run(rows, 'W2s', systems[0], systems[0].label(), nW4,
+                runBurst, nW4, 'sleep20', 1)
+            for system in [Ours(tmp, 'threads'), Ours(tmp, 'zeo')] + \
+                    systems[1:]:
+                run(rows, 'W4', system, system.label(w), nW4,
+                    runBurst, nW4, 'sleep20', w)
+        if args.profile:
+            profileOurs(tmp, args.profile)
+        fsyncEnd = fsyncProbe(tmp)
+
+    say('\nsummary (us/peer: above 1 means lovely.remotetask is ahead; '
+        'throughput us/peer, W3 latency p50 peer/us; W4: vs (a) and (b))')
+    for line in table(rows):
+        say(line)
+    say('\ntargets')
+    for line in targets(rows):
+        say(line)
+    say(f'total run time {time.perf_counter() - started:.0f} s; at the end: '
+        f'load average {" ".join(f"{x:.2f}" for x in os.getloadavg())}, '
+        f'fsync of a 2 KB append median {fsyncEnd:.3f} ms')
+    if args.plot:
+        plot(rows, args.plot, f'{title}\nsource: {source}')
+        say(f'plot written to {args.plot}')
+    return 0 if all(row.ok for row in rows) else 1
+
+
+logs = hueyLogs = None
+
+if __name__ == '__main__':
+    sys.exit(main())
