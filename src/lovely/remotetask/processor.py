@@ -1,22 +1,24 @@
 """Processors: the loops that run a service's jobs in the background.
 
 Each loop has its own connection and transaction manager, and registers as
-a worker of the service.  A job takes three steps, each committed on its
-own:
+a worker of the service.  A job takes three steps:
 
 1. claim: the job leaves the queue, becomes ``processing`` and is leased to
-   the worker;
+   the worker (committed);
 2. run: the task is called;
-3. record: the outcome is stored.  When the task succeeded, record commits
-   together with whatever the task wrote, so the two stand or fall together;
-   when it failed, the task's writes are aborted and the failure is recorded
-   in a fresh transaction.
+3. record: the outcome is stored.  When the task succeeded and wrote to the
+   database, the outcome commits together with what it wrote, so the two
+   stand or fall together.  Any other outcome is recorded apart from the
+   task's transaction (which is aborted): together with the next claim, or
+   with the outcomes of other tiny jobs of the same batch, within
+   `SimpleProcessor.recordWindow`.
 
-A conflict while claiming is simply tried again.  A conflict while the
-task ran or its success was recorded costs the attempt: the job goes back
-to the queue (the task's writes were lost, so it must run again).  While
-the loop runs, a lease keeper thread beats the worker's heartbeat and takes
-back the jobs of workers that stopped beating (see `workers`).
+A conflict while claiming or recording apart is simply tried again.  A
+conflict while the task ran or its writes were committed costs the
+attempt: the job goes back to the queue, since its writes were lost.  While
+the loop runs, a lease keeper thread beats the worker's heartbeat, takes
+back the jobs of workers that stopped beating (see `workers`), removes
+expired finished jobs and passes stop requests on to running tasks.
 """
 import logging
 import threading
