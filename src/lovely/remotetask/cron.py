@@ -18,7 +18,6 @@ fires exactly once:
 With both rules, later wall times never map to earlier instants, which is
 what lets the search work on wall times alone.
 """
-import bisect
 import calendar
 import dataclasses
 import datetime
@@ -27,6 +26,8 @@ import re
 import zoneinfo
 
 from lovely.remotetask.exceptions import ScheduleError
+from lovely.remotetask.schedule import (
+    LONGEST_MONTH, firstFrom, walkCalendar)
 
 #: Names accepted for months (1-12) and weekdays (0-6, Sunday first).
 MONTH_NAMES = ('jan', 'feb', 'mar', 'apr', 'may', 'jun',
@@ -56,8 +57,6 @@ MACROS = {
     '@hourly': '0 * * * *',
 }
 
-_LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_CYCLE_YEARS = 400
 _NUMBER = re.compile(r'[0-9]+\Z')
 _UTC = datetime.timezone.utc
 
@@ -219,7 +218,7 @@ def _canFire(spec: CronSpec) -> bool:
     """
     if spec.dayOr:
         return True
-    return any(day <= _LONGEST_MONTH[month - 1]
+    return any(day <= LONGEST_MONTH[month - 1]
                for month in spec.month for day in spec.dayOfMonth)
 
 
@@ -299,41 +298,9 @@ def _firstWallMinute(zone, now: float) -> int:
 def _nextWallTime(spec: CronSpec, wall: int) -> int | None:
     """The first wall time at or after `wall` (a whole minute, as seconds
     on the local clock) that matches `spec`, or None."""
-    t = datetime.datetime.fromtimestamp(wall, _UTC)
-    year, mon, day, hr, mn = t.year, t.month, t.day, t.hour, t.minute
-    lastYear = year + _CYCLE_YEARS
-    while year <= lastYear:
-        if mon not in spec.month:
-            mon = _firstFrom(spec.month, mon)
-            if mon is None:
-                year, mon = year + 1, spec.month[0]
-            day, hr, mn = 1, 0, 0
-            continue
-        found = _firstDay(spec, year, mon, day)
-        if found is None:
-            year, mon = (year, mon + 1) if mon < 12 else (year + 1, 1)
-            day, hr, mn = 1, 0, 0
-            continue
-        if found != day:
-            day, hr, mn = found, 0, 0
-        found = _firstFrom(spec.hour, hr)
-        if found is None:
-            day, hr, mn = day + 1, 0, 0
-            continue
-        if found != hr:
-            hr, mn = found, 0
-        found = _firstFrom(spec.minute, mn)
-        if found is None:
-            hr, mn = hr + 1, 0
-            continue
-        return calendar.timegm((year, mon, day, hr, found, 0))
-    return None
-
-
-def _firstFrom(values: tuple, start: int) -> int | None:
-    """The first of the sorted `values` that is >= `start`, or None."""
-    index = bisect.bisect_left(values, start)
-    return values[index] if index < len(values) else None
+    return walkCalendar(
+        wall, spec.month, spec.hour, spec.minute,
+        lambda year, month, day: _firstDay(spec, year, month, day))
 
 
 def _firstDay(spec: CronSpec, year: int, month: int,
@@ -345,17 +312,17 @@ def _firstDay(spec: CronSpec, year: int, month: int,
     # Sunday is 0 in cron, 6 in Python.
     weekday = (calendar.weekday(year, month, start) + 1) % 7
     if spec.dayOr:
-        nextWeekday = _firstFrom(spec.dayOfWeek, weekday)
+        nextWeekday = firstFrom(spec.dayOfWeek, weekday)
         if nextWeekday is None:
             nextWeekday = spec.dayOfWeek[0] + 7
         found = start + nextWeekday - weekday
-        byDate = _firstFrom(spec.dayOfMonth, start)
+        byDate = firstFrom(spec.dayOfMonth, start)
         if byDate is not None:
             found = min(found, byDate)
         return found if found <= last else None
-    day = _firstFrom(spec.dayOfMonth, start)
+    day = firstFrom(spec.dayOfMonth, start)
     while day is not None and day <= last:
         if (weekday + day - start) % 7 in spec.dayOfWeek:
             return day
-        day = _firstFrom(spec.dayOfMonth, day + 1)
+        day = firstFrom(spec.dayOfMonth, day + 1)
     return None

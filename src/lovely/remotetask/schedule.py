@@ -22,8 +22,10 @@ FIELDS = (
     ('dayOfWeek', 0, 6),
 )
 _RANGES = {name: (low, high) for name, low, high in FIELDS}
-_LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_CYCLE_YEARS = 400
+#: The most days each month can have (February in a leap year).
+LONGEST_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+#: The Gregorian calendar repeats itself every 400 years.
+CYCLE_YEARS = 400
 
 
 def checkField(name: str, values: Iterable[int]) -> tuple:
@@ -90,32 +92,47 @@ def nextCallTime(now: float, minute=(), hour=(), dayOfMonth=(), month=(),
     """
     minutes, hours, days, months, weekdays = _effectiveFields(
         minute, hour, dayOfMonth, month, dayOfWeek)
-    if not any(day <= _LONGEST_MONTH[m - 1] for m in months for day in days):
+    if not any(day <= LONGEST_MONTH[m - 1] for m in months for day in days):
         return None
     start = (math.floor(now) // 60 + 1) * 60
+    return walkCalendar(
+        start, months, hours, minutes,
+        lambda year, month, day: _firstDay(year, month, day, days, weekdays))
+
+
+def walkCalendar(start: int, months: tuple, hours: tuple, minutes: tuple,
+                 firstDay) -> Optional[int]:
+    """The first whole minute at or after `start` whose fields match.
+
+    Times are seconds on a calendar without clock changes (UTC, or a wall
+    clock read as if it were UTC).  `firstDay(year, month, day)` gives the
+    first day from `day` on in that month that matches the day fields, or
+    None.  The search jumps month, day, hour and minute in turn, and gives
+    up after one 400-year cycle of the calendar.
+    """
     year, mon, day, hr, mn = _utcFields(start)
-    lastYear = year + _CYCLE_YEARS
+    lastYear = year + CYCLE_YEARS
     while year <= lastYear:
         if mon not in months:
-            mon = _firstFrom(months, mon)
+            mon = firstFrom(months, mon)
             if mon is None:
                 year, mon = year + 1, months[0]
             day, hr, mn = 1, 0, 0
             continue
-        found = _firstDay(year, mon, day, days, weekdays)
+        found = firstDay(year, mon, day)
         if found is None:
             year, mon = (year, mon + 1) if mon < 12 else (year + 1, 1)
             day, hr, mn = 1, 0, 0
             continue
         if found != day:
             day, hr, mn = found, 0, 0
-        found = _firstFrom(hours, hr)
+        found = firstFrom(hours, hr)
         if found is None:
             day, hr, mn = day + 1, 0, 0
             continue
         if found != hr:
             hr, mn = found, 0
-        found = _firstFrom(minutes, mn)
+        found = firstFrom(minutes, mn)
         if found is None:
             hr, mn = hr + 1, 0
             continue
@@ -150,7 +167,7 @@ def _utcFields(timestamp: int):
     return t.year, t.month, t.day, t.hour, t.minute
 
 
-def _firstFrom(values: tuple, start: int) -> Optional[int]:
+def firstFrom(values: tuple, start: int) -> Optional[int]:
     """The first of the sorted `values` that is >= `start`, or None."""
     index = bisect.bisect_left(values, start)
     return values[index] if index < len(values) else None
@@ -159,11 +176,11 @@ def _firstFrom(values: tuple, start: int) -> Optional[int]:
 def _firstDay(year, month, start, days, weekdays) -> Optional[int]:
     """The first day >= `start` of the month matching both day fields."""
     last = calendar.monthrange(year, month)[1]
-    day = _firstFrom(days, start)
+    day = firstFrom(days, start)
     while day is not None and day <= last:
         if calendar.weekday(year, month, day) in weekdays:
             return day
-        day = _firstFrom(days, day + 1)
+        day = firstFrom(days, day + 1)
     return None
 
 
