@@ -85,3 +85,22 @@ def clients(anyDb):
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def fileUri(tmp_path):
+    """The URI of a FileStorage with an application root, a root-level
+    service ``svc`` and a site ``site1`` with a service ``mail``; closed,
+    for another process to open."""
+    from lovely import remotetask
+    path = os.path.join(tmp_path, 'Data.fs')
+    db = openDatabase(f'file://{path}')
+    connection = db.open()
+    root = remotetask.getApplicationRoot(connection, create=True)
+    root['site1'] = remotetask.Folder()
+    root['site1']['mail'] = remotetask.TaskService()
+    root['svc'] = remotetask.TaskService()
+    transaction.commit()
+    connection.close()
+    db.close()
+    return f'file://{path}'

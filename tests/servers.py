@@ -94,6 +94,15 @@ class PostgresDatabase:
             connection.close()
 
 
+def runCommand(*args, timeout=60):
+    """Run ``python -m lovely.remotetask`` with the test tasks importable."""
+    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep +
+               os.environ.get('PYTHONPATH', ''))
+    return subprocess.run(
+        [sys.executable, '-m', 'lovely.remotetask', *args],
+        capture_output=True, text=True, timeout=timeout, env=env)
+
+
 class Worker:
     """A `remotetask worker` process; its log goes to a file."""
 

@@ -1,37 +1,12 @@
 """The worker command: bad input, and a clean stop on SIGTERM."""
 import os
 import signal
-import subprocess
-import sys
 
-import pytest
 import transaction
 
 from lovely import remotetask
-from servers import HERE, Worker, waitFor
-
-
-def run(*args, timeout=60):
-    env = dict(os.environ, PYTHONPATH=HERE)
-    return subprocess.run(
-        [sys.executable, '-m', 'lovely.remotetask', *args],
-        capture_output=True, text=True, timeout=timeout, env=env)
-
-
-@pytest.fixture
-def fileUri(tmp_path):
-    """A FileStorage with an application root, a site and two services."""
-    path = os.path.join(tmp_path, 'Data.fs')
-    db = remotetask.openDatabase(f'file://{path}')
-    connection = db.open()
-    root = remotetask.getApplicationRoot(connection, create=True)
-    root['site1'] = remotetask.Folder()
-    root['site1']['mail'] = remotetask.TaskService()
-    root['svc'] = remotetask.TaskService()
-    transaction.commit()
-    connection.close()
-    db.close()
-    return f'file://{path}'
+from servers import Worker, waitFor
+from servers import runCommand as run
 
 
 def oneLine(result):

@@ -2,35 +2,17 @@
 clean, on a FileStorage by URI, one process after another."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import transaction
 
 from lovely import remotetask
-from servers import HERE
-
-
-def run(*args):
-    env = dict(os.environ, PYTHONPATH=HERE)
-    return subprocess.run(
-        [sys.executable, '-m', 'lovely.remotetask', *args],
-        capture_output=True, text=True, timeout=60, env=env)
+from servers import runCommand as run
 
 
 @pytest.fixture
-def uri(tmp_path):
-    path = os.path.join(tmp_path, 'Data.fs')
-    db = remotetask.openDatabase(f'file://{path}')
-    connection = db.open()
-    root = remotetask.getApplicationRoot(connection, create=True)
-    root['site1'] = remotetask.Folder()
-    root['site1']['mail'] = remotetask.TaskService()
-    transaction.commit()
-    connection.close()
-    db.close()
-    return f'file://{path}'
+def uri(fileUri):
+    return fileUri
 
 
 def command(uri, name, *args):
@@ -110,4 +92,4 @@ def test_unknown_service_lists_the_services(uri):
     result = run('jobs', '--db', uri, '--service', 'nope')
     assert result.returncode == 2
     assert result.stderr.strip() == \
-        "remotetask: no service 'nope'; the database has: site1.mail"
+        "remotetask: no service 'nope'; the database has: svc, site1.mail"
