@@ -524,3 +524,18 @@ def test_a_conflict_is_retried_and_an_error_aborts(app, reader):
     assert response.json['error'] == (
         'internal error; the server log has the details')
     assert len(jobIds(reader.service())) == 1
+
+
+def test_a_job_shows_priority_progress_and_next_attempt(client, reader):
+    job = add(client, {'task': 'echo', 'priority': 3})
+    service = reader.service()
+    assert service.claimNextJob() == job['id']
+    service.setProgress(job['id'], 0.25, 'a quarter')
+    reader.tm.commit()
+    shown = client.get(f'/api/services/svc/jobs/{job["id"]}',
+                       headers=MANAGE).json
+    assert (shown['priority'], shown['status']) == (3, 'processing')
+    assert (shown['progress']['fraction'], shown['progress']['message']) == \
+        (0.25, 'a quarter')
+    page = client.get('/services/svc', headers=MANAGE)
+    assert '25% a quarter, priority 3' in page.text

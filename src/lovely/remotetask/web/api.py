@@ -114,7 +114,9 @@ def jobs(ctx, service):
 def job(ctx, service, job):
     entry = ctx.service(service)
     found = ctx.job(entry, job)
-    return respond(jobData(found, _jobUrl(ctx, entry, found.id)))
+    data = jobData(found, _jobUrl(ctx, entry, found.id))
+    data['progress'] = entry.service.getProgress(found.id)
+    return respond(data)
 
 
 def pageParameters(query):

@@ -23,7 +23,7 @@ from webob.multidict import MultiDict
 
 from lovely.remotetask.exceptions import RemoteTaskError, UnknownTaskError
 from lovely.remotetask.interfaces import (
-    CANCELLABLE, CRONJOB, DELAYED, FINISHED, ICronJob)
+    CANCELLABLE, CRONJOB, DELAYED, FINISHED, PROCESSING, RETRY, ICronJob)
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.schedule import MISSED_POLICIES, checkDelay
 from lovely.remotetask.web import auth, settings
@@ -233,6 +233,7 @@ def rowData(ctx, entry, job) -> dict:
         id=job.id, task=job.task, status=job.status,
         created=formatTime(job.created), started=formatTime(job.started),
         completed=formatTime(job.completed), attempts=job.attempts,
+        note=_note(job, entry.service),
         detail=renderDetail(job, entry.service),
         cancellable=job.status in CANCELLABLE,
         editUrl=ctx.url(f'/services/{entry.path}/jobs/{job.id}/edit')
@@ -241,6 +242,22 @@ def rowData(ctx, entry, job) -> dict:
         sortKeys=dict(id=job.id, task=job.task, status=job.status,
                       created=job.created, started=job.started,
                       completed=job.completed))
+
+
+def _note(job, service) -> str:
+    """How far a running job got, when a failed one is tried again, and
+    its priority when it has one."""
+    parts = []
+    if job.status == PROCESSING:
+        progress = service.getProgress(job.id)
+        if progress is not None:
+            parts.append(f'{progress["fraction"]:.0%} {progress["message"]}'
+                         .strip())
+    elif job.status == RETRY and job.scheduledFor is not None:
+        parts.append(f'next attempt {formatTime(job.scheduledFor)}')
+    if job.priority:
+        parts.append(f'priority {job.priority}')
+    return ', '.join(parts)
 
 
 def rows(ctx, service):

@@ -80,6 +80,13 @@ _SCHEMAS = {
         'completed': {'type': ['number', 'null']},
         'attempts': {'type': 'integer'},
         'worker': {'type': ['string', 'null']},
+        'priority': {'type': 'integer'},
+        'key': {'type': ['string', 'null']},
+        'nextAttempt': {'type': ['number', 'null'], 'description':
+                        'when a job with status retry is tried again'},
+        'progress': {'type': ['object', 'null'], 'description':
+                     'what the running task reported last: fraction, '
+                     'message, time (on a single job only)'},
         'url': {'type': 'string'},
         'schedule': _ref('Schedule')}},
     'Schedule': {'type': 'object', 'description': 'A cron expression (with '

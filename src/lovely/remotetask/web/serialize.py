@@ -44,6 +44,8 @@ def jobData(job, url: str) -> dict:
         input=jsonValue(job.input), result=jsonValue(job.output),
         error=job.error, created=job.created, started=job.started,
         completed=job.completed, attempts=job.attempts, worker=job.worker,
+        priority=job.priority, key=job.key, nextAttempt=(
+            job.scheduledFor if job.status == RETRY else None),
         url=url)
     if ICronJob.providedBy(job):
         data['schedule'] = scheduleData(job)

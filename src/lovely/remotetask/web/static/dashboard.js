@@ -28,7 +28,7 @@
       row.className = 'status-removed';
       return;
     }
-    ['status', 'started', 'completed', 'attempts'].forEach(function (name) {
+    ['status', 'started', 'completed', 'attempts', 'note'].forEach(function (name) {
       setText(row, name, data[name]);
     });
     row.className = 'status-' + data.status.replace(/ /g, '-');
