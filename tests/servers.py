@@ -50,8 +50,14 @@ class ZEOServer:
                           interval=0.05)
 
     def stop(self):
+        """Stop the server; kill it if it does not stop within 10 s (it
+        can wait on a client in the middle of a commit)."""
         self.process.terminate()
-        self.process.wait(30)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(30)
 
     def close(self):
         if self.process and self.process.poll() is None:
