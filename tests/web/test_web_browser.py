@@ -23,9 +23,8 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
                 allow_module_level=True)
 
 from selenium.common.exceptions import (  # noqa: E402
-    StaleElementReferenceException)
+    StaleElementReferenceException, WebDriverException)
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 TIMEOUT = 20
@@ -86,7 +85,22 @@ def waiting(driver):
 def submit(driver, button):
     """Click a submit button and wait for the page it leads to."""
     button.click()
-    waiting(driver).until(expected_conditions.staleness_of(button))
+    waiting(driver).until(lambda d: gone(button))
+
+
+def gone(element) -> bool:
+    """Whether the page that held `element` was replaced.  Chromedriver
+    says so by a stale reference, or, caught in the middle of the
+    navigation, by an inspector error that the node left the document."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if 'does not belong to the document' in str(error):
+            return True
+        raise
+    return False
 
 
 def statusOf(driver, jobid):
