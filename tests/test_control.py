@@ -10,9 +10,10 @@ import zope.component
 from ZODB.POSException import ConflictError
 
 from lovely import remotetask
-from lovely.remotetask import context, events, testing
+from lovely.remotetask import context, events
 from lovely.remotetask.retry import RetryPolicy, RetryTask
 from lovely.remotetask.task import ProcessTask, SimpleTask
+from services import newService, waitForStatus
 
 
 @pytest.fixture
@@ -131,19 +132,6 @@ def app(db):
     yield root
     transaction.abort()
     connection.close()
-
-
-def newService(app):
-    service = app['svc'] = remotetask.TaskService()
-    transaction.commit()
-    return service
-
-
-def waitForStatus(service, jobid, status, timeout=30):
-    def reached():
-        service._p_jar.sync()
-        return service.getStatus(jobid) == status
-    testing.waitUntil(reached, timeout, interval=0.01)
 
 
 class TestStopping:

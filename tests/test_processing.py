@@ -9,9 +9,9 @@ from transaction.interfaces import TransientError
 from zope.interface import implementer
 
 from lovely import remotetask
-from lovely.remotetask import testing
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import ITask
+from services import newService, waitForStatus
 
 
 @pytest.fixture
@@ -24,28 +24,6 @@ def app(anyDb):
     yield root
     transaction.abort()
     connection.close()
-
-
-def newService(app, name='svc', **processor):
-    service = app[name] = remotetask.TaskService()
-    if processor:
-        service.processorFactory = processor.pop('factory')
-        service.processorArguments = processor
-    transaction.commit()
-    return service
-
-
-def waitForStatus(service, jobids, status='completed', timeout=30):
-    connection = service._p_jar
-    remaining = set(jobids)
-
-    def done():
-        connection.sync()
-        remaining.difference_update(
-            [j for j in remaining if service.getStatus(j) == status])
-        return not remaining
-
-    testing.waitUntil(done, timeout, interval=0.01)
 
 
 def test_simple_processor_runs_jobs_in_queue_order(app):

@@ -1,0 +1,32 @@
+"""Helpers for tests that run a service in background threads."""
+import transaction
+
+from lovely import remotetask
+from lovely.remotetask import testing
+
+
+def newService(app, name='svc', **processor):
+    """A committed service in `app`; `processor` may name a `factory` and
+    its arguments."""
+    service = app[name] = remotetask.TaskService()
+    if processor:
+        service.processorFactory = processor.pop('factory')
+        service.processorArguments = processor
+    transaction.commit()
+    return service
+
+
+def waitForStatus(service, jobids, status='completed', timeout=30):
+    """Wait until each of `jobids` (or the one id) has `status`."""
+    if isinstance(jobids, int):
+        jobids = [jobids]
+    connection = service._p_jar
+    remaining = set(jobids)
+
+    def done():
+        connection.sync()
+        remaining.difference_update(
+            [j for j in remaining if service.getStatus(j) == status])
+        return not remaining
+
+    testing.waitUntil(done, timeout, interval=0.01)
