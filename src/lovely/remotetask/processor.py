@@ -20,6 +20,7 @@ the loop runs, a lease keeper thread beats the worker's heartbeat, takes
 back the jobs of workers that stopped beating (see `workers`), removes
 expired finished jobs and passes stop requests on to running tasks.
 """
+import dataclasses
 import logging
 import threading
 import time
@@ -105,6 +106,21 @@ class _Pending:
         return outcomes
 
 
+@dataclasses.dataclass(frozen=True)
+class _Claim:
+    """A job claimed, with what running it needs to know beforehand."""
+
+    jobid: int
+    attempt: int
+    timeLimit: Optional[float]
+
+    @classmethod
+    def of(cls, service, jobid):
+        job = service.jobs[jobid]
+        task = service.queryTask(job.task)
+        return cls(jobid, job.attempts, getattr(task, 'timeLimit', None))
+
+
 class _Session:
     """A connection of one's own, and the steps of a job on it."""
 
@@ -150,13 +166,15 @@ class _Session:
     def claim(self, limit: int = 1, outcomes=()):
         """Record `outcomes` and claim up to `limit` jobs, in one commit.
 
-        Returns the ids claimed, or `_CONFLICT` (then nothing was done).
+        Returns the jobs claimed, as `_Claim`s, or `_CONFLICT` (then
+        nothing was done).
         """
         self.tm.begin()
         try:
             service = self.service()
             self._recordAll(service, outcomes)
-            claimed = service.claimNextJobs(limit, worker=self.workerId)
+            claimed = [_Claim.of(service, jobid) for jobid in
+                       service.claimNextJobs(limit, worker=self.workerId)]
             self.tm.commit()
         except TransientError:
             self.tm.abort()
@@ -409,20 +427,14 @@ class SimpleProcessor:
                     self._wakeup.wait(self.waitTime)
         finally:
             if held or pending.outcomes:
-                session.release(held, pending.take())
+                session.release([claim.jobid for claim in held],
+                                pending.take())
 
-    def _run(self, session, jobid):
+    def _run(self, session, claim):
         """Run a claimed job (see _Session.run), in a thread of its own if
         its task has a time limit, so that the loop can go on when the task
         does not stop at the limit."""
-        session.tm.begin()
-        try:
-            service = session.service()
-            job = service.jobs[jobid]
-            limit = getattr(service.queryTask(job.task), 'timeLimit', None)
-            attempt = job.attempts
-        finally:
-            session.tm.abort()
+        jobid, limit = claim.jobid, claim.timeLimit
         if limit is None:
             return session.run(jobid)
         finished = threading.Event()
@@ -445,7 +457,7 @@ class SimpleProcessor:
             return None
         log.error('job %s did not stop at its time limit of %s s; it is '
                   'left running and its slot freed', jobid, limit)
-        return Outcome(jobid, attempt, error=(
+        return Outcome(jobid, claim.attempt, error=(
             f'timed out after {limit:g} s (the task did not stop when '
             f'asked; what it records later is refused)'))
 
@@ -491,33 +503,33 @@ class MultiProcessor(SimpleProcessor):
                     continue
                 self._wakeup.clear()
                 claimed = self._guarded(session.claim)
-                jobid = claimed[0] if claimed and claimed is not _CONFLICT \
+                claim = claimed[0] if claimed and claimed is not _CONFLICT \
                     else claimed
-                if not jobid or jobid is _CONFLICT:
+                if not claim or claim is _CONFLICT:
                     self._slots.release()
-                    if not jobid:
+                    if not claim:
                         backoff.reset()
                         self._wakeup.wait(self.waitTime)
                     else:
                         backoff.wait(self._wakeup)
                     continue
                 backoff.reset()
-                self._runJob(session, jobid)
+                self._runJob(session, claim)
         finally:
             for thread in list(self._threads):
                 thread.join()
 
-    def _runJob(self, session, jobid) -> None:
+    def _runJob(self, session, claim) -> None:
         thread = threading.Thread(
-            target=self._runInThread, args=(jobid,), daemon=True,
-            name=f'remotetask-job-{jobid}')
+            target=self._runInThread, args=(claim,), daemon=True,
+            name=f'remotetask-job-{claim.jobid}')
         self._threads.add(thread)
         thread.start()
 
-    def _runInThread(self, jobid) -> None:
+    def _runInThread(self, claim) -> None:
         try:
             with _Session(self.db, self.serviceOid, self.workerId) as session:
-                outcome = self._guarded(self._run, session, jobid)
+                outcome = self._guarded(self._run, session, claim)
                 if isinstance(outcome, Outcome):
                     self._guarded(session.record, [outcome])
         finally:
