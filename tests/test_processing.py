@@ -9,6 +9,7 @@ from transaction.interfaces import TransientError
 from zope.interface import implementer
 
 from lovely import remotetask
+from lovely.remotetask import processor
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import ITask
 from services import newService, waitForStatus
@@ -196,3 +197,92 @@ def test_a_task_whose_writes_conflict_runs_again(app, anyDb):
     job = service.jobs[jobid]
     assert (job.attempts, job.output, job.error) == (2, 1, None)
     assert app['counter'].hits == 1 and app['counter'].rival
+
+
+class _LongWindow(remotetask.SimpleProcessor):
+    """A record window long enough to tell lingering from not."""
+
+    recordWindow = 2.0
+
+
+class _ShortWindow(remotetask.SimpleProcessor):
+    """A window that a trickle of 40 adds fits in, even on a slow machine."""
+
+    recordWindow = 0.3
+
+
+def _countClaims(monkeypatch):
+    claims = []
+    claim = processor._Session.claim
+
+    def counted(session, *args, **kw):
+        claims.append(args)
+        return claim(session, *args, **kw)
+
+    monkeypatch.setattr(processor._Session, 'claim', counted)
+    return claims
+
+
+def test_a_trickle_of_tiny_jobs_is_claimed_in_few_commits(
+        app, anyDb, monkeypatch):
+    """Jobs added one per transaction while the processor keeps up: it
+    waits out the record window and takes them together, instead of
+    committing once per job."""
+    remotetask.provideTask(lambda n: n, name='echo')
+    service = newService(app, factory=_ShortWindow)
+    service.startProcessing()
+    claims = _countClaims(monkeypatch)
+    jobs = []
+    tm = transaction.TransactionManager()
+    conn = anyDb.open(transaction_manager=tm)
+    producer = remotetask.getApplicationRoot(conn)['svc']
+    for n in range(40):
+        jobs.append(producer.add('echo', n))
+        tm.commit()
+    conn.close()
+    waitForStatus(service, jobs)
+    # Without waiting it claims about once per job (it is faster than
+    # the producer); waiting, about once per window.
+    assert len(claims) <= 12, len(claims)
+    assert [service.getResult(j) for j in jobs] == list(range(40))
+
+
+def test_a_job_that_comes_alone_is_not_held_back(app):
+    remotetask.provideTask(lambda n: n, name='echo')
+    service = newService(app, factory=_LongWindow)
+    service.startProcessing()
+    for n in range(3):
+        jobid = service.add('echo', n)
+        transaction.commit()
+        started = time.monotonic()
+        waitForStatus(service, jobid)
+        # Nothing else came: its outcome is recorded at once, not at the
+        # end of the 2 s window.
+        assert time.monotonic() - started < 1.5
+
+
+def test_stop_while_waiting_out_the_window_is_prompt(app, anyDb):
+    """A task that adds the next job: the loop then waits out the window
+    with an outcome in hand.  Stopping records it and gives the next job
+    back at once."""
+    ran = threading.Event()
+
+    @remotetask.provideTask
+    def chain(n):
+        with anyDb.transaction() as conn:
+            remotetask.getApplicationRoot(conn)['svc'].add('chain', n + 1)
+        ran.set()
+        return n
+
+    service = newService(app, factory=_LongWindow)
+    first = service.add('chain', 0)
+    transaction.commit()
+    service.startProcessing()
+    assert ran.wait(10)
+    started = time.monotonic()
+    service.stopProcessing(wait=10)
+    assert time.monotonic() - started < 1.5
+    transaction.begin()
+    assert service.getStatus(first) == 'completed'
+    assert [service.getStatus(j) for j in service.jobs if j != first] \
+        == ['queued']

@@ -346,6 +346,8 @@ class SimpleProcessor:
     With a backlog of tiny jobs it claims several at once and records
     their outcomes together, each commit within `recordWindow` seconds of
     the first outcome it holds, so a job's commits cost a fraction of one.
+    When jobs trickle in one by one, it waits out that window before it
+    claims again, to take them together too.
     """
 
     #: Seconds an outcome may wait to be recorded with others.
@@ -366,6 +368,7 @@ class SimpleProcessor:
         self.workerId = workerId or newWorkerId()
         self.running = True
         self._wakeup = threading.Event()
+        self._stopped = threading.Event()
         self._taskTime = _Average()
 
     def wake(self) -> None:
@@ -375,6 +378,7 @@ class SimpleProcessor:
     def stop(self) -> None:
         """Stop after the job in hand."""
         self.running = False
+        self._stopped.set()
         self._wakeup.set()
 
     def __call__(self) -> None:
@@ -401,6 +405,7 @@ class SimpleProcessor:
         backoff = _Backoff(limit=self.waitTime)
         held = []                                   # claimed, not started
         pending = _Pending(self.recordWindow)       # outcomes to record
+        drained = False         # the last claim took all there was
         try:
             while self.running:
                 if held:
@@ -414,21 +419,40 @@ class SimpleProcessor:
                     continue
                 # Nothing in hand: record what is pending and claim more,
                 # in one commit.
+                if drained:
+                    self._linger(pending)
                 self._wakeup.clear()   # before looking: no wake-up is lost
+                limit = self._batchSize()
                 claimed = self._guarded(
-                    session.claim, self._batchSize(), pending.outcomes)
+                    session.claim, limit, pending.outcomes)
                 if claimed is _CONFLICT:
                     backoff.wait(self._wakeup)
                     continue
                 backoff.reset()
                 pending.take()
                 held = list(claimed)
+                drained = len(held) < limit
                 if not held:
                     self._wakeup.wait(self.waitTime)
         finally:
             if held or pending.outcomes:
                 session.release([claim.jobid for claim in held],
                                 pending.take())
+
+    def _linger(self, pending) -> None:
+        """Wait out the record window while jobs trickle in.
+
+        The last claim took all there was, and jobs were added since (this
+        process's commits wake the loop): claiming each as it comes would
+        cost a commit per job.  Waiting until the outcomes in hand are due
+        records them and claims what came meanwhile in one commit.  No
+        outcome waits longer than the window, nor does a job that came
+        while outcomes were in hand; one that comes to an idle loop is
+        claimed at once.
+        """
+        if pending.outcomes and self._wakeup.is_set():
+            self._stopped.wait(pending.since + pending.window
+                               - time.monotonic())
 
     def _run(self, session, claim):
         """Run a claimed job (see _Session.run), in a thread of its own if

@@ -21,7 +21,7 @@ from BTrees.Length import Length
 from ZODB.POSException import ConflictError
 
 #: Ids a segment takes before the next one is started.
-SEGMENT_SIZE = 100
+SEGMENT_SIZE = 30
 
 
 def mergeEntries(old: tuple, committed: tuple, new: tuple) -> tuple:
