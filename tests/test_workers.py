@@ -4,6 +4,7 @@ server restarts."""
 import collections
 import os
 import signal
+import time
 
 import pytest
 import transaction
@@ -127,6 +128,22 @@ def test_three_workers_run_each_job_once(client):
     assert len({pid for jobid, pid in done}) > 1   # they all took part
     assert client.statuses(ids) == {'completed': 300}
     assert [w.stop() for w in workers] == [0, 0, 0]
+
+
+def test_an_idle_zeo_worker_hears_of_a_new_job_at_once(client):
+    """A ZEO client learns of each commit as it happens: an idle worker
+    looks for jobs then, not at the end of its wait time (60 s here)."""
+    if client.server is None:
+        pytest.skip('RelStorage workers look for jobs after --wait-time')
+    [worker] = client.workers(1, '--wait-time', '60')
+    for round in range(3):
+        # Completed means recorded, and the worker found nothing more in
+        # the same commit: it is idle, or about to be, when the next comes.
+        [jobid] = client.add(1)
+        started = time.monotonic()
+        client.waitForAll([jobid], timeout=30)
+        assert time.monotonic() - started < 10
+    assert worker.stop() == 0
 
 
 def test_a_killed_workers_job_is_run_again(client):

@@ -218,7 +218,9 @@ def _parser():
                      f'its last heartbeat (default {LEASE_TIME:g})')
     run.add_argument('--wait-time', type=_positive, default=WAIT_TIME,
                      metavar='SECONDS',
-                     help='how often an idle worker looks for work '
+                     help='how often an idle worker looks for cron jobs '
+                     'that came due, and over RelStorage for new jobs; '
+                     'over ZEO it hears of them at once '
                      f'(default {WAIT_TIME:g})')
     run.add_argument('--threads', type=int, default=0, metavar='N',
                      help='run up to N jobs at once (MultiProcessor); by '

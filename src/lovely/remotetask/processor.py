@@ -34,6 +34,7 @@ from lovely.remotetask import context, metrics
 from lovely.remotetask.exceptions import JobStateError
 from lovely.remotetask.interfaces import CANCELLED, IProcessor
 from lovely.remotetask.run import Outcome, runJob
+from lovely.remotetask.watch import CommitWatch
 from lovely.remotetask.workers import LEASE_TIME, newWorkerId
 
 log = logging.getLogger('lovely.remotetask')
@@ -369,6 +370,7 @@ class SimpleProcessor:
         self.running = True
         self._wakeup = threading.Event()
         self._stopped = threading.Event()
+        self._commits = CommitWatch(db)
         self._taskTime = _Average()
 
     def wake(self) -> None:
@@ -422,6 +424,7 @@ class SimpleProcessor:
                 if drained:
                     self._linger(pending)
                 self._wakeup.clear()   # before looking: no wake-up is lost
+                self._commits.mark()
                 limit = self._batchSize()
                 claimed = self._guarded(
                     session.claim, limit, pending.outcomes)
@@ -433,7 +436,7 @@ class SimpleProcessor:
                 held = list(claimed)
                 drained = len(held) < limit
                 if not held:
-                    self._wakeup.wait(self.waitTime)
+                    self._commits.wait(self._wakeup, self.waitTime)
         finally:
             if held or pending.outcomes:
                 session.release([claim.jobid for claim in held],
@@ -526,6 +529,7 @@ class MultiProcessor(SimpleProcessor):
                 if not self._slots.acquire(timeout=self.waitTime):
                     continue
                 self._wakeup.clear()
+                self._commits.mark()
                 claimed = self._guarded(session.claim)
                 claim = claimed[0] if claimed and claimed is not _CONFLICT \
                     else claimed
@@ -533,7 +537,7 @@ class MultiProcessor(SimpleProcessor):
                     self._slots.release()
                     if not claim:
                         backoff.reset()
-                        self._wakeup.wait(self.waitTime)
+                        self._commits.wait(self._wakeup, self.waitTime)
                     else:
                         backoff.wait(self._wakeup)
                     continue
