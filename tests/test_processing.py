@@ -1,4 +1,5 @@
 """Background processing: threads, processors, their order and limits."""
+import logging
 import threading
 import time
 
@@ -9,7 +10,7 @@ from transaction.interfaces import TransientError
 from zope.interface import implementer
 
 from lovely import remotetask
-from lovely.remotetask import processor
+from lovely.remotetask import processor, testing
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import ITask
 from services import newService, waitForStatus
@@ -286,3 +287,27 @@ def test_stop_while_waiting_out_the_window_is_prompt(app, anyDb):
     assert service.getStatus(first) == 'completed'
     assert [service.getStatus(j) for j in service.jobs if j != first] \
         == ['queued']
+
+
+def test_many_threads_keep_to_the_connection_pool(app, anyDb):
+    """Each thread has a connection of its own for as long as the processor
+    runs; the pool grows by them, so ZODB has nothing to warn about."""
+    pool = anyDb.getPoolSize()
+    seen = set()
+    remotetask.provideTask(
+        lambda n: seen.add(threading.current_thread().name), name='where')
+    capture = testing.LogCapture('ZODB.DB', level=logging.WARNING)
+    try:
+        service = newService(app, factory=remotetask.MultiProcessor,
+                             maxThreads=8)
+        jobs = [service.add('where', n) for n in range(40)]
+        transaction.commit()
+        service.startProcessing()
+        waitForStatus(service, jobs)
+        service.stopProcessing(wait=10)
+    finally:
+        capture.uninstall()
+    assert str(capture) == ''
+    assert anyDb.getPoolSize() == pool
+    # Long-lived threads, not one per job.
+    assert len(seen) <= 8

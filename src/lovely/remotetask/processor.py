@@ -1,7 +1,8 @@
 """Processors: the loops that run a service's jobs in the background.
 
-Each loop has its own connection and transaction manager, and registers as
-a worker of the service.  A job takes three steps:
+A processor registers as a worker of the service and runs one loop
+(`SimpleProcessor`) or several side by side (`MultiProcessor`), each with
+a connection and transaction manager of its own.  A job takes three steps:
 
 1. claim: the job leaves the queue, becomes ``processing`` and is leased to
    the worker (committed);
@@ -20,6 +21,7 @@ the loop runs, a lease keeper thread beats the worker's heartbeat, takes
 back the jobs of workers that stopped beating (see `workers`), removes
 expired finished jobs and passes stop requests on to running tasks.
 """
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -51,6 +53,22 @@ STOP_GRACE = 0.5
 RECORD_TIMEOUT = 60.0
 
 _CONFLICT = object()
+
+_poolLock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _poolGrownBy(db, connections: int):
+    """Grow the database's connection pool by a processor's own connections
+    while it runs.  They stay open, and would otherwise push the
+    application's out of the pool (ZODB warns, and drops their caches)."""
+    with _poolLock:
+        db.setPoolSize(db.getPoolSize() + connections)
+    try:
+        yield
+    finally:
+        with _poolLock:
+            db.setPoolSize(db.getPoolSize() - connections)
 
 
 class _Backoff:
@@ -164,7 +182,7 @@ class _Session:
                 self.tm.abort()
                 raise
 
-    def claim(self, limit: int = 1, outcomes=()):
+    def claim(self, limit: int = 1, outcomes=(), lane: int = 0):
         """Record `outcomes` and claim up to `limit` jobs, in one commit.
 
         Returns the jobs claimed, as `_Claim`s, or `_CONFLICT` (then
@@ -175,7 +193,8 @@ class _Session:
             service = self.service()
             self._recordAll(service, outcomes)
             claimed = [_Claim.of(service, jobid) for jobid in
-                       service.claimNextJobs(limit, worker=self.workerId)]
+                       service.claimNextJobs(limit, worker=self.workerId,
+                                             lane=lane)]
             self.tm.commit()
         except TransientError:
             self.tm.abort()
@@ -355,6 +374,8 @@ class SimpleProcessor:
     recordWindow = 0.010
     #: The most jobs claimed at once.
     maxBatch = 20
+    #: Loops that claim and run jobs side by side.
+    lanes = 1
 
     def __init__(self, db, serviceOid: bytes, waitTime: float = WAIT_TIME,
                  name: Optional[str] = None, leaseTime: float = LEASE_TIME,
@@ -368,31 +389,44 @@ class SimpleProcessor:
         self.leaseTime = leaseTime
         self.workerId = workerId or newWorkerId()
         self.running = True
-        self._wakeup = threading.Event()
+        self._wakeups = [threading.Event() for _ in range(self.lanes)]
         self._stopped = threading.Event()
-        self._commits = CommitWatch(db)
         self._taskTime = _Average()
 
     def wake(self) -> None:
         """Look for jobs now rather than after the wait."""
-        self._wakeup.set()
+        for wakeup in self._wakeups:
+            wakeup.set()
 
     def stop(self) -> None:
         """Stop after the job in hand."""
         self.running = False
         self._stopped.set()
-        self._wakeup.set()
+        self.wake()
 
     def __call__(self) -> None:
+        # A connection per lane and one for the lease keeper; a task with a
+        # time limit runs on one more.
+        with _poolGrownBy(self.db, 2 * self.lanes + 1):
+            self._serve()
+
+    def _serve(self) -> None:
         with _Session(self.db, self.serviceOid, self.workerId) as session:
             session.commitOrRetry(
                 lambda service: service.registerWorker(
                     self.workerId, self.leaseTime))
             keeper = _LeaseKeeper(self)
             keeper.start()
+            others = [threading.Thread(
+                target=self._lane, args=(lane,), daemon=True,
+                name=f'{self.name}-{lane}') for lane in range(1, self.lanes)]
             try:
-                self._loop(session)
+                for thread in others:
+                    thread.start()
+                self._loop(session, 0)
             finally:
+                for thread in others:
+                    thread.join()
                 keeper.stopping.set()
                 keeper.join()
                 try:
@@ -403,7 +437,16 @@ class SimpleProcessor:
                     log.exception('worker %s could not unregister',
                                   self.workerId)
 
-    def _loop(self, session) -> None:
+    def _lane(self, lane: int) -> None:
+        try:
+            with _Session(self.db, self.serviceOid, self.workerId) as session:
+                self._loop(session, lane)
+        except Exception:
+            log.exception('processor %s: lane %s failed', self.name, lane)
+
+    def _loop(self, session, lane: int) -> None:
+        wakeup = self._wakeups[lane]
+        commits = CommitWatch(self.db)
         backoff = _Backoff(limit=self.waitTime)
         held = []                                   # claimed, not started
         pending = _Pending(self.recordWindow)       # outcomes to record
@@ -422,27 +465,27 @@ class SimpleProcessor:
                 # Nothing in hand: record what is pending and claim more,
                 # in one commit.
                 if drained:
-                    self._linger(pending)
-                self._wakeup.clear()   # before looking: no wake-up is lost
-                self._commits.mark()
+                    self._linger(pending, wakeup)
+                wakeup.clear()   # before looking: no wake-up is lost
+                commits.mark()
                 limit = self._batchSize()
                 claimed = self._guarded(
-                    session.claim, limit, pending.outcomes)
+                    session.claim, limit, pending.outcomes, lane)
                 if claimed is _CONFLICT:
-                    backoff.wait(self._wakeup)
+                    backoff.wait(wakeup)
                     continue
                 backoff.reset()
                 pending.take()
                 held = list(claimed)
                 drained = len(held) < limit
                 if not held:
-                    self._commits.wait(self._wakeup, self.waitTime)
+                    commits.wait(wakeup, self.waitTime)
         finally:
             if held or pending.outcomes:
                 session.release([claim.jobid for claim in held],
                                 pending.take())
 
-    def _linger(self, pending) -> None:
+    def _linger(self, pending, wakeup) -> None:
         """Wait out the record window while jobs trickle in.
 
         The last claim took all there was, and jobs were added since (this
@@ -453,7 +496,7 @@ class SimpleProcessor:
         while outcomes were in hand; one that comes to an idle loop is
         claimed at once.
         """
-        if pending.outcomes and self._wakeup.is_set():
+        if pending.outcomes and wakeup.is_set():
             self._stopped.wait(pending.since + pending.window
                                - time.monotonic())
 
@@ -503,13 +546,14 @@ class SimpleProcessor:
             return step(*args)
         except Exception:
             log.exception('processor %s: unexpected error', self.name)
-            self._wakeup.wait(self.waitTime)
+            self._stopped.wait(self.waitTime)
             return _CONFLICT
 
 
 @implementer(IProcessor)
 class MultiProcessor(SimpleProcessor):
-    """Runs up to `maxThreads` jobs at once, each in a thread of its own."""
+    """Runs up to `maxThreads` jobs at once: as many loops, each a thread
+    with a connection of its own, under one worker id and lease."""
 
     def __init__(self, db, serviceOid: bytes, waitTime: float = WAIT_TIME,
                  maxThreads: int = 5, name: Optional[str] = None,
@@ -517,50 +561,5 @@ class MultiProcessor(SimpleProcessor):
                  workerId: Optional[str] = None) -> None:
         if maxThreads < 1:
             raise ValueError(f'maxThreads must be at least 1, not {maxThreads}')
+        self.maxThreads = self.lanes = maxThreads
         super().__init__(db, serviceOid, waitTime, name, leaseTime, workerId)
-        self.maxThreads = maxThreads
-        self._slots = threading.BoundedSemaphore(maxThreads)
-        self._threads = set()
-
-    def _loop(self, session) -> None:
-        backoff = _Backoff(limit=self.waitTime)
-        try:
-            while self.running:
-                if not self._slots.acquire(timeout=self.waitTime):
-                    continue
-                self._wakeup.clear()
-                self._commits.mark()
-                claimed = self._guarded(session.claim)
-                claim = claimed[0] if claimed and claimed is not _CONFLICT \
-                    else claimed
-                if not claim or claim is _CONFLICT:
-                    self._slots.release()
-                    if not claim:
-                        backoff.reset()
-                        self._commits.wait(self._wakeup, self.waitTime)
-                    else:
-                        backoff.wait(self._wakeup)
-                    continue
-                backoff.reset()
-                self._runJob(session, claim)
-        finally:
-            for thread in list(self._threads):
-                thread.join()
-
-    def _runJob(self, session, claim) -> None:
-        thread = threading.Thread(
-            target=self._runInThread, args=(claim,), daemon=True,
-            name=f'remotetask-job-{claim.jobid}')
-        self._threads.add(thread)
-        thread.start()
-
-    def _runInThread(self, claim) -> None:
-        try:
-            with _Session(self.db, self.serviceOid, self.workerId) as session:
-                outcome = self._guarded(self._run, session, claim)
-                if isinstance(outcome, Outcome):
-                    self._guarded(session.record, [outcome])
-        finally:
-            self._threads.discard(threading.current_thread())
-            self._slots.release()
-            self._wakeup.set()
