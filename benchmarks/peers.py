@@ -35,6 +35,9 @@ W1 trickle  5,000 echo jobs of a small dict, each added in its own
             transaction (one enqueue call) by a producer thread while one
             worker processes them; timed from the first add until every job
             is seen completed.
+W1 adds alone  the same 5,000 adds with no worker running: the rate at
+            which the producer alone commits, the ceiling of W1 for that
+            system (its jobs are not run).
 W2 burst    20,000 echo jobs added at once (us: one transaction; huey:
             ``task.map()``, which has no bulk enqueue and commits each job;
             RQ: ``enqueue_many``, one Redis pipeline), drained by one worker;
@@ -222,6 +225,8 @@ class Ours:
         self.db = None
 
     def label(self, workers=1):
+        if not workers:
+            return 'us: FileStorage, no worker'
         if self.mode == 'simple':
             return 'us: SimpleProcessor thread, FileStorage'
         if self.mode == 'threads':
@@ -253,7 +258,9 @@ class Ours:
         self.tm.commit()
         self.service = app['svc']
         self.done = 0
-        if self.mode == 'simple':
+        if not workers:
+            pass
+        elif self.mode == 'simple':
             self.service.startProcessing()
         elif self.mode == 'threads':
             self.service.startProcessing(MultiProcessor, maxThreads=workers)
@@ -425,6 +432,8 @@ class Huey:
 
     def label(self, workers=1):
         fsync = 'fsync=True' if self.fsync else 'default settings'
+        if not workers:
+            return f'huey: SqliteHuey({fsync}), no consumer'
         return f'huey: SqliteHuey({fsync}), {workers} consumer thread' + (
             's' if workers > 1 else '')
 
@@ -439,6 +448,8 @@ class Huey:
         self.logs.take()
         self.producerHuey = self._instance(self.path)
         self.poller = self._instance(self.path)
+        if not workers:
+            return
         consumerHuey = self._instance(self.path)
         self.consumer = consumerHuey.create_consumer(
             workers=workers, worker_type='thread')
@@ -539,6 +550,8 @@ class RQ:
         self.funcs = {'echo': benchtasks.echo, 'sleep20': benchtasks.sleep20}
 
     def label(self, workers=1):
+        if not workers:
+            return 'rq: no worker'
         if workers == 1:
             return 'rq: 1 SimpleWorker process'
         return f'rq: worker-pool of {workers} SimpleWorkers'
@@ -551,6 +564,8 @@ class RQ:
         self.conn.flushdb()
         self.task = task
         self.queue = self.Queue('bench', connection=self.conn)
+        if not workers:
+            return
         logPath = os.path.join(self.tmp, f'rq-{self.runs}.log')
         command = ['worker'] if workers == 1 else [
             'worker-pool', '-n', str(workers)]
@@ -699,6 +714,21 @@ def runTrickle(system, row, n, task):
         system.close()
 
 
+def runAddsAlone(system, row, n, task):
+    """W1's producer with no worker running: the most W1 can reach."""
+    items = [payload(i) for i in range(n)]
+    try:
+        system.open(0, task)
+        with system.producer() as add:
+            t0 = time.perf_counter()
+            handles = [add(item) for item in items]
+            row.rate = n / (time.perf_counter() - t0)
+        row.ok = len(handles) == n
+        row.checked = f'{len(handles)} added, none run'
+    finally:
+        system.close()
+
+
 def runBurst(system, row, n, task, workers=1):
     items = [payload(i) for i in range(n)]
     try:
@@ -794,7 +824,7 @@ def fmtRatio(value):
 
 
 WORKLOAD_NAMES = {
-    'W1': 'W1 trickle', 'W2': 'W2 burst', 'W3': 'W3 latency',
+    'W1': 'W1 trickle', 'W1a': 'W1 adds alone', 'W2': 'W2 burst', 'W3': 'W3 latency',
     'W2s': 'W2 burst, 20 ms jobs', 'W4': 'W4 4 workers, 20 ms jobs'}
 
 
@@ -868,7 +898,9 @@ def plot(rows, path, title):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    groups = [('W1', 'W1 trickle\n(tiny jobs)'), ('W2', 'W2 burst\n(tiny jobs)'),
+    groups = [('W1', 'W1 trickle\n(tiny jobs)'),
+              ('W1a', 'W1 adds alone\n(no worker)'),
+              ('W2', 'W2 burst\n(tiny jobs)'),
               ('W2s', 'W2 burst\n1 worker, 20 ms jobs'),
               ('W4', 'W4 4 workers\n20 ms jobs')]
     groups = [(w, name) for w, name in groups
@@ -1133,6 +1165,9 @@ def main(argv=None):
             for system in systems:
                 run(rows, 'W1', system, system.label(), nTrickle,
                     runTrickle, nTrickle, 'echo')
+            for system in systems:
+                run(rows, 'W1a', system, system.label(0), nTrickle,
+                    runAddsAlone, nTrickle, 'echo')
         if 'W2' in only:
             for system in systems:
                 run(rows, 'W2', system, system.label(), nBurst,
