@@ -217,8 +217,9 @@ def _countClaims(monkeypatch):
     claim = processor._Session.claim
 
     def counted(session, *args, **kw):
-        claims.append(args)
-        return claim(session, *args, **kw)
+        result = claim(session, *args, **kw)
+        claims.append((args, result))
+        return result
 
     monkeypatch.setattr(processor._Session, 'claim', counted)
     return claims
@@ -311,3 +312,27 @@ def test_many_threads_keep_to_the_connection_pool(app, anyDb):
     assert anyDb.getPoolSize() == pool
     # Long-lived threads, not one per job.
     assert len(seen) <= 8
+
+
+def test_threads_of_one_processor_do_not_reach_for_the_same_job(
+        app, anyDb, monkeypatch):
+    """Jobs trickling in to four idle threads: each add wakes one thread,
+    and they claim one at a time, so no claim conflicts."""
+    ran = []
+    remotetask.provideTask(ran.append, name='record')
+    claims = _countClaims(monkeypatch)
+    service = newService(app, factory=remotetask.MultiProcessor,
+                         maxThreads=4)
+    service.startProcessing()
+    tm = transaction.TransactionManager()
+    conn = anyDb.open(transaction_manager=tm)
+    producer = remotetask.getApplicationRoot(conn)['svc']
+    jobs = []
+    for n in range(60):
+        jobs.append(producer.add('record', n))
+        tm.commit()
+    conn.close()
+    waitForStatus(service, jobs)
+    assert sorted(ran) == list(range(60))
+    assert [result for args, result in claims
+            if result is processor._CONFLICT] == []

@@ -182,7 +182,7 @@ class _Session:
                 self.tm.abort()
                 raise
 
-    def claim(self, limit: int = 1, outcomes=(), lane: int = 0):
+    def claim(self, limit: int = 1, outcomes=()):
         """Record `outcomes` and claim up to `limit` jobs, in one commit.
 
         Returns the jobs claimed, as `_Claim`s, or `_CONFLICT` (then
@@ -193,8 +193,7 @@ class _Session:
             service = self.service()
             self._recordAll(service, outcomes)
             claimed = [_Claim.of(service, jobid) for jobid in
-                       service.claimNextJobs(limit, worker=self.workerId,
-                                             lane=lane)]
+                       service.claimNextJobs(limit, worker=self.workerId)]
             self.tm.commit()
         except TransientError:
             self.tm.abort()
@@ -390,19 +389,34 @@ class SimpleProcessor:
         self.workerId = workerId or newWorkerId()
         self.running = True
         self._wakeups = [threading.Event() for _ in range(self.lanes)]
+        self._idle = []             # lanes waiting for work, longest first
+        self._idleLock = threading.Lock()
+        #: Lanes claim one at a time: at once, they would take the same
+        #: job, and all but one would conflict.
+        self._claimLock = threading.Lock()
         self._stopped = threading.Event()
         self._taskTime = _Average()
 
     def wake(self) -> None:
-        """Look for jobs now rather than after the wait."""
-        for wakeup in self._wakeups:
-            wakeup.set()
+        """Look for jobs now rather than after the wait.
+
+        One idle lane looks, not all: they would reach for the same job.
+        A lane that finds more than it takes wakes the next (see `_loop`).
+        Busy lanes are told too, as they decide whether to wait out the
+        record window by whether jobs came (see `_linger`).
+        """
+        with self._idleLock:
+            first = self._idle[0] if self._idle else None
+            for lane, wakeup in enumerate(self._wakeups):
+                if lane == first or lane not in self._idle:
+                    wakeup.set()
 
     def stop(self) -> None:
         """Stop after the job in hand."""
         self.running = False
         self._stopped.set()
-        self.wake()
+        for wakeup in self._wakeups:
+            wakeup.set()
 
     def __call__(self) -> None:
         # A connection per lane and one for the lease keeper; a task with a
@@ -469,8 +483,9 @@ class SimpleProcessor:
                 wakeup.clear()   # before looking: no wake-up is lost
                 commits.mark()
                 limit = self._batchSize()
-                claimed = self._guarded(
-                    session.claim, limit, pending.outcomes, lane)
+                with self._claimLock:
+                    claimed = self._guarded(
+                        session.claim, limit, pending.outcomes)
                 if claimed is _CONFLICT:
                     backoff.wait(wakeup)
                     continue
@@ -478,12 +493,29 @@ class SimpleProcessor:
                 pending.take()
                 held = list(claimed)
                 drained = len(held) < limit
+                if not drained and self.lanes > 1:
+                    self.wake()         # more may wait: another lane looks
                 if not held:
-                    commits.wait(wakeup, self.waitTime)
+                    self._idleWait(lane, wakeup, commits)
         finally:
             if held or pending.outcomes:
                 session.release([claim.jobid for claim in held],
                                 pending.take())
+
+    def _idleWait(self, lane, wakeup, commits) -> None:
+        """Wait for a wake-up or the wait time; the lane idle longest also
+        watches for other processes' commits."""
+        with self._idleLock:
+            self._idle.append(lane)
+            first = self._idle[0] == lane
+        try:
+            if first:
+                commits.wait(wakeup, self.waitTime)
+            else:
+                wakeup.wait(self.waitTime)
+        finally:
+            with self._idleLock:
+                self._idle.remove(lane)
 
     def _linger(self, pending, wakeup) -> None:
         """Wait out the record window while jobs trickle in.

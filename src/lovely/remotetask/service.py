@@ -357,16 +357,11 @@ class TaskService(persistent.Persistent):
         claimed = self.claimNextJobs(1, now, worker)
         return claimed[0] if claimed else None
 
-    def claimNextJobs(self, limit: int, now=None, worker=None,
-                      lane: int = 0) -> list:
-        """Claim up to `limit` ready jobs at once, in queue order.
-
-        A worker that claims in several threads at once gives each its
-        `lane`, so that they take different jobs instead of colliding.
-        """
+    def claimNextJobs(self, limit: int, now=None, worker=None) -> list:
+        """Claim up to `limit` ready jobs at once, in queue order."""
         self._promoteDue(_now(now))
         claimed = []
-        spread = self._spreadOf(worker, lane)
+        spread = self._spreadOf(worker)
         while len(claimed) < limit:
             jobid = self._pullQueued(spread)
             if jobid is None:
@@ -605,13 +600,13 @@ class TaskService(persistent.Persistent):
                 return jobid
         return None
 
-    def _spreadOf(self, worker, lane=0):
-        """Workers, and the lanes of each, take different ids among the
-        first few, by their place, so that their claims do not collide."""
-        workers = len(self._workers)
-        if worker is None or worker not in self._workers:
-            return lane
-        return list(self._workers.keys()).index(worker) + lane * workers
+    def _spreadOf(self, worker):
+        """Workers take different ids among the first few, by their place
+        among the workers, so that their claims do not collide."""
+        if worker is None or len(self._workers) < 2:
+            return 0
+        return list(self._workers.keys()).index(worker) \
+            if worker in self._workers else 0
 
     def _pendingWithKey(self, key):
         """The id of the job added with `key` that waits or runs, if any."""
