@@ -217,3 +217,22 @@ def test_killing_a_worker_in_a_burst_of_tiny_jobs_loses_none(client):
     done = {jobid for jobid, pid in client.lines('done')}
     assert done == set(ids)
     assert client.statuses(ids) == {'completed': 1500}
+
+
+def test_killing_a_threaded_worker_in_a_trickle_loses_none(client):
+    """Jobs added one per transaction while two workers with three threads
+    each run them: one killed in the middle leaves each of its jobs either
+    done or to be done again."""
+    workers = client.workers(2, '--threads', '3', '--lease', '1',
+                             '--wait-time', '0.1')
+    ids = []
+    for n in range(400):
+        ids += client.add(1)
+        if n == 200:
+            waitFor(lambda: len(client.lines('done')) >= 100)
+            workers[0].signal(signal.SIGKILL)
+    client.waitForAll(ids)
+    done = {jobid for jobid, pid in client.lines('done')}
+    assert done == set(ids)
+    assert client.statuses(ids) == {'completed': 400}
+    assert workers[1].stop() == 0
