@@ -212,6 +212,20 @@ class _ShortWindow(remotetask.SimpleProcessor):
     recordWindow = 0.3
 
 
+def _trickle(db, task, count):
+    """Add `count` jobs of `task` (input 0, 1, ...) one per transaction,
+    from a connection of their own, as requests of an application would."""
+    tm = transaction.TransactionManager()
+    conn = db.open(transaction_manager=tm)
+    producer = remotetask.getApplicationRoot(conn)['svc']
+    jobs = []
+    for n in range(count):
+        jobs.append(producer.add(task, n))
+        tm.commit()
+    conn.close()
+    return jobs
+
+
 def _countClaims(monkeypatch):
     claims = []
     claim = processor._Session.claim
@@ -234,14 +248,7 @@ def test_a_trickle_of_tiny_jobs_is_claimed_in_few_commits(
     service = newService(app, factory=_ShortWindow)
     service.startProcessing()
     claims = _countClaims(monkeypatch)
-    jobs = []
-    tm = transaction.TransactionManager()
-    conn = anyDb.open(transaction_manager=tm)
-    producer = remotetask.getApplicationRoot(conn)['svc']
-    for n in range(40):
-        jobs.append(producer.add('echo', n))
-        tm.commit()
-    conn.close()
+    jobs = _trickle(anyDb, 'echo', 40)
     waitForStatus(service, jobs)
     # Without waiting it claims about once per job (it is faster than
     # the producer); waiting, about once per window.
@@ -324,14 +331,7 @@ def test_threads_of_one_processor_do_not_reach_for_the_same_job(
     service = newService(app, factory=remotetask.MultiProcessor,
                          maxThreads=4)
     service.startProcessing()
-    tm = transaction.TransactionManager()
-    conn = anyDb.open(transaction_manager=tm)
-    producer = remotetask.getApplicationRoot(conn)['svc']
-    jobs = []
-    for n in range(60):
-        jobs.append(producer.add('record', n))
-        tm.commit()
-    conn.close()
+    jobs = _trickle(anyDb, 'record', 60)
     waitForStatus(service, jobs)
     assert sorted(ran) == list(range(60))
     assert [result for args, result in claims

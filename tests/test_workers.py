@@ -74,6 +74,13 @@ class Client:
 
         waitFor(done, timeout)
 
+    def waitForEachDone(self, ids):
+        """Wait until all of `ids` completed; each must have run to the end
+        (a job taken back from a killed worker runs again)."""
+        self.waitForAll(ids)
+        assert {jobid for jobid, pid in self.lines('done')} == set(ids)
+        assert self.statuses(ids) == {'completed': len(ids)}
+
     def lines(self, kind='done'):
         """(jobid, pid) of each line of that kind the tasks wrote."""
         if not os.path.exists(self.path):
@@ -213,10 +220,7 @@ def test_killing_a_worker_in_a_burst_of_tiny_jobs_loses_none(client):
     workers = client.workers(2, '--lease', '1', '--wait-time', '0.1')
     waitFor(lambda: len(client.lines('done')) >= 300)
     workers[0].signal(signal.SIGKILL)
-    client.waitForAll(ids)
-    done = {jobid for jobid, pid in client.lines('done')}
-    assert done == set(ids)
-    assert client.statuses(ids) == {'completed': 1500}
+    client.waitForEachDone(ids)
 
 
 def test_killing_a_threaded_worker_in_a_trickle_loses_none(client):
@@ -231,8 +235,5 @@ def test_killing_a_threaded_worker_in_a_trickle_loses_none(client):
         if n == 200:
             waitFor(lambda: len(client.lines('done')) >= 100)
             workers[0].signal(signal.SIGKILL)
-    client.waitForAll(ids)
-    done = {jobid for jobid, pid in client.lines('done')}
-    assert done == set(ids)
-    assert client.statuses(ids) == {'completed': 400}
+    client.waitForEachDone(ids)
     assert workers[1].stop() == 0
