@@ -13,6 +13,7 @@ from lovely import remotetask
 from lovely.remotetask import processor, testing
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import ITask
+from servers import ZEOServer
 from services import newService, waitForStatus
 
 
@@ -336,3 +337,44 @@ def test_threads_of_one_processor_do_not_reach_for_the_same_job(
     assert sorted(ran) == list(range(60))
     assert [result for args, result in claims
             if result is processor._CONFLICT] == []
+
+
+def test_over_zeo_a_trickle_from_another_process_is_claimed_in_few_commits(
+        tmp_path, monkeypatch):
+    """A ZEO client hears of other clients' commits as they happen: a
+    processor that holds outcomes waits out the record window when any
+    came, and takes the jobs added meanwhile together."""
+    remotetask.provideTask(lambda n: n, name='echo')
+    server = ZEOServer(str(tmp_path))
+    server.start()
+    application = remotetask.openDatabase(server.uri)
+    worker = remotetask.openDatabase(server.uri)   # as another process
+    try:
+        watcher = application.open()
+        remotetask.getApplicationRoot(watcher, create=True)['svc'] = \
+            remotetask.TaskService()
+        transaction.commit()
+        conn = worker.open()
+
+        def seen():
+            conn.sync()   # its client hears of the commit a moment later
+            try:
+                return 'svc' in remotetask.getApplicationRoot(conn)
+            except KeyError:
+                return False
+
+        testing.waitUntil(seen, timeout=10)
+        service = remotetask.getApplicationRoot(conn)['svc']
+        service.startProcessing(_ShortWindow)
+        claims = _countClaims(monkeypatch)
+        jobs = _trickle(application, 'echo', 40)
+        waitForStatus(remotetask.getApplicationRoot(watcher)['svc'], jobs)
+        assert len(claims) <= 12, len(claims)
+        service.stopProcessing(wait=10)
+        conn.close()
+        watcher.close()
+    finally:
+        remotetask.processing.stopAll(timeout=10)
+        worker.close()
+        application.close()
+        server.close()

@@ -479,7 +479,7 @@ class SimpleProcessor:
                 # Nothing in hand: record what is pending and claim more,
                 # in one commit.
                 if drained:
-                    self._linger(pending, wakeup)
+                    self._linger(pending, wakeup, commits)
                 wakeup.clear()   # before looking: no wake-up is lost
                 commits.mark()
                 limit = self._batchSize()
@@ -490,6 +490,7 @@ class SimpleProcessor:
                     backoff.wait(wakeup)
                     continue
                 backoff.reset()
+                commits.looked()
                 pending.take()
                 held = list(claimed)
                 drained = len(held) < limit
@@ -517,18 +518,18 @@ class SimpleProcessor:
             with self._idleLock:
                 self._idle.remove(lane)
 
-    def _linger(self, pending, wakeup) -> None:
+    def _linger(self, pending, wakeup, commits) -> None:
         """Wait out the record window while jobs trickle in.
 
         The last claim took all there was, and jobs were added since (this
-        process's commits wake the loop): claiming each as it comes would
-        cost a commit per job.  Waiting until the outcomes in hand are due
+        process's commits wake the loop; over ZEO, any commit may have
+        added some): claiming each as it comes would cost a commit per job.  Waiting until the outcomes in hand are due
         records them and claims what came meanwhile in one commit.  No
         outcome waits longer than the window, nor does a job that came
         while outcomes were in hand; one that comes to an idle loop is
         claimed at once.
         """
-        if pending.outcomes and wakeup.is_set():
+        if pending.outcomes and (wakeup.is_set() or commits.moved()):
             self._stopped.wait(pending.since + pending.window
                                - time.monotonic())
 

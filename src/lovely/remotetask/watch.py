@@ -24,13 +24,24 @@ class CommitWatch:
         storage = db.storage
         self._storage = storage if isinstance(storage, ClientStorage) \
             else None
-        self._seen = None
+        self._seen = self._looked = None
 
     def mark(self) -> None:
         """Note the last commit before a look for jobs; `wait` ends at a
         later one."""
         if self._storage is not None:
             self._seen = self._storage.lastTransaction()
+
+    def looked(self) -> None:
+        """Note the last commit after a look (it may be the look's own)."""
+        if self._storage is not None:
+            self._looked = self._storage.lastTransaction()
+
+    def moved(self) -> bool:
+        """Whether anyone committed since the last look: jobs may have
+        come."""
+        return self._storage is not None and \
+            self._storage.lastTransaction() != self._looked
 
     def wait(self, event: threading.Event, timeout: float) -> None:
         if self._storage is None:
