@@ -363,3 +363,30 @@ def test_the_stub_provides_the_service_interface():
 
     from lovely.remotetask.testing import TaskServiceStub
     assert verifyObject(interfaces.ITaskService, TaskServiceStub())
+
+
+def test_start_later_jobs_are_listed_from_an_index(stored):
+    later = [stored.add('echo', n, startLater=True) for n in range(3)]
+    queued = [stored.add('echo', n) for n in range(500)]
+    transaction.commit()
+    stored._p_jar.cacheMinimize()
+    page, cursor = stored.jobsPage(interfaces.STARTLATER, limit=10)
+    assert [job.id for job in page] == sorted(later)
+    assert cursor is None
+    # Read from the index: none of the 500 queued jobs was loaded.
+    assert all(stored.jobs[j]._p_changed is None for j in queued[:50])
+    stored.startJob(later[0])
+    stored.cancel(later[1])
+    assert [job.id for job in stored.jobsPage(interfaces.STARTLATER)[0]] \
+        == [later[2]]
+
+
+def test_a_service_stored_before_the_start_later_index_gets_one(stored):
+    later = [stored.add('echo', n, startLater=True) for n in range(3)]
+    del stored._startLater          # as stored by an earlier version
+    transaction.commit()
+    assert [job.id for job in stored.jobsPage(interfaces.STARTLATER)[0]] \
+        == sorted(later)
+    stored.startJob(later[0])       # builds the index from the jobs
+    transaction.commit()
+    assert list(stored._startLater) == sorted(later[1:])

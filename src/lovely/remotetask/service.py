@@ -96,11 +96,22 @@ class TaskService(persistent.Persistent):
         self._keys = OOBTree()
         self._progress = IOBTree()
         self._stopRequests = IdSet()
+        self._startLater = IdSet()
         #: Seconds finished jobs are kept; None keeps them until `clean`.
         self.keepFinished = None
 
+    #: Services stored before start-later jobs were indexed have none.
+    _startLater = None
+
     def __repr__(self):
         return f'<{type(self).__name__} {self.__name__!r}>'
+
+    def _startLaterIds(self):
+        if self._startLater is None:
+            self._startLater = IdSet(
+                jobid for jobid, job in self.jobs.items()
+                if job.status == STARTLATER)
+        return self._startLater
 
     # Adding jobs
 
@@ -128,6 +139,7 @@ class TaskService(persistent.Persistent):
             self._keys[key] = job.id
         if startLater:
             job.status = STARTLATER
+            self._startLaterIds().insert(job.id)
         else:
             self._enqueue(job, QUEUED)
         self._notify(JobAdded, job)
@@ -153,6 +165,7 @@ class TaskService(persistent.Persistent):
         job = self._job(jobid)
         if job.status != STARTLATER:
             return False
+        self._startLaterIds().remove(job.id)
         self._enqueue(job, QUEUED)
         return True
 
@@ -340,7 +353,9 @@ class TaskService(persistent.Persistent):
             return itertools.chain.from_iterable(
                 sorted(record.heldJobs()) for record in self._workers.values())
         if status == STARTLATER:
-            return iter(self.jobs.keys())   # not indexed: rarely used
+            if self._startLater is None:    # stored before the index
+                return iter(self.jobs.keys())
+            return iter(self._startLater)
         raise InvalidArgumentError(f'unknown status {status!r}')
 
     # Running jobs: claim, run, record
@@ -629,6 +644,8 @@ class TaskService(persistent.Persistent):
 
     def _dequeue(self, job):
         """Take a waiting job out of whichever structure holds it."""
+        if job.status == STARTLATER and self._startLater is not None:
+            self._startLater.remove(job.id)
         if job.queueToken is not None:
             self._queueFor(job).remove(job.queueToken, job.id)
             job.queueToken = None
