@@ -182,8 +182,13 @@ class _Session:
                 self.tm.abort()
                 raise
 
-    def claim(self, limit: int = 1, outcomes=()):
+    def claim(self, limit: int = 1, outcomes=(), inHand=frozenset()):
         """Record `outcomes` and claim up to `limit` jobs, in one commit.
+
+        Jobs that the service says this worker holds and that are not
+        `inHand` were claimed by a commit that failed as far as the worker
+        could tell (the connection broke after the vote) yet went through:
+        they are given back, never run.
 
         Returns the jobs claimed, as `_Claim`s, or `_CONFLICT` (then
         nothing was done).
@@ -192,6 +197,7 @@ class _Session:
         try:
             service = self.service()
             self._recordAll(service, outcomes)
+            self._releaseOrphans(service, inHand)
             claimed = [_Claim.of(service, jobid) for jobid in
                        service.claimNextJobs(limit, worker=self.workerId)]
             self.tm.commit()
@@ -202,6 +208,20 @@ class _Session:
             self.tm.abort()
             raise
         return claimed
+
+    def _releaseOrphans(self, service, inHand) -> None:
+        for jobid in service.heldBy(self.workerId):
+            if jobid not in inHand:
+                log.warning('job %s: held by worker %s, which did not know '
+                            'it claimed it; given back', jobid, self.workerId)
+                service.releaseJob(jobid, service.jobs[jobid].attempts)
+
+    def jobsWaiting(self) -> bool:
+        self.tm.begin()
+        try:
+            return self.service().queueLength() > 0
+        finally:
+            self.tm.abort()
 
     def release(self, jobids, outcomes=()) -> None:
         """Record `outcomes` and give back claimed jobs not started."""
@@ -394,6 +414,8 @@ class SimpleProcessor:
         #: Lanes claim one at a time: at once, they would take the same
         #: job, and all but one would conflict.
         self._claimLock = threading.Lock()
+        #: The jobs this processor claimed and has not recorded yet.
+        self._inHand = set()
         self._stopped = threading.Event()
         self._taskTime = _Average()
 
@@ -469,23 +491,31 @@ class SimpleProcessor:
             while self.running:
                 if held:
                     started = time.monotonic()
-                    outcome = self._guarded(self._run, session, held.pop(0))
+                    claim = held.pop(0)
+                    outcome = self._guarded(self._run, session, claim)
                     self._taskTime.add(time.monotonic() - started)
                     if isinstance(outcome, Outcome):
                         pending.add(outcome, started)
+                    elif outcome is None:       # recorded with its writes
+                        self._inHand.discard(claim.jobid)
                     if held and pending.due():
-                        self._guarded(session.record, pending.take())
+                        self._record(session, pending.take())
                     continue
                 # Nothing in hand: record what is pending and claim more,
                 # in one commit.
                 if drained:
-                    self._linger(pending, wakeup, commits)
+                    self._linger(session, pending, wakeup, commits)
                 wakeup.clear()   # before looking: no wake-up is lost
                 commits.mark()
                 limit = self._batchSize()
                 with self._claimLock:
                     claimed = self._guarded(
-                        session.claim, limit, pending.outcomes)
+                        session.claim, limit, pending.outcomes,
+                        self._inHand)
+                    if claimed is not _CONFLICT:
+                        self._inHand.difference_update(
+                            outcome.jobid for outcome in pending.outcomes)
+                        self._inHand.update(claim.jobid for claim in claimed)
                 if claimed is _CONFLICT:
                     backoff.wait(wakeup)
                     continue
@@ -500,8 +530,16 @@ class SimpleProcessor:
                     self._idleWait(lane, wakeup, commits)
         finally:
             if held or pending.outcomes:
+                jobids = [claim.jobid for claim in held]
+                jobids += [outcome.jobid for outcome in pending.outcomes]
                 session.release([claim.jobid for claim in held],
                                 pending.take())
+                self._inHand.difference_update(jobids)
+
+    def _record(self, session, outcomes) -> None:
+        self._guarded(session.record, outcomes)
+        # Recorded, or given up on: the jobs are no longer this loop's.
+        self._inHand.difference_update(outcome.jobid for outcome in outcomes)
 
     def _idleWait(self, lane, wakeup, commits) -> None:
         """Wait for a wake-up or the wait time; the lane idle longest also
@@ -518,18 +556,20 @@ class SimpleProcessor:
             with self._idleLock:
                 self._idle.remove(lane)
 
-    def _linger(self, pending, wakeup, commits) -> None:
+    def _linger(self, session, pending, wakeup, commits) -> None:
         """Wait out the record window while jobs trickle in.
 
-        The last claim took all there was, and jobs were added since (this
-        process's commits wake the loop; over ZEO, any commit may have
-        added some): claiming each as it comes would cost a commit per job.  Waiting until the outcomes in hand are due
-        records them and claims what came meanwhile in one commit.  No
+        The last claim took all there was, and jobs came since (this
+        process's commits wake the loop, and over ZEO any commit may have
+        added some; a look at the queue makes sure): claiming each as it
+        comes would cost a commit per job.  Waiting until the outcomes in hand are
+        due records them and claims what came meanwhile in one commit.  No
         outcome waits longer than the window, nor does a job that came
         while outcomes were in hand; one that comes to an idle loop is
         claimed at once.
         """
-        if pending.outcomes and (wakeup.is_set() or commits.moved()):
+        if pending.outcomes and (wakeup.is_set() or commits.moved()) \
+                and session.jobsWaiting():
             self._stopped.wait(pending.since + pending.window
                                - time.monotonic())
 
