@@ -207,12 +207,6 @@ class _LongWindow(remotetask.SimpleProcessor):
     recordWindow = 2.0
 
 
-class _ShortWindow(remotetask.SimpleProcessor):
-    """A window that a trickle of 40 adds fits in, even on a slow machine."""
-
-    recordWindow = 0.3
-
-
 def _trickle(db, task, count):
     """Add `count` jobs of `task` (input 0, 1, ...) one per transaction,
     from a connection of their own, as requests of an application would."""
@@ -240,21 +234,68 @@ def _countClaims(monkeypatch):
     return claims
 
 
+def _provideSpawn(db, seenBy=None):
+    """Provide the task ``spawn``: it starts adding its input's count of
+    ``echo`` jobs from a thread of its own, one per transaction and 10 ms
+    apart, as requests would, and returns once the first is committed (and
+    known to the storage of `seenBy`, a database the processor runs on).
+    So when the processor, done with ``spawn``, decides whether to wait
+    out the window, jobs are coming.  Returns the ids added, once all are.
+    """
+    added, done = [], threading.Event()
+
+    @remotetask.provideTask
+    def spawn(count):
+        first = threading.Event()
+
+        def trickle():
+            tm = transaction.TransactionManager()
+            conn = db.open(transaction_manager=tm)
+            producer = remotetask.getApplicationRoot(conn)['svc']
+            for n in range(count):
+                added.append(producer.add('echo', n))
+                tm.commit()
+                first.set()
+                time.sleep(0.01)    # the pace of the trickle
+            conn.close()
+            done.set()
+
+        threading.Thread(target=trickle, daemon=True).start()
+        assert first.wait(10)
+        if seenBy is not None:
+            tid = db.storage.lastTransaction()
+            testing.waitUntil(
+                lambda: seenBy.storage.lastTransaction() >= tid, timeout=10)
+        return count
+
+    def ids():
+        assert done.wait(30)
+        return list(added)
+
+    return ids
+
+
 def test_a_trickle_of_tiny_jobs_is_claimed_in_few_commits(
         app, anyDb, monkeypatch):
-    """Jobs added one per transaction while the processor keeps up: it
-    waits out the record window and takes them together, instead of
-    committing once per job."""
+    """Jobs added one per transaction while the processor holds an
+    outcome: it waits out the record window and takes them together,
+    instead of committing once per job (it is faster than the trickle)."""
     remotetask.provideTask(lambda n: n, name='echo')
-    service = newService(app, factory=_ShortWindow)
+    spawned = _provideSpawn(anyDb)
+    service = newService(app, factory=_LongWindow)
     service.startProcessing()
+    warmUp = service.add('echo', -1)    # then it claims in batches
+    transaction.commit()
+    waitForStatus(service, warmUp)
     claims = _countClaims(monkeypatch)
-    jobs = _trickle(anyDb, 'echo', 40)
+    service.add('spawn', 10)
+    transaction.commit()
+    jobs = spawned()
     waitForStatus(service, jobs)
-    # Without waiting it claims about once per job (it is faster than
-    # the producer); waiting, about once per window.
-    assert len(claims) <= 20, len(claims)
-    assert [service.getResult(j) for j in jobs] == list(range(40))
+    # spawn; the ten echo jobs with spawn's outcome; their outcomes (a
+    # slow machine may split the ten in two).  Without waiting: over 20.
+    assert len(claims) <= 6, len(claims)
+    assert [service.getResult(j) for j in jobs] == list(range(10))
 
 
 def test_a_job_that_comes_alone_is_not_held_back(app):
@@ -344,18 +385,20 @@ def test_threads_of_one_processor_do_not_reach_for_the_same_job(
 def test_over_zeo_a_trickle_from_another_process_is_claimed_in_few_commits(
         tmp_path, monkeypatch):
     """A ZEO client hears of other clients' commits as they happen: a
-    processor that holds outcomes waits out the record window when any
-    came, and takes the jobs added meanwhile together."""
+    processor that holds outcomes waits out the record window when some
+    came and jobs wait, and takes the jobs added meanwhile together."""
     remotetask.provideTask(lambda n: n, name='echo')
     server = ZEOServer(str(tmp_path))
     server.start()
     application = remotetask.openDatabase(server.uri)
     worker = remotetask.openDatabase(server.uri)   # as another process
+    spawned = _provideSpawn(application, seenBy=worker)
     try:
         watcher = application.open()
         remotetask.getApplicationRoot(watcher, create=True)['svc'] = \
             remotetask.TaskService()
         transaction.commit()
+        watched = remotetask.getApplicationRoot(watcher)['svc']
         conn = worker.open()
 
         def seen():
@@ -367,11 +410,15 @@ def test_over_zeo_a_trickle_from_another_process_is_claimed_in_few_commits(
 
         testing.waitUntil(seen, timeout=10)
         service = remotetask.getApplicationRoot(conn)['svc']
-        service.startProcessing(_ShortWindow)
+        service.startProcessing(_LongWindow)
+        warmUp = watched.add('echo', -1)
+        transaction.commit()
+        waitForStatus(watched, warmUp)
         claims = _countClaims(monkeypatch)
-        jobs = _trickle(application, 'echo', 80)
-        waitForStatus(remotetask.getApplicationRoot(watcher)['svc'], jobs)
-        assert len(claims) <= 20, len(claims)
+        watched.add('spawn', 10)
+        transaction.commit()
+        waitForStatus(watched, spawned())
+        assert len(claims) <= 6, len(claims)   # without waiting: over 20
         service.stopProcessing(wait=10)
         conn.close()
         watcher.close()

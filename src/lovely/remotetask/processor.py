@@ -496,7 +496,9 @@ class SimpleProcessor:
                     self._taskTime.add(time.monotonic() - started)
                     if isinstance(outcome, Outcome):
                         pending.add(outcome, started)
-                    elif outcome is None:       # recorded with its writes
+                    else:
+                        # Recorded with its writes; or an unexpected error,
+                        # and the next claim gives the job back.
                         self._inHand.discard(claim.jobid)
                     if held and pending.due():
                         self._record(session, pending.take())
@@ -530,11 +532,11 @@ class SimpleProcessor:
                     self._idleWait(lane, wakeup, commits)
         finally:
             if held or pending.outcomes:
-                jobids = [claim.jobid for claim in held]
-                jobids += [outcome.jobid for outcome in pending.outcomes]
-                session.release([claim.jobid for claim in held],
-                                pending.take())
-                self._inHand.difference_update(jobids)
+                unstarted = [claim.jobid for claim in held]
+                outcomes = pending.take()
+                session.release(unstarted, outcomes)
+                self._inHand.difference_update(
+                    unstarted + [outcome.jobid for outcome in outcomes])
 
     def _record(self, session, outcomes) -> None:
         self._guarded(session.record, outcomes)
