@@ -165,7 +165,7 @@ class TaskService(persistent.Persistent):
         job = self._job(jobid)
         if job.status != STARTLATER:
             return False
-        self._startLaterIds().remove(job.id)
+        self._dequeue(job)
         self._enqueue(job, QUEUED)
         return True
 
@@ -644,8 +644,8 @@ class TaskService(persistent.Persistent):
 
     def _dequeue(self, job):
         """Take a waiting job out of whichever structure holds it."""
-        if job.status == STARTLATER and self._startLater is not None:
-            self._startLater.remove(job.id)
+        if job.status == STARTLATER:
+            self._startLaterIds().remove(job.id)
         if job.queueToken is not None:
             self._queueFor(job).remove(job.queueToken, job.id)
             job.queueToken = None
