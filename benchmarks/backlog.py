@@ -190,18 +190,25 @@ def sourceVersion():
         ' with uncommitted changes' if dirty else '')
 
 
-def baseline(tmp, ops):
-    """The floor: fsync of a small append, and a commit of a tiny change."""
-    path = os.path.join(tmp, 'fsync.bin')
-    fsyncs = []
+def fsyncTimes(directory, count):
+    """Seconds each of `count` fsyncs of a 2 KB append in `directory` took:
+    the floor of a commit, and how busy the disk is."""
+    path = os.path.join(directory, 'fsync.probe')
+    times = []
     with open(path, 'ab') as f:
-        for _ in range(ops):
+        for _ in range(count):
             f.write(b'x' * 2000)
             f.flush()
             t0 = time.perf_counter()
             os.fsync(f.fileno())
-            fsyncs.append(time.perf_counter() - t0)
+            times.append(time.perf_counter() - t0)
     os.unlink(path)
+    return times
+
+
+def baseline(tmp, ops):
+    """The floor: fsync of a small append, and a commit of a tiny change."""
+    fsyncs = fsyncTimes(tmp, ops)
     subject = Subject(tmp, 'baseline', 'map', PersistentMapping,
                       lambda m, i: m.__setitem__('x', i), None, 0)
     subject.run('put', ops)

@@ -99,7 +99,7 @@ from lovely.remotetask.interfaces import COMPLETED, FINISHED
 
 # Siblings, found as the script's directory is on sys.path.
 import benchtasks
-from backlog import sourceVersion
+from backlog import fsyncTimes, sourceVersion
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = sys.executable
@@ -324,11 +324,7 @@ class Ours:
 
     def isDone(self, jobid):
         self.conn.sync()
-        status = self.service.getStatus(jobid)
-        if status in FINISHED and status != COMPLETED:
-            raise RunError(f'job {jobid} {status}: '
-                           f'{self.service.getError(jobid)}')
-        return status == COMPLETED
+        return self.isDoneNoSync(jobid)
 
     def countDone(self, jobids, known):
         """How many of the first `known` jobs are seen finished: the jobs
@@ -1052,17 +1048,7 @@ def profileOurs(tmp, n):
 def fsyncProbe(directory, count=200):
     """Median ms of an fsync of a 2 KB append in `directory`: how busy
     the disk is (other work on the machine shows here)."""
-    path = os.path.join(directory, 'fsync.probe')
-    times = []
-    with open(path, 'ab') as f:
-        for _ in range(count):
-            f.write(b'x' * 2000)
-            f.flush()
-            t0 = time.perf_counter()
-            os.fsync(f.fileno())
-            times.append(time.perf_counter() - t0)
-    os.unlink(path)
-    return statistics.median(times) * 1e3
+    return statistics.median(fsyncTimes(directory, count)) * 1e3
 
 
 def versions():
