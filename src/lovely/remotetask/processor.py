@@ -564,11 +564,11 @@ class SimpleProcessor:
         The last claim took all there was, and jobs came since (this
         process's commits wake the loop, and over ZEO any commit may have
         added some; a look at the queue makes sure): claiming each as it
-        comes would cost a commit per job.  Waiting until the outcomes in hand are
-        due records them and claims what came meanwhile in one commit.  No
-        outcome waits longer than the window, nor does a job that came
-        while outcomes were in hand; one that comes to an idle loop is
-        claimed at once.
+        comes would cost a commit per job.  Waiting until the outcomes in
+        hand are due records them and claims what came meanwhile in one
+        commit.  No outcome waits longer than the window, nor does a job
+        that came while outcomes were in hand; one that comes to an idle
+        loop is claimed at once.
         """
         if pending.outcomes and (wakeup.is_set() or commits.moved()) \
                 and session.jobsWaiting():

@@ -48,8 +48,9 @@ class CommitWatch:
             event.wait(timeout)
             return
         deadline = time.monotonic() + timeout
-        while not event.wait(min(INTERVAL, max(0.0, deadline - time.monotonic()))):
-            if self._storage.lastTransaction() != self._seen:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or event.wait(min(INTERVAL, remaining)):
                 return
-            if time.monotonic() >= deadline:
+            if self._storage.lastTransaction() != self._seen:
                 return
