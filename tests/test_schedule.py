@@ -2,6 +2,7 @@
 import calendar
 import datetime
 import random
+import re
 
 import pytest
 
@@ -130,3 +131,25 @@ def test_checked_fields_are_sorted_and_unique():
     assert schedule.checkField('hour', range(3)) == (0, 1, 2)
     assert schedule.checkDelay(0) == 0
     assert schedule.nextDelayedTime(100, 0.5) == 100.5
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('*', ()), ('', ()), ('0,15,30', (0, 15, 30)), ('1-3, 5', (1, 2, 3, 5)),
+])
+def test_field_text_is_read_as_people_write_it(text, expected):
+    assert schedule.parseFieldText('minute', text) == expected
+
+
+@pytest.mark.parametrize('text, message', [
+    ('0-30000000', 'minute value 30000000 is out of range 0-59'),
+    ('0-99999999999', 'minute value 99999999999 is out of range 0-59'),
+    ('5-1', "minute range '5-1' runs backwards"),
+    ('x', "minute value 'x' is not a number"),
+    ('9' * 5000, "minute value '9999999999"),
+])
+def test_field_text_out_of_bounds_is_refused_before_it_is_expanded(
+        text, message):
+    # A huge range used to be expanded first: seconds and a gigabyte, or
+    # a MemoryError.
+    with pytest.raises(ScheduleError, match=re.escape(message)):
+        schedule.parseFieldText('minute', text)

@@ -14,8 +14,7 @@ import transaction
 
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
-from lovely.remotetask.interfaces import ITaskService
-from lovely.remotetask.processing import path
+from lovely.remotetask.locate import ROOT_LABEL, servicePath, services, sites
 
 log = logging.getLogger('lovely.remotetask')
 
@@ -74,7 +73,8 @@ def listServices(db, rootKey: str = APPLICATION_ROOT_KEY) -> List[str]:
         root = connection.root().get(rootKey)
         if not isinstance(root, Folder):
             return []
-        return [f'{"" if label == "root" and site is root else label}@{name}'
+        return [f'{"" if label == ROOT_LABEL and site is root else label}'
+                f'@{name}'
                 for label, site in sites(root, '*')
                 for name, service in services(site, '*')]
     finally:
@@ -92,7 +92,10 @@ def _startDirective(root: Folder, directive: str, factory,
     siteName, serviceName = parts
     wildcard = '*' in parts
     started = []
-    for label, site in sites(root, siteName):
+    selected = list(sites(root, siteName))
+    if not selected and siteName != '*':
+        log.error('site %s not found', siteName)
+    for label, site in selected:
         found = False
         for name, service in services(site, serviceName):
             found = True
@@ -105,36 +108,9 @@ def _startDirective(root: Folder, directive: str, factory,
                           name, label, error)
                 continue
             log.info('service %s on site %s started', name, label)
-            started.append(path(service))
+            started.append(servicePath(service))
         if not found and not wildcard:
             log.error('service %s on site %s not found', serviceName, label)
     if not started and wildcard:
         log.warning('no services started by directive %s', directive)
     return started
-
-
-def sites(root: Folder, siteName: str):
-    """(label, folder) of the sites `siteName` selects."""
-    if siteName in ('', '*'):
-        yield 'root', root
-    if siteName == '*':
-        for name, obj in root.items():
-            if isinstance(obj, Folder):
-                yield name, obj
-    elif siteName:
-        site = root.get(siteName)
-        if isinstance(site, Folder):
-            yield siteName, site
-        else:
-            log.error('site %s not found', siteName)
-
-
-def services(site: Folder, serviceName: str):
-    if serviceName == '*':
-        for name, obj in site.items():
-            if ITaskService.providedBy(obj):
-                yield name, obj
-    else:
-        obj = site.get(serviceName)
-        if ITaskService.providedBy(obj):
-            yield serviceName, obj

@@ -14,11 +14,11 @@ import transaction
 
 from lovely.remotetask.database import DatabaseError, openDatabase
 from lovely.remotetask.exceptions import RemoteTaskError
+from lovely.remotetask.schedule import parseFieldText
 from lovely.remotetask.interfaces import FINISHED
-from lovely.remotetask.web.schedules import parseFieldText
-from lovely.remotetask.web.serialize import (
+from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, formatTime, jobData, jsonValue)
-from lovely.remotetask.web.services import findService, listServices
+from lovely.remotetask.locate import findService, listServices
 
 
 class CommandError(Exception):

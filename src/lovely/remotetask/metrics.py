@@ -17,7 +17,7 @@ except ImportError:   # pragma: no cover - the package is optional
     prometheus_client = None
 
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY
-from lovely.remotetask.web.services import listServices
+from lovely.remotetask.locate import listServices
 
 if prometheus_client is not None:
     RUN_SECONDS = prometheus_client.Histogram(

@@ -10,11 +10,12 @@ import threading
 import time
 from typing import List, Optional
 
-from ZODB.utils import u64, z64
+from ZODB.utils import z64
 
 from lovely.remotetask import context
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import CANCELLED
+from lovely.remotetask.locate import servicePath
 
 log = logging.getLogger('lovely.remotetask')
 
@@ -39,20 +40,8 @@ def _key(service):
     return id(jar.db()), service._p_oid
 
 
-def path(service) -> str:
-    """The dotted names from the application root down to `service`."""
-    names = []
-    obj = service
-    while obj is not None and obj.__name__ is not None:
-        names.append(obj.__name__)
-        obj = obj.__parent__
-    if not names:
-        return f'oid{u64(service._p_oid)}'
-    return '.'.join(reversed(names))
-
-
 def threadName(service) -> str:
-    return THREAD_PREFIX + path(service)
+    return THREAD_PREFIX + servicePath(service)
 
 
 def start(service, factory=None, **arguments) -> None:

@@ -13,6 +13,9 @@ from typing import Iterable, Optional
 
 from lovely.remotetask.exceptions import ScheduleError
 
+#: How people write "every value" of a field.
+EVERY = '*'
+
 #: The fields of a tuple schedule, finest first, with their ranges.
 FIELDS = (
     ('minute', 0, 59),
@@ -44,6 +47,45 @@ def checkField(name: str, values: Iterable[int]) -> tuple:
                 f'{name} value {value} is out of range {low}-{high}')
         checked.add(value)
     return tuple(sorted(checked))
+
+
+def parseFieldText(name: str, text: str) -> tuple:
+    """A tuple field written as people write it: ``*`` (or nothing) for
+    every value, else numbers and ranges, ``0,15,30`` or ``1-5``.
+
+    Ranges are checked against the field's bounds before they are
+    expanded, so that a huge one costs nothing."""
+    low, high = _RANGES[name]
+    text = text.strip()
+    if text in ('', EVERY):
+        return ()
+    values = []
+    for part in text.split(','):
+        part = part.strip()
+        first, dash, last = part.partition('-')
+        try:
+            if dash:
+                start, stop = int(first), int(last)
+            else:
+                start = stop = int(part)
+        except ValueError:
+            raise ScheduleError(
+                f'{name} value {_shorten(part)!r} is not a number: use * '
+                f'for every {name}, or numbers and ranges such as 0,15,30 '
+                f'or 1-5') from None
+        if stop < start:
+            raise ScheduleError(f'{name} range {part!r} runs backwards')
+        for value in (start, stop):
+            if not low <= value <= high:
+                raise ScheduleError(
+                    f'{name} value {_shorten(str(value))} is out of range '
+                    f'{low}-{high}')
+        values.extend(range(start, stop + 1))
+    return checkField(name, values)
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + '...'
 
 
 def checkDelay(delay) -> Optional[float]:

@@ -19,8 +19,8 @@ from lovely.remotetask.web import openapi, settings
 from lovely.remotetask.web.app import HTTPError
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.schedules import FieldErrors, fromJSON
-from lovely.remotetask.web.serialize import STATUSES, jobData
-from lovely.remotetask.web.services import listServices
+from lovely.remotetask.serialize import STATUSES, jobData
+from lovely.remotetask.locate import listServices
 
 
 

@@ -23,7 +23,7 @@ from lovely.remotetask.exceptions import (
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
 from lovely.remotetask.interfaces import ICronJob
 from lovely.remotetask.web import auth, settings
-from lovely.remotetask.web.services import findService
+from lovely.remotetask.locate import findService
 
 log = logging.getLogger('lovely.remotetask.web')
 

@@ -32,9 +32,9 @@ from lovely.remotetask.web.app import HTTPError
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.detail import renderDetail
 from lovely.remotetask.web.schedules import FieldErrors, formValues, fromForm
-from lovely.remotetask.web.serialize import (
+from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, STATUSES, formatTime)
-from lovely.remotetask.web.services import listServices
+from lovely.remotetask.locate import listServices
 
 HERE = os.path.dirname(__file__)
 templates = PageTemplateLoader(os.path.join(HERE, 'templates'), '.pt')

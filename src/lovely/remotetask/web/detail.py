@@ -21,7 +21,7 @@ import zope.component
 from zope.interface import Interface, implementer
 
 from lovely.remotetask.interfaces import ICronJob
-from lovely.remotetask.web.serialize import formatTime, scheduleText
+from lovely.remotetask.serialize import formatTime, scheduleText
 
 log = logging.getLogger('lovely.remotetask.web')
 

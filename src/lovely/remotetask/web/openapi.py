@@ -5,7 +5,7 @@ of `api.register` and no other.
 """
 from lovely.remotetask import __name__ as _package
 from lovely.remotetask.web import settings
-from lovely.remotetask.web.serialize import STATUSES
+from lovely.remotetask.serialize import STATUSES
 
 
 def _ref(name):

@@ -13,9 +13,8 @@ from typing import Dict
 
 from lovely.remotetask import cron, schedule
 from lovely.remotetask.exceptions import ScheduleError
-from lovely.remotetask.web.serialize import SCHEDULE_FIELDS
-
-EVERY = '*'
+from lovely.remotetask.schedule import EVERY, parseFieldText
+from lovely.remotetask.serialize import SCHEDULE_FIELDS
 
 
 class FieldErrors(ValueError):
@@ -25,35 +24,6 @@ class FieldErrors(ValueError):
         # Each message names its field already.
         super().__init__('; '.join(errors.values()))
         self.errors = errors
-
-
-def parseFieldText(name: str, text: str) -> tuple:
-    """A tuple field written as people write it: ``*`` (or nothing) for
-    every value, else numbers and ranges, ``0,15,30`` or ``1-5``."""
-    text = text.strip()
-    if text in ('', EVERY):
-        return ()
-    values = []
-    for part in text.split(','):
-        part = part.strip()
-        low, dash, high = part.partition('-')
-        try:
-            if dash:
-                start, stop = int(low), int(high)
-                if stop < start:
-                    raise ScheduleError(
-                        f'{name} range {part!r} runs backwards')
-                values.extend(range(start, stop + 1))
-            else:
-                values.append(int(part))
-        except ValueError as error:
-            if isinstance(error, ScheduleError):
-                raise
-            raise ScheduleError(
-                f'{name} value {part!r} is not a number: use * for every '
-                f'{name}, or numbers and ranges such as 0,15,30 or 1-5') \
-                from None
-    return schedule.checkField(name, values)
 
 
 def fromJSON(data: dict) -> dict:

@@ -1,0 +1,12 @@
+"""The package's layers: the core stands without the Web service."""
+import subprocess
+import sys
+
+
+def test_the_core_does_not_import_the_web_service():
+    code = ('import sys, lovely.remotetask, lovely.remotetask.commands, '
+            'lovely.remotetask.metrics; '
+            'print(sorted(m for m in sys.modules if ".web" in m))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == '[]'
