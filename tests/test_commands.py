@@ -54,8 +54,11 @@ def test_jobs_cancel_clean(uri):
            for _ in range(3)]
     listed = command(uri, 'jobs', '--json', '--limit', '2')
     page = json.loads(listed.stdout)
-    assert [job['id'] for job in page['jobs']] == sorted(ids)[:2]
+    assert [job['id'] for job in page['jobs']] == ids[::-1][:2]  # newest
     assert page['next'] is not None
+    rest = command(uri, 'jobs', '--json', '--after', page['next'])
+    assert [job['id'] for job in json.loads(rest.stdout)['jobs']] == \
+        ids[:1]
     assert command(uri, 'cancel', str(ids[0])).stdout == 'cancelled\n'
     cleaned = command(uri, 'clean', '--json')
     assert json.loads(cleaned.stdout) == {'removed': 1}

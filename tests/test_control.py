@@ -374,11 +374,12 @@ def test_a_job_cancelled_while_held_in_a_batch_never_runs(app):
     transaction.commit()
     # A worker claimed it with others; it waits its turn.
     assert service.claimNextJob(worker=None) == jobid
+    claim = service.claimed(jobid)
     service.cancel(jobid)
     transaction.commit()
-    from lovely.remotetask.processor import _Session
-    with _Session(service._p_jar.db(), service._p_oid, 'w') as session:
-        outcome = session.run(jobid)
+    from lovely.remotetask.session import Session
+    with Session(service._p_jar.db(), service._p_oid, 'w') as session:
+        outcome = session.run(claim)
         session.record([outcome])
     service._p_jar.sync()
     assert (service.getStatus(jobid), ran) == ('cancelled', [])

@@ -10,7 +10,9 @@ from transaction.interfaces import TransientError
 from zope.interface import implementer
 
 from lovely import remotetask
-from lovely.remotetask import processor, testing
+from lovely.remotetask import processor
+from lovely.remotetask import testing
+from lovely.remotetask.session import CONFLICT, Session
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import ITask
 from servers import ZEOServer
@@ -170,7 +172,8 @@ def test_many_producers_while_processing(app, anyDb):
 
 
 def test_a_task_whose_writes_conflict_runs_again(app, anyDb):
-    """A success that cannot be committed costs an attempt, not the job."""
+    """A success that cannot be committed runs again, and costs no
+    attempt: a conflict is nobody's failure."""
     app['counter'] = remotetask.Folder()
     transaction.commit()
     attempts = []
@@ -197,7 +200,8 @@ def test_a_task_whose_writes_conflict_runs_again(app, anyDb):
     service.startProcessing()
     waitForStatus(service, [jobid])
     job = service.jobs[jobid]
-    assert (job.attempts, job.output, job.error) == (2, 1, None)
+    assert (job.attempts, job.output, job.error) == (1, 1, None)
+    assert attempts == [1, 1]
     assert app['counter'].hits == 1 and app['counter'].rival
 
 
@@ -223,14 +227,14 @@ def _trickle(db, task, count):
 
 def _countClaims(monkeypatch):
     claims = []
-    claim = processor._Session.claim
+    claim = Session.claim
 
     def counted(session, *args, **kw):
         result = claim(session, *args, **kw)
         claims.append((args, result))
         return result
 
-    monkeypatch.setattr(processor._Session, 'claim', counted)
+    monkeypatch.setattr(Session, 'claim', counted)
     return claims
 
 
@@ -379,7 +383,7 @@ def test_threads_of_one_processor_do_not_reach_for_the_same_job(
     waitForStatus(service, jobs)
     assert sorted(ran) == list(range(60))
     assert [result for args, result in claims
-            if result is processor._CONFLICT] == []
+            if result is CONFLICT] == []
 
 
 def test_over_zeo_a_trickle_from_another_process_is_claimed_in_few_commits(
@@ -436,17 +440,17 @@ def test_jobs_claimed_by_a_commit_thought_failed_are_given_back(
     next claim gives them back, and they run once each."""
     ran = []
     remotetask.provideTask(ran.append, name='record')
-    claim = processor._Session.claim
+    claim = Session.claim
     lost = []
 
     def brokenOnce(session, *args, **kw):
         result = claim(session, *args, **kw)
         if result and not lost:
             lost.extend(c.jobid for c in result)
-            return processor._CONFLICT      # what the loop is told
+            return CONFLICT      # what the loop is told
         return result
 
-    monkeypatch.setattr(processor._Session, 'claim', brokenOnce)
+    monkeypatch.setattr(Session, 'claim', brokenOnce)
     capture = testing.LogCapture(level=logging.WARNING)
     try:
         service = newService(app)

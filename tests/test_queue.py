@@ -1,148 +1,167 @@
-"""The pending queue: FIFO, and concurrent changes that merge or conflict."""
+"""Chains: one writer's FIFO, and concurrent changes that merge or
+conflict."""
 import pytest
 from ZODB.POSException import ConflictError
 
-from lovely.remotetask.queue import (
-    SEGMENT_SIZE, JobQueue, mergeEntries, mergeReference)
+from lovely.remotetask.queue import SEGMENT_SIZE, Chain
 
 
-def test_merge_keeps_both_appends_and_both_removals():
-    assert mergeEntries((1, 2, 3), (2, 3, 4), (1, 2, 3, 5)) == (2, 3, 4, 5)
-    assert mergeEntries((1, 2, 3), (1, 3), (2, 3)) == (3,)
-    assert mergeEntries((), (1,), (2,)) == (1, 2)
-
-
-def test_merge_refuses_the_same_removal_twice():
-    with pytest.raises(ConflictError):
-        mergeEntries((1, 2), (2,), (2,))
-
-
-def test_merge_reference_takes_the_side_that_changed():
-    assert mergeReference('a', 'a', 'b') == 'b'
-    assert mergeReference('a', 'b', 'a') == 'b'
-    assert mergeReference('a', 'b', 'b') == 'b'
-    assert mergeReference(None, None, 'b') == 'b'
-    with pytest.raises(ConflictError):
-        mergeReference('a', 'b', 'c')
+def pull(chain):
+    """Take the first entry, as a reader does."""
+    for segment, value in chain.first():
+        chain.take(segment, value)
+        return value
+    return None
 
 
 def test_fifo_across_segments():
-    queue = JobQueue()
-    for i in range(3 * SEGMENT_SIZE + 5):
-        queue.put(i)
-    assert len(queue) == 3 * SEGMENT_SIZE + 5
-    assert list(queue)[:3] == [0, 1, 2]
-    assert [queue.pull() for _ in range(len(queue))] == \
-        list(range(3 * SEGMENT_SIZE + 5))
-    assert queue.pull() is None
-    assert not queue
-    assert len(list(queue._segments())) == 1  # passed segments are dropped
+    chain = Chain()
+    count = 3 * SEGMENT_SIZE + 5
+    for i in range(count):
+        chain.append(i)
+    assert list(chain)[:3] == [0, 1, 2]
+    assert [pull(chain) for _ in range(count)] == list(range(count))
+    assert pull(chain) is None and chain.isEmpty()
+    assert len(list(chain._segments())) == 1  # passed segments are left
 
 
-def test_remove_by_token():
-    queue = JobQueue()
-    tokens = {i: queue.put(i) for i in range(SEGMENT_SIZE + 10)}
-    queue.remove(tokens[3], 3)
-    queue.remove(tokens[SEGMENT_SIZE + 1], SEGMENT_SIZE + 1)
-    assert len(queue) == SEGMENT_SIZE + 8
-    assert 3 not in list(queue) and SEGMENT_SIZE + 1 not in list(queue)
+def test_take_by_segment():
+    chain = Chain()
+    tokens = {i: chain.append(i) for i in range(SEGMENT_SIZE + 10)}
+    chain.take(tokens[3], 3)
+    chain.take(tokens[SEGMENT_SIZE + 1], SEGMENT_SIZE + 1)
+    assert 3 not in list(chain) and SEGMENT_SIZE + 1 not in list(chain)
+    assert len(list(chain)) == SEGMENT_SIZE + 8
     with pytest.raises(KeyError):
-        queue.remove(tokens[3], 3)
+        chain.take(tokens[3], 3)
 
 
 def test_empty_segments_are_passed_over():
-    queue = JobQueue()
-    tokens = {i: queue.put(i) for i in range(2 * SEGMENT_SIZE + 1)}
-    for i in range(SEGMENT_SIZE, 2 * SEGMENT_SIZE):
-        queue.remove(tokens[i], i)
-    pulled = [queue.pull() for _ in range(SEGMENT_SIZE + 1)]
-    assert pulled == list(range(SEGMENT_SIZE)) + [2 * SEGMENT_SIZE]
+    chain = Chain()
+    tokens = {i: chain.append(i) for i in range(2 * SEGMENT_SIZE + 1)}
+    for i in range(SEGMENT_SIZE):
+        chain.take(tokens[i], i)
+    assert chain.peek() == SEGMENT_SIZE
+    assert chain.head is tokens[SEGMENT_SIZE]   # the reader moved on
 
 
 @pytest.fixture
 def two(clients):
-    """Two clients that see the same committed queue of 3 ids."""
+    """Two clients that see the same committed chain of 3 entries."""
     a, b = clients(), clients()
-    a.root['queue'] = JobQueue()
+    a.root['chain'] = Chain()
     for i in range(3):
-        a.root['queue'].put(i)
+        a.root['chain'].append(i)
     a.commit()
     b.abort()
     return a, b
 
 
-def test_put_and_pull_at_once_merge(two):
-    # A short queue: the producer's and the consumer's change hit the same
+def test_append_and_take_at_once_merge(two):
+    # A short chain: the writer's and the reader's change hit the same
     # segment, and both commit.
     a, b = two
-    assert a.root['queue'].pull() == 0
-    b.root['queue'].put(3)
+    assert pull(a.root['chain']) == 0
+    b.root['chain'].append(3)
     a.commit()
     b.commit()
     a.abort()
-    assert list(a.root['queue']) == [1, 2, 3]
-    assert len(a.root['queue']) == 3
+    assert list(a.root['chain']) == [1, 2, 3]
 
 
-def test_two_pulls_of_the_same_id_conflict(two):
+def test_two_takes_of_the_same_entry_conflict(two):
     a, b = two
-    assert a.root['queue'].pull() == b.root['queue'].pull() == 0
+    assert pull(a.root['chain']) == pull(b.root['chain']) == 0
     a.commit()
     with pytest.raises(ConflictError):
         b.commit()
 
 
-def test_concurrent_puts_merge_in_commit_order(two):
+def test_takes_of_different_entries_merge(two):
     a, b = two
-    a.root['queue'].put(10)
-    b.root['queue'].put(20)
-    b.commit()
-    a.commit()
-    assert list(a.root['queue']) == [0, 1, 2, 20, 10]
-
-
-def test_consumer_moving_on_and_producer_starting_a_segment_merge(clients):
-    a, b = clients(), clients()
-    queue = a.root['queue'] = JobQueue()
-    for i in range(2 * SEGMENT_SIZE):
-        queue.put(i)
-    a.commit()
-    b.abort()
-    for i in range(SEGMENT_SIZE + 1):   # the consumer moves the head on
-        assert a.root['queue'].pull() == i
-    b.root['queue'].put('new')          # the producer starts a segment
+    chain = a.root['chain']
+    chain.take(chain.head, 0)
+    other = b.root['chain']
+    other.take(other.head, 2)
     a.commit()
     b.commit()
     a.abort()
-    assert list(a.root['queue']) == \
+    assert list(a.root['chain']) == [1]
+
+
+def test_a_reader_moving_the_head_and_another_taking_merge(clients):
+    a, b = clients(), clients()
+    chain = a.root['chain'] = Chain()
+    for i in range(3 * SEGMENT_SIZE):
+        chain.append(i)
+    a.commit()
+    b.abort()
+    for i in range(SEGMENT_SIZE):            # empties the first segment
+        assert pull(a.root['chain']) == i
+    other = b.root['chain']
+    other.take(other.head.next, SEGMENT_SIZE + 1)
+    a.commit()
+    b.commit()
+    a.abort()
+    chain = a.root['chain']
+    assert chain.headSeq == 1
+    assert list(chain)[:3] == [SEGMENT_SIZE, SEGMENT_SIZE + 2,
+                               SEGMENT_SIZE + 3]
+
+
+def test_heads_moved_at_once_keep_the_one_further_on():
+    old = dict(head='s0', headSeq=0, tail='s3', _stateVersion=1)
+    committed = dict(old, head='s1', headSeq=1)
+    new = dict(old, head='s2', headSeq=2)
+    merged = Chain._p_resolveConflict(None, old, committed, new)
+    assert (merged['head'], merged['headSeq']) == ('s2', 2)
+    merged = Chain._p_resolveConflict(None, old, new, committed)
+    assert (merged['head'], merged['headSeq']) == ('s2', 2)
+
+
+def test_reader_moving_on_and_writer_starting_a_segment_merge(clients):
+    a, b = clients(), clients()
+    chain = a.root['chain'] = Chain()
+    for i in range(2 * SEGMENT_SIZE):
+        chain.append(i)
+    a.commit()
+    b.abort()
+    for i in range(SEGMENT_SIZE + 1):   # the reader moves the head on
+        assert pull(a.root['chain']) == i
+    b.root['chain'].append('new')       # the writer starts a segment
+    a.commit()
+    b.commit()
+    a.abort()
+    assert list(a.root['chain']) == \
         list(range(SEGMENT_SIZE + 1, 2 * SEGMENT_SIZE)) + ['new']
 
 
 def test_an_append_to_a_segment_left_behind_conflicts(clients):
-    """A producer with an old view appends to the segment it thinks is the
-    last, after the consumer has emptied it and moved on: merging would
-    lose the id, so the commit must conflict, and the retry lands it."""
-    setup, stale, fresh, consumer = clients(), clients(), clients(), clients()
-    setup.root['queue'] = JobQueue()
+    """An append made with an old view to a segment that readers emptied
+    and left: merging would lose the entry, so the commit conflicts, and
+    the retry lands it.  (A chain has one writer, so this takes a second
+    connection appending, which the service never does.)"""
+    setup, stale, fresh, reader = clients(), clients(), clients(), clients()
+    setup.root['chain'] = Chain()
     for i in range(SEGMENT_SIZE - 1):
-        setup.root['queue'].put(i)
+        setup.root['chain'].append(i)
     setup.commit()
-    for client in (stale, fresh, consumer):
-        client.abort()   # all see the queue one short of a full segment
-    fresh.root['queue'].put('a')          # fills the segment
+    for client in (stale, fresh, reader):
+        client.abort()   # all see the chain one short of a full segment
+    fresh.root['chain'].append('a')       # fills the segment
     fresh.commit()
-    fresh.root['queue'].put('c')          # starts the next one
+    fresh.root['chain'].append('c')       # starts the next one
     fresh.commit()
-    consumer.abort()
-    queue = consumer.root['queue']
-    assert [queue.pull() for _ in range(SEGMENT_SIZE + 1)][-2:] == ['a', 'c']
-    assert queue.pull() is None           # the head has moved on
-    consumer.commit()
-    stale.root['queue'].put('b')          # into the segment left behind
+    reader.abort()
+    chain = reader.root['chain']
+    assert [pull(chain) for _ in range(SEGMENT_SIZE + 1)][-2:] == ['a', 'c']
+    assert pull(chain) is None            # the head has moved on
+    reader.commit()
+    stale.root['chain'].append('b')       # into the segment left behind
     with pytest.raises(ConflictError):
         stale.commit()
     stale.abort()
-    stale.root['queue'].put('b')
+    stale.root['chain'].append('b')
     stale.commit()
-    consumer.abort()
-    assert consumer.root['queue'].pull() == 'b'
+    reader.abort()
+    assert pull(reader.root['chain']) == 'b'

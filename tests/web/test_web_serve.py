@@ -98,7 +98,8 @@ def test_demo_on_loopback_prints_a_login_url(tmp_path):
 
         def statuses():
             jobs = get(base + 'api/services/demo/jobs', token)['jobs']
-            return [(job['task'], job['status']) for job in jobs]
+            # Oldest first (the listing shows the newest first).
+            return [(job['task'], job['status']) for job in reversed(jobs)]
 
         waitUntil(lambda: statuses()[0] == ('echo', 'completed')
                   and statuses()[2] == ('sleep', 'processing'),

@@ -241,7 +241,9 @@ def addParsers(commands, common) -> None:
         help='wait until the job is finished, showing its progress')
     parser = command('jobs', jobs, 'list jobs, a page at a time')
     parser.add_argument('--status')
-    parser.add_argument('--after', type=int, help='the cursor of a page')
+    parser.add_argument('--after', metavar='CURSOR',
+                        help='the cursor of a page, as the page before '
+                        'printed it')
     parser.add_argument('--limit', type=int, default=50)
     parser = command('clean', clean, 'remove finished jobs, in batches')
     parser.add_argument('--status', action='append',

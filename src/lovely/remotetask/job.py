@@ -1,36 +1,45 @@
 """Persistent jobs: what to run, with which input, and what came of it.
 
-Jobs hold data; the service decides how their status changes.
+Jobs hold data; where a job is and how its status moves is decided by the
+service (see `placement`).  Concurrent changes of a job merge attribute by
+attribute (a progress report while the job's outcome is recorded), except
+moves: every move counts in `_moves`, and two transactions that both move
+a job conflict, so that a job is claimed, cancelled or recorded once.
 """
 import time
 
-import persistent
+from ZODB.POSException import ConflictError
 from zope.interface import implementer
 
 from lovely.remotetask import interfaces, schedule
 from lovely.remotetask.cron import checkTimezone, nextCronTime, parseCron
-from lovely.remotetask.exceptions import RemoteTaskError, ScheduleError
+from lovely.remotetask.exceptions import ScheduleError
+from lovely.remotetask.merge import mergeFields
+from lovely.remotetask.versioning import Versioned
+
+#: Attempts kept in a job's history, and characters of each traceback.
+HISTORY_LENGTH = 10
+TRACEBACK_LENGTH = 8000
 
 
-class _Versioned(persistent.Persistent):
-    """Stores a state version so that later code can read older pickles."""
+def _mergeMoves(old, committed, new):
+    if committed != old and new != old:
+        raise ConflictError('a job moved by two transactions at once')
+    return new if committed == old else committed
 
-    _stateVersion = 1
 
-    def __setstate__(self, state):
-        version = state.get('_stateVersion', 0)
-        if version > type(self)._stateVersion:
-            raise RemoteTaskError(
-                f'{type(self).__name__} was stored by a newer version of '
-                f'lovely.remotetask (state version {version}); upgrade it')
-        super().__setstate__(state)
-
-    def _initState(self):
-        self._stateVersion = type(self)._stateVersion
+def _fromVersion1(state):
+    """Version 1 kept the queue token of the service's single queue."""
+    state = dict(state)
+    state.pop('queueToken', None)
+    return state
 
 
 @implementer(interfaces.IJob)
-class Job(_Versioned):
+class Job(Versioned):
+
+    _stateVersion = 2
+    _migrations = {0: lambda state: state, 1: _fromVersion1}
 
     status = interfaces.QUEUED
     output = None
@@ -43,8 +52,27 @@ class Job(_Versioned):
     priority = 0
     key = None
     scheduledFor = None
-    #: Where the job waits in the service's queue, while it does.
-    queueToken = None
+    #: The attempts made, newest last: dicts of attempt, worker, started,
+    #: ended, error and traceback (see `recordAttempt`).
+    history = ()
+    #: (fraction, message, time) of the last progress report, or None.
+    progress = None
+    #: Set when the job was cancelled while it ran: it is asked to stop.
+    stopRequested = False
+    #: Attempts made before the job was last retried by hand: its retry
+    #: policy counts the attempts since.
+    retryBase = 0
+    # Where the job is (see `placement`): the segment of its chain entry,
+    # the entry, and how often it moved.
+    _token = None
+    _entry = None
+    _moves = 0
+    #: The stamp of the job's last queue entry: a job claimed and given
+    #: back unstarted goes back to that place in the queue.
+    _queueStamp = None
+    #: The cron job whose run this is, for the runs of cron jobs whose
+    #: runs may overlap.
+    runOf = None
 
     def __init__(self, id: int, task: str, input) -> None:
         self._initState()
@@ -52,6 +80,18 @@ class Job(_Versioned):
         self.task = task
         self.input = input
         self.created = time.time()
+
+    def _p_resolveConflict(self, old, committed, new):
+        return mergeFields(old, committed, new, {'_moves': _mergeMoves})
+
+    def recordAttempt(self, ended: float, error=None, traceback=None):
+        """Add the attempt that just ended to the history."""
+        if traceback is not None and len(traceback) > TRACEBACK_LENGTH:
+            traceback = '...\n' + traceback[-TRACEBACK_LENGTH:]
+        attempt = dict(attempt=self.attempts, worker=self.worker,
+                       started=self.started, ended=ended, error=error,
+                       traceback=traceback)
+        self.history = (self.history + (attempt,))[-HISTORY_LENGTH:]
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.id}>'
@@ -69,6 +109,8 @@ class CronJob(Job):
     graceTime = None
     overlap = False
     lastRun = None
+    #: A paused cron job keeps its schedule but runs no more until resumed.
+    paused = False
 
     def __init__(self, id: int, task: str, input, minute=(), hour=(),
                  dayOfMonth=(), month=(), dayOfWeek=(), delay=None, *,

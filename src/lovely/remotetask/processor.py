@@ -15,80 +15,30 @@ a connection and transaction manager of its own.  A job takes three steps:
    `SimpleProcessor.recordWindow`.
 
 A conflict while claiming or recording apart is simply tried again.  A
-conflict while the task ran or its writes were committed costs the
-attempt: the job goes back to the queue, since its writes were lost.  While
-the loop runs, a lease keeper thread beats the worker's heartbeat, takes
-back the jobs of workers that stopped beating (see `workers`), removes
-expired finished jobs and passes stop requests on to running tasks.
+conflict while the task ran or its writes were committed loses the task's
+writes: the task runs again, after a short wait, without counting an
+attempt (see `session.Session.run`).  While the loop runs, a lease keeper
+thread does the worker's housekeeping (see `leasekeeper`).  A loop that
+fails in a way it cannot handle is logged at CRITICAL and started again.
 """
-import contextlib
-import dataclasses
 import logging
 import threading
 import time
 from typing import Optional
 
-import transaction
-from transaction.interfaces import TransientError
 from zope.interface import implementer
 
-from lovely.remotetask import context, metrics
-from lovely.remotetask.exceptions import JobStateError
-from lovely.remotetask.interfaces import CANCELLED, IProcessor
-from lovely.remotetask.run import Outcome, runJob
+from lovely.remotetask.defaults import LEASE_TIME, STOP_GRACE, WAIT_TIME
+from lovely.remotetask.interfaces import IProcessor
+from lovely.remotetask.leasekeeper import LeaseKeeper
+from lovely.remotetask.run import Outcome
+from lovely.remotetask.session import CONFLICT, Backoff, Session, poolGrownBy
 from lovely.remotetask.watch import CommitWatch
-from lovely.remotetask.workers import LEASE_TIME, newWorkerId
+from lovely.remotetask.workers import newWorkerId
 
 log = logging.getLogger('lovely.remotetask')
 
-#: Seconds an idle processor waits before it looks for due jobs again.
-WAIT_TIME = 1.0
-
-#: Seconds a task past its time limit gets to stop before it is reported
-#: timed out and its slot given to the next job.
-STOP_GRACE = 0.5
-
-#: Seconds a worker keeps trying to record an outcome (the database may be
-#: away for a while) before it leaves the job to be taken back.
-RECORD_TIMEOUT = 60.0
-
-_CONFLICT = object()
-
-_poolLock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _poolGrownBy(db, connections: int):
-    """Grow the database's connection pool by a processor's own connections
-    while it runs.  They stay open, and would otherwise push the
-    application's out of the pool (ZODB warns, and drops their caches)."""
-    with _poolLock:
-        db.setPoolSize(db.getPoolSize() + connections)
-    try:
-        yield
-    finally:
-        with _poolLock:
-            db.setPoolSize(db.getPoolSize() - connections)
-
-
-class _Backoff:
-    """Waits that grow while a step keeps failing for passing reasons
-    (conflicts, a database server that is restarting)."""
-
-    def __init__(self, first: float = 0.001, limit: float = 1.0) -> None:
-        self.first, self.limit = first, limit
-        self.next = 0.0
-
-    def reset(self) -> None:
-        self.next = 0.0
-
-    def wait(self, event: Optional[threading.Event] = None) -> None:
-        if self.next:
-            if event is None:
-                time.sleep(self.next)
-            else:
-                event.wait(self.next)
-        self.next = min(self.limit, max(self.first, 2 * self.next))
+__all__ = ['MultiProcessor', 'SimpleProcessor', 'WAIT_TIME']
 
 
 class _Average:
@@ -123,259 +73,6 @@ class _Pending:
     def take(self) -> list:
         outcomes, self.outcomes = self.outcomes, []
         return outcomes
-
-
-@dataclasses.dataclass(frozen=True)
-class _Claim:
-    """A job claimed, with what running it needs to know beforehand."""
-
-    jobid: int
-    attempt: int
-    timeLimit: Optional[float]
-
-    @classmethod
-    def of(cls, service, jobid):
-        job = service.jobs[jobid]
-        task = service.queryTask(job.task)
-        return cls(jobid, job.attempts, getattr(task, 'timeLimit', None))
-
-
-class _Session:
-    """A connection of one's own, and the steps of a job on it."""
-
-    def __init__(self, db, serviceOid: bytes, workerId: str) -> None:
-        self.tm = transaction.TransactionManager()
-        self.connection = db.open(transaction_manager=self.tm)
-        self.serviceOid = serviceOid
-        self.workerId = workerId
-
-    def close(self) -> None:
-        self.tm.abort()
-        self.connection.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def service(self):
-        return self.connection.get(self.serviceOid)
-
-    def commitOrRetry(self, step, *args, timeout: float = RECORD_TIMEOUT):
-        """Do `step(service, *args)` and commit, again while that fails for
-        passing reasons, for up to `timeout` seconds."""
-        backoff = _Backoff()
-        deadline = time.monotonic() + timeout
-        while True:
-            self.tm.begin()
-            try:
-                result = step(self.service(), *args)
-                self.tm.commit()
-                return result
-            except TransientError:
-                self.tm.abort()
-                if time.monotonic() > deadline:
-                    raise
-                backoff.wait()
-            except BaseException:
-                self.tm.abort()
-                raise
-
-    def claim(self, limit: int = 1, outcomes=(), inHand=frozenset()):
-        """Record `outcomes` and claim up to `limit` jobs, in one commit.
-
-        Jobs that the service says this worker holds and that are not
-        `inHand` were claimed by a commit that failed as far as the worker
-        could tell (the connection broke after the vote) yet went through:
-        they are given back, never run.
-
-        Returns the jobs claimed, as `_Claim`s, or `_CONFLICT` (then
-        nothing was done).
-        """
-        self.tm.begin()
-        try:
-            service = self.service()
-            self._recordAll(service, outcomes)
-            self._releaseOrphans(service, inHand)
-            claimed = [_Claim.of(service, jobid) for jobid in
-                       service.claimNextJobs(limit, worker=self.workerId)]
-            self.tm.commit()
-        except TransientError:
-            self.tm.abort()
-            return _CONFLICT
-        except BaseException:
-            self.tm.abort()
-            raise
-        return claimed
-
-    def _releaseOrphans(self, service, inHand) -> None:
-        for jobid in service.heldBy(self.workerId):
-            if jobid not in inHand:
-                log.warning('job %s: held by worker %s, which did not know '
-                            'it claimed it; given back', jobid, self.workerId)
-                service.releaseJob(jobid, service.jobs[jobid].attempts)
-
-    def jobsWaiting(self) -> bool:
-        self.tm.begin()
-        try:
-            return self.service().queueLength() > 0
-        finally:
-            self.tm.abort()
-
-    def release(self, jobids, outcomes=()) -> None:
-        """Record `outcomes` and give back claimed jobs not started."""
-        def step(service):
-            self._recordAll(service, outcomes)
-            for jobid in jobids:
-                try:
-                    service.releaseJob(jobid, service.jobs[jobid].attempts)
-                except JobStateError:
-                    pass   # taken back meanwhile
-        try:
-            self.commitOrRetry(step)
-        except TransientError:
-            log.error('jobs %s could not be given back; they will be taken '
-                      'back when their leases expire', list(jobids))
-
-    def run(self, jobid: int):
-        """Run a claimed job; return its outcome for `record`, or None when
-        it was recorded already.
-
-        When the task succeeded and wrote to the database, the outcome is
-        recorded in the task's own transaction: the two commit together.
-        Any other outcome is free of the task's transaction and is left to
-        the caller, to record with others in one commit.
-        """
-        self.tm.begin()
-        service = self.service()
-        job = service.jobs[jobid]
-        if service.stopRequested([jobid]):
-            # Cancelled while it waited its turn in a batch: never started.
-            self.tm.abort()
-            return Outcome(jobid, job.attempts, error=CANCELLED,
-                           cancelled=True)
-        started = time.monotonic()
-        try:
-            outcome = runJob(service, job)
-        except TransientError as error:
-            outcome = _conflicted(job.id, job.attempts, error)
-        metrics.observeRun(job.task, time.monotonic() - started)
-        if not outcome.ok or _nothingJoined(self.tm.get()):
-            self.tm.abort()
-            return outcome
-        try:
-            service.recordOutcome(outcome)
-            self.tm.commit()
-            return None
-        except JobStateError as error:
-            self.tm.abort()
-            _dropped(outcome, error)
-            return None
-        except TransientError as error:
-            # The task's own writes are lost with the transaction: it has
-            # to run again.
-            log.info('job %s: recording its result conflicted: %s',
-                     jobid, error)
-            outcome = _conflicted(outcome.jobid, outcome.attempt, error)
-        except Exception as error:
-            log.exception('the result of job %s could not be stored', jobid)
-            outcome = Outcome(
-                outcome.jobid, outcome.attempt,
-                error=f'the result could not be stored: '
-                      f'{type(error).__name__}: {error}')
-        self.tm.abort()
-        return outcome
-
-    def record(self, outcomes) -> None:
-        """Record `outcomes` in one commit, tried again while it conflicts."""
-        try:
-            self.commitOrRetry(self._recordAll, outcomes)
-        except TransientError:
-            log.error('outcomes of jobs %s could not be recorded; the jobs '
-                      'will be taken back when their leases expire',
-                      [outcome.jobid for outcome in outcomes])
-
-    @staticmethod
-    def _recordAll(service, outcomes):
-        for outcome in outcomes:
-            try:
-                service.recordOutcome(outcome)
-            except JobStateError as error:
-                _dropped(outcome, error)   # checked before any change
-
-
-def _nothingJoined(txn) -> bool:
-    """Whether no data manager joined `txn`: nothing was written yet.
-
-    A connection joins the transaction when an object of it is first
-    changed.  Should `transaction` ever rename its private list, this says
-    False, and a conflict costs a run instead of a retry of the record.
-    """
-    return getattr(txn, '_resources', None) == []
-
-
-def _conflicted(jobid, attempt, error) -> Outcome:
-    return Outcome(jobid, attempt, error=f'{type(error).__name__}: {error}',
-                   retryable=True)
-
-
-def _dropped(outcome, error) -> None:
-    log.warning('outcome of job %s attempt %s dropped: %s',
-                outcome.jobid, outcome.attempt, error)
-
-
-class _LeaseKeeper(threading.Thread):
-    """Beats a worker's heartbeat, takes back the jobs of dead workers,
-    removes expired finished jobs, and passes stop requests on to the
-    worker's running jobs."""
-
-    #: Seconds between looks for stop requests.
-    TICK = 0.5
-
-    def __init__(self, processor) -> None:
-        super().__init__(name=f'remotetask-lease-{processor.name}',
-                         daemon=True)
-        self.processor = processor
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        processor = self.processor
-        interval = processor.leaseTime / 4
-        lastBeat = time.monotonic()
-        with _Session(processor.db, processor.serviceOid,
-                      processor.workerId) as session:
-            while not self.stopping.wait(min(self.TICK, interval)):
-                try:
-                    if time.monotonic() - lastBeat >= interval:
-                        lastBeat = time.monotonic()
-                        self.beat(session)
-                    self.passStopRequests(session)
-                except Exception:
-                    log.exception('worker %s: lease keeping failed',
-                                  processor.workerId)
-
-    def beat(self, session) -> None:
-        workerId, leaseTime = self.processor.workerId, self.processor.leaseTime
-        record = session.commitOrRetry(
-            lambda service: service.heartbeat(workerId, leaseTime),
-            timeout=leaseTime)
-        now = record.heartbeat.lastSeen
-        session.commitOrRetry(lambda service: service.recoverJobs(now),
-                              timeout=leaseTime)
-        session.commitOrRetry(lambda service: service.expire(),
-                              timeout=leaseTime)
-
-    def passStopRequests(self, session) -> None:
-        session.tm.begin()
-        try:
-            service = session.service()
-            jobids = service.stopRequested(
-                service.heldBy(self.processor.workerId))
-        finally:
-            session.tm.abort()
-        for jobid in jobids:
-            context.requestStop(self.processor.serviceOid, jobid, CANCELLED)
 
 
 @implementer(IProcessor)
@@ -418,6 +115,7 @@ class SimpleProcessor:
         self._inHand = set()
         self._stopped = threading.Event()
         self._taskTime = _Average()
+        self._threads = []
 
     def wake(self) -> None:
         """Look for jobs now rather than after the wait.
@@ -440,26 +138,70 @@ class SimpleProcessor:
         for wakeup in self._wakeups:
             wakeup.set()
 
+    # The seed's API: one step at a time, in the caller's thread, each
+    # committed on a connection of its own.
+
+    def claimNextJob(self) -> Optional[int]:
+        """Claim the next job for this processor's worker and commit;
+        return its id, or None when no job is ready."""
+        with Session(self.db, self.serviceOid, self.workerId) as session:
+            claims = self._claimOne(session)
+        return claims[0].jobid if claims else None
+
+    def hasJobsWaiting(self) -> bool:
+        with Session(self.db, self.serviceOid, self.workerId) as session:
+            return session.read(lambda service: service.hasJobsWaiting())
+
+    def processNext(self, jobid: Optional[int] = None) -> bool:
+        """Claim the next job (or take the one given, claimed before with
+        `claimNextJob`), run it and record what came of it; return False
+        when there was nothing to do."""
+        with Session(self.db, self.serviceOid, self.workerId) as session:
+            if jobid is None:
+                claims = self._claimOne(session)
+                if not claims:
+                    return False
+                claim = claims[0]
+            else:
+                claim = session.read(lambda service: service.claimed(jobid))
+            outcome = self._run(session, claim)
+            if isinstance(outcome, Outcome):
+                session.record([outcome])
+            return True
+
+    def _claimOne(self, session):
+        def step(service):
+            service.registerWorker(self.workerId, self.leaseTime)
+            service.promote()
+            return service.claim(self.workerId, 1)
+        return session.commitOrRetry(step)
+
+    @property
+    def threads(self) -> list:
+        """The threads of this processor's loops that run."""
+        return [thread for thread in self._threads if thread.is_alive()]
+
     def __call__(self) -> None:
         # A connection per lane and one for the lease keeper; a task with a
         # time limit runs on one more.
-        with _poolGrownBy(self.db, 2 * self.lanes + 1):
+        with poolGrownBy(self.db, 2 * self.lanes + 1):
             self._serve()
 
     def _serve(self) -> None:
-        with _Session(self.db, self.serviceOid, self.workerId) as session:
+        with Session(self.db, self.serviceOid, self.workerId) as session:
             session.commitOrRetry(
                 lambda service: service.registerWorker(
                     self.workerId, self.leaseTime))
-            keeper = _LeaseKeeper(self)
+            keeper = LeaseKeeper(self)
             keeper.start()
             others = [threading.Thread(
                 target=self._lane, args=(lane,), daemon=True,
                 name=f'{self.name}-{lane}') for lane in range(1, self.lanes)]
+            self._threads = [threading.current_thread()] + others
             try:
                 for thread in others:
                     thread.start()
-                self._loop(session, 0)
+                self._keepLooping(session, 0)
             finally:
                 for thread in others:
                     thread.join()
@@ -474,16 +216,28 @@ class SimpleProcessor:
                                   self.workerId)
 
     def _lane(self, lane: int) -> None:
-        try:
-            with _Session(self.db, self.serviceOid, self.workerId) as session:
+        with Session(self.db, self.serviceOid, self.workerId) as session:
+            self._keepLooping(session, lane)
+
+    def _keepLooping(self, session, lane: int) -> None:
+        """Run a loop until the processor stops; a loop that dies is
+        logged at CRITICAL and started again, never left dead."""
+        backoff = Backoff(first=0.1, limit=max(self.waitTime, 1.0))
+        while self.running:
+            try:
                 self._loop(session, lane)
-        except Exception:
-            log.exception('processor %s: lane %s failed', self.name, lane)
+            except BaseException:
+                if not self.running:
+                    raise
+                log.critical('processor %s: loop %s died; it starts again',
+                             self.name, lane, exc_info=True)
+                session.tm.abort()
+                backoff.wait(self._stopped)
 
     def _loop(self, session, lane: int) -> None:
         wakeup = self._wakeups[lane]
         commits = CommitWatch(self.db)
-        backoff = _Backoff(limit=self.waitTime)
+        backoff = Backoff(limit=self.waitTime)
         held = []                                   # claimed, not started
         pending = _Pending(self.recordWindow)       # outcomes to record
         drained = False         # the last claim took all there was
@@ -514,11 +268,11 @@ class SimpleProcessor:
                     claimed = self._guarded(
                         session.claim, limit, pending.outcomes,
                         self._inHand)
-                    if claimed is not _CONFLICT:
+                    if claimed is not CONFLICT:
                         self._inHand.difference_update(
                             outcome.jobid for outcome in pending.outcomes)
                         self._inHand.update(claim.jobid for claim in claimed)
-                if claimed is _CONFLICT:
+                if claimed is CONFLICT:
                     backoff.wait(wakeup)
                     continue
                 backoff.reset()
@@ -532,11 +286,11 @@ class SimpleProcessor:
                     self._idleWait(lane, wakeup, commits)
         finally:
             if held or pending.outcomes:
-                unstarted = [claim.jobid for claim in held]
                 outcomes = pending.take()
-                session.release(unstarted, outcomes)
+                session.release(held, outcomes)
                 self._inHand.difference_update(
-                    unstarted + [outcome.jobid for outcome in outcomes])
+                    [claim.jobid for claim in held]
+                    + [outcome.jobid for outcome in outcomes])
 
     def _record(self, session, outcomes) -> None:
         self._guarded(session.record, outcomes)
@@ -571,24 +325,24 @@ class SimpleProcessor:
         loop is claimed at once.
         """
         if pending.outcomes and (wakeup.is_set() or commits.moved()) \
-                and session.jobsWaiting():
+                and session.read(lambda service: service.queueLength()):
             self._stopped.wait(pending.since + pending.window
                                - time.monotonic())
 
     def _run(self, session, claim):
-        """Run a claimed job (see _Session.run), in a thread of its own if
+        """Run a claimed job (see Session.run), in a thread of its own if
         its task has a time limit, so that the loop can go on when the task
         does not stop at the limit."""
         jobid, limit = claim.jobid, claim.timeLimit
         if limit is None:
-            return session.run(jobid)
+            return session.run(claim)
         finished = threading.Event()
 
         def runAlone():
             try:
-                with _Session(self.db, self.serviceOid,
+                with Session(self.db, self.serviceOid,
                               self.workerId) as own:
-                    outcome = own.run(jobid)
+                    outcome = own.run(claim)
                     if isinstance(outcome, Outcome):
                         own.record([outcome])
             except Exception:
@@ -622,7 +376,7 @@ class SimpleProcessor:
         except Exception:
             log.exception('processor %s: unexpected error', self.name)
             self._stopped.wait(self.waitTime)
-            return _CONFLICT
+            return CONFLICT
 
 
 @implementer(IProcessor)

@@ -1,164 +1,126 @@
-"""Queues of job ids: those waiting to run, and those finished, in order.
+"""Chains: one writer's first-in, first-out lists of entries.
 
-Two measured facts shape it.  `zc.queue.Queue` keeps every item in one
-tuple, rewritten on each put and pull, so its cost grows with the backlog
-(measured: 8-10 ms and 60 KB per pull at 20,000 items).  A BTree keyed by arrival
-has flat cost, but its buckets refuse to merge a removal of their first key
-with any other change: whenever the queue is short, an application adding a
-job and a worker claiming one would conflict, and the application's
-transaction could be the one to fail.
+A chain is a linked list of small segments.  Its writer appends to the
+last segment; anyone takes entries out of any segment (a worker claiming
+a job, someone cancelling one); readers walk it from the first.  Each
+operation rewrites one segment of at most `SEGMENT_SIZE` entries, so it
+costs the same at any length.
 
-So the queue is a chain of small segments.  Producers append to the last,
-consumers pull from the first, each operation rewrites one segment of at
-most `SEGMENT_SIZE` ids, and a segment merges concurrent appends and
-removals the way zc.queue's `resolveQueueConflict` does.  Two consumers that
-take the same id still conflict, which keeps a job from being claimed twice.
+Only one writer ever appends to a chain (see `lanes`), so two appends
+never race to start the next segment.  Taking and appending merge (see
+`merge.mergeEntries`), except that two transactions taking the same entry
+conflict: a job is claimed once.
 """
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 
-import persistent
-from BTrees.Length import Length
 from ZODB.POSException import ConflictError
 
-#: Ids a segment takes before the next one is started.
+from lovely.remotetask.merge import mergeEntries, mergeFields
+from lovely.remotetask.versioning import Versioned
+
+#: Entries a segment takes before the next one is started.
 SEGMENT_SIZE = 30
 
 
-def mergeEntries(old: tuple, committed: tuple, new: tuple) -> tuple:
-    """Merge two concurrent changes of a segment's ids.
+class Segment(Versioned):
 
-    Each side removed some of the old ids and appended new ones at the end.
-    Raise ConflictError when both removed the same id.
-    """
-    oldIds = set(old)
-    removedCommitted = oldIds.difference(committed)
-    removedNew = oldIds.difference(new)
-    if removedCommitted & removedNew:
-        raise ConflictError('the same queue entry was taken twice')
-    removed = removedCommitted | removedNew
-    return (tuple(i for i in old if i not in removed)
-            + tuple(i for i in committed if i not in oldIds)
-            + tuple(i for i in new if i not in oldIds))
-
-
-def mergeReference(old, committed, new):
-    """Keep the one side's change of a reference; both changing conflicts."""
-    def same(a, b):
-        # Conflict resolution sees PersistentReference objects, which
-        # refuse to compare with anything but themselves: compare oids.
-        return getattr(a, 'oid', a) == getattr(b, 'oid', b)
-
-    if same(committed, old):
-        return new
-    if same(new, old) or same(new, committed):
-        return committed
-    raise ConflictError('a queue link was changed twice')
-
-
-class _Segment(persistent.Persistent):
-
-    def __init__(self) -> None:
+    def __init__(self, chain: 'Chain', seq: int) -> None:
+        self._initState()
+        #: The chain the segment belongs to, and its place in it.
+        self.chain = chain
+        self.seq = seq
         self.entries = ()
-        #: How many ids were ever appended; the segment is full at the size.
+        #: How many entries were ever appended; the segment is full at
+        #: SEGMENT_SIZE.
         self.appended = 0
         self.next = None
-        #: Set when consumers move past the segment for good.
+        #: Set when readers move past the segment for good.
         self.closed = False
 
     def _p_resolveConflict(self, old, committed, new):
         appended = committed['appended'] > old['appended'] or \
             new['appended'] > old['appended']
         if appended and (committed['closed'] or new['closed']):
-            # An append from a producer that did not see the segment left
-            # behind would be lost: it has to try again.
+            # An append that did not see the segment left behind would be
+            # lost: it has to try again.
             raise ConflictError('appended to a segment left behind')
-        return dict(
-            new,
-            closed=committed['closed'] or new['closed'],
-            entries=mergeEntries(
-                old['entries'], committed['entries'], new['entries']),
-            appended=(committed['appended'] + new['appended']
-                      - old['appended']),
-            next=mergeReference(old['next'], committed['next'], new['next']),
-        )
+        return mergeFields(old, committed, new, dict(
+            entries=mergeEntries,
+            appended=lambda o, c, n: c + n - o,
+            closed=lambda o, c, n: c or n))
 
 
-class JobQueue(persistent.Persistent):
-    """First in, first out; each operation rewrites one small segment."""
+class Chain(Versioned):
+    """First in, first out; the writer moves the tail, readers the head."""
 
     def __init__(self) -> None:
-        self._head = self._tail = _Segment()
-        # Length resolves concurrent changes as old + delta1 + delta2.
-        self._length = Length()
+        self._initState()
+        self.head = self.tail = Segment(self, 0)
+        self.headSeq = 0
 
     def _p_resolveConflict(self, old, committed, new):
-        # Consumers move the head, producers the tail.
-        return dict(
-            new,
-            _head=mergeReference(old['_head'], committed['_head'],
-                                 new['_head']),
-            _tail=mergeReference(old['_tail'], committed['_tail'],
-                                 new['_tail']),
-        )
+        # Readers that emptied the first segments move the head past them;
+        # two that did so at once keep the one that went further (what
+        # both passed is empty in the merged segments too: only the writer
+        # appends, and only to the tail).
+        merged = mergeFields(old, committed, new, dict(
+            head=lambda o, c, n: None, headSeq=lambda o, c, n: None))
+        ahead = committed if committed['headSeq'] >= new['headSeq'] else new
+        merged.update(head=ahead['head'], headSeq=ahead['headSeq'])
+        return merged
 
-    def put(self, jobid: int) -> object:
-        """Append `jobid`; return the token that `remove` takes."""
-        tail = self._tail
+    def append(self, entry: int) -> Segment:
+        """Append `entry`; return the segment that holds it, which `take`
+        wants back."""
+        tail = self.tail
         if tail.appended >= SEGMENT_SIZE:
-            tail.next = self._tail = _Segment()
+            tail.next = self.tail = Segment(self, tail.seq + 1)
             tail = tail.next
-        tail.entries += (jobid,)
+        tail.entries += (entry,)
         tail.appended += 1
-        self._length.change(1)
         return tail
 
-    def pull(self, spread: int = 0) -> Optional[int]:
-        """Remove and return the first job id, or None if there is none.
+    def take(self, segment: Segment, entry: int) -> None:
+        """Remove `entry` from `segment`, one of this chain's; raise
+        KeyError if it is not there."""
+        if entry not in segment.entries:
+            raise KeyError(entry)
+        segment.entries = tuple(e for e in segment.entries if e != entry)
+        self._advance()
 
-        With a `spread` of k, take the k-th of the first ids instead (as
-        far as there are): consumers that pull at the same time with
-        different spreads take different ids, and their changes merge
-        instead of conflicting.  Order is then first in, first out within
-        that many ids.
-        """
-        head = self._head
-        while not head.entries:
-            if head.next is None:
-                return None
-            head.closed = True
-            head = self._head = head.next
-        index = min(spread, len(head.entries) - 1)
-        jobid = head.entries[index]
-        head.entries = head.entries[:index] + head.entries[index + 1:]
-        self._length.change(-1)
-        return jobid
+    def first(self, count: int = 1) -> Iterator[Tuple[Segment, int]]:
+        """(segment, entry) of the first `count` entries, in order."""
+        for segment in self._segments():
+            for entry in segment.entries:
+                if count <= 0:
+                    return
+                yield segment, entry
+                count -= 1
 
     def peek(self) -> Optional[int]:
-        """The first job id, left in place, or None."""
-        for segment in self._segments():
-            if segment.entries:
-                return segment.entries[0]
+        for _, entry in self.first():
+            return entry
         return None
 
-    def remove(self, token: object, jobid: int) -> None:
-        """Remove `jobid`, put in the queue with the `token` put returned."""
-        if jobid not in token.entries:
-            raise KeyError(jobid)
-        token.entries = tuple(i for i in token.entries if i != jobid)
-        self._length.change(-1)
-
-    def __len__(self) -> int:
-        return self._length()
-
-    def __bool__(self) -> bool:
-        return self._length() > 0
+    def isEmpty(self) -> bool:
+        return self.peek() is None
 
     def __iter__(self) -> Iterator[int]:
         for segment in self._segments():
             yield from segment.entries
 
+    def _advance(self) -> None:
+        """Move the head past empty segments the writer has left."""
+        head = self.head
+        while not head.entries and head.next is not None:
+            if not head.closed:
+                head.closed = True
+            head = head.next
+        if head is not self.head:
+            self.head, self.headSeq = head, head.seq
+
     def _segments(self):
-        segment = self._head
+        segment = self.head
         while segment is not None:
             yield segment
             segment = segment.next

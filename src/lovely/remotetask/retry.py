@@ -8,6 +8,7 @@ import math
 import random
 from typing import Optional, Tuple, Type
 
+from lovely.remotetask.defaults import MAX_ATTEMPTS
 from lovely.remotetask.exceptions import RemoteTaskError, TaskError
 
 
@@ -40,7 +41,7 @@ class RetryPolicy:
     `delay` a retry comes at once (the seed's rule).  Only exceptions of
     the `retryOn` classes are retried; `TaskError` never is.
     """
-    maxAttempts: int = 3
+    maxAttempts: int = MAX_ATTEMPTS
     retryOn: Tuple[Type[BaseException], ...] = (Exception, SystemExit)
     delay: Optional[float] = None
     factor: float = 2.0
@@ -83,3 +84,8 @@ class RetryPolicy:
 
 #: The seed's rule: three attempts at once for unexpected exceptions.
 DEFAULT_POLICY = RetryPolicy()
+
+
+def policyOf(task) -> RetryPolicy:
+    """The retry policy of `task`: its own, or the default."""
+    return getattr(task, 'retry', None) or DEFAULT_POLICY

@@ -1,10 +1,14 @@
 """Running a claimed job's task: the one place where task code is called.
 
-The result is an `Outcome`, a plain value that the service records in a
+A claim (`Claim`) says what running the job needs: its attempt, its task,
+looked up once for the attempt, its input and time limit.  What comes of
+it is an `Outcome`, a plain value that the service records in a
 transaction of its own choosing (the same one, or a later one).
 """
 import dataclasses
 import logging
+import threading
+import traceback as tracebacks
 from typing import Any, Optional
 
 import transaction
@@ -13,9 +17,28 @@ from transaction.interfaces import TransientError
 from lovely.remotetask.context import JobContext, JobStopped
 from lovely.remotetask.exceptions import TaskError
 from lovely.remotetask.interfaces import CANCELLED
-from lovely.remotetask.retry import DEFAULT_POLICY, RetryTask
+from lovely.remotetask.retry import RetryTask, policyOf
 
 log = logging.getLogger('lovely.remotetask')
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A job claimed for one attempt, with what running it needs."""
+
+    jobid: int
+    attempt: int
+    #: The task's name, and the task registered under it (None if none is).
+    taskName: str
+    task: Any
+    input: Any = None
+    #: Attempts made before the job was last retried by hand (see
+    #: `IJob.retryBase`): the retry policy counts those since.
+    retryBase: int = 0
+
+    @property
+    def timeLimit(self) -> Optional[float]:
+        return getattr(self.task, 'timeLimit', None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,64 +51,75 @@ class Outcome:
     output: Any = None
     #: The failure message, None when the task succeeded.
     error: Optional[str] = None
-    #: Whether another attempt may succeed (by the task's retry policy).
+    #: Whether the job is to be tried again (by its task's retry policy,
+    #: attempts left included).
     retryable: bool = False
     #: Seconds to wait before that attempt.
     wait: float = 0.0
     #: Whether the task stopped because its job was cancelled.
     cancelled: bool = False
+    #: The traceback of an unexpected exception, for the job's history.
+    traceback: Optional[str] = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     @classmethod
-    def failed(cls, job, error: str, retryable: bool,
-               wait: float = 0.0) -> 'Outcome':
-        return cls(job.id, job.attempts, error=error, retryable=retryable,
-                   wait=wait)
+    def failed(cls, claim: Claim, error: str, retryable: bool = False,
+               wait: float = 0.0, traceback: Optional[str] = None):
+        return cls(claim.jobid, claim.attempt, error=error,
+                   retryable=retryable, wait=wait, traceback=traceback)
 
 
-def runJob(service, job) -> Outcome:
-    """Call the job's task and classify what happened.
+def runJob(service, claim: Claim) -> Outcome:
+    """Call the claimed job's task and classify what happened.
 
     Conflict errors are not the task's fault and are raised: the caller
-    aborts the transaction and tries again.
+    aborts the transaction and runs the task again.  Anything else that
+    comes out of a task, `BaseException`s too, is the job's outcome; only
+    a KeyboardInterrupt in the main thread (Ctrl-C) goes on up.
     """
-    task = service.queryTask(job.task)
+    task = claim.task
     if task is None:
-        return Outcome.failed(
-            job, f'task {job.task!r} is not registered', retryable=False)
-    policy = getattr(task, 'retry', None) or DEFAULT_POLICY
-    timeLimit = getattr(task, 'timeLimit', None)
+        return Outcome.failed(claim, f'task {claim.taskName!r} is not '
+                                     f'registered')
+    policy = policyOf(task)
+    attempt = claim.attempt - claim.retryBase
+    attemptsLeft = attempt < policy.maxAttempts
     try:
-        with JobContext(service, job.id, timeLimit, _reporter(service, job)):
-            output = task(service, job.id, job.input)
+        with JobContext(service, claim.jobid, claim.timeLimit,
+                        _reporter(service, claim.jobid)):
+            output = task(service, claim.jobid, claim.input)
     except JobStopped as stop:
-        return Outcome(job.id, job.attempts, error=stop.reason,
+        return Outcome(claim.jobid, claim.attempt, error=stop.reason,
                        cancelled=stop.reason == CANCELLED)
     except RetryTask as error:
-        return Outcome.failed(job, str(error), retryable=True,
-                              wait=policy.wait(job.attempts, error))
+        return Outcome.failed(claim, str(error), retryable=attemptsLeft,
+                              wait=policy.wait(attempt, error))
     except TaskError as error:
-        return Outcome.failed(job, str(error), retryable=False)
+        return Outcome.failed(claim, str(error))
     except TransientError:
         raise
-    except (Exception, SystemExit) as error:
-        # SystemExit too: a task calling sys.exit() must not end a worker.
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt) and \
+                threading.current_thread() is threading.main_thread():
+            raise
+        # Whatever else: a task calling sys.exit(), an asyncio
+        # CancelledError, a GeneratorExit must not end a worker.
         log.exception('job %s (task %r) failed on attempt %s',
-                      job.id, job.task, job.attempts)
-        retryable = policy.retries(error)
+                      claim.jobid, claim.taskName, claim.attempt)
+        retryable = attemptsLeft and policy.retries(error)
         return Outcome.failed(
-            job, f'{type(error).__name__}: {error}', retryable=retryable,
-            wait=policy.wait(job.attempts, error) if retryable else 0.0)
-    return Outcome(job.id, job.attempts, output=output)
+            claim, f'{type(error).__name__}: {error}', retryable=retryable,
+            wait=policy.wait(attempt, error) if retryable else 0.0,
+            traceback=tracebacks.format_exc())
+    return Outcome(claim.jobid, claim.attempt, output=output)
 
 
-def _reporter(service, job):
+def _reporter(service, jobid):
     """How the task's progress reports reach the database: committed at
     once through a connection of their own, when the service is stored."""
-    jobid = job.id
     if service._p_jar is None or service._p_oid is None:
         return lambda fraction, message: service.setProgress(
             jobid, fraction, message)

@@ -39,8 +39,8 @@ class TaskServiceStub(TaskService):
     def queryTask(self, name: str):
         return self.tasks.get(name)
 
-    def add(self, task, input=None, startLater=False):
-        jobid = super().add(task, input, startLater)
+    def add(self, task, input=None, startLater=False, **options):
+        jobid = super().add(task, input, startLater, **options)
         if self.eager and not startLater:
             self.process()
         return jobid

@@ -21,12 +21,13 @@ import socket
 import time
 import uuid
 
-import persistent
 from ZODB.POSException import ConflictError
 from ZODB.TimeStamp import TimeStamp
 
-#: Seconds a worker's jobs stay leased to it after its last heartbeat.
-LEASE_TIME = 60.0
+from lovely.remotetask.defaults import LEASE_TIME
+from lovely.remotetask.versioning import Versioned
+
+__all__ = ['LEASE_TIME', 'WorkerRecord', 'newWorkerId', 'tidTime']
 
 
 def tidTime(tid: bytes) -> float:
@@ -53,20 +54,24 @@ def mergeHeld(old: dict, committed: dict, new: dict) -> dict:
     return merged
 
 
-class Heartbeat(persistent.Persistent):
+class Heartbeat(Versioned):
     """Written to show that the worker lives; its serial says when."""
 
     beats = 0
+
+    def __init__(self) -> None:
+        self._initState()
 
     @property
     def lastSeen(self) -> float:
         return tidTime(self._p_serial)
 
 
-class HeldJobs(persistent.Persistent):
+class HeldJobs(Versioned):
     """The jobs a worker holds, by id, with the attempt it holds."""
 
     def __init__(self) -> None:
+        self._initState()
         self.jobs = {}
 
     def _p_resolveConflict(self, old, committed, new):
@@ -74,10 +79,11 @@ class HeldJobs(persistent.Persistent):
             old['jobs'], committed['jobs'], new['jobs']))
 
 
-class WorkerRecord(persistent.Persistent):
+class WorkerRecord(Versioned):
     """What the service knows of one worker."""
 
     def __init__(self, workerId: str, leaseTime: float) -> None:
+        self._initState()
         self.id = workerId
         self.leaseTime = leaseTime
         self.host = socket.gethostname()

@@ -14,6 +14,7 @@ import webob
 from transaction.interfaces import TransientError
 
 from lovely.remotetask.interfaces import CANCELLABLE, FINISHED, STARTLATER
+from lovely.remotetask.listing import parseCursor
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.web import openapi, settings
 from lovely.remotetask.web.app import HTTPError
@@ -125,7 +126,12 @@ def pageParameters(query):
     if status is not None and status not in STATUSES:
         raise HTTPError(400, f'unknown status {status!r}; the statuses are '
                         f'{", ".join(STATUSES)}', fields=dict(status=status))
-    after = _intParameter(query, 'after', None, 0, 2**31)
+    after = query.get('after') or None
+    if after is not None:
+        try:
+            parseCursor(after)
+        except ValueError as error:
+            raise HTTPError(400, str(error), fields=dict(after=after[:40]))
     limit = _intParameter(query, 'limit', settings.PAGE_SIZE, 1,
                           settings.MAX_PAGE_SIZE)
     return status, after, limit

@@ -189,12 +189,14 @@ def servicePage(ctx, service, status=200, **forms):
         if row['editUrl']:
             row['editUrl'] += '?' + urllib.parse.urlencode(dict(back=back))
     key = state['sort']
-    # The page is sorted, not the service: rows without a value go last.
-    known = [row for row in jobRows if row['sortKeys'][key] is not None]
-    known.sort(key=lambda row: row['sortKeys'][key],
-               reverse=state['order'] == 'desc')
-    jobRows = known + [row for row in jobRows
-                       if row['sortKeys'][key] is None]
+    if key is not None:
+        # The page is sorted, not the service: rows without a value go
+        # last.  Unsorted, rows come in the listing's order.
+        known = [row for row in jobRows if row['sortKeys'][key] is not None]
+        known.sort(key=lambda row: row['sortKeys'][key],
+                   reverse=state['order'] == 'desc')
+        jobRows = known + [row for row in jobRows
+                           if row['sortKeys'][key] is None]
     tasks = sorted(entry.service.getAvailableTasks())
     forms.setdefault('addForm', dict(values=dict(task='', input='',
                                                  delay=''), errors={}))
@@ -435,7 +437,7 @@ def _pageQuery(back: str):
 
 def _pageState(query) -> dict:
     status, after, limit = pageParameters(query)
-    sort = query.get('sort') if query.get('sort') in SORTABLE else 'id'
+    sort = query.get('sort') if query.get('sort') in SORTABLE else None
     order = 'desc' if query.get('order') == 'desc' else 'asc'
     return dict(status=status, after=after, limit=limit, sort=sort,
                 order=order)
@@ -444,7 +446,7 @@ def _pageState(query) -> dict:
 def _stateQuery(state) -> dict:
     """The query string of a page state, without the defaults."""
     defaults = dict(status=None, after=None, limit=settings.PAGE_SIZE,
-                    sort='id', order='asc')
+                    sort=None, order='asc')
     return {k: state[k] for k in PAGE_STATE if state[k] != defaults[k]}
 
 

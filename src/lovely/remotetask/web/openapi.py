@@ -119,8 +119,9 @@ _SCHEMAS = {
             'task': {'type': 'string'}, 'input': {}}}]},
     'JobPage': {'type': 'object', 'properties': {
         'jobs': {'type': 'array', 'items': _ref('Job')},
-        'next': {'type': ['integer', 'null'],
-                 'description': 'Pass as "after" for the next page'},
+        'next': {'type': ['string', 'null'],
+                 'description': 'Pass as "after" for the next page (an '
+                                'opaque cursor)'},
         'nextUrl': {'type': ['string', 'null']}}},
 }
 
@@ -156,8 +157,9 @@ def document(base: str = '/api') -> dict:
                              'schema': {'type': 'string',
                                         'enum': list(STATUSES)}},
                             {'name': 'after', 'in': 'query',
-                             'schema': {'type': 'integer'},
-                             'description': 'The "next" of the page before'},
+                             'schema': {'type': 'string'},
+                             'description': 'The "next" of the page before '
+                                            '(an opaque cursor)'},
                             {'name': 'limit', 'in': 'query',
                              'schema': {'type': 'integer', 'minimum': 1,
                                         'maximum': settings.MAX_PAGE_SIZE,

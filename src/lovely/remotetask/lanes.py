@@ -1,0 +1,234 @@
+"""Lanes: what each writer of a service writes, apart from every other.
+
+Applications add jobs from many threads and processes at once, inside
+their own transactions, and those must never fail each other.  In ZODB
+two transactions fail each other when they change one object in ways that
+cannot be merged, or when one changes an object that the other read as
+current (BTrees do that to their inner nodes on every insert, so a split
+fails every concurrent insert into the same tree).
+
+So each connection that writes to a service gets a lane of its own: the
+counters of the job statuses it changed and the chains it appends to (the
+queue of each priority, the jobs started later, the jobs to schedule, the
+finished jobs of each status).  No other connection appends to them or
+counts in them.  Readers merge the lanes: counts add up, and chains are
+read in the order of their entries' stamps.
+
+A stamp is the database's last transaction id when the entry was made
+(shifted to about a millisecond), so an entry made after another
+transaction committed sorts after the entries that transaction made: jobs
+are first in, first out as far as commit order tells; jobs added by
+transactions running at the same time may come in either order.  An entry
+is its stamp and its job id in one int, so that entries sort as they should.
+"""
+import random
+import threading
+import time
+import weakref
+from typing import Dict, Iterator, Optional
+
+from ZODB.utils import newTid, u64
+
+from lovely.remotetask.merge import mergeCounts, mergeMapping
+from lovely.remotetask.queue import Chain
+from lovely.remotetask.versioning import Versioned
+
+#: Job ids take 31 bits (they travel as XML-RPC ints).
+ID_BITS = 31
+_ID_MASK = (1 << ID_BITS) - 1
+#: Tids count 2**32 per minute; this many low bits make about a millisecond.
+_STAMP_SHIFT = 16
+
+#: Seconds a lane with nothing in its chains must have been left alone
+#: before a processor may retire it (see `Lanes.retireIdle`).
+IDLE_LANE_TIME = 3600.0
+
+
+def entry(stamp: int, jobid: int) -> int:
+    return (stamp << ID_BITS) | jobid
+
+
+def entryId(value: int) -> int:
+    return value & _ID_MASK
+
+
+def entryStamp(value: int) -> int:
+    return value >> ID_BITS
+
+
+def stampTime(stamp: int) -> float:
+    """The epoch seconds of a stamp (see `ZODB.TimeStamp`)."""
+    from lovely.remotetask.workers import tidTime
+    return tidTime((stamp << _STAMP_SHIFT).to_bytes(8, 'big'))
+
+
+def currentStamp(service) -> int:
+    """The stamp of an entry made now: the database's last transaction, or
+    the clock for a service that is in no database."""
+    jar = service._p_jar
+    # The connection's own storage (not the one a savepoint puts in its
+    # place): RelStorage's shared one may not be used from several threads.
+    tid = jar._normal_storage.lastTransaction() if jar is not None else None
+    if not tid or tid == b'\0' * 8:
+        tid = newTid(None)
+    return u64(tid) >> _STAMP_SHIFT
+
+
+class Lane(Versioned):
+    """What one writer wrote: status counts and chains.
+
+    Only its writer changes a lane (and a processor retiring it, which
+    conflicts with the writer on purpose), so it has no conflict
+    resolution.
+    """
+
+    def __init__(self, key: int) -> None:
+        self._initState()
+        self.key = key
+        self.created = time.time()
+        #: status -> how many jobs this writer moved into it, less those it
+        #: moved out (may be negative).
+        self.counts = {}
+        #: channel -> Chain: ('queued', priority), 'start later',
+        #: 'schedule', and each finished status.
+        self.chains = {}
+        #: The block of job ids this writer hands out (see `jobmap`).
+        self.block = None
+        self.retired = False
+
+    def count(self, status: str, delta: int) -> None:
+        counts = dict(self.counts)
+        counts[status] = counts.get(status, 0) + delta
+        if not counts[status]:
+            del counts[status]
+        self.counts = counts
+
+    def chain(self, channel) -> Chain:
+        """This lane's chain of `channel`, made when first needed."""
+        chain = self.chains.get(channel)
+        if chain is None:
+            chain = Chain()
+            self.chains = {**self.chains, channel: chain}
+        return chain
+
+    def isEmpty(self) -> bool:
+        return all(chain.isEmpty() for chain in self.chains.values())
+
+    def lastWritten(self) -> float:
+        from lovely.remotetask.workers import tidTime
+        serial = self._p_serial
+        if serial is None or serial == b'\0' * 8:
+            return self.created
+        return tidTime(serial)
+
+    def __repr__(self):
+        return f'<Lane {self.key:x}>'
+
+
+class Lanes(Versioned):
+    """The lanes of a service, by key, and the counts of retired ones."""
+
+    def __init__(self) -> None:
+        self._initState()
+        self._lanes = {}
+        #: Lanes retired while jobs they made remain, for listings.
+        self._retired = {}
+        self.retiredCounts = {}
+
+    def _p_resolveConflict(self, old, committed, new):
+        # Writers add lanes under random keys, processors retire idle ones.
+        return dict(
+            new,
+            _lanes=mergeMapping(old['_lanes'], committed['_lanes'],
+                                new['_lanes'], 'lane'),
+            _retired=mergeMapping(old['_retired'], committed['_retired'],
+                                  new['_retired'], 'retired lane'),
+            retiredCounts=mergeCounts(old['retiredCounts'],
+                                      committed['retiredCounts'],
+                                      new['retiredCounts']))
+
+    def get(self, key) -> Optional[Lane]:
+        return self._lanes.get(key)
+
+    def __iter__(self) -> Iterator[Lane]:
+        return iter(list(self._lanes.values()))
+
+    def __len__(self) -> int:
+        return len(self._lanes)
+
+    def add(self) -> Lane:
+        while True:
+            key = random.getrandbits(62)
+            if key not in self._lanes:
+                break
+        lane = Lane(key)
+        self._lanes = {**self._lanes, key: lane}
+        return lane
+
+    def counts(self) -> Dict[str, int]:
+        """How many jobs have each status: the lanes' counts added up."""
+        total = dict(self.retiredCounts)
+        for lane in self._lanes.values():
+            for status, count in lane.counts.items():
+                total[status] = total.get(status, 0) + count
+        return {status: count for status, count in total.items() if count}
+
+    def retireIdle(self, now: float, idle: float = IDLE_LANE_TIME) -> list:
+        """Retire lanes whose chains are empty and whose writer left them
+        alone for `idle` seconds: their counts are kept here.  Return the
+        lanes retired."""
+        retired = [lane for lane in self._lanes.values()
+                   if now - lane.lastWritten() >= idle and lane.isEmpty()]
+        if not retired:
+            return []
+        total = dict(self.retiredCounts)
+        for lane in retired:
+            lane.retired = True
+            for status, count in lane.counts.items():
+                total[status] = total.get(status, 0) + count
+            lane.counts = {}
+        self.retiredCounts = {s: c for s, c in total.items() if c}
+        self._lanes = {key: lane for key, lane in self._lanes.items()
+                       if not lane.retired}
+        keep = {key: lane for key, lane in self._retired.items()
+                if lane.block is not None}
+        keep.update((lane.key, lane) for lane in retired)
+        if keep != self._retired:
+            self._retired = keep
+        return retired
+
+    def withJobs(self) -> list:
+        """Every lane whose writer made jobs that may remain: the lanes,
+        and those retired."""
+        return list(self._lanes.values()) + list(self._retired.values())
+
+
+#: connection -> {service oid: the key of its lane}.  Kept by connection,
+#: not on the service object, which the connection's cache may turn into a
+#: ghost at any commit, and which then loses what is not stored.
+_laneKeys = weakref.WeakKeyDictionary()
+_laneKeysLock = threading.Lock()
+
+
+def ownLane(service) -> Lane:
+    """The lane of the connection the service was loaded through.
+
+    A transaction that made a lane and aborted makes another one next
+    time; the one left behind was never stored.
+    """
+    lanes = service._lanes
+    jar = service._p_jar
+    if jar is None:
+        key = getattr(service, '_v_laneKey', None)
+    else:
+        with _laneKeysLock:
+            key = _laneKeys.get(jar, {}).get(service._p_oid)
+    lane = lanes.get(key) if key is not None else None
+    if lane is None or lane.retired:
+        lane = lanes.add()
+        if jar is None:
+            service._v_laneKey = lane.key
+        else:
+            with _laneKeysLock:
+                _laneKeys.setdefault(jar, {})[service._p_oid] = lane.key
+    return lane

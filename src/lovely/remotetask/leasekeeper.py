@@ -1,0 +1,75 @@
+"""The lease keeper: a processor's housekeeping thread.
+
+While a processor runs, its lease keeper beats the worker's heartbeat,
+takes back the jobs of workers that stopped beating (see `workers`),
+removes expired finished jobs, retires lanes their writers left, queues
+scheduled jobs as they come due (waking the processor), and passes stop
+requests on to the worker's running jobs.
+"""
+import logging
+import threading
+import time
+
+from lovely.remotetask import context
+from lovely.remotetask.interfaces import CANCELLED
+from lovely.remotetask.session import Session
+
+log = logging.getLogger('lovely.remotetask')
+
+
+class LeaseKeeper(threading.Thread):
+
+    #: Seconds between looks for due jobs and stop requests.
+    TICK = 0.5
+
+    def __init__(self, processor) -> None:
+        super().__init__(name=f'remotetask-lease-{processor.name}',
+                         daemon=True)
+        self.processor = processor
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        processor = self.processor
+        interval = processor.leaseTime / 4
+        lastBeat = time.monotonic()
+        with Session(processor.db, processor.serviceOid,
+                     processor.workerId) as session:
+            while not self.stopping.wait(min(self.TICK, interval)):
+                try:
+                    if time.monotonic() - lastBeat >= interval:
+                        lastBeat = time.monotonic()
+                        self.beat(session)
+                    self.promote(session)
+                    self.passStopRequests(session)
+                except Exception:
+                    log.exception('worker %s: lease keeping failed',
+                                  processor.workerId)
+
+    def beat(self, session) -> None:
+        workerId, leaseTime = self.processor.workerId, self.processor.leaseTime
+        record = session.commitOrRetry(
+            lambda service: service.heartbeat(workerId, leaseTime),
+            timeout=leaseTime)
+        now = record.heartbeat.lastSeen
+        for step in (lambda service: service.recoverJobs(now),
+                     lambda service: service.expire(),
+                     lambda service: service.retireLanes()):
+            session.commitOrRetry(step, timeout=leaseTime)
+
+    def promote(self, session) -> None:
+        """Queue the scheduled jobs that came due, and wake the processor
+        for them."""
+        now = time.time()
+        due = session.read(lambda service: service.nextDue())
+        if due is None or due > now:
+            return
+        if session.commitOrRetry(lambda service: service.promote(now),
+                                 timeout=self.processor.leaseTime):
+            self.processor.wake()
+
+    def passStopRequests(self, session) -> None:
+        workerId = self.processor.workerId
+        jobids = session.read(lambda service: service.stopRequested(
+            service.heldBy(workerId)))
+        for jobid in jobids:
+            context.requestStop(self.processor.serviceOid, jobid, CANCELLED)
