@@ -688,7 +688,8 @@ def postgresVersion(dsn):
         import psycopg2
         connection = psycopg2.connect(dsn, connect_timeout=3)
     except Exception as error:
-        return None, f'{type(error).__name__}: {str(error).strip()}'
+        first = (str(error).strip().splitlines() or [''])[0]
+        return None, f'{type(error).__name__}: {first}'
     try:
         cursor = connection.cursor()
         cursor.execute('show server_version')
@@ -1181,7 +1182,7 @@ def main(argv=None):
         parser.error(f'unknown setups: {", ".join(sorted(wrong))}')
     if args.producers < 1 or args.adds < 1 or args.repeat < 1:
         parser.error('--producers, --adds and --repeat must be at least 1')
-    if args.producers % args.clients:
+    if 'zeo' in only and args.producers % args.clients:
         parser.error(f'--producers {args.producers} is not a multiple of '
                      f'--clients {args.clients}')
     sides = [Side('A', None)]
@@ -1205,7 +1206,11 @@ def main(argv=None):
         scratch = tempfile.TemporaryDirectory(prefix='remotetask-contention-')
     with scratch as tmp:
         for side in sides:
-            found = probe(side, tmp)
+            try:
+                found = probe(side, tmp)
+            except RunError as error:
+                raise SystemExit(f'side {side.key} cannot import '
+                                 f'lovely.remotetask: {error}')
             side.source = found['source']
             if side.src and not found['package'].startswith(side.src):
                 raise SystemExit(f'side {side.key} imports '

@@ -1212,7 +1212,7 @@ def plot(rows, path, title):
               if any(r.workload == w and r.ok for r in rows)]
     latency = [r for r in rows if r.workload == 'W3' and r.ok]
     fig, axes = plt.subplots(
-        1, 2, figsize=(13, 5.5),
+        1, 2, figsize=(15, 5.5),
         gridspec_kw={'width_ratios': [3, 1.3] if latency else [1, 0.01]})
     ax = axes[0]
     x = 0
