@@ -23,8 +23,9 @@ relstorage  RelStorage on the machine's PostgreSQL (``--postgres``), in a
 hotspot     a ZEO server again, ``--hot-workers`` worker processes, and
             ``--hot-jobs`` jobs added in one transaction whose task each
             adds one to one shared persistent counter, in the job's own
-            transaction (issue 12: conflicts inside a task's transaction
-            are not failures).
+            transaction, waiting ``--hot-work`` ms (default 2) between
+            reading the counter and writing it (issue 12: conflicts inside
+            a task's transaction are not failures).
 
 Each producer thread has a connection of its own and adds ``--adds`` jobs,
 one ``service.add()`` + ``commit()`` per transaction as a web request
@@ -337,9 +338,12 @@ class Reader:
                 out['attempts'][attempts] += 1
                 out['runs'][runs[jobid]] += 1
                 ok = status == COMPLETED
-                if ok and service.getResult(jobid) != {'p': p, 'n': n}:
-                    out['wrongResult'] += 1
-                    ok = False
+                if ok:
+                    result = service.getResult(jobid)
+                    if not isinstance(result, dict) or \
+                            (result.get('p'), result.get('n')) != (p, n):
+                        out['wrongResult'] += 1
+                        ok = False
                 if not ok and status != COMPLETED:
                     out['errors'][maskError(service.getError(jobid))] += 1
                 if ok and attempts == 1 and runs[jobid] == 1:
@@ -478,7 +482,8 @@ def roleHotspot(cfg):
         tm.begin()
         try:
             service = getApplicationRoot(conn)[SERVICE]
-            jobs = [(service.add(HOT_TASK, {'p': 0, 'n': n}), 0, n)
+            jobs = [(service.add(HOT_TASK, {'p': 0, 'n': n,
+                                             'work': cfg['work']}), 0, n)
                     for n in range(cfg['jobs'])]
             tm.commit()
             break
@@ -843,7 +848,8 @@ def runHotspot(side, args, directory, runlog):
         try:
             with Child(side, 'hotspot', {
                     'uri': uri, 'workers': args.hot_workers,
-                    'jobs': args.hot_jobs, 'runlog': runlog,
+                    'jobs': args.hot_jobs, 'work': args.hot_work / 1e3,
+                    'runlog': runlog,
                     'drainTimeout': drainTimeout(args.hot_jobs)},
                     log, runlog) as child:
                 message = child.expect(
@@ -1154,6 +1160,9 @@ def main(argv=None):
                         '(default 2)')
     parser.add_argument('--hot-workers', type=int, default=3)
     parser.add_argument('--hot-jobs', type=int, default=150)
+    parser.add_argument('--hot-work', type=float, default=2, metavar='MS',
+                        help="milliseconds the hot spot's task waits between "
+                        'reading the counter and writing it (default 2)')
     parser.add_argument('--wait-time', type=float, default=0.05,
                         help="the workers' --wait-time (default 0.05 s)")
     parser.add_argument('--only', default=','.join(SETUPS),
@@ -1231,7 +1240,8 @@ def main(argv=None):
             f'add + commit per transaction, up to {ATTEMPTS} attempts on a '
             f'TransientError; ZEO: {args.clients} processes; workers: '
             f'{args.workers} (hot spot {args.hot_workers}), --wait-time '
-            f'{args.wait_time:g}; hot spot: {args.hot_jobs} jobs; '
+            f'{args.wait_time:g}; hot spot: {args.hot_jobs} jobs of '
+            f'{args.hot_work:g} ms; '
             f'{args.repeat} run(s) per setup and side')
         say(f'load average at start: '
             f'{" ".join(f"{x:.2f}" for x in os.getloadavg())}; fsync of a '
@@ -1264,7 +1274,8 @@ def main(argv=None):
     if 'hotspot' in only:
         say('')
         say(f'hot spot: {args.hot_jobs} jobs added in one transaction, each '
-            f'adding 1 to one shared counter in its own transaction, '
+            f'adding 1 to one shared counter in its own transaction '
+            f'({args.hot_work:g} ms between read and write), '
             f'{args.hot_workers} worker processes over ZEO')
         for line in hotTable(results, compare):
             say(line)

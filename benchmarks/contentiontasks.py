@@ -10,10 +10,13 @@ of every job from it, whether or not the run's transaction committed.
 ``contentionEcho`` returns its input.  ``contentionIncrement`` adds one to
 the shared counter ``counter['value']`` that the benchmark stores in the
 application root, next to the service (the service's ``__parent__``), and
-returns its input: every job writes the same object, the hot spot.
+returns its input: every job writes the same object, the hot spot.  With
+``input['work']`` it waits that many seconds between reading the counter
+and writing it, as a task that works on what it read.
 """
 import os
 import threading
+import time
 
 import zope.component
 from zope.interface import implementer
@@ -57,7 +60,10 @@ class Increment:
     def __call__(self, service, jobid, input):
         logRun(jobid, input)
         counter = service.__parent__[COUNTER]
-        counter['value'] += 1
+        value = counter['value']
+        if input.get('work'):
+            time.sleep(input['work'])   # the task's work, between read and write
+        counter['value'] = value + 1
         return input
 
 
