@@ -82,10 +82,13 @@ throughput us/peer, latency peer/us.
 
 ``--profile N`` also runs our SimpleProcessor on N queued echo jobs under
 cProfile, in the main thread, and prints where the time per job goes.
-``--keep DIR`` keeps the stores and the worker logs.  The default run takes
-nine to eleven minutes on 2 CPUs.  To measure a commit rather than the
-working tree, export its ``src`` and put it first on ``PYTHONPATH`` (the
-worker processes inherit it); see docs/performance-peers.rst.
+``--keep DIR`` keeps the stores and the worker logs.  W1 to W4 with huey
+and RQ took nine to eleven minutes on 2 CPUs; W5 adds three to four
+minutes, and Procrastinate about five more in W1 to W4, mostly its W2
+(``--peers huey,huey-fsync,rq`` leaves it out).  To measure a commit
+rather than the working tree, export its ``src`` and put it first on
+``PYTHONPATH`` (the worker processes inherit it); see
+docs/performance-peers.rst.
 """
 import argparse
 import collections
