@@ -995,7 +995,7 @@ def addsTable(results, compare):
                   else {2, 3, 4, 5, 6, 7, 8})
 
 
-def hotTable(results, compare):
+def hotTable(results):
     head = ('setup', 'side', 'jobs', 'completed', 'error', 'counter',
             'runs per job', 'claims per job', 'jobs/s', 'checked')
     body = []
@@ -1277,7 +1277,7 @@ def main(argv=None):
             f'adding 1 to one shared counter in its own transaction '
             f'({args.hot_work:g} ms between read and write), '
             f'{args.hot_workers} worker processes over ZEO')
-        for line in hotTable(results, compare):
+        for line in hotTable(results):
             say(line)
         for r in results:
             if r.setup == 'hotspot' and not r.error and \
