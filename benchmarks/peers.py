@@ -277,7 +277,8 @@ class Ours:
             self.uri = f'zeo://127.0.0.1:{self.port}'
             self.db = openDatabase(self.uri)
         else:
-            self.db = DB(FileStorage(path))
+            # W5's producers have a connection each: no pool warnings.
+            self.db = DB(FileStorage(path), pool_size=24)
         self.tm = transaction.TransactionManager()
         self.conn = self.db.open(transaction_manager=self.tm)
         app = getApplicationRoot(self.conn, create=True)
