@@ -1,11 +1,11 @@
-"""lovely.remotetask side by side with huey and RQ: same machine, same jobs, one run.
+"""lovely.remotetask side by side with huey, RQ and Procrastinate: same machine, same jobs, one run.
 
 A hand-run benchmark, not a test::
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python benchmarks/peers.py [--plot docs/performance-peers.png]
-        [--only W1,W2,W3,W4] [--peers huey,huey-fsync,rq] [--scale 0.1]
-        [--profile 2000]
+        [--only W1,W2,W3,W4,W5] [--peers huey,huey-fsync,rq,procrastinate]
+        [--scale 0.1] [--profile 2000]
 
 Systems (each run on a fresh store, its workers started and idle before
 the clock starts):
@@ -25,7 +25,15 @@ huey-fsync  the same with ``fsync=True`` (``pragma synchronous=FULL``: an
 rq          RQ on the machine's Redis (``--redis``, database 13 by
             default, which must be empty or hold only ``rq:`` keys: it is
             flushed), one ``SimpleWorker`` process (``rq worker -w
-            rq.worker.SimpleWorker``), ``rq worker-pool -n 4`` for W4.
+            rq.worker.SimpleWorker``), ``rq worker-pool -n 4`` for W4;
+procrastinate  Procrastinate on the machine's PostgreSQL (``--postgres``),
+            in a database of its own, created and dropped for each run; a
+            worker process (``procrastinate worker``, ``--concurrency 4``
+            for W4; LISTEN/NOTIFY on, as by default).  Producers defer with
+            a ``SyncPsycopgConnector`` (a pool of connections): each
+            ``defer()`` is one transaction of its own.  Procrastinate keeps
+            no results: its jobs are checked by status ``succeeded`` and
+            their stored arguments.
 
 A peer that is not installed or not reachable is skipped with the reason.
 
@@ -48,12 +56,25 @@ W4 4 workers  W2 with four workers, on I/O-bound jobs that wait 20 ms
             (``sleep20``), 2,000 jobs (20,000 would take 400 s of sleeping
             for our one-worker reference alone); our one-worker W2 on the
             same 20 ms jobs is run too, for the ratio W4 / one worker.
+W5 contended  8 producer threads (``--producers``), each with a connection
+            of its own, add 4,000 echo jobs in all (``--contended``), one
+            per transaction (enqueue call), at the same time, while one
+            worker runs them.  Its figure is the producers' rate: jobs
+            added / seconds from the start until the last producer is done.
+            Ours retries an add whose commit raised a TransientError (a
+            ConflictError) up to 3 attempts in all, as
+            ``transaction.manager.attempts(3)`` does; the notes give the
+            adds whose first attempt conflicted and those that failed all
+            3; a peer's enqueue that raises is a failed add.  Every added
+            job is then waited for and checked.  (``benchmarks/contention.py``
+            measures the same over ZEO and RelStorage.)
 
 Completion is detected by polling every 20 ms, cheaply: for us the
 statuses of the jobs not yet seen finished, in order, stopping at the first
 that is not (``conn.sync()`` first); for huey the count of its result rows;
 for RQ the size of its finished-job registry (and of the failed one, which
-stops the run).  After each run every job's result is read back and
+stops the run); for Procrastinate the count of its succeeded jobs (a
+failed one stops the run).  After each run every job's result is read back and
 compared with its input ("checked").
 
 Ratios are printed so that above 1 means lovely.remotetask is ahead:
@@ -61,10 +82,13 @@ throughput us/peer, latency peer/us.
 
 ``--profile N`` also runs our SimpleProcessor on N queued echo jobs under
 cProfile, in the main thread, and prints where the time per job goes.
-``--keep DIR`` keeps the stores and the worker logs.  The default run takes
-nine to eleven minutes on 2 CPUs.  To measure a commit rather than the
-working tree, export its ``src`` and put it first on ``PYTHONPATH`` (the
-worker processes inherit it); see docs/performance-peers.rst.
+``--keep DIR`` keeps the stores and the worker logs.  W1 to W4 with huey
+and RQ took nine to eleven minutes on 2 CPUs; W5 adds three to four
+minutes, and Procrastinate about five more in W1 to W4, mostly its W2
+(``--peers huey,huey-fsync,rq`` leaves it out).  To measure a commit
+rather than the working tree, export its ``src`` and put it first on
+``PYTHONPATH`` (the worker processes inherit it); see
+docs/performance-peers.rst.
 """
 import argparse
 import collections
@@ -87,6 +111,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+
 import transaction
 from transaction.interfaces import TransientError
 from ZODB import DB
@@ -109,8 +135,9 @@ LATENCY_POLL = 0.0005   # seconds between polls for one job (W3)
 WARMUP = 20             # W3 jobs not counted
 START_TIMEOUT = 60      # seconds for workers and servers to come up
 
-WORKLOADS = ('W1', 'W2', 'W3', 'W4')
-PEERS = ('huey', 'huey-fsync', 'rq')
+WORKLOADS = ('W1', 'W2', 'W3', 'W4', 'W5')
+PEERS = ('huey', 'huey-fsync', 'rq', 'procrastinate')
+ATTEMPTS = 3            # W5: our attempts per add, as transaction's attempts(3)
 
 
 def payload(i):
@@ -250,7 +277,8 @@ class Ours:
             self.uri = f'zeo://127.0.0.1:{self.port}'
             self.db = openDatabase(self.uri)
         else:
-            self.db = DB(FileStorage(path))
+            # W5's producers have a connection each: no pool warnings.
+            self.db = DB(FileStorage(path), pool_size=24)
         self.tm = transaction.TransactionManager()
         self.conn = self.db.open(transaction_manager=self.tm)
         app = getApplicationRoot(self.conn, create=True)
@@ -298,14 +326,36 @@ class Ours:
             except TransientError:
                 tm.abort()
 
+    def _addCounted(self, conn, tm, item, tally):
+        """One add in a transaction of its own, as a web request would:
+        up to `ATTEMPTS` attempts on a TransientError, each counted."""
+        for attempt in range(1, ATTEMPTS + 1):
+            tm.begin()
+            try:
+                jobid = getApplicationRoot(conn)['svc'].add(self.task, item)
+                tm.commit()
+                return jobid
+            except TransientError as error:
+                tm.abort()
+                tally.conflict(attempt, error)
+                if attempt == ATTEMPTS:
+                    raise
+            except BaseException:
+                tm.abort()
+                raise
+
     @contextlib.contextmanager
-    def producer(self):
-        """An adder with a connection of its own (for another thread)."""
+    def producer(self, tally=None):
+        """An adder with a connection of its own (for another thread);
+        with a `Tally`, it gives up after `ATTEMPTS` conflicts."""
         tm = transaction.TransactionManager()
         conn = self.db.open(transaction_manager=tm)
         service = getApplicationRoot(conn)['svc']
         try:
-            yield lambda item: self._add(service, tm, item)
+            if tally is None:
+                yield lambda item: self._add(service, tm, item)
+            else:
+                yield lambda item: self._addCounted(conn, tm, item, tally)
         finally:
             tm.abort()
             conn.close()
@@ -457,7 +507,7 @@ class Huey:
             signal.signal(signum, handler)
 
     @contextlib.contextmanager
-    def producer(self):
+    def producer(self, tally=None):
         h = self._instance(self.path)
         task = h.benchTasks[self.task]
         try:
@@ -582,7 +632,7 @@ class RQ:
         self.commands0 = self.conn.info('stats')['total_commands_processed']
 
     @contextlib.contextmanager
-    def producer(self):
+    def producer(self, tally=None):
         conn = self.redis.Redis.from_url(self.url)
         queue = self.Queue('bench', connection=conn)
         func = self.funcs[self.task]
@@ -635,13 +685,155 @@ class RQ:
         self.conn.flushdb()
 
 
+class Procrastinate:
+    """Procrastinate: PostgreSQL, a worker process of its own."""
+
+    key = 'procrastinate'
+
+    def __init__(self, tmp, dsn):
+        import procrastinate
+        import psycopg
+        import benchprocrastinate
+        self.procrastinate, self.psycopg = procrastinate, psycopg
+        self.module = benchprocrastinate
+        self.version = importlib.metadata.version('procrastinate')
+        self.tmp = tmp
+        self.dsn = dsn
+        self.runs = 0
+        self.process = None
+        self.app = None
+        self.database = None
+        try:
+            with psycopg.connect(dsn, connect_timeout=3) as conn:
+                settings = {name: conn.execute(f'show {name}').fetchone()[0]
+                            for name in ('server_version', 'fsync',
+                                         'synchronous_commit')}
+        except Exception as error:
+            raise Skip(f'PostgreSQL at {dsn!r} not reachable: '
+                       f'{type(error).__name__}: {str(error).strip()}')
+        self.server = (f'PostgreSQL {settings["server_version"]}, fsync='
+                       f'{settings["fsync"]}, synchronous_commit='
+                       f'{settings["synchronous_commit"]}')
+
+    def label(self, workers=1):
+        if not workers:
+            return 'procrastinate: no worker'
+        return (f'procrastinate: 1 worker process, concurrency {workers}')
+
+    def describe(self):
+        return f'Procrastinate {self.version}, {self.server}'
+
+    def _admin(self, statement):
+        with self.psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(statement)
+
+    def open(self, workers, task):
+        self.runs += 1
+        self.task = task
+        self.database = f'procrastinate_bench_{uuid.uuid4().hex[:10]}'
+        self._admin(f'CREATE DATABASE {self.database}')
+        params = self.psycopg.conninfo.conninfo_to_dict(self.dsn)
+        params['dbname'] = self.database
+        self.conninfo = self.psycopg.conninfo.make_conninfo(**params)
+        self.conn = self.psycopg.connect(self.conninfo, autocommit=True)
+        # Producers (up to W5's threads) take connections from one pool.
+        self.app = self.module.makeApp(
+            self.procrastinate.SyncPsycopgConnector(
+                conninfo=self.conninfo, min_size=1, max_size=16))
+        self.app.open()
+        self.app.schema_manager.apply_schema()
+        if not workers:
+            return
+        logPath = os.path.join(self.tmp, f'procrastinate-{self.runs}.log')
+        self.log = open(logPath, 'w')
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (HERE, os.environ.get('PYTHONPATH')) if p))
+        env[self.module.DSN] = self.conninfo
+        self.process = subprocess.Popen(
+            [PYTHON, '-m', 'procrastinate', '--app',
+             'benchprocrastinate.app', 'worker', '--queues',
+             self.module.QUEUE, '--concurrency', str(workers)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.conn.execute(
+                'select count(*) from procrastinate_workers').fetchone()[0]:
+            if self.process.poll() is not None or \
+                    time.monotonic() > deadline:
+                raise RunError(f'Procrastinate worker did not start: see '
+                               f'{logPath}')
+            time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def producer(self, tally=None):
+        # The app's pool gives each thread a connection of its own.
+        task = self.app.tasks[self.task]
+        yield lambda item: task.defer(input=item)
+
+    def addOne(self, item):
+        return self.app.tasks[self.task].defer(input=item)
+
+    def addMany(self, items):
+        return self.app.tasks[self.task].batch_defer(
+            *[{'input': item} for item in items])
+
+    def _failed(self):
+        if self.conn.execute("select count(*) from procrastinate_jobs "
+                             "where status = 'failed'").fetchone()[0]:
+            raise RunError('Procrastinate jobs failed: see their status')
+
+    def isDone(self, jobid):
+        status = self.conn.execute(
+            'select status from procrastinate_jobs where id = %s',
+            (jobid,)).fetchone()[0]
+        if status == 'failed':
+            raise RunError(f'job {jobid} failed')
+        return status == 'succeeded'
+
+    def countDone(self, jobids, known):
+        self._failed()
+        return self.conn.execute(
+            "select count(*) from procrastinate_jobs "
+            "where status = 'succeeded'").fetchone()[0]
+
+    def verify(self, jobids, items):
+        rows = dict((jobid, (status, args)) for jobid, status, args in
+                    self.conn.execute(
+                        'select id, status, args from procrastinate_jobs '
+                        'where id = any(%s)', (list(jobids),)))
+        bad = 0
+        for jobid, item in zip(jobids, items):
+            status, args = rows.get(jobid, (None, None))
+            if status != 'succeeded' or args != {'input': item}:
+                bad += 1
+        return bad, ['no results kept: checked by status and arguments']
+
+    def diagnostics(self):
+        return []
+
+    def close(self):
+        try:
+            if self.process is not None:
+                stopProcess(self.process)
+                self.process = None
+                self.log.close()
+            if self.app is not None:
+                self.app.close()
+                self.app = None
+                self.conn.close()
+        finally:
+            if self.database is not None:
+                self._admin(f'DROP DATABASE IF EXISTS {self.database} '
+                            f'WITH (FORCE)')
+                self.database = None
+
+
 # ---------------------------------------------------------------------------
 # The workloads
 
 
 @dataclasses.dataclass
 class Row:
-    workload: str           # W1, W2, W2s (one worker, 20 ms jobs), W3, W4
+    workload: str           # W1, W2, W2s (one worker, 20 ms jobs), W3, W4, W5
     system: str             # the system's key: us, us-threads, huey, ...
     label: str
     jobs: int
@@ -651,6 +843,8 @@ class Row:
     checked: str = ''
     ok: bool = False
     notes: list[str] = dataclasses.field(default_factory=list)
+    conflicted: int | None = None    # W5: adds whose first attempt conflicted
+    failed: int | None = None        # W5: adds that failed
 
 
 def waitAll(system, handles, total, timeout):
@@ -743,6 +937,108 @@ def runBurst(system, row, n, task, workers=1):
         system.close()
 
 
+class Tally:
+    """What W5's producers met, counted across threads: our adds' first
+    attempts that conflicted, by exception class, and adds that failed."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.conflicts = collections.Counter()     # first attempts
+        self.retryConflicts = 0
+        self.failures = collections.Counter()
+
+    def conflict(self, attempt, error):
+        with self.lock:
+            if attempt == 1:
+                self.conflicts[type(error).__name__] += 1
+            else:
+                self.retryConflicts += 1
+
+    def failure(self, error):
+        with self.lock:
+            self.failures[type(error).__name__] += 1
+
+
+def runContended(system, row, n, producers, task='echo'):
+    """W5: `producers` threads add `n` jobs in all, one per transaction,
+    while one worker runs them."""
+    per = n // producers
+    items = [[payload(p * per + i) for i in range(per)]
+             for p in range(producers)]
+    added = [[] for _ in range(producers)]
+    ends = [None] * producers
+    errors = []
+    tally = Tally()
+    barrier = threading.Barrier(producers + 1)
+
+    def produce(p):
+        try:
+            with system.producer(tally=tally) as add:
+                barrier.wait(START_TIMEOUT)
+                for item in items[p]:
+                    try:
+                        added[p].append((add(item), item))
+                    except Exception as error:
+                        tally.failure(error)
+        except BaseException as error:
+            errors.append(error)
+            barrier.abort()
+        ends[p] = time.perf_counter()
+
+    try:
+        system.open(1, task)
+        threads = [threading.Thread(target=produce, args=(p,),
+                                    name=f'producer-{p}')
+                   for p in range(producers)]
+        for thread in threads:
+            thread.start()
+        try:
+            barrier.wait(START_TIMEOUT)
+        except threading.BrokenBarrierError:
+            pass
+        t0 = time.perf_counter()
+        for thread in threads:
+            thread.join(60 + n * 0.2)
+        if errors or any(thread.is_alive() for thread in threads):
+            raise RunError(f'producers failed: '
+                           f'{errors[0] if errors else "timed out"!r}')
+        t1 = max(ends)
+        pairs = [pair for part in added for pair in part]
+        handles = [handle for handle, _ in pairs]
+        waitAll(system, handles, len(handles), 60 + n * 0.05)
+        t2 = time.perf_counter()
+        row.jobs = producers * per
+        row.rate = len(handles) / (t1 - t0)
+        row.conflicted = sum(tally.conflicts.values())
+        row.failed = sum(tally.failures.values())
+        row.notes.append(
+            f'{producers} producers added {len(handles):,} jobs in '
+            f'{t1 - t0:.1f} s; all done {t2 - t0:.1f} s after the start '
+            f'({len(handles) / (t2 - t0):,.0f} jobs/s end to end)')
+        if tally.conflicts or isinstance(system, Ours):
+            row.notes.append(
+                f'adds whose first attempt conflicted: {row.conflicted} '
+                f'({row.conflicted / row.jobs:.1%}) ' + ', '.join(
+                    f'{kind} {count}'
+                    for kind, count in tally.conflicts.most_common()) +
+                f'; retries that conflicted again: {tally.retryConflicts}')
+        if tally.failures:
+            row.notes.append(
+                'adds that failed' +
+                (f' all {ATTEMPTS} attempts' if isinstance(system, Ours)
+                 else '') + ': ' + ', '.join(
+                    f'{kind} {count}'
+                    for kind, count in tally.failures.most_common()))
+        checkRow(row, system, handles, [item for _, item in pairs])
+        if row.conflicted:
+            row.checked += (f'; {row.conflicted / row.jobs:.1%} of adds '
+                            f'conflicted at first')
+        if row.failed:
+            row.checked += f'; {row.failed} of {row.jobs:,} adds failed'
+    finally:
+        system.close()
+
+
 def runLatency(system, row, samples):
     items = [payload(i) for i in range(WARMUP + samples)]
     try:
@@ -786,6 +1082,8 @@ def run(rows, workload, system, label, n, fn, *args):
 
 
 def result(row):
+    if row.rate is not None and row.workload == 'W5':
+        return f'{row.rate:,.0f} adds/s'
     if row.rate is not None:
         return f'{row.rate:,.0f} jobs/s'
     if row.p50 is not None:
@@ -821,7 +1119,8 @@ def fmtRatio(value):
 
 WORKLOAD_NAMES = {
     'W1': 'W1 trickle', 'W1a': 'W1 adds alone', 'W2': 'W2 burst', 'W3': 'W3 latency',
-    'W2s': 'W2 burst, 20 ms jobs', 'W4': 'W4 4 workers, 20 ms jobs'}
+    'W2s': 'W2 burst, 20 ms jobs', 'W4': 'W4 4 workers, 20 ms jobs',
+    'W5': 'W5 contended adds'}
 
 
 def table(rows):
@@ -879,14 +1178,27 @@ def targets(rows):
           ratio(find(rows, 'W4', 'us-threads'), one), 2.5)
     check('W4 (b) 4 ZEO worker processes / our 1 worker',
           ratio(find(rows, 'W4', 'us-zeo'), one), 2.5)
+    w5 = find(rows, 'W5', 'us')
+    if w5 is None:
+        out.append(f'  {"W5 us adds conflicted without retry":52} not measured')
+    else:
+        share = w5.conflicted / w5.jobs
+        out.append(f'  {"W5 us adds conflicted without retry":52} '
+                   f'{share:8.2%}  target <= 0.1%  '
+                   f'{"ok" if share <= 0.001 else "FAILS"}')
+        out.append(f'  {f"W5 us adds failed with {ATTEMPTS} attempts":52} '
+                   f'{w5.failed:8d}   target 0  '
+                   f'{"ok" if not w5.failed else "FAILS"}')
     return out
 
 
 COLORS = {'us': '#1f77b4', 'us-threads': '#08306b', 'us-zeo': '#17becf',
-          'huey': '#ff7f0e', 'huey-fsync': '#d62728', 'rq': '#2ca02c'}
+          'huey': '#ff7f0e', 'huey-fsync': '#d62728', 'rq': '#2ca02c',
+          'procrastinate': '#9467bd'}
 SHORT = {'us': 'us (1 worker)', 'us-threads': 'us (a) 4 threads',
          'us-zeo': 'us (b) 4 procs, ZEO', 'huey': 'huey',
-         'huey-fsync': 'huey fsync=True', 'rq': 'rq'}
+         'huey-fsync': 'huey fsync=True', 'rq': 'rq',
+         'procrastinate': 'procrastinate'}
 
 
 def plot(rows, path, title):
@@ -898,12 +1210,13 @@ def plot(rows, path, title):
               ('W1a', 'W1 adds alone\n(no worker)'),
               ('W2', 'W2 burst\n(tiny jobs)'),
               ('W2s', 'W2 burst\n1 worker, 20 ms jobs'),
-              ('W4', 'W4 4 workers\n20 ms jobs')]
+              ('W4', 'W4 4 workers\n20 ms jobs'),
+              ('W5', 'W5 8 producers\n(adds/s)')]
     groups = [(w, name) for w, name in groups
               if any(r.workload == w and r.ok for r in rows)]
     latency = [r for r in rows if r.workload == 'W3' and r.ok]
     fig, axes = plt.subplots(
-        1, 2, figsize=(13, 5.5),
+        1, 2, figsize=(15, 5.5),
         gridspec_kw={'width_ratios': [3, 1.3] if latency else [1, 0.01]})
     ax = axes[0]
     x = 0
@@ -924,7 +1237,7 @@ def plot(rows, path, title):
         labels.append(name)
         x += 1
     ax.set_xticks(ticks, labels)
-    ax.set_ylabel('jobs/s (higher is better)')
+    ax.set_ylabel('jobs/s, W5 adds/s (higher is better)')
     ax.set_title('Throughput')
     ax.legend(fontsize=8)
     ax.grid(axis='y', alpha=0.3)
@@ -1053,7 +1366,8 @@ def fsyncProbe(directory, count=200):
 
 def versions():
     out = []
-    for name in ('ZODB', 'ZEO', 'huey', 'rq', 'redis'):
+    for name in ('ZODB', 'ZEO', 'huey', 'rq', 'redis', 'procrastinate',
+                 'psycopg'):
         try:
             out.append(f'{name} {importlib.metadata.version(name)}')
         except importlib.metadata.PackageNotFoundError:
@@ -1064,9 +1378,11 @@ def versions():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--only', default=','.join(WORKLOADS),
-                        help='workloads to run, comma-separated (W1,W2,W3,W4)')
+                        help='workloads to run, comma-separated '
+                        '(W1,W2,W3,W4,W5)')
     parser.add_argument('--peers', default=','.join(PEERS),
-                        help='peers to run: huey,huey-fsync,rq (or none)')
+                        help='peers to run: huey,huey-fsync,rq,procrastinate '
+                        '(or none)')
     parser.add_argument('--scale', type=float, default=1.0,
                         help='multiply the job counts (0.1 for a quick run)')
     parser.add_argument('--trickle', type=int, default=5000)
@@ -1076,8 +1392,17 @@ def main(argv=None):
                         help='jobs of 20 ms for W4 and its one-worker '
                         'reference')
     parser.add_argument('--workers', type=int, default=4)
+    parser.add_argument('--contended', type=int, default=4000,
+                        help='W5: jobs added in all by the producers')
+    parser.add_argument('--producers', type=int, default=8,
+                        help='W5: producer threads')
     parser.add_argument('--redis', default='redis://127.0.0.1:6379/13',
                         help='Redis for RQ; its database is flushed')
+    parser.add_argument('--postgres',
+                        default='host=127.0.0.1 port=5432 user=postgres '
+                        'dbname=postgres',
+                        help='libpq DSN for Procrastinate, with the right to '
+                        'create databases (one per run, dropped after)')
     parser.add_argument('--plot', metavar='FILE.png')
     parser.add_argument('--keep', metavar='DIR',
                         help='keep the stores and worker logs in DIR '
@@ -1101,12 +1426,17 @@ def main(argv=None):
 
     nTrickle, nBurst = scaled(args.trickle), scaled(args.burst)
     nSamples, nW4 = scaled(args.samples), scaled(args.w4_jobs)
+    if not 1 <= args.producers <= 16:
+        parser.error('--producers must be 1 to 16')
+    nW5 = max(args.producers, scaled(args.contended) // args.producers *
+              args.producers)
 
     global logs, hueyLogs
     logs = LogCount()
     hueyLogs = LogCount('huey', logging.WARNING)
     started = time.perf_counter()
-    title = (f'lovely.remotetask vs huey and RQ, {time.strftime("%Y-%m-%d")}, '
+    title = (f'lovely.remotetask vs huey, RQ and Procrastinate, '
+             f'{time.strftime("%Y-%m-%d")}, '
              f'Python {platform.python_version()}, {os.cpu_count()} CPUs, '
              f'{platform.system()} {platform.machine()}')
     source = sourceVersion()
@@ -1117,7 +1447,8 @@ def main(argv=None):
         f'{" ".join(f"{x:.2f}" for x in os.getloadavg())}')
     say(f'jobs: W1 {nTrickle:,}, W2 {nBurst:,}, W3 {nSamples} samples '
         f'(+{WARMUP} warm-up), W4 {nW4:,} x 20 ms with {args.workers} '
-        f'workers; completion polled every {POLL * 1e3:.0f} ms '
+        f'workers, W5 {nW5:,} from {args.producers} producers; '
+        f'completion polled every {POLL * 1e3:.0f} ms '
         f'(W3: {LATENCY_POLL * 1e3:.1f} ms)')
 
     rows = []
@@ -1134,6 +1465,8 @@ def main(argv=None):
             try:
                 if name == 'rq':
                     system = RQ(tmp, args.redis)
+                elif name == 'procrastinate':
+                    system = Procrastinate(tmp, args.postgres)
                 else:
                     system = Huey(tmp, fsync=(name == 'huey-fsync'))
             except ImportError as error:
@@ -1170,6 +1503,10 @@ def main(argv=None):
                     systems[1:]:
                 run(rows, 'W4', system, system.label(w), nW4,
                     runBurst, nW4, 'sleep20', w)
+        if 'W5' in only:
+            for system in systems:
+                run(rows, 'W5', system, system.label(), nW5,
+                    runContended, nW5, args.producers)
         if args.profile:
             profileOurs(tmp, args.profile)
         fsyncEnd = fsyncProbe(tmp)
