@@ -23,26 +23,16 @@ from lovely.remotetask.exceptions import (
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
 from lovely.remotetask.interfaces import ICronJob
 from lovely.remotetask.web import auth, settings
+from lovely.remotetask.web.errors import HTTPError
+from lovely.remotetask.web.parsing import shown
 from lovely.remotetask.locate import findService
 
 log = logging.getLogger('lovely.remotetask.web')
 
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
 
-
-class HTTPError(Exception):
-    """A response other than success: a status, a message, maybe details.
-
-    `fields` ties messages to the fields of the request they are about.
-    """
-
-    def __init__(self, status: int, message: str, *, fields=None,
-                 headers=None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.fields = fields or {}
-        self.headers = headers or {}
+#: The environ key of the request's identity, once it is known.
+IDENTITY = 'lovely.remotetask.identity'
 
 
 #: The status of each kind of error the service raises; the order matters,
@@ -133,7 +123,7 @@ class Context:
         """The `ServiceEntry` at `path`, or HTTPError 404."""
         entry = findService(self.root, path)
         if entry is None:
-            raise HTTPError(404, f'no task service {path!r}')
+            raise HTTPError(404, f'no task service {shown(path)}')
         return entry
 
     def job(self, entry, text: str):
@@ -178,12 +168,20 @@ class Context:
         self.tm.begin()
 
 
+#: Job ids are the keys of 32-bit BTrees: ints in [0, 2**31).
+MAX_JOB_ID = 2**31 - 1
+
+
 def parseJobId(text: str) -> int:
-    try:
-        jobid = int(text)
-    except ValueError:
-        raise HTTPError(400, f'a job id is an int, not {text!r}') from None
-    if not 0 <= jobid < 2**31:
+    jobid = None
+    if len(text) <= settings.MAX_NUMBER_LENGTH:
+        try:
+            jobid = int(text)
+        except ValueError:
+            pass
+    if jobid is None:
+        raise HTTPError(400, f'a job id is an int, not {shown(text)}')
+    if not 0 <= jobid <= MAX_JOB_ID:
         raise HTTPError(404, f'no job with id {jobid}: job ids are in '
                         f'[0, 2**31)')
     return jobid
@@ -214,23 +212,39 @@ class Application:
 
     def __call__(self, environ, start_response):
         request = webob.Request(environ)
-        response = self.handle(request)
+        try:
+            response = self.handle(request)
+        except Exception:
+            # The last resort: whatever else failed, the client gets an
+            # answer and the log the details.
+            log.exception('%s %s failed', environ.get('REQUEST_METHOD'),
+                          environ.get('PATH_INFO'))
+            response = webob.Response(
+                body=b'internal error; the server log has the details',
+                status=500, content_type='text/plain', charset='utf-8')
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        return response(environ, start_response)
+        # Not response(environ, start_response): WebOb would turn a relative
+        # Location into an absolute one built from the Host header, which is
+        # whatever the client said.  Locations stay paths.
+        start_response(response.status, response.headerlist)
+        if environ['REQUEST_METHOD'] == 'HEAD':
+            return []
+        return response.app_iter
 
     def handle(self, request) -> webob.Response:
-        kind = self.router.kindOf(request.path_info)
-        identity = None
+        # The raw path: it may not decode (_checkRequest says so).
+        kind = self.router.kindOf(request.environ.get('PATH_INFO', ''))
         try:
+            _checkRequest(request)
             self._readBody(request)
             route, params = self.router.match(request.method,
                                               request.path_info)
             kind = route.kind
-            identity = self._authorize(request, route)
-            return self._run(request, route, params, identity)
+            return self._run(request, route, params)
         except HTTPError as error:
-            return self.renderers[kind](request, error, identity, self)
+            return self.renderers[kind](request, error,
+                                        request.environ.get(IDENTITY), self)
 
     def _readBody(self, request) -> None:
         """Refuse a body over the limit before it is read (413)."""
@@ -246,12 +260,14 @@ class Application:
                 raise too_big
             request.body = body
 
-    def _authorize(self, request, route) -> Optional[auth.Identity]:
+    def _authorize(self, request, route, connection
+                   ) -> Optional[auth.Identity]:
         try:
             identity = self.authenticator.identify(request)
         except auth.AuthenticationFailed as error:
             raise HTTPError(401, str(error),
                             headers=_challenge(route)) from None
+        request.environ[IDENTITY] = identity
         if not auth.allows(identity and identity.right, route.right):
             if identity is None:
                 raise HTTPError(401, 'credentials are needed: a token as '
@@ -260,23 +276,19 @@ class Application:
             raise HTTPError(403, f'this needs the {route.right} right; the '
                             f'credentials given have the {identity.right} '
                             f'right')
-        if request.method not in SAFE_METHODS and identity is not None \
-                and identity.session is not None:
-            token = request.headers.get(auth.CSRF_HEADER) or \
-                request.POST.get(auth.CSRF_FIELD)
-            if not self.authenticator.checkCsrf(identity, token):
-                raise HTTPError(403, 'the form is missing its CSRF token or '
-                                'has a wrong one: reload the page and try '
-                                'again')
+        if request.method not in SAFE_METHODS and identity is not None:
+            _checkOrigin(self.authenticator, request, identity)
         return identity
 
-    def _run(self, request, route, params, identity) -> webob.Response:
-        """Run the handler in a transaction; retry conflicts."""
+    def _run(self, request, route, params) -> webob.Response:
+        """Authorize and run the handler in a transaction; retry
+        conflicts."""
         for attempt in range(1, self.attempts + 1):
             tm = transaction.TransactionManager()
             connection = self.db.open(transaction_manager=tm)
             try:
                 tm.begin()
+                identity = self._authorize(request, route, connection)
                 context = Context(self, request, connection, tm, identity)
                 try:
                     response = route.handler(context, **params)
@@ -306,6 +318,34 @@ class Application:
                 connection.close()
         raise HTTPError(503, 'the database was busy with conflicting '
                         'changes; try again', headers={'Retry-After': '1'})
+
+
+def _checkRequest(request) -> None:
+    """HTTPError 400 for a path or query string that is not UTF-8.
+
+    WebOb decodes them when first asked, and would raise from wherever
+    that is; forms and cookies it decodes leniently.
+    """
+    for part, name in ((lambda: request.script_name, 'path'),
+                       (lambda: request.path_info, 'path'),
+                       (lambda: request.GET, 'query string')):
+        try:
+            part()
+        except UnicodeDecodeError as error:
+            raise HTTPError(400, f'the {name} is not valid UTF-8 once '
+                            f'percent-decoded ({error.reason} at byte '
+                            f'{error.start})') from None
+
+
+def _checkOrigin(authenticator, request, identity) -> None:
+    """A session's changes carry its CSRF token, which only the
+    application's own pages know."""
+    if identity.session is not None:
+        token = request.headers.get(auth.CSRF_HEADER) or \
+            request.POST.get(auth.CSRF_FIELD)
+        if not authenticator.checkCsrf(identity, token):
+            raise HTTPError(403, 'the form is missing its CSRF token or has '
+                            'a wrong one: reload the page and try again')
 
 
 def _challenge(route) -> dict:

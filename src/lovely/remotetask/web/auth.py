@@ -79,7 +79,7 @@ class Credentials:
         # Compared in constant time, though what is compared is a hash.
         found = None
         for known, right in self._rights.items():
-            if hmac.compare_digest(known, fingerprint):
+            if _same(known, fingerprint):
                 found = right
         return found
 
@@ -176,18 +176,20 @@ class Authenticator:
 
     def readSession(self, cookie: str) -> Optional[Identity]:
         data, _, signature = cookie.partition('.')
-        if not hmac.compare_digest(self._sign(data), signature):
+        if not _same(self._sign(data), signature):
             return None
         try:
             payload = json.loads(_unb64(data))
             fingerprint, nonce = payload['f'], payload['n']
             expires = payload['e']
+            if expires < time.time():
+                return None
+            right = self.credentials.rightOfFingerprint(fingerprint)
         except (ValueError, KeyError, TypeError):
             return None
-        if expires < time.time():
+        if right is None or not isinstance(nonce, str):
             return None
-        right = self.credentials.rightOfFingerprint(fingerprint)
-        return None if right is None else Identity(right, session=nonce)
+        return Identity(right, session=nonce)
 
     def csrfToken(self, identity: Identity) -> Optional[str]:
         """The CSRF token of a session, None for other identities."""
@@ -197,8 +199,8 @@ class Authenticator:
 
     def checkCsrf(self, identity: Identity, token: Optional[str]) -> bool:
         expected = self.csrfToken(identity)
-        return expected is None or (
-            isinstance(token, str) and hmac.compare_digest(expected, token))
+        return expected is None or (isinstance(token, str) and _same(
+            expected, token))
 
     def _sign(self, data: str) -> str:
         return _b64(hmac.new(self._secret, data.encode(), 'sha256').digest())
@@ -222,6 +224,15 @@ def _tokenOf(header) -> Optional[str]:
             return None
         return decoded.partition(':')[2]
     return None
+
+
+def _same(expected: str, given) -> bool:
+    """Whether `given` is `expected`, compared in constant time; False for
+    anything that is not a string of ASCII (compare_digest refuses them)."""
+    if not isinstance(given, str):
+        return False
+    return hmac.compare_digest(expected.encode('utf-8'),
+                               given.encode('utf-8', 'surrogatepass'))
 
 
 def _b64(data: bytes) -> str:

@@ -15,6 +15,7 @@ job).  ``static/dashboard.js`` refreshes the states of the rows shown from
 """
 import json
 import os
+import re
 import urllib.parse
 
 import webob
@@ -28,9 +29,10 @@ from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.schedule import MISSED_POLICIES, checkDelay
 from lovely.remotetask.web import auth, settings
 from lovely.remotetask.web.api import cancelEverything, pageParameters
-from lovely.remotetask.web.app import HTTPError
+from lovely.remotetask.web.app import MAX_JOB_ID, HTTPError
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.detail import renderDetail
+from lovely.remotetask.web.parsing import intValue, loadJSON
 from lovely.remotetask.web.schedules import FieldErrors, formValues, fromForm
 from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, STATUSES, formatTime)
@@ -160,11 +162,15 @@ def logout(ctx):
 
 def _safeNext(next) -> str:
     """A path of this application to go to after logging in; nothing that
-    leads elsewhere (``//host``, ``http:``)."""
+    leads elsewhere (``//host``, ``http:``) and nothing but printable ASCII,
+    which is what a Location header can hold ('/' for anything else)."""
     if not next or not next.startswith('/') or next.startswith('//') \
-            or '\\' in next:
+            or '\\' in next or not _PRINTABLE.fullmatch(next):
         return '/'
     return next
+
+
+_PRINTABLE = re.compile('[\x21-\x7e]*')
 
 
 # Reading
@@ -263,14 +269,11 @@ def _note(job, service) -> str:
 def rows(ctx, service):
     """The rows of the given jobs (``?ids=1,2``), for the page's refresh."""
     entry = ctx.service(service)
-    text = ctx.request.GET.get('ids', '')
-    try:
-        ids = [int(part) for part in text.split(',') if part.strip()]
-    except ValueError:
-        raise HTTPError(400, f'ids must be job ids separated by commas, not '
-                        f'{text!r}') from None
-    if len(ids) > settings.MAX_PAGE_SIZE:
+    parts = [part for part in ctx.request.GET.get('ids', '').split(',')
+             if part.strip()]
+    if len(parts) > settings.MAX_PAGE_SIZE:
         raise HTTPError(400, f'at most {settings.MAX_PAGE_SIZE} ids at once')
+    ids = [intValue(part, 'ids', 0, MAX_JOB_ID) for part in parts]
     found = {}
     for jobid in ids:
         job = entry.service.jobs.get(jobid)
@@ -465,9 +468,9 @@ def _input(text, errors):
     if not text.strip():
         return None
     try:
-        return json.loads(text)
-    except ValueError as error:
-        errors['input'] = f'the input is not valid JSON: {error}'
+        return loadJSON(text, 'the input')
+    except HTTPError as error:
+        errors['input'] = error.message
         return None
 
 

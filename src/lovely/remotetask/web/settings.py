@@ -24,6 +24,10 @@ MAX_DEPTH = 64
 #: for thousands of digits would cost time for nothing.
 MAX_NUMBER_LENGTH = 40
 
+#: The longest text taken for a field of a schedule (``minute``, ``cron``,
+#: ``timezone``...), in characters.
+MAX_FIELD_LENGTH = 1000
+
 #: Jobs on a page of the API or the dashboard: the default and the most.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
