@@ -12,6 +12,7 @@ The three parts register their routes here: `api` (JSON under ``/api/``),
 import dataclasses
 import logging
 import re
+import urllib.parse
 from typing import Callable, Optional
 
 import transaction
@@ -267,6 +268,9 @@ class Application:
         except auth.AuthenticationFailed as error:
             raise HTTPError(401, str(error),
                             headers=_challenge(route)) from None
+        if identity is not None and identity.session is not None and \
+                auth.sessionEnded(connection, identity):
+            identity = None   # logged out: the cookie is no session
         request.environ[IDENTITY] = identity
         if not auth.allows(identity and identity.right, route.right):
             if identity is None:
@@ -288,6 +292,8 @@ class Application:
             connection = self.db.open(transaction_manager=tm)
             try:
                 tm.begin()
+                # In the transaction: whether a session was ended by
+                # logging out is in the database.
                 identity = self._authorize(request, route, connection)
                 context = Context(self, request, connection, tm, identity)
                 try:
@@ -338,14 +344,58 @@ def _checkRequest(request) -> None:
 
 
 def _checkOrigin(authenticator, request, identity) -> None:
-    """A session's changes carry its CSRF token, which only the
-    application's own pages know."""
+    """Refuse a change that a page of another site made a browser send.
+
+    Browsers add two kinds of credentials by themselves, whichever page
+    made the request: the session cookie, and HTTP Basic credentials they
+    were once given.  A session's changes carry its CSRF token, which only
+    the application's own pages know.  Basic changes must come from no page
+    at all (a script: no ``Sec-Fetch-Site`` or ``Origin`` header) or from
+    one of this origin.  Bearer tokens need neither: no page can make a
+    browser send one.
+    """
     if identity.session is not None:
         token = request.headers.get(auth.CSRF_HEADER) or \
             request.POST.get(auth.CSRF_FIELD)
         if not authenticator.checkCsrf(identity, token):
             raise HTTPError(403, 'the form is missing its CSRF token or has '
                             'a wrong one: reload the page and try again')
+    elif identity.scheme == auth.BASIC:
+        other = _otherSite(request)
+        if other is not None:
+            raise HTTPError(
+                403, f'refused: a page of another site ({other}) may not '
+                f'change anything with the HTTP Basic credentials a browser '
+                f'keeps; log in to the dashboard, or send the token as '
+                f'"Authorization: Bearer TOKEN"')
+
+
+def _otherSite(request) -> Optional[str]:
+    """The header that says a browser sent `request` from a page of
+    another origin, or None."""
+    site = request.headers.get('Sec-Fetch-Site')
+    if site is not None:
+        return None if site == 'same-origin' else \
+            f'Sec-Fetch-Site: {site[:40]}'
+    origin = request.headers.get('Origin')
+    if origin is None:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(origin)
+        same = parts.scheme in _DEFAULT_PORTS and not parts.path and \
+            _hostAndPort(parts.netloc, parts.scheme) == \
+            _hostAndPort(request.host, parts.scheme)
+    except ValueError:
+        same = False
+    return None if same else f'Origin: {origin[:60]}'
+
+
+_DEFAULT_PORTS = {'http': 80, 'https': 443}
+
+
+def _hostAndPort(netloc: str, scheme: str):
+    parts = urllib.parse.urlsplit(f'//{netloc}')
+    return parts.hostname, parts.port or _DEFAULT_PORTS[scheme]
 
 
 def _challenge(route) -> dict:
@@ -356,7 +406,9 @@ def _challenge(route) -> dict:
 
 _SECURITY_HEADERS = {
     'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
+    # Not no-referrer: with it, browsers send "Origin: null" from the
+    # application's own forms, which _checkOrigin would refuse.
+    'Referrer-Policy': 'same-origin',
     'Cache-Control': 'no-store',
 }
 

@@ -155,6 +155,10 @@ def _login(ctx, token, next):
 
 
 def logout(ctx):
+    """End the session, on the server too: its cookie, its CSRF token and
+    copies of them stop working at once."""
+    if ctx.identity.session is not None:
+        auth.endSession(ctx.connection, ctx.identity)
     response = webob.Response(status=303, location=ctx.url('/login'))
     response.delete_cookie(auth.SESSION_COOKIE, path=ctx.url('/'))
     return response
