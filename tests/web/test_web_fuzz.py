@@ -300,3 +300,41 @@ def test_json_bodies_at_random(fuzzed, path, body):
     body.setdefault('task', 'echo')
     send(client, 'POST', path, json.dumps(body).encode(
         'utf-8', 'surrogatepass'), MANAGE, 'application/json')
+
+
+HOSTILE_HEADERS = [
+    ('Cookie', 'remotetask_session=' + value) for value in [
+        '', '.', 'x.y', '\u00ff.\u00ff', 'e30.AAAA', 'W10.x', 'bnVsbA.x',
+        'a' * 4000, '%FF', '"quoted"']
+] + [('Cookie', 'remotetask_flash=' + value) for value in [
+    '%FF%FE', '%ED%A0%80', '%0D%0A', 'a' * 4000]
+] + [('Authorization', value) for value in [
+    '', 'Bearer', 'Bearer ', 'Basic', 'Basic !!!', 'Basic /w==',
+    'Basic ' + 'QQ' * 2000, 'Digest a=b, c', 'Bearer \u00ff', 'x' * 4000,
+    'Basic 7aCA']
+] + [(name, value) for name in ('Origin', 'Sec-Fetch-Site', 'Host')
+     for value in ['', 'null', 'http://[::1', 'http://a:b:c', 'http://x:99999',
+                   'evil.example:0', '\u00ff', 'a' * 4000, 'file://', '//']
+] + [('Content-Type', value) for value in [
+    'multipart/form-data', 'multipart/form-data; boundary=', 'text/plain; '
+    'charset=utf-16', 'application/json; charset=latin-1',
+    'application/x-www-form-urlencoded; charset=nonesuch']]
+
+
+@pytest.mark.filterwarnings('ignore::UserWarning')   # WebTest's cookie jar
+def test_headers(fuzzed):
+    app, _, csrf, ids = fuzzed
+    client = webtest.TestApp(app)
+    requests = [('GET', '/services/svc', None), ('GET', '/api/services', None),
+                ('POST', '/services/svc/clean', b'_csrf=' + csrf.encode()),
+                ('POST', '/api/services/svc/jobs', b'{"task": "echo"}'),
+                ('POST', '/xmlrpc/svc', xmlrpc.client.dumps(
+                    (ids['cron'],), 'getStatus').encode()),
+                ('POST', '/logout', b'_csrf=' + csrf.encode())]
+    for name, value in HOSTILE_HEADERS:
+        for method, path, body in requests:
+            for credentials in ({}, MANAGE):
+                client.cookiejar.clear()
+                headers = dict(credentials)
+                headers[name] = value
+                send(client, method, path, body, headers)

@@ -219,3 +219,17 @@ def test_xmlrpc_answers_that_xml_cannot_carry_are_faults(live, reader, value,
             f'the answer to {method} cannot be sent over XML-RPC: it holds '
             f'the character {character}, which XML cannot carry')
     assert remote.getStatus(jobid) == 'completed'
+
+
+@pytest.mark.parametrize('content_type, message', [
+    ('multipart/form-data; boundary=', 'the form cannot be read: Invalid '
+     "boundary in multipart form: b''"),
+    ('application/x-www-form-urlencoded; charset=nonesuch',
+     "a form is sent in UTF-8, not 'nonesuch'"),
+])
+def test_forms_that_cannot_be_read_are_400(client, reader, content_type,
+                                           message):
+    response = client.post('/services/svc/add', b'task=echo', headers=dict(
+        MANAGE, **{'Content-Type': content_type}), status=400)
+    assert message in response.text
+    assert jobIds(reader.service()) == []

@@ -239,6 +239,7 @@ class Application:
         try:
             _checkRequest(request)
             self._readBody(request)
+            _checkForm(request)
             route, params = self.router.match(request.method,
                                               request.path_info)
             kind = route.kind
@@ -341,6 +342,18 @@ def _checkRequest(request) -> None:
             raise HTTPError(400, f'the {name} is not valid UTF-8 once '
                             f'percent-decoded ({error.reason} at byte '
                             f'{error.start})') from None
+
+
+def _checkForm(request) -> None:
+    """HTTPError 400 for a form body that cannot be parsed (a multipart
+    body without its boundary, say), before a handler asks for it."""
+    try:
+        request.POST
+    except DeprecationWarning:   # what WebOb raises for another charset
+        raise HTTPError(400, f'a form is sent in UTF-8, not '
+                        f'{shown(request.charset)}') from None
+    except ValueError as error:
+        raise HTTPError(400, f'the form cannot be read: {error}') from None
 
 
 def _checkOrigin(authenticator, request, identity) -> None:
