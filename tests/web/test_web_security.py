@@ -271,3 +271,21 @@ def test_mounted_below_a_prefix(app, reader):
                             {'task': 'echo'}, headers=MANAGE, status=201)
     assert api.location == f'/remotetask/api/services/svc/jobs/{api.json["id"]}'
     assert api.json['url'] == api.location
+
+
+def test_locations_of_services_named_in_any_script(db, client, reader):
+    import transaction
+    tm = transaction.TransactionManager()
+    connection = db.open(transaction_manager=tm)
+    connection.root()['Application']['caf\u20ac'] = remotetask.TaskService()
+    tm.commit()
+    connection.close()
+    response = client.post_json('/api/services/caf%E2%82%AC/jobs',
+                                {'task': 'echo'}, headers=MANAGE, status=201)
+    assert response.location == (
+        f'/api/services/caf%E2%82%AC/jobs/{response.json["id"]}')
+    assert client.get(response.location, headers=MANAGE).json['id'] == (
+        response.json['id'])
+    response = client.post('/services/caf%E2%82%AC/clean', headers=MANAGE,
+                           status=303)
+    assert response.location == '/services/caf%E2%82%AC'

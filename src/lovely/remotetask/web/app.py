@@ -225,6 +225,10 @@ class Application:
                 status=500, content_type='text/plain', charset='utf-8')
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        location = response.headers.get('Location')
+        if location is not None:   # a service's name may be any text
+            response.headers['Location'] = urllib.parse.quote(
+                location, safe=_URL_CHARACTERS, errors='backslashreplace')
         # Not response(environ, start_response): WebOb would turn a relative
         # Location into an absolute one built from the Host header, which is
         # whatever the client said.  Locations stay paths.
@@ -416,6 +420,10 @@ def _challenge(route) -> dict:
         return {'WWW-Authenticate': 'Basic realm="remotetask"'}
     return {'WWW-Authenticate': 'Bearer realm="remotetask"'}
 
+
+#: What a URL may hold as it is: reserved characters and '%' (the other
+#: characters that need no escaping, quote keeps anyway).
+_URL_CHARACTERS = "%:/?#[]@!$&'()*+,;="
 
 _SECURITY_HEADERS = {
     'X-Content-Type-Options': 'nosniff',

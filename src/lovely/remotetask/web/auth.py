@@ -67,7 +67,8 @@ def allows(right: Optional[str], needed: Optional[str]) -> bool:
 
 
 def _fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode('utf-8')).hexdigest()[:32]
+    return hashlib.sha256(token.encode('utf-8', 'surrogatepass')
+                          ).hexdigest()[:32]
 
 
 class Credentials:

@@ -84,7 +84,9 @@ def render(ctx, name: str, status: int = 200, **values) -> webob.Response:
 
 
 def _html(page: str, status: int = 200) -> webob.Response:
-    response = webob.Response(body=page.encode('utf-8'), status=status,
+    # A lone surrogate (in a task's name, say) is shown escaped, not fatal.
+    response = webob.Response(body=page.encode('utf-8', 'backslashreplace'),
+                              status=status,
                               content_type='text/html', charset='utf-8')
     response.headers.update(_HTML_HEADERS)
     return response
@@ -426,7 +428,8 @@ def _back(ctx, entry, message):
     if query:
         location += '?' + urllib.parse.urlencode(query)
     response = webob.Response(status=303, location=location)
-    response.set_cookie(FLASH_COOKIE, urllib.parse.quote(message),
+    response.set_cookie(FLASH_COOKIE, urllib.parse.quote(
+                            message, errors='backslashreplace'),
                         path=ctx.url('/'), httponly=True, samesite='lax')
     return response
 

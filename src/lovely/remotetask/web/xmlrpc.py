@@ -185,7 +185,8 @@ def _response(body: str):
 
 def errorResponse(request, error, identity, app) -> webob.Response:
     """HTTP errors (auth, size, unknown service) as plain text."""
-    response = webob.Response(body=error.message.encode('utf-8'),
+    response = webob.Response(body=error.message.encode('utf-8',
+                                                        'backslashreplace'),
                               status=error.status, content_type='text/plain',
                               charset='utf-8')
     response.headers.update(error.headers)
