@@ -263,3 +263,18 @@ def test_bad_server_options_are_one_line(tmp_path, option, value, message):
     assert result.returncode == 2
     assert f'argument {option}: {message}{value!r}' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_a_connection_limit_past_the_open_file_limit_is_one_line(tmp_path):
+    resource = pytest.importorskip('resource')
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard > 10**6:
+        pytest.skip('no hard limit on open files to run into')
+    limit = hard
+    result = run('--db', f'file://{tmp_path}/Data.fs',
+                 '--connection-limit', str(limit))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f'remotetask: {limit} connections need {limit + 64} open files, and '
+        f'the limit is {hard} (ulimit -n): lower the connection limit or '
+        f'raise the limit')

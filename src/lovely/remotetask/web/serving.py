@@ -68,8 +68,11 @@ def _raiseFileLimit(connections: int) -> Optional[int]:
     if hard != resource.RLIM_INFINITY:
         wanted = min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        soft = wanted
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):   # past what the kernel allows
+            pass
     needed = connections + SPARE_FILES
     if soft != resource.RLIM_INFINITY and soft < needed:
         raise ServerError(
