@@ -9,7 +9,6 @@ answer must be an answer (no 500), well-formed in its own format, and
 quick to make.
 """
 import json
-import urllib.parse
 import xml.parsers.expat
 import xmlrpc.client
 

@@ -138,8 +138,8 @@ def test_deep_values_over_xmlrpc(live, reader):
     ('/api/services/svc/jobs?after=2147483648',
      "after must be an int in 0-2147483647, not '2147483648'"),
     ('/api/services/svc/jobs?limit=' + '9' * 5000,
-     "limit must be an int in 1-500, not '9999999999999999999999999999999999999"
-     "999'... (5000 characters)"),
+     f"limit must be an int in 1-500, not '{'9' * 40}'... (5000 "
+     "characters)"),
     ('/services/svc?after=2147483648',
      "after must be an int in 0-2147483647, not '2147483648'"),
     ('/services/svc/rows.json?ids=1,2147483648',

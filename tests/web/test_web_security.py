@@ -10,7 +10,7 @@ import xmlrpc.client
 import pytest
 import webtest
 
-from conftest import MANAGE, MANAGE_TOKEN, READ_TOKEN, LiveServer
+from conftest import MANAGE, MANAGE_TOKEN, LiveServer
 from test_web_dashboard import login
 from lovely import remotetask
 from lovely.remotetask import web
@@ -269,7 +269,8 @@ def test_mounted_below_a_prefix(app, reader):
     browser.get('/remotetask/services/svc', status=303)
     api = browser.post_json('/remotetask/api/services/svc/jobs',
                             {'task': 'echo'}, headers=MANAGE, status=201)
-    assert api.location == f'/remotetask/api/services/svc/jobs/{api.json["id"]}'
+    jobid = api.json['id']
+    assert api.location == f'/remotetask/api/services/svc/jobs/{jobid}'
     assert api.json['url'] == api.location
 
 

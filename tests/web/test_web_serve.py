@@ -239,8 +239,8 @@ def test_silent_connections_are_closed_after_the_channel_timeout(tmp_path):
         base = serve.line('remotetask: serving ').split(' at ')[1]
         sockets = openSockets(address(base), 30, b'GET / HTTP/1.1\r\n')
         # Past the limit of 20, this one waits until silent ones are closed.
-        request = urllib.request.Request(
-            base + 'api/services', headers={'Authorization': f'Bearer {token}'})
+        request = urllib.request.Request(base + 'api/services', headers={
+            'Authorization': f'Bearer {token}'})
         with urllib.request.urlopen(request, timeout=BOUND) as response:
             assert json.load(response) == {'services': []}
         for connection in sockets[:20]:
