@@ -230,7 +230,6 @@ def _parser():
     run.add_argument('--metrics-port', type=int, default=0, metavar='PORT',
                      help='serve Prometheus metrics on 127.0.0.1:PORT '
                      '(needs prometheus_client)')
-    from lovely.remotetask.web import serving as webServing
     from lovely.remotetask.web import settings as webSettings
     web = subparsers.add_parser(
         'serve', parents=[common],
@@ -241,6 +240,7 @@ def _parser():
         'separated tokens) or --credentials; on loopback without any, a '
         'token is made and printed in a login URL.')
     web.set_defaults(command=serve)
+    from lovely.remotetask.web import serving as webServing
     web.add_argument('--db', metavar='URI', default=None,
                      help='the database (default: a FileStorage at '
                      './var/Data.fs)')
