@@ -85,12 +85,14 @@ def client(app):
 
 
 class LiveServer:
-    """`app` served by waitress in a thread on 127.0.0.1, a free port."""
+    """`app` served by waitress in a thread on 127.0.0.1, a free port, set
+    up as ``remotetask serve`` sets it up; `options` are those of
+    `web.serving.createServer`."""
 
-    def __init__(self, app):
-        import waitress
-        self.server = waitress.create_server(
-            app, host='127.0.0.1', port=0, threads=4)
+    def __init__(self, app, **options):
+        from lovely.remotetask.web import serving
+        self.server = serving.createServer(app, host='127.0.0.1', port=0,
+                                           **options)
         self.url = f'http://127.0.0.1:{self.server.effective_port}'
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

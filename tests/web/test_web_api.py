@@ -465,7 +465,11 @@ def test_pages_of_jobs(client, reader):
      'cancelled, error'),
     ('limit=0', "limit must be an int in 1-500, not '0'"),
     ('limit=501', "limit must be an int in 1-500, not '501'"),
-    ('after=x', "'x' is not a cursor of a listing"),
+    ('after=x', "after must be the cursor of a page, not 'x'"),
+    ('after=2147483648', "after must be the cursor of a page, not "
+     "'2147483648'"),
+    ('after=' + '9' * 5000, "after must be the cursor of a page, not "
+     "'9999999999999999999999999999999999999999'... (5000 characters)"),
 ])
 def test_bad_listing_parameters(client, query, message):
     response = client.get(f'/api/services/svc/jobs?{query}', headers=READ,

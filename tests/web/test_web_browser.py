@@ -3,6 +3,7 @@
 The application runs in waitress on a free loopback port, over a
 FileStorage, with the service processing in a thread of this process.
 """
+import base64
 import os
 import shutil
 import threading
@@ -167,3 +168,53 @@ def test_dashboard_in_a_browser(server, browser, gate, reader):
     assert browser.find_element(By.ID, 'cron-minute').get_attribute(
         'value') == '61'
     assert sorted(reader.service().jobs.keys()) == sorted([held, queued])
+
+
+def evilSite(target):
+    """A page of another site that posts to `target` as soon as it loads, as
+    text/plain so that no preflight asks the service first."""
+    page = f'''<!DOCTYPE html><html><body>
+    <form id="f" method="post" action="{target}" enctype="text/plain">
+    <input name="x" value="1"></form>
+    <script>document.getElementById('f').submit();</script>
+    </body></html>'''.encode()
+
+    def app(environ, start_response):
+        start_response('200 OK', [('Content-Type', 'text/html')])
+        return [page]
+    return app
+
+
+def test_basic_credentials_only_from_the_dashboards_own_pages(
+        server, browser, reader):
+    """Chromium sends the Basic credentials it keeps (here set by DevTools)
+    with every request, whatever page made it; the service refuses changes
+    that a page of another origin made, and takes the dashboard's own."""
+    service = reader.service()
+    done = service.add('echo', 'done')
+    service.processNext(jobid=done)
+    reader.tm.commit()
+    token = base64.b64encode(f'any:{MANAGE_TOKEN}'.encode()).decode()
+    browser.execute_cdp_cmd('Network.enable', {})
+    browser.execute_cdp_cmd('Network.setExtraHTTPHeaders', {
+        'headers': {'Authorization': f'Basic {token}'}})
+    wait = waiting(browser)
+    evil = LiveServer(evilSite(f'{server.url}/services/svc/clean'))
+    try:
+        # Another port is another origin (and the same site).
+        browser.get(evil.url)
+        wait.until(lambda d: d.current_url.endswith('/services/svc/clean'))
+        message = wait.until(lambda d: d.find_element(By.ID, 'error-message'))
+        assert message.text.startswith('refused: a page of another site '
+                                       '(Sec-Fetch-Site: same-site)')
+        assert list(reader.service().jobs.keys()) == [done]
+    finally:
+        evil.close()
+    browser.get(f'{server.url}/services/svc')
+    form = wait.until(lambda d: d.find_element(By.ID, 'clean-form'))
+    form.find_element(By.CSS_SELECTOR, 'button').click()
+    wait.until(lambda d: d.switch_to.alert).accept()   # "Remove every..."
+    flash = wait.until(lambda d: d.find_element(By.ID, 'flash'))
+    assert flash.text == 'Removed 1 finished job.'
+    reader.tm.begin()
+    assert list(reader.service().jobs.keys()) == []

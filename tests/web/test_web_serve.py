@@ -3,10 +3,12 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -170,3 +172,110 @@ def test_bad_credentials_are_one_line(tmp_path, variables, content, message):
     result = run(*args, env=environment(**variables))
     assert result.returncode == 2
     assert result.stderr.strip() == message.format(path=path)
+
+
+# Slow and silent clients
+
+def openSockets(address, count, greeting=b''):
+    """`count` connections to `address` that send `greeting` (maybe half a
+    request) and then nothing."""
+    sockets = []
+    for _ in range(count):
+        connection = socket.create_connection(address, timeout=TIMEOUT)
+        if greeting:
+            connection.sendall(greeting)
+        sockets.append(connection)
+    return sockets
+
+
+def address(url):
+    parts = urllib.parse.urlsplit(url)
+    return parts.hostname, parts.port
+
+
+#: The most seconds a request may wait behind the silent connections.
+BOUND = 10
+
+
+def test_hundreds_of_silent_connections_shut_no_one_out(tmp_path):
+    """Waitress's own defaults (100 connections, 120 s) stopped answering
+    at the 101st idle connection; ``serve``'s take them in their stride."""
+    token = 'm' * 20
+    serve = Serve('--db', f'file://{tmp_path}/Data.fs', '--autostart', '',
+                  env=environment(REMOTETASK_MANAGE_TOKEN=token))
+    sockets = []
+    try:
+        base = serve.line('remotetask: serving ').split(' at ')[1]
+        where = address(base)
+        sockets += openSockets(where, 300)   # idle
+        sockets += openSockets(where, 150, b'GET /api/services HTTP/1.1\r\n'
+                               b'Host: x\r\nAuthorization: Bea')
+        sockets += openSockets(where, 150, b'POST /api/services/x/jobs '
+                               b'HTTP/1.1\r\nHost: x\r\nContent-Length: 100'
+                               b'\r\n\r\n{"task": "ec')
+        for _ in range(2):
+            request = urllib.request.Request(
+                base + 'api/services',
+                headers={'Authorization': f'Bearer {token}'})
+            with urllib.request.urlopen(request, timeout=BOUND) as response:
+                assert json.load(response) == {'services': []}
+        # They were all let in, not left waiting: none was closed yet.
+        for connection in sockets[:5] + sockets[-5:]:
+            connection.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                connection.recv(1)
+    finally:
+        for connection in sockets:
+            connection.close()
+        assert serve.stop() == 0
+
+
+def test_silent_connections_are_closed_after_the_channel_timeout(tmp_path):
+    token = 'm' * 20
+    serve = Serve('--db', f'file://{tmp_path}/Data.fs', '--autostart', '',
+                  '--connection-limit', '20', '--channel-timeout', '1',
+                  env=environment(REMOTETASK_MANAGE_TOKEN=token))
+    sockets = []
+    try:
+        base = serve.line('remotetask: serving ').split(' at ')[1]
+        sockets = openSockets(address(base), 30, b'GET / HTTP/1.1\r\n')
+        # Past the limit of 20, this one waits until silent ones are closed.
+        request = urllib.request.Request(base + 'api/services', headers={
+            'Authorization': f'Bearer {token}'})
+        with urllib.request.urlopen(request, timeout=BOUND) as response:
+            assert json.load(response) == {'services': []}
+        for connection in sockets[:20]:
+            connection.settimeout(BOUND)
+            assert connection.recv(1) == b''   # closed by the server
+    finally:
+        for connection in sockets:
+            connection.close()
+        assert serve.stop() == 0
+
+
+@pytest.mark.parametrize('option, value, message', [
+    ('--connection-limit', '0', 'must be an int of at least 1, not '),
+    ('--channel-timeout', '-5', 'must be an int of at least 1, not '),
+    ('--port', '70000', 'must be an int from 0 to 65535, not '),
+    ('--max-body', 'x', 'must be an int of at least 1, not '),
+])
+def test_bad_server_options_are_one_line(tmp_path, option, value, message):
+    result = run('--db', f'file://{tmp_path}/Data.fs', option, value)
+    assert result.returncode == 2
+    assert f'argument {option}: {message}{value!r}' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_a_connection_limit_past_the_open_file_limit_is_one_line(tmp_path):
+    resource = pytest.importorskip('resource')
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard > 10**6:
+        pytest.skip('no hard limit on open files to run into')
+    limit = hard
+    result = run('--db', f'file://{tmp_path}/Data.fs',
+                 '--connection-limit', str(limit))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f'remotetask: {limit} connections need {limit + 64} open files, and '
+        f'the limit is {hard} (ulimit -n): lower the connection limit or '
+        f'raise the limit')

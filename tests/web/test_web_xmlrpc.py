@@ -69,7 +69,9 @@ def test_mistakes_are_faults_that_change_nothing(live, reader):
     assert faultOf(lambda: remote.getStatus(12345)) == (
         -32602, 'no job with id 12345')
     assert faultOf(lambda: remote.getStatus('x')) == (
-        -32602, "no job with id 'x'")
+        -32602, "getStatus: a job id is an int, not 'x'")
+    assert faultOf(lambda: remote.add(['echo'])) == (
+        -32602, "add: the task is a name, a string, not ['echo']")
     jobid = remote.add('echo', 1)
     reader.service().process()
     reader.tm.commit()

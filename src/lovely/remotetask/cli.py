@@ -85,9 +85,7 @@ def serve(args) -> int:
     import ipaddress
     import os
 
-    import waitress
-
-    from lovely.remotetask.web import demo, makeApp
+    from lovely.remotetask.web import demo, makeApp, serving
     from lovely.remotetask.web.auth import Credentials, CredentialsError
 
     importTasks(args.tasks)
@@ -129,9 +127,13 @@ def serve(args) -> int:
         app = makeApp(db, credentials=credentials, rootKey=args.root_key,
                       maxBodySize=args.max_body)
         try:
-            server = waitress.create_server(
+            server = serving.createServer(
                 app, host=args.host, port=args.port, threads=args.threads,
-                max_request_body_size=args.max_body, ident='remotetask')
+                connectionLimit=args.connection_limit,
+                channelTimeout=args.channel_timeout,
+                maxBodySize=args.max_body, maxHeaderSize=args.max_header)
+        except serving.ServerError as error:
+            raise UsageError(str(error)) from None
         except OSError as error:
             raise UsageError(f'cannot listen on {args.host}:{args.port}: '
                              f'{error}') from None
@@ -238,13 +240,15 @@ def _parser():
         'separated tokens) or --credentials; on loopback without any, a '
         'token is made and printed in a login URL.')
     web.set_defaults(command=serve)
+    from lovely.remotetask.web import serving as webServing
     web.add_argument('--db', metavar='URI', default=None,
                      help='the database (default: a FileStorage at '
                      './var/Data.fs)')
     web.add_argument('--host', default=webSettings.HOST,
                      help='the address to listen on (default '
                      f'{webSettings.HOST})')
-    web.add_argument('--port', type=int, default=webSettings.PORT,
+    web.add_argument('--port', type=webServing.portNumber,
+                     default=webSettings.PORT,
                      help=f'the port (default {webSettings.PORT}; 0 picks a '
                      'free one)')
     web.add_argument('--demo', action='store_true',
@@ -255,13 +259,28 @@ def _parser():
                      'autostart (default *@*; "" for none)')
     web.add_argument('--credentials', metavar='FILE',
                      help='a file of "manage TOKEN" and "read TOKEN" lines')
-    web.add_argument('--max-body', type=int,
+    web.add_argument('--max-body', type=webServing.count,
                      default=webSettings.MAX_BODY_SIZE, metavar='BYTES',
                      help='the largest request body taken (default '
                      f'{webSettings.MAX_BODY_SIZE})')
-    web.add_argument('--threads', type=int, default=webSettings.THREADS,
+    web.add_argument('--max-header', type=webServing.count,
+                     default=webSettings.MAX_HEADER_SIZE, metavar='BYTES',
+                     help='the most bytes of request line and headers '
+                     f'taken (default {webSettings.MAX_HEADER_SIZE})')
+    web.add_argument('--threads', type=webServing.count,
+                     default=webSettings.THREADS,
                      metavar='N', help='threads serving requests (default '
                      f'{webSettings.THREADS})')
+    web.add_argument('--connection-limit', type=webServing.count,
+                     default=webSettings.CONNECTION_LIMIT, metavar='N',
+                     help='connections open at once, idle ones included; '
+                     'more wait to be accepted (default '
+                     f'{webSettings.CONNECTION_LIMIT})')
+    web.add_argument('--channel-timeout', type=webServing.count,
+                     default=webSettings.CHANNEL_TIMEOUT, metavar='SECONDS',
+                     help='how long a connection may stay silent, idle or '
+                     'in the middle of a request, before it is closed '
+                     f'(default {webSettings.CHANNEL_TIMEOUT})')
     web.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long stopping waits for the jobs in hand')

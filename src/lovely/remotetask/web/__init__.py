@@ -1,7 +1,8 @@
 """The Web service of lovely.remotetask: JSON API, XML-RPC and dashboard.
 
 ``makeApp(db, credentials=...)`` is a WSGI application for the task
-services of a ZODB database; ``remotetask serve`` serves it with waitress.
+services of a ZODB database; ``remotetask serve`` serves it with waitress,
+set up by ``createServer``.
 
 The names below are imported when first used, so that ``web.settings``
 (the defaults the command line shares) loads without the Web stack.
@@ -12,6 +13,7 @@ _EXPORTS = {
     'Application': 'app', 'makeApp': 'app',
     'Credentials': 'auth', 'MANAGE': 'auth', 'READ': 'auth',
     'HTML': 'detail', 'IJobDetail': 'detail', 'provideDetail': 'detail',
+    'createServer': 'serving',
 }
 
 __all__ = sorted(_EXPORTS)

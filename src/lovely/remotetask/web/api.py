@@ -17,7 +17,8 @@ from lovely.remotetask.interfaces import CANCELLABLE, FINISHED, STARTLATER
 from lovely.remotetask.listing import parseCursor
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.web import openapi, settings
-from lovely.remotetask.web.app import HTTPError
+from lovely.remotetask.web.app import MAX_JOB_ID, HTTPError
+from lovely.remotetask.web.parsing import intParameter, loadJSON, shown
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.schedules import FieldErrors, fromJSON
 from lovely.remotetask.serialize import STATUSES, jobData
@@ -124,31 +125,20 @@ def pageParameters(query):
     """(status, after, limit) of a listing's query string, checked."""
     status = query.get('status') or None
     if status is not None and status not in STATUSES:
-        raise HTTPError(400, f'unknown status {status!r}; the statuses are '
-                        f'{", ".join(STATUSES)}', fields=dict(status=status))
+        message = f'unknown status {shown(status)}; the statuses are ' \
+            f'{", ".join(STATUSES)}'
+        raise HTTPError(400, message, fields=dict(status=message))
     after = query.get('after') or None
     if after is not None:
         try:
             parseCursor(after)
-        except ValueError as error:
-            raise HTTPError(400, str(error), fields=dict(after=after[:40]))
-    limit = _intParameter(query, 'limit', settings.PAGE_SIZE, 1,
-                          settings.MAX_PAGE_SIZE)
+        except ValueError:
+            message = f'after must be the cursor of a page, not ' \
+                f'{shown(after)}'
+            raise HTTPError(400, message, fields=dict(after=message))
+    limit = intParameter(query, 'limit', settings.PAGE_SIZE, 1,
+                         settings.MAX_PAGE_SIZE)
     return status, after, limit
-
-
-def _intParameter(query, name, default, low, high):
-    text = query.get(name)
-    if text in (None, ''):
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise HTTPError(400, f'{name} must be an int in {low}-{high}, not '
-                        f'{text!r}', fields={name: text})
-    return value
 
 
 # Changing
@@ -163,11 +153,11 @@ def addJob(ctx, service):
     startLater = body.get('startLater', False)
     if not isinstance(startLater, bool):
         raise HTTPError(400, 'startLater must be true or false',
-                        fields=dict(startLater=repr(startLater)))
+                        fields=dict(startLater=shown(startLater)))
     key = body.get('key')
     if key is not None and not isinstance(key, str):
         raise HTTPError(400, 'key must be a string',
-                        fields=dict(key=repr(key)))
+                        fields=dict(key=shown(key)))
     if 'delay' in body:
         if startLater:
             raise HTTPError(400, 'give startLater or delay, not both')
@@ -229,10 +219,11 @@ def clean(ctx, service):
     entry = ctx.service(service)
     body = readBody(ctx, allowed=('status',), optional=True)
     status = body.get('status', list(FINISHED))
-    if not isinstance(status, list) or not all(s in FINISHED for s in status):
-        raise HTTPError(400, f'status must be a list of finished statuses '
-                        f'({", ".join(FINISHED)}), not {json.dumps(status)}',
-                        fields=dict(status=json.dumps(status)))
+    if not isinstance(status, list) or not all(
+            isinstance(s, str) and s in FINISHED for s in status):
+        message = f'status must be a list of finished statuses ' \
+            f'({", ".join(FINISHED)}), not {shown(status)}'
+        raise HTTPError(400, message, fields=dict(status=message))
     return respond(dict(removed=entry.service.clean(status=status)))
 
 
@@ -281,18 +272,17 @@ def readBody(ctx, allowed, optional=False) -> dict:
     raw = ctx.request.body
     if not raw.strip() and optional:
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as error:
-        raise HTTPError(400, f'the body is not valid JSON: {error}') from None
+    body = loadJSON(raw, 'the body')
     if not isinstance(body, dict):
         raise HTTPError(400, f'the body must be a JSON object, not '
                         f'{type(body).__name__}')
     unknown = sorted(set(body) - set(allowed))
     if unknown:
+        names = ', '.join(shown(name) if not name.isidentifier() else name
+                          for name in unknown[:5])
         raise HTTPError(400, f'unknown field{"s" if len(unknown) > 1 else ""}'
-                        f' {", ".join(unknown)}; this takes '
-                        f'{", ".join(allowed)}',
+                        f' {names}{", ..." if len(unknown) > 5 else ""}; '
+                        f'this takes {", ".join(allowed)}',
                         fields={name: 'unknown field' for name in unknown})
     return body
 

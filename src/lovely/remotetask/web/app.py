@@ -12,6 +12,7 @@ The three parts register their routes here: `api` (JSON under ``/api/``),
 import dataclasses
 import logging
 import re
+import urllib.parse
 from typing import Callable, Optional
 
 import transaction
@@ -23,26 +24,16 @@ from lovely.remotetask.exceptions import (
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
 from lovely.remotetask.interfaces import ICronJob
 from lovely.remotetask.web import auth, settings
+from lovely.remotetask.web.errors import HTTPError
+from lovely.remotetask.web.parsing import shown
 from lovely.remotetask.locate import findService
 
 log = logging.getLogger('lovely.remotetask.web')
 
 SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
 
-
-class HTTPError(Exception):
-    """A response other than success: a status, a message, maybe details.
-
-    `fields` ties messages to the fields of the request they are about.
-    """
-
-    def __init__(self, status: int, message: str, *, fields=None,
-                 headers=None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.fields = fields or {}
-        self.headers = headers or {}
+#: The environ key of the request's identity, once it is known.
+IDENTITY = 'lovely.remotetask.identity'
 
 
 #: The status of each kind of error the service raises; the order matters,
@@ -133,7 +124,7 @@ class Context:
         """The `ServiceEntry` at `path`, or HTTPError 404."""
         entry = findService(self.root, path)
         if entry is None:
-            raise HTTPError(404, f'no task service {path!r}')
+            raise HTTPError(404, f'no task service {shown(path)}')
         return entry
 
     def job(self, entry, text: str):
@@ -178,12 +169,20 @@ class Context:
         self.tm.begin()
 
 
+#: Job ids are the keys of 32-bit BTrees: ints in [0, 2**31).
+MAX_JOB_ID = 2**31 - 1
+
+
 def parseJobId(text: str) -> int:
-    try:
-        jobid = int(text)
-    except ValueError:
-        raise HTTPError(400, f'a job id is an int, not {text!r}') from None
-    if not 0 <= jobid < 2**31:
+    jobid = None
+    if len(text) <= settings.MAX_NUMBER_LENGTH:
+        try:
+            jobid = int(text)
+        except ValueError:
+            pass
+    if jobid is None:
+        raise HTTPError(400, f'a job id is an int, not {shown(text)}')
+    if not 0 <= jobid <= MAX_JOB_ID:
         raise HTTPError(404, f'no job with id {jobid}: job ids are in '
                         f'[0, 2**31)')
     return jobid
@@ -214,23 +213,44 @@ class Application:
 
     def __call__(self, environ, start_response):
         request = webob.Request(environ)
-        response = self.handle(request)
+        try:
+            response = self.handle(request)
+        except Exception:
+            # The last resort: whatever else failed, the client gets an
+            # answer and the log the details.
+            log.exception('%s %s failed', environ.get('REQUEST_METHOD'),
+                          environ.get('PATH_INFO'))
+            response = webob.Response(
+                body=b'internal error; the server log has the details',
+                status=500, content_type='text/plain', charset='utf-8')
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        return response(environ, start_response)
+        location = response.headers.get('Location')
+        if location is not None:   # a service's name may be any text
+            response.headers['Location'] = urllib.parse.quote(
+                location, safe=_URL_CHARACTERS, errors='backslashreplace')
+        # Not response(environ, start_response): WebOb would turn a relative
+        # Location into an absolute one built from the Host header, which is
+        # whatever the client said.  Locations stay paths.
+        start_response(response.status, response.headerlist)
+        if environ['REQUEST_METHOD'] == 'HEAD':
+            return []
+        return response.app_iter
 
     def handle(self, request) -> webob.Response:
-        kind = self.router.kindOf(request.path_info)
-        identity = None
+        # The raw path: it may not decode (_checkRequest says so).
+        kind = self.router.kindOf(request.environ.get('PATH_INFO', ''))
         try:
+            _checkRequest(request)
             self._readBody(request)
+            _checkForm(request)
             route, params = self.router.match(request.method,
                                               request.path_info)
             kind = route.kind
-            identity = self._authorize(request, route)
-            return self._run(request, route, params, identity)
+            return self._run(request, route, params)
         except HTTPError as error:
-            return self.renderers[kind](request, error, identity, self)
+            return self.renderers[kind](request, error,
+                                        request.environ.get(IDENTITY), self)
 
     def _readBody(self, request) -> None:
         """Refuse a body over the limit before it is read (413)."""
@@ -246,12 +266,17 @@ class Application:
                 raise too_big
             request.body = body
 
-    def _authorize(self, request, route) -> Optional[auth.Identity]:
+    def _authorize(self, request, route, connection
+                   ) -> Optional[auth.Identity]:
         try:
             identity = self.authenticator.identify(request)
         except auth.AuthenticationFailed as error:
             raise HTTPError(401, str(error),
                             headers=_challenge(route)) from None
+        if identity is not None and identity.session is not None and \
+                auth.sessionEnded(connection, identity):
+            identity = None   # logged out: the cookie is no session
+        request.environ[IDENTITY] = identity
         if not auth.allows(identity and identity.right, route.right):
             if identity is None:
                 raise HTTPError(401, 'credentials are needed: a token as '
@@ -260,23 +285,21 @@ class Application:
             raise HTTPError(403, f'this needs the {route.right} right; the '
                             f'credentials given have the {identity.right} '
                             f'right')
-        if request.method not in SAFE_METHODS and identity is not None \
-                and identity.session is not None:
-            token = request.headers.get(auth.CSRF_HEADER) or \
-                request.POST.get(auth.CSRF_FIELD)
-            if not self.authenticator.checkCsrf(identity, token):
-                raise HTTPError(403, 'the form is missing its CSRF token or '
-                                'has a wrong one: reload the page and try '
-                                'again')
+        if request.method not in SAFE_METHODS and identity is not None:
+            _checkOrigin(self.authenticator, request, identity)
         return identity
 
-    def _run(self, request, route, params, identity) -> webob.Response:
-        """Run the handler in a transaction; retry conflicts."""
+    def _run(self, request, route, params) -> webob.Response:
+        """Authorize and run the handler in a transaction; retry
+        conflicts."""
         for attempt in range(1, self.attempts + 1):
             tm = transaction.TransactionManager()
             connection = self.db.open(transaction_manager=tm)
             try:
                 tm.begin()
+                # In the transaction: whether a session was ended by
+                # logging out is in the database.
+                identity = self._authorize(request, route, connection)
                 context = Context(self, request, connection, tm, identity)
                 try:
                     response = route.handler(context, **params)
@@ -308,15 +331,105 @@ class Application:
                         'changes; try again', headers={'Retry-After': '1'})
 
 
+def _checkRequest(request) -> None:
+    """HTTPError 400 for a path or query string that is not UTF-8.
+
+    WebOb decodes them when first asked, and would raise from wherever
+    that is; forms and cookies it decodes leniently.
+    """
+    for part, name in ((lambda: request.script_name, 'path'),
+                       (lambda: request.path_info, 'path'),
+                       (lambda: request.GET, 'query string')):
+        try:
+            part()
+        except UnicodeDecodeError as error:
+            raise HTTPError(400, f'the {name} is not valid UTF-8 once '
+                            f'percent-decoded ({error.reason} at byte '
+                            f'{error.start})') from None
+
+
+def _checkForm(request) -> None:
+    """HTTPError 400 for a form body that cannot be parsed (a multipart
+    body without its boundary, say), before a handler asks for it."""
+    try:
+        request.POST
+    except DeprecationWarning:   # what WebOb raises for another charset
+        raise HTTPError(400, f'a form is sent in UTF-8, not '
+                        f'{shown(request.charset)}') from None
+    except ValueError as error:
+        raise HTTPError(400, f'the form cannot be read: {error}') from None
+
+
+def _checkOrigin(authenticator, request, identity) -> None:
+    """Refuse a change that a page of another site made a browser send.
+
+    Browsers add two kinds of credentials by themselves, whichever page
+    made the request: the session cookie, and HTTP Basic credentials they
+    were once given.  A session's changes carry its CSRF token, which only
+    the application's own pages know.  Basic changes must come from no page
+    at all (a script: no ``Sec-Fetch-Site`` or ``Origin`` header) or from
+    one of this origin.  Bearer tokens need neither: no page can make a
+    browser send one.
+    """
+    if identity.session is not None:
+        token = request.headers.get(auth.CSRF_HEADER) or \
+            request.POST.get(auth.CSRF_FIELD)
+        if not authenticator.checkCsrf(identity, token):
+            raise HTTPError(403, 'the form is missing its CSRF token or has '
+                            'a wrong one: reload the page and try again')
+    elif identity.scheme == auth.BASIC:
+        other = _otherSite(request)
+        if other is not None:
+            raise HTTPError(
+                403, f'refused: a page of another site ({other}) may not '
+                f'change anything with the HTTP Basic credentials a browser '
+                f'keeps; log in to the dashboard, or send the token as '
+                f'"Authorization: Bearer TOKEN"')
+
+
+def _otherSite(request) -> Optional[str]:
+    """The header that says a browser sent `request` from a page of
+    another origin, or None."""
+    site = request.headers.get('Sec-Fetch-Site')
+    if site is not None:
+        return None if site == 'same-origin' else \
+            f'Sec-Fetch-Site: {site[:40]}'
+    origin = request.headers.get('Origin')
+    if origin is None:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(origin)
+        same = parts.scheme in _DEFAULT_PORTS and not parts.path and \
+            _hostAndPort(parts.netloc, parts.scheme) == \
+            _hostAndPort(request.host, parts.scheme)
+    except ValueError:
+        same = False
+    return None if same else f'Origin: {origin[:60]}'
+
+
+_DEFAULT_PORTS = {'http': 80, 'https': 443}
+
+
+def _hostAndPort(netloc: str, scheme: str):
+    parts = urllib.parse.urlsplit(f'//{netloc}')
+    return parts.hostname, parts.port or _DEFAULT_PORTS[scheme]
+
+
 def _challenge(route) -> dict:
     if route.kind == 'xmlrpc':
         return {'WWW-Authenticate': 'Basic realm="remotetask"'}
     return {'WWW-Authenticate': 'Bearer realm="remotetask"'}
 
 
+#: What a URL may hold as it is: reserved characters and '%' (the other
+#: characters that need no escaping, quote keeps anyway).
+_URL_CHARACTERS = "%:/?#[]@!$&'()*+,;="
+
 _SECURITY_HEADERS = {
     'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
+    # Not no-referrer: with it, browsers send "Origin: null" from the
+    # application's own forms, which _checkOrigin would refuse.
+    'Referrer-Policy': 'same-origin',
     'Cache-Control': 'no-store',
 }
 

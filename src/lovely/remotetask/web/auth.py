@@ -10,9 +10,16 @@ adds, cancels, starts, edits and cleans.  A token carries one of them.
 - Browsers log in once with the token and then carry a signed session
   cookie.  A cookie is sent by the browser whatever page made the request,
   so every request that changes state and comes with a cookie must also
-  carry the session's CSRF token (a form field or a header); requests
-  authenticated by a header need none, as no other site can make a browser
-  send one.
+  carry the session's CSRF token (a form field or a header).
+- Browsers also remember Basic credentials and send them whatever page
+  made the request: a change with Basic credentials that a browser sends
+  from a page of another origin is refused (see `app._checkOrigin`).
+  Scripts send no ``Origin`` header and are not concerned; Bearer tokens
+  need no check, as no other site can make a browser send one.
+
+Logging out ends a session for good: its nonce is recorded in the database
+until the session would have expired, and a cookie of an ended session is
+no session, in every process that serves the database.
 
 A session names its token by a fingerprint, not by the token itself, and
 the right is looked up again on every request: a token removed from the
@@ -28,6 +35,8 @@ import secrets
 import time
 from typing import Iterable, Mapping, Optional
 
+from BTrees.OOBTree import OOBTree
+
 from lovely.remotetask.web import settings
 
 READ = 'read'
@@ -38,6 +47,14 @@ _INCLUDES = {READ: {READ}, MANAGE: {READ, MANAGE}}
 SESSION_COOKIE = 'remotetask_session'
 CSRF_FIELD = '_csrf'
 CSRF_HEADER = 'X-CSRF-Token'
+
+#: How a request was authenticated (`Identity.scheme`).
+BEARER = 'bearer'
+BASIC = 'basic'
+SESSION = 'session'
+
+#: The key, in the database's root, of the sessions ended by logging out.
+ENDED_SESSIONS_KEY = 'lovely.remotetask.web.endedSessions'
 
 
 class CredentialsError(ValueError):
@@ -50,7 +67,8 @@ def allows(right: Optional[str], needed: Optional[str]) -> bool:
 
 
 def _fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode('utf-8')).hexdigest()[:32]
+    return hashlib.sha256(token.encode('utf-8', 'surrogatepass')
+                          ).hexdigest()[:32]
 
 
 class Credentials:
@@ -79,7 +97,7 @@ class Credentials:
         # Compared in constant time, though what is compared is a hash.
         found = None
         for known, right in self._rights.items():
-            if hmac.compare_digest(known, fingerprint):
+            if _same(known, fingerprint):
                 found = right
         return found
 
@@ -120,12 +138,16 @@ class Credentials:
 
 @dataclasses.dataclass(frozen=True)
 class Identity:
-    """Who made a request: their right, and whether a cookie said so."""
+    """Who made a request: their right, and how they said so."""
 
     right: str
     #: The session's nonce when the request came with a session cookie;
     #: such requests need the CSRF token to change state.
     session: Optional[str] = None
+    #: `BEARER`, `BASIC` or `SESSION`.
+    scheme: str = BEARER
+    #: When the session expires (epoch seconds), for sessions.
+    expires: Optional[float] = None
 
 
 class Authenticator:
@@ -156,7 +178,8 @@ class Authenticator:
             if right is None:
                 raise AuthenticationFailed(
                     'the credentials given are not valid')
-            return Identity(right)
+            basic = header.authtype.lower() == 'basic'
+            return Identity(right, scheme=BASIC if basic else BEARER)
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
             return self.readSession(cookie)
@@ -176,18 +199,21 @@ class Authenticator:
 
     def readSession(self, cookie: str) -> Optional[Identity]:
         data, _, signature = cookie.partition('.')
-        if not hmac.compare_digest(self._sign(data), signature):
+        if not _same(self._sign(data), signature):
             return None
         try:
             payload = json.loads(_unb64(data))
             fingerprint, nonce = payload['f'], payload['n']
             expires = payload['e']
+            if expires < time.time():
+                return None
+            right = self.credentials.rightOfFingerprint(fingerprint)
         except (ValueError, KeyError, TypeError):
             return None
-        if expires < time.time():
+        if right is None or not isinstance(nonce, str):
             return None
-        right = self.credentials.rightOfFingerprint(fingerprint)
-        return None if right is None else Identity(right, session=nonce)
+        return Identity(right, session=nonce, scheme=SESSION,
+                        expires=expires)
 
     def csrfToken(self, identity: Identity) -> Optional[str]:
         """The CSRF token of a session, None for other identities."""
@@ -197,11 +223,30 @@ class Authenticator:
 
     def checkCsrf(self, identity: Identity, token: Optional[str]) -> bool:
         expected = self.csrfToken(identity)
-        return expected is None or (
-            isinstance(token, str) and hmac.compare_digest(expected, token))
+        return expected is None or (isinstance(token, str) and _same(
+            expected, token))
 
     def _sign(self, data: str) -> str:
         return _b64(hmac.new(self._secret, data.encode(), 'sha256').digest())
+
+
+def endSession(connection, identity: Identity) -> None:
+    """Record in the database that the session of `identity` ended, and
+    forget the sessions that would have expired by now."""
+    root = connection.root()
+    ended = root.get(ENDED_SESSIONS_KEY)
+    if ended is None:
+        ended = root[ENDED_SESSIONS_KEY] = OOBTree()
+    now = time.time()
+    for nonce in [n for n, expires in ended.items() if expires < now]:
+        del ended[nonce]
+    ended[identity.session] = identity.expires
+
+
+def sessionEnded(connection, identity: Identity) -> bool:
+    """Whether the session of `identity` was ended by logging out."""
+    ended = connection.root().get(ENDED_SESSIONS_KEY)
+    return ended is not None and identity.session in ended
 
 
 class AuthenticationFailed(Exception):
@@ -222,6 +267,15 @@ def _tokenOf(header) -> Optional[str]:
             return None
         return decoded.partition(':')[2]
     return None
+
+
+def _same(expected: str, given) -> bool:
+    """Whether `given` is `expected`, compared in constant time; False for
+    anything that is not a string of ASCII (compare_digest refuses them)."""
+    if not isinstance(given, str):
+        return False
+    return hmac.compare_digest(expected.encode('utf-8'),
+                               given.encode('utf-8', 'surrogatepass'))
 
 
 def _b64(data: bytes) -> str:

@@ -15,6 +15,7 @@ job).  ``static/dashboard.js`` refreshes the states of the rows shown from
 """
 import json
 import os
+import re
 import urllib.parse
 
 import webob
@@ -28,9 +29,10 @@ from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.schedule import MISSED_POLICIES, checkDelay
 from lovely.remotetask.web import auth, settings
 from lovely.remotetask.web.api import cancelEverything, pageParameters
-from lovely.remotetask.web.app import HTTPError
+from lovely.remotetask.web.app import MAX_JOB_ID, HTTPError
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.detail import renderDetail
+from lovely.remotetask.web.parsing import intValue, loadJSON
 from lovely.remotetask.web.schedules import FieldErrors, formValues, fromForm
 from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, STATUSES, formatTime)
@@ -82,7 +84,9 @@ def render(ctx, name: str, status: int = 200, **values) -> webob.Response:
 
 
 def _html(page: str, status: int = 200) -> webob.Response:
-    response = webob.Response(body=page.encode('utf-8'), status=status,
+    # A lone surrogate (in a task's name, say) is shown escaped, not fatal.
+    response = webob.Response(body=page.encode('utf-8', 'backslashreplace'),
+                              status=status,
                               content_type='text/html', charset='utf-8')
     response.headers.update(_HTML_HEADERS)
     return response
@@ -153,6 +157,10 @@ def _login(ctx, token, next):
 
 
 def logout(ctx):
+    """End the session, on the server too: its cookie, its CSRF token and
+    copies of them stop working at once."""
+    if ctx.identity.session is not None:
+        auth.endSession(ctx.connection, ctx.identity)
     response = webob.Response(status=303, location=ctx.url('/login'))
     response.delete_cookie(auth.SESSION_COOKIE, path=ctx.url('/'))
     return response
@@ -160,11 +168,15 @@ def logout(ctx):
 
 def _safeNext(next) -> str:
     """A path of this application to go to after logging in; nothing that
-    leads elsewhere (``//host``, ``http:``)."""
+    leads elsewhere (``//host``, ``http:``) and nothing but printable ASCII,
+    which is what a Location header can hold ('/' for anything else)."""
     if not next or not next.startswith('/') or next.startswith('//') \
-            or '\\' in next:
+            or '\\' in next or not _PRINTABLE.fullmatch(next):
         return '/'
     return next
+
+
+_PRINTABLE = re.compile('[\x21-\x7e]*')
 
 
 # Reading
@@ -265,14 +277,11 @@ def _note(job, service) -> str:
 def rows(ctx, service):
     """The rows of the given jobs (``?ids=1,2``), for the page's refresh."""
     entry = ctx.service(service)
-    text = ctx.request.GET.get('ids', '')
-    try:
-        ids = [int(part) for part in text.split(',') if part.strip()]
-    except ValueError:
-        raise HTTPError(400, f'ids must be job ids separated by commas, not '
-                        f'{text!r}') from None
-    if len(ids) > settings.MAX_PAGE_SIZE:
+    parts = [part for part in ctx.request.GET.get('ids', '').split(',')
+             if part.strip()]
+    if len(parts) > settings.MAX_PAGE_SIZE:
         raise HTTPError(400, f'at most {settings.MAX_PAGE_SIZE} ids at once')
+    ids = [intValue(part, 'ids', 0, MAX_JOB_ID) for part in parts]
     found = {}
     for jobid in ids:
         job = entry.service.jobs.get(jobid)
@@ -421,7 +430,8 @@ def _back(ctx, entry, message):
     if query:
         location += '?' + urllib.parse.urlencode(query)
     response = webob.Response(status=303, location=location)
-    response.set_cookie(FLASH_COOKIE, urllib.parse.quote(message),
+    response.set_cookie(FLASH_COOKIE, urllib.parse.quote(
+                            message, errors='backslashreplace'),
                         path=ctx.url('/'), httponly=True, samesite='lax')
     return response
 
@@ -467,9 +477,9 @@ def _input(text, errors):
     if not text.strip():
         return None
     try:
-        return json.loads(text)
-    except ValueError as error:
-        errors['input'] = f'the input is not valid JSON: {error}'
+        return loadJSON(text, 'the input')
+    except HTTPError as error:
+        errors['input'] = error.message
         return None
 
 

@@ -19,9 +19,13 @@ def _json(schema, description):
 
 def _errors(*statuses):
     reasons = {
-        400: 'Malformed body, wrong type, unknown task or bad parameter',
+        400: 'Malformed body, wrong type, unknown task or bad parameter; '
+             f'JSON nested deeper than {settings.MAX_DEPTH} levels or a '
+             f'number of more than {settings.MAX_NUMBER_LENGTH} digits',
         401: 'No credentials, or wrong ones',
-        403: 'The credentials lack the right (manage) for this',
+        403: 'The credentials lack the right (manage) for this; or a '
+             'browser sent Basic credentials from a page of another origin, '
+             'or a session\'s request lacks its CSRF token',
         404: 'No such service or job',
         409: 'The job is in a state that does not allow this',
         413: 'The body is over the configured limit',

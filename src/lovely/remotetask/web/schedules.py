@@ -15,6 +15,8 @@ from lovely.remotetask import cron, schedule
 from lovely.remotetask.exceptions import ScheduleError
 from lovely.remotetask.schedule import EVERY, parseFieldText
 from lovely.remotetask.serialize import SCHEDULE_FIELDS
+from lovely.remotetask.web import settings
+from lovely.remotetask.web.parsing import shown
 
 
 class FieldErrors(ValueError):
@@ -41,13 +43,13 @@ def fromJSON(data: dict) -> dict:
         value = data[name]
         try:
             if isinstance(value, str):
-                kwargs[name] = parseFieldText(name, value)
+                kwargs[name] = _fieldText(name, value)
             elif isinstance(value, list):
                 kwargs[name] = schedule.checkField(name, value)
             else:
                 raise ScheduleError(
                     f'{name} must be a list of ints or a string such as '
-                    f'"0,30" or "*", not {json.dumps(value)}')
+                    f'"0,30" or "*", not {shown(value)}')
         except ScheduleError as error:
             errors[name] = str(error)
     _check(errors, kwargs, 'delay', data.get('delay'), schedule.checkDelay)
@@ -74,7 +76,7 @@ def fromForm(form) -> dict:
     kwargs = {}
     for name in SCHEDULE_FIELDS:
         try:
-            values = parseFieldText(name, form.get(name, ''))
+            values = _fieldText(name, form.get(name, ''))
         except ScheduleError as error:
             errors[name] = str(error)
             continue
@@ -109,7 +111,21 @@ def formValues(job=None) -> dict:
     return values
 
 
+def _fieldText(name, text):
+    """`parseFieldText`, for a text of a sensible length (all 60 minutes
+    written out one by one take 170 characters)."""
+    if len(text) > settings.MAX_FIELD_LENGTH:
+        raise ScheduleError(f'{name} is {len(text)} characters long; at most '
+                            f'{settings.MAX_FIELD_LENGTH} are taken')
+    return parseFieldText(name, text)
+
+
 def _expression(errors, kwargs, expression, timezone):
+    for name, value in (('cron', expression), ('timezone', timezone)):
+        if isinstance(value, str) and len(value) > settings.MAX_FIELD_LENGTH:
+            errors[name] = (f'{name} is {len(value)} characters long; at '
+                            f'most {settings.MAX_FIELD_LENGTH} are taken')
+            return
     if expression is not None:
         try:
             cron.parseCron(expression)

@@ -13,6 +13,21 @@ PORT = 8080
 #: Requests with a larger body are refused with 413 before it is read.
 MAX_BODY_SIZE = 1024 * 1024
 
+#: How deep the JSON of a request (or the values of an XML-RPC call) may
+#: nest.  Deeper values are refused with 400: the parsers, pickling and the
+#: encoders of the answers all recurse, and a task's input has no need of
+#: more.
+MAX_DEPTH = 64
+
+#: The longest number a request may spell out, in characters: 64-bit
+#: values need 20.  Longer ones are refused before they are converted, which
+#: for thousands of digits would cost time for nothing.
+MAX_NUMBER_LENGTH = 40
+
+#: The longest text taken for a field of a schedule (``minute``, ``cron``,
+#: ``timezone``...), in characters.
+MAX_FIELD_LENGTH = 1000
+
 #: Jobs on a page of the API or the dashboard: the default and the most.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -38,5 +53,23 @@ READ_TOKEN_VARIABLE = 'REMOTETASK_READ_TOKEN'
 #: that a browser and scripts keep, so it had better be a random one.
 MIN_TOKEN_LENGTH = 16
 
-#: Worker threads of waitress for ``serve``.
+#: Worker threads of waitress for ``serve``.  A request has a thread only
+#: once it has arrived whole: slow clients hold a connection, not a thread.
 THREADS = 4
+
+#: Connections ``serve`` keeps open at once; past it, new ones wait in the
+#: listen queue until others end.  Idle and half-sent connections cost a
+#: socket each, no thread, so the limit can be high (waitress's own default
+#: is 100, which 101 idle connections exhaust).
+CONNECTION_LIMIT = 1000
+
+#: Seconds a connection may stay silent (idle between requests, or in the
+#: middle of one) before ``serve`` closes it (waitress's default: 120).
+CHANNEL_TIMEOUT = 30
+
+#: Connections the operating system queues for ``serve`` to accept.
+BACKLOG = 1024
+
+#: The most bytes of request line and headers ``serve`` reads of a request
+#: (waitress's default: 256 KiB); past it, the answer is 431.
+MAX_HEADER_SIZE = 64 * 1024

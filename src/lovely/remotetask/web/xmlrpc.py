@@ -20,6 +20,7 @@ bad parameters, -32500 a job in the wrong state); authentication errors
 are HTTP 401 and 403, which ``xmlrpc.client`` raises as ProtocolError.
 """
 import inspect
+import re
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
@@ -30,6 +31,9 @@ from defusedxml.xmlrpc import DefusedExpatParser
 from lovely.remotetask.exceptions import (
     JobStateError, RemoteTaskError, UnknownJobError)
 from lovely.remotetask.web.auth import MANAGE, READ
+from lovely.remotetask.web.app import MAX_JOB_ID
+from lovely.remotetask.web.errors import HTTPError
+from lovely.remotetask.web.parsing import checkDepth, shown
 
 PARSE_ERROR = -32700
 UNKNOWN_METHOD = -32601
@@ -53,20 +57,36 @@ class Methods:
         return sorted(self.service.getAvailableTasks())
 
     def add(self, task, input=None):
+        if not isinstance(task, str):
+            raise BadParameter(f'add: the task is a name, a string, not '
+                               f'{shown(task)}')
         return self.service.add(task, input)
 
     def cancel(self, jobid):
-        self.service.cancel(jobid)
+        self.service.cancel(_jobId('cancel', jobid))
         return True   # XML-RPC without <nil/> support needs a value
 
     def getStatus(self, jobid):
-        return self.service.getStatus(jobid)
+        return self.service.getStatus(_jobId('getStatus', jobid))
 
     def getResult(self, jobid):
-        return self.service.getResult(jobid)
+        return self.service.getResult(_jobId('getResult', jobid))
 
     def getError(self, jobid):
-        return self.service.getError(jobid)
+        return self.service.getError(_jobId('getError', jobid))
+
+
+class BadParameter(Exception):
+    """A parameter of the wrong type or out of range (fault -32602)."""
+
+
+def _jobId(method, jobid):
+    if isinstance(jobid, bool) or not isinstance(jobid, int):
+        raise BadParameter(f'{method}: a job id is an int, not '
+                           f'{shown(jobid)}')
+    if not 0 <= jobid <= MAX_JOB_ID:
+        raise UnknownJobError(jobid)
+    return jobid
 
 
 #: The methods and the right each needs.
@@ -89,16 +109,21 @@ def endpoint(ctx, service):
                      f'{type(error).__name__}: {error}')
     if name not in RIGHTS:
         return fault(ctx, UNKNOWN_METHOD,
-                     f'unknown method {name!r}; this service offers '
+                     f'unknown method {shown(name)}; this service offers '
                      f'{", ".join(sorted(RIGHTS))}')
     ctx.require(RIGHTS[name])
     method = getattr(Methods(entry.service), name)
     try:
         inspect.signature(method).bind(*params)
+        checkDepth(params, 'the call')
     except TypeError as error:
         return fault(ctx, INVALID_PARAMS, f'{name}: {error}')
+    except HTTPError as error:
+        return fault(ctx, INVALID_PARAMS, f'{name}: {error.message}')
     try:
         result = method(*params)
+    except BadParameter as error:
+        return fault(ctx, INVALID_PARAMS, str(error))
     except (UnknownJobError, JobStateError) as error:
         code = INVALID_PARAMS if isinstance(error, UnknownJobError) \
             else APPLICATION_ERROR
@@ -108,11 +133,23 @@ def endpoint(ctx, service):
     try:
         body = xmlrpc.client.dumps((result,), methodresponse=True,
                                    allow_none=True)
-    except (TypeError, OverflowError) as error:
+    except (TypeError, OverflowError, RecursionError) as error:
         return fault(ctx, INTERNAL_ERROR,
                      f'the answer to {name} cannot be sent over XML-RPC: '
-                     f'{error}')
+                     f'{type(error).__name__}: {error}')
+    bad = _NOT_XML.search(body)
+    if bad is not None:
+        return fault(ctx, INTERNAL_ERROR,
+                     f'the answer to {name} cannot be sent over XML-RPC: it '
+                     f'holds the character {ascii(bad.group())}, which XML '
+                     f'cannot carry')
     return _response(body)
+
+
+#: What XML 1.0 cannot carry, not even as a character reference: most
+#: control characters, lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile('[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd'
+                      '\U00010000-\U0010ffff]')
 
 
 def loads(data: bytes):
@@ -130,8 +167,13 @@ def loads(data: bytes):
 
 
 def fault(ctx, code: int, message: str):
-    """A fault: nothing the request did is committed."""
+    """A fault: nothing the request did is committed.
+
+    What XML cannot carry in the message (the core's messages may quote a
+    client's value) is escaped as Python would write it.
+    """
     ctx.tm.doom()
+    message = _NOT_XML.sub(lambda found: ascii(found.group())[1:-1], message)
     return _response(xmlrpc.client.dumps(
         xmlrpc.client.Fault(code, message), methodresponse=True))
 
@@ -143,7 +185,8 @@ def _response(body: str):
 
 def errorResponse(request, error, identity, app) -> webob.Response:
     """HTTP errors (auth, size, unknown service) as plain text."""
-    response = webob.Response(body=error.message.encode('utf-8'),
+    response = webob.Response(body=error.message.encode('utf-8',
+                                                        'backslashreplace'),
                               status=error.status, content_type='text/plain',
                               charset='utf-8')
     response.headers.update(error.headers)

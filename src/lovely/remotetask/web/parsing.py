@@ -1,0 +1,112 @@
+"""Reading values out of requests, each parser total.
+
+Whatever a client sends (a number of five thousand digits, JSON nested a
+thousand deep, ``NaN``, a lone surrogate, a value of the wrong type) ends
+in a value or in an `HTTPError` 400 that names what was wrong; never in an
+exception that would make a 500.  What a message quotes of the request is
+cut short, so that an error does not echo a megabyte back.
+"""
+import json
+from typing import Optional
+
+from lovely.remotetask.web import settings
+from lovely.remotetask.web.errors import HTTPError
+
+#: The most characters of a client's value that a message quotes.
+QUOTED = 40
+
+
+def shown(value) -> str:
+    """`value` as a message quotes it: its repr, cut to `QUOTED` characters.
+
+    repr escapes control characters and lone surrogates, so the message
+    can go into any header, page or XML answer.
+    """
+    if isinstance(value, str) and len(value) > QUOTED:
+        return f'{value[:QUOTED]!r}... ({len(value)} characters)'
+    text = repr(value)
+    if len(text) > QUOTED + 2:
+        return f'{text[:QUOTED]}... ({len(text)} characters)'
+    return text
+
+
+def intValue(text, name: str, low: int, high: int) -> int:
+    """`text` (a request's string) as an int in [`low`, `high`]."""
+    value = None
+    if isinstance(text, str) and \
+            len(text.strip()) <= settings.MAX_NUMBER_LENGTH:
+        try:
+            value = int(text)
+        except ValueError:
+            pass
+    if value is None or not low <= value <= high:
+        message = f'{name} must be an int in {low}-{high}, not {shown(text)}'
+        raise HTTPError(400, message, fields={name: message})
+    return value
+
+
+def intParameter(query, name: str, default: Optional[int], low: int,
+                 high: int) -> Optional[int]:
+    """The query parameter `name` as an int in [`low`, `high`], or the
+    default when it is missing or empty."""
+    text = query.get(name)
+    if text in (None, ''):
+        return default
+    return intValue(text, name, low, high)
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _parseInt(text: str) -> int:
+    if len(text) > settings.MAX_NUMBER_LENGTH:
+        raise _Refused(f'a number of {len(text)} digits; at most '
+                       f'{settings.MAX_NUMBER_LENGTH} are taken')
+    return int(text)
+
+
+def _parseConstant(name: str):
+    raise _Refused(f'{name} is not a JSON value')
+
+
+def loadJSON(text, what: str):
+    """The JSON value of `text` (str or bytes), checked: not deeper than
+    `settings.MAX_DEPTH`, no number longer than
+    `settings.MAX_NUMBER_LENGTH`, no ``NaN`` or ``Infinity``.
+
+    `what` names the text in messages: "the body", "the input".
+    """
+    try:
+        value = json.loads(text, parse_int=_parseInt,
+                           parse_constant=_parseConstant)
+    except _Refused as error:
+        raise HTTPError(400, f'{what} is refused: {error}') from None
+    except RecursionError:
+        raise _tooDeep(what) from None
+    except ValueError as error:   # JSONDecodeError, UnicodeDecodeError
+        raise HTTPError(400, f'{what} is not valid JSON: {error}') from None
+    checkDepth(value, what)
+    return value
+
+
+def checkDepth(value, what: str) -> None:
+    """HTTPError 400 if `value` nests lists, tuples and dicts deeper than
+    `settings.MAX_DEPTH`; looked at without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > settings.MAX_DEPTH:
+            raise _tooDeep(what)
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _tooDeep(what):
+    return HTTPError(400, f'{what} nests deeper than '
+                     f'{settings.MAX_DEPTH} levels, the most taken')
