@@ -254,25 +254,27 @@ def result(session, args):
                 error=job.error)
     if args.json:
         _show(args, data, None)
-    elif job.status == COMPLETED:
-        print(json.dumps(data['result']))
-    if code is not None:
-        return code
+        return code if code is not None else _resultStatus(job)
     if job.status == COMPLETED:
-        return 0
-    if job.status == ERROR:
+        print(json.dumps(data['result']))
+    elif job.status == ERROR:
         _say(f'job {job.id} failed: {job.error}')
-        return FAILED
-    if job.status == CANCELLED:
+    elif job.status == CANCELLED:
         _say(f'job {job.id} was cancelled; it has no result')
-        return WAS_CANCELLED
-    if job.status == CRONJOB:
+    elif code is not None:
+        pass                 # _wait said why it stopped
+    elif job.status == CRONJOB:
         _say(f'job {job.id} is a cron job: it runs again and again, and '
              f'has no result of its own (status --json shows its last run)')
     else:
         _say(f'job {job.id} is {job.status}: it has no result yet '
              f'(--wait waits for it)')
-    return NOT_FINISHED
+    return code if code is not None else _resultStatus(job)
+
+
+def _resultStatus(job) -> int:
+    return {COMPLETED: 0, ERROR: FAILED, CANCELLED: WAS_CANCELLED}.get(
+        job.status, NOT_FINISHED)
 
 
 def _say(line) -> None:
@@ -355,6 +357,8 @@ def jobs(session, args):
         _show(args, {'jobs': [jobData(job, None) for job in page],
                      'next': cursor}, None)
         return
+    if page:
+        print(f'{"id":>10}  {"status":<11} {"task":<20} created (UTC)')
     for job in page:
         print(f'{job.id:>10}  {job.status:<11} {job.task:<20} '
               f'{formatTime(job.created)}')
