@@ -117,6 +117,20 @@ def test_worker_with_threads_below_one(fileUri):
                     "number from 1 to 256, not '-1'")
 
 
+def test_names_that_are_not_text_are_shown_escaped(tmp_path):
+    # A file name may be any bytes; on a strict UTF-8 stderr they are
+    # escaped rather than a UnicodeEncodeError.
+    path = os.path.join(tmp_path, 'caf\udcff.fs')
+    env = dict(os.environ, PYTHONIOENCODING='utf-8:strict')
+    result = subprocess.run(
+        [sys.executable, '-m', 'lovely.remotetask', 'jobs', '--db', path,
+         '--service', 'svc'], capture_output=True, text=True, env=env,
+        errors='replace')
+    line = oneLine(result)
+    assert line.startswith('remotetask: there is no database at ')
+    assert 'caf\\udcff.fs' in line
+
+
 def test_version():
     shown = run('--version')
     assert shown.returncode == 0 and shown.stderr == ''

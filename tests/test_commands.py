@@ -491,6 +491,11 @@ BAD_INPUT = [
      "module 'no.such.module': ModuleNotFoundError: No module named 'no'"),
     (('jobs', '--nosuch'), 'remotetask: unrecognized arguments: --nosuch '
      '(see remotetask --help)'),
+    # Bytes of the command line that are not UTF-8 come as surrogates.
+    (('add', 'append', '"caf\udcff"'), 'remotetask add: argument input: '
+     'holds bytes that are not UTF-8: \'"caf\\udcff"\''),
+    (('init', '--service', 'caf\udcff'), "remotetask init: argument "
+     "--service: holds bytes that are not UTF-8: 'caf\\udcff'"),
 ]
 
 

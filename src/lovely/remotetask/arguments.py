@@ -70,13 +70,26 @@ def seconds(low: float = 0.0, high: float = DAY, *,
     return parse
 
 
-def word(what: str) -> _Type:
-    """Any text but an empty one."""
+def word(what: str, anyBytes: bool = False) -> _Type:
+    """Any text but an empty one; with `anyBytes` (for file names), also
+    bytes that are not UTF-8."""
     def parse(text):
         if not text.strip():
             raise argparse.ArgumentTypeError(f'must be {what}, not empty')
+        if not anyBytes:
+            _checkUtf8(text)
         return text
     return parse
+
+
+def _checkUtf8(text: str) -> None:
+    # Python gives bytes of the command line that are not UTF-8 as lone
+    # surrogates, which no JSON, XML-RPC or page can show.
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(
+            f'holds bytes that are not UTF-8: {shorten(text)!r}') from None
 
 
 def choice(choices: Collection[str], what: str, plural: str) -> _Type:
@@ -104,6 +117,7 @@ def scheduleField(name: str) -> _Type:
 def jsonInput(text: str):
     """The input of a job: a JSON value, nested at most MAX_INPUT_DEPTH
     deep, with numbers of at most MAX_NUMBER_LENGTH characters."""
+    _checkUtf8(text)
     depth = _depth(text)
     if depth > MAX_INPUT_DEPTH:
         raise argparse.ArgumentTypeError(

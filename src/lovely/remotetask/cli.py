@@ -37,6 +37,11 @@ log = logging.getLogger('lovely.remotetask')
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line `argv`; return its exit status."""
+    for stream in (sys.stdout, sys.stderr):
+        # Names from the command line may hold bytes that are not text
+        # (surrogates); they are shown escaped, not as a UnicodeEncodeError.
+        if hasattr(stream, 'reconfigure'):
+            stream.reconfigure(errors='backslashreplace')
     try:
         args = _parser().parse_args(argv)
     except SystemExit as done:          # --help, --version, or bad input
@@ -241,7 +246,8 @@ def _parser():
         'name until SIGTERM or SIGINT.')
     run.set_defaults(command=worker)
     run.add_argument('--db', required=True, metavar='URI',
-                     type=arguments.word('a database URI or path'),
+                     type=arguments.word('a database URI or path',
+                                         anyBytes=True),
                      help='the database: a FileStorage file\'s path, '
                      'file:///path/Data.fs, zeo://host:port, '
                      'postgres://user@host/dbname, ...')

@@ -387,7 +387,8 @@ def addParsers(commands, common) -> None:
     """The parsers of these commands, beside `serve` and `worker`."""
     shared = argparse.ArgumentParser(add_help=False, parents=[common])
     shared.add_argument('--db', required=True, metavar='URI',
-                        type=arguments.word('a database URI or path'),
+                        type=arguments.word('a database URI or path',
+                                           anyBytes=True),
                         help='the database: a FileStorage file\'s path, '
                         'file:///path/Data.fs, zeo://host:port, '
                         'postgres://user@host/dbname, ...')
