@@ -546,6 +546,22 @@ def test_usage_errors_are_one_line(cli, args, message):
     assert line.startswith(message), line
 
 
+def test_the_input_may_come_after_options(command):
+    added = command('add', 'append', '--priority', '5', '{"n": 1}', '--json')
+    assert added.returncode == 0, added.stderr
+    data = json.loads(command('status', json.loads(added.stdout)['id'],
+                              '--json').stdout)
+    assert (data['input'], data['priority']) == ({'n': 1}, 5)
+    negative = command('add', 'append', '--key', 'k', '-5', '--json')
+    data = json.loads(command('status', json.loads(negative.stdout)['id'],
+                              '--json').stdout)
+    assert data['input'] == -5
+    assert oneLine(command('add', 'append', '--priority', '5', 'word')) \
+        .startswith('remotetask add: argument input: is not JSON')
+    assert oneLine(command('add', 'append', '{}', '--priority', '5', 'x')) \
+        == 'remotetask: unrecognized arguments: x (see remotetask --help)'
+
+
 def test_the_input_may_nest_to_the_limit(command):
     deep = '[' * arguments.MAX_INPUT_DEPTH + ']' * arguments.MAX_INPUT_DEPTH
     assert command('add', 'append', deep).returncode == 0

@@ -43,7 +43,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         if hasattr(stream, 'reconfigure'):
             stream.reconfigure(errors='backslashreplace')
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args, extras = parser.parse_known_args(argv)
+        extras = commands.takeLateInput(args, extras)
+        if extras:
+            parser.error(f'unrecognized arguments: {" ".join(extras)}')
     except SystemExit as done:          # --help, --version, or bad input
         return done.code or 0
     try:

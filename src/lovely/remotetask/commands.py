@@ -10,6 +10,7 @@ import argparse
 import importlib
 import json
 import logging
+import re
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from transaction.interfaces import TransientError
 from ZEO.ClientStorage import ClientStorage
 
 from lovely.remotetask import arguments
+from lovely.remotetask.arguments import shorten
 from lovely.remotetask.database import DatabaseError, openDatabase
 from lovely.remotetask.exceptions import RemoteTaskError, UnknownTaskError
 from lovely.remotetask.folder import Folder, getApplicationRoot
@@ -73,8 +75,10 @@ def importTasks(modules) -> None:
         try:
             importlib.import_module(module)
         except Exception as error:
-            raise CommandError(f'cannot import tasks module {module!r}: '
-                               f'{type(error).__name__}: {error}') from None
+            raise CommandError(
+                f'cannot import tasks module {shorten(module)!r}: '
+                f'{type(error).__name__}: {shorten(str(error), 200)}'
+            ) from None
 
 
 class _Session:
@@ -100,19 +104,19 @@ class _Session:
     def findService(self, args) -> None:
         root = self.connection.root().get(args.root_key)
         if root is None:
-            keys = ', '.join(map(repr, self.connection.root().keys()))
+            keys = shorten(', '.join(map(repr, self.connection.root())), 200)
             raise CommandError(
                 f'the database has no application root at '
-                f'{args.root_key!r} (--root-key), so no services'
+                f'{shorten(args.root_key)!r} (--root-key), so no services'
                 + (f'; its root holds {keys}' if keys else
                    f'; remotetask init --service NAME makes one'))
         entry = findService(root, args.service)
         if entry is None:
-            known = ', '.join(e.path for e in listServices(root))
+            known = shorten(', '.join(e.path for e in listServices(root)), 300)
             raise CommandError(
-                f'no service {args.service!r}; the database has: ' +
+                f'no service {shorten(args.service)!r}; the database has: ' +
                 (known or f'no services (remotetask init --service '
-                          f'{args.service} makes it)'))
+                          f'{shorten(args.service)} makes it)'))
         self.service = entry.service
 
     def commit(self) -> None:
@@ -177,15 +181,16 @@ def _unknownTask(error, args) -> CommandError:
     given = ' '.join(f'--tasks {module}' for module in args.tasks)
     registered = (f'; {given} registered ' if given else
                   '; registered here: ') + (', '.join(names) or 'none')
-    return CommandError(f'{error}: name the module that registers it with '
-                        f'--tasks MODULE{registered}')
+    return CommandError(f'no task named {shorten(error.name)!r} is '
+                        f'registered: name the module that registers it '
+                        f'with --tasks MODULE{registered}')
 
 
 def init(session, args):
     root = getApplicationRoot(session.connection, args.root_key,
                               create=True)
     if findService(root, args.service) is not None:
-        raise CommandError(f'there is a service at {args.service!r} '
+        raise CommandError(f'there is a service at {shorten(args.service)!r} '
                            f'already; init leaves it as it is')
     try:
         entry = addService(root, args.service, TaskService())
@@ -383,6 +388,23 @@ def clean(session, args):
     _show(args, {'removed': removed}, removed)
 
 
+def takeLateInput(args, extras) -> list:
+    """Take a job's input given after options (``add TASK --priority 5
+    INPUT``), which argparse leaves over when the positional before it
+    stood alone; return what is still left over."""
+    if len(extras) != 1 or getattr(args, 'input', True) is not None or \
+            (extras[0].startswith('-') and not _NUMBER.match(extras[0])):
+        return extras
+    try:
+        args.input = arguments.jsonInput(extras[0])
+    except argparse.ArgumentTypeError as error:
+        args.parser.error(f'argument input: {error}')
+    return []
+
+
+_NUMBER = re.compile(r'^-\d|^-\.\d')
+
+
 def addParsers(commands, common) -> None:
     """The parsers of these commands, beside `serve` and `worker`."""
     shared = argparse.ArgumentParser(add_help=False, parents=[common])
@@ -403,7 +425,7 @@ def addParsers(commands, common) -> None:
                                      description=help[0].upper() + help[1:]
                                      + '.', epilog=epilog)
         parser.set_defaults(command=lambda args: run(
-            function, args, write, **options))
+            function, args, write, **options), parser=parser)
         return parser
 
     jobid = arguments.integer(0, MAX_JOB_ID, 'a job id')
