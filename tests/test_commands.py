@@ -6,12 +6,14 @@ process through `cli.main`, on a database the test has closed first.
 tests/test_cli.py has what is about processes: exit statuses as a shell
 sees them, Ctrl-C, a file held by another process.
 """
+import argparse
 import json
 import os
 import subprocess
 
 import pytest
 import transaction
+from hypothesis import given, strategies as st
 import zope.component
 import zodburi
 
@@ -569,3 +571,38 @@ def test_the_input_may_nest_to_the_limit(command):
     assert command('add', 'append', json.dumps(['[' * 100])).returncode == 0
     number = '9' * arguments.MAX_NUMBER_LENGTH
     assert command('add', 'append', number).returncode == 0
+
+
+# The argument types, for any text
+TYPES = [arguments.jsonInput, arguments.integer(0, 10),
+         arguments.seconds(positive=True), arguments.word('a word'),
+         arguments.scheduleField('dayOfWeek'),
+         arguments.choice(('a', 'b c'), 'thing', 'things')]
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) |
+    st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=20)
+
+
+@given(st.text())
+def test_argument_types_refuse_with_a_message_or_take(text):
+    for parse in TYPES:
+        try:
+            parse(text)
+        except argparse.ArgumentTypeError as error:
+            assert '\n' not in str(error) and len(str(error)) < 300
+
+
+def nesting(value):
+    if isinstance(value, list):
+        return 1 + max(map(nesting, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(nesting, value.values()), default=0)
+    return 0
+
+
+@given(JSON)
+def test_the_depth_counted_before_parsing_is_the_depth(value):
+    text = json.dumps(value)
+    assert arguments._depth(text) == nesting(value)
+    assert arguments.jsonInput(text) == value
