@@ -163,8 +163,9 @@ def _notJson(text: str, error: json.JSONDecodeError) -> str:
     message = f'is not JSON ({error})'
     if text.strip() and text.strip()[0] not in '[{"-0123456789':
         # A word or a sentence: the user meant a string.
-        quoted = shlex.quote(json.dumps(text)) if len(text) <= 40 \
-            else "'\"...\"'"
+        quoted = shlex.quote(json.dumps(text, ensure_ascii=False))
+        if len(quoted) > 60:
+            quoted = "'\"...\"'"
         message += (f'; a string needs JSON\'s double quotes inside the '
                     f'shell\'s: {quoted}')
     return message
