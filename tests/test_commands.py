@@ -130,6 +130,15 @@ def test_jobs_cancel_clean(command):
     assert json.loads(cleaned.stdout) == {'removed': 1}
 
 
+def test_start(command, uri):
+    later, queued = addJobs(uri, {}, startLater=True) + addJobs(uri, {})
+    assert command('start', later).stdout == 'queued\n'
+    assert oneLine(command('start', queued)) == (
+        f'remotetask: job {queued} is queued: start starts only jobs added '
+        f'with --start-later')
+    assert oneLine(command('start', 7)) == 'remotetask: no job with id 7'
+
+
 def test_clean_in_batches_removes_all(command, uri):
     ids = addJobs(uri, *[{}] * 5, startLater=True)
     for jobid in ids:
@@ -578,10 +587,15 @@ TYPES = [arguments.jsonInput, arguments.integer(0, 10),
          arguments.seconds(positive=True), arguments.word('a word'),
          arguments.scheduleField('dayOfWeek'),
          arguments.choice(('a', 'b c'), 'thing', 'things')]
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(),
-    lambda inner: st.lists(inner, max_size=3) |
-    st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=20)
+
+
+def containers(inner):
+    return st.lists(inner, max_size=3) | \
+        st.dictionaries(st.text(max_size=3), inner, max_size=3)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                    containers, max_leaves=20)
 
 
 @given(st.text())

@@ -108,7 +108,8 @@ def worker(args) -> int:
         if not started:
             known = ', '.join(autostart.listServices(db, args.root_key))
             raise UsageError(
-                f'no service matches {args.services!r}; the database has: '
+                f'no service matches {arguments.shorten(args.services)!r}; '
+                f'the database has: '
                 f'{known or "no services"}')
         if args.metrics_port is not None:
             from lovely.remotetask import metrics

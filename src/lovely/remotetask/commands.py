@@ -1,5 +1,6 @@
 """Commands for scripts and people: init, add, cron, status, result,
-cancel, jobs and clean, on the services of a database named by URI or path.
+start, cancel, jobs and clean, on the services of a database named by URI
+or path.
 
 Each command is one transaction on its own connection (``clean`` one per
 batch); ``--json`` prints what the JSON API would answer, for scripts.
@@ -25,7 +26,7 @@ from lovely.remotetask import arguments
 from lovely.remotetask.arguments import shorten
 from lovely.remotetask.database import DatabaseError, openDatabase
 from lovely.remotetask.exceptions import RemoteTaskError, UnknownTaskError
-from lovely.remotetask.folder import Folder, getApplicationRoot
+from lovely.remotetask.folder import getApplicationRoot
 from lovely.remotetask.interfaces import (
     CANCELLED, COMPLETED, CRONJOB, ERROR, FINISHED, ITask)
 from lovely.remotetask.locate import addService, findService, listServices
@@ -34,7 +35,6 @@ from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, STATUSES, formatTime, jobData, jsonValue)
 from lovely.remotetask.service import MAX_JOB_ID, PRIORITIES, TaskService
 from lovely.remotetask.watch import CommitWatch
-from lovely.remotetask.web import settings as webSettings
 
 # Exit statuses, the same for every command.
 #: `result`: the job failed; `worker`: jobs still busy after the grace time.
@@ -109,7 +109,7 @@ class _Session:
                 f'the database has no application root at '
                 f'{shorten(args.root_key)!r} (--root-key), so no services'
                 + (f'; its root holds {keys}' if keys else
-                   f'; remotetask init --service NAME makes one'))
+                   '; remotetask init --service NAME makes one'))
         entry = findService(root, args.service)
         if entry is None:
             known = shorten(', '.join(e.path for e in listServices(root)), 300)
@@ -347,6 +347,15 @@ def _progressLine(service, job) -> None:
     sys.stderr.flush()
 
 
+def start(session, args):
+    job = _job(session, args.jobid)
+    if not session.service.startJob(job.id):
+        raise CommandError(f'job {job.id} is {job.status}: start starts only '
+                           f'jobs added with --start-later')
+    session.commit()
+    _show(args, {'id': job.id, 'status': job.status}, job.status)
+
+
 def cancel(session, args):
     service = session.service
     service.cancel(_job(session, args.jobid).id)
@@ -407,6 +416,8 @@ _NUMBER = re.compile(r'^-\d|^-\.\d')
 
 def addParsers(commands, common) -> None:
     """The parsers of these commands, beside `serve` and `worker`."""
+    # The page sizes are the API's; web.settings loads without the Web stack.
+    from lovely.remotetask.web import settings as webSettings
     shared = argparse.ArgumentParser(add_help=False, parents=[common])
     shared.add_argument('--db', required=True, metavar='URI',
                         type=arguments.word('a database URI or path',
@@ -480,6 +491,8 @@ def addParsers(commands, common) -> None:
             ('status', status, 'print a job\'s status', False, None),
             ('result', result, 'print a job\'s result; the exit status '
              'says what became of it', False, RESULT_STATUSES),
+            ('start', start, 'start a job added with --start-later', True,
+             None),
             ('cancel', cancel, 'cancel a job', True, None)):
         parser = command(name, function, help, write, epilog)
         parser.add_argument('jobid', type=jobid, metavar='JOBID')
