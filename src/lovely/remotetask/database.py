@@ -8,8 +8,10 @@ knows works, ``zconfig://`` too.
 """
 import os
 import re
+import shlex
 import urllib.parse
 from importlib.metadata import entry_points
+from typing import Optional
 
 import zodburi
 from ZODB import DB
@@ -49,11 +51,11 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
     database root; a read-only FileStorage takes no lock, so it can be read
     while another process holds the file.
     """
-    path = fileStoragePath(uri)
+    path = _fileStoragePath(uri)
     if path is not None and not create and not os.path.exists(path):
         raise DatabaseError(
             f'there is no database at {path}: check the path (remotetask '
-            f'init --db {_shellWord(uri)} --service NAME creates one)')
+            f'init --db {shlex.quote(uri)} --service NAME creates one)')
     factory, dbArgs = _resolve(uri, connectTimeout, readOnly)
     try:
         storage = factory()
@@ -73,7 +75,7 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
         raise
 
 
-def fileStoragePath(uri: str):
+def _fileStoragePath(uri: str) -> Optional[str]:
     """The file of a FileStorage `uri` (a plain path or ``file://``), as
     given; None for other storages."""
     if not _SCHEME.match(uri):
@@ -161,11 +163,6 @@ def _lockHolder(path):
     except OSError:
         pid = ''
     return f'process {pid}' if pid.isdigit() else 'another process'
-
-
-def _shellWord(text):
-    import shlex
-    return shlex.quote(text)
 
 
 def _reason(error) -> str:
