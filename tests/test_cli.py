@@ -1,17 +1,28 @@
-"""The worker command: bad input, and a clean stop on SIGTERM."""
+"""The command line as real processes: the worker's bad input and its
+clean stop on SIGTERM; exit statuses as a shell sees them, Ctrl-C while
+waiting for a result, and a FileStorage that another process holds."""
+import json
 import os
+import pty
+import select
 import signal
+import subprocess
+import sys
+import time
 
+import pytest
 import transaction
+import zope.component
 
 from lovely import remotetask
-from servers import Worker, waitFor
+from servers import HERE, Worker, ZEOServer, waitFor
 from servers import runCommand as run
+from workerapp import tasks
 
 
-def oneLine(result):
+def oneLine(result, code=2):
     lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == code, result.stderr
     assert len(lines) == 1, result.stderr
     return lines[0]
 
@@ -26,9 +37,10 @@ def test_unreachable_database():
 
 def test_malformed_database_uri():
     line = oneLine(run('worker', '--db', 'nosuch://x', '--services', '@svc'))
-    assert line == ("remotetask: cannot use database URI 'nosuch://x': "
-                    "NoResolverForScheme: 'No resolver found for uri: "
-                    "nosuch://x'")
+    assert line.startswith("remotetask: cannot use database URI 'nosuch://x'"
+                           ": no storage for nosuch://; use a path of a "
+                           "FileStorage file, or one of ")
+    assert 'file://' in line and 'zeo://' in line
 
 
 def test_tasks_module_that_fails_to_import(fileUri):
@@ -78,3 +90,198 @@ def test_sigterm_finishes_the_job_in_hand(fileUri, tmp_path):
         assert service.getWorkers() == []
     finally:
         db.close()
+
+
+@pytest.mark.parametrize('args, message', [
+    (('add', 'append', '[' * 1000 + ']' * 1000),
+     'remotetask add: argument input: the JSON nests 1000 deep'),
+    (('add', 'append', '1' * 5000), 'remotetask add: argument input: the '
+     'JSON holds a number of 5000 characters'),
+    (('jobs', '--after', '2147483648'), 'remotetask jobs: argument --after: '
+     'must be the cursor of a page'),
+    (('clean', '--batch', '0'), 'remotetask clean: argument --batch: must be '
+     'a whole number from 1 to 100000'),
+    (('clean', '--batch', '-1'), 'remotetask clean: argument --batch: must '
+     'be a whole number from 1 to 100000'),
+])
+def test_bad_input_ends_the_process_with_one_line(fileUri, args, message):
+    line = oneLine(run(args[0], '--db', fileUri, '--service', 'svc',
+                       '--tasks', 'workerapp.tasks', *args[1:], timeout=30))
+    assert line.startswith(message), line
+
+
+def test_worker_with_threads_below_one(fileUri):
+    line = oneLine(run('worker', '--db', fileUri, '--services', '@svc',
+                       '--threads', '-1'))
+    assert line == ("remotetask worker: argument --threads: must be a whole "
+                    "number from 1 to 256, not '-1'")
+
+
+def test_names_that_are_not_text_are_shown_escaped(tmp_path):
+    # A file name may be any bytes; on a strict UTF-8 stderr they are
+    # escaped rather than a UnicodeEncodeError.
+    path = os.path.join(tmp_path, 'caf\udcff.fs')
+    env = dict(os.environ, PYTHONIOENCODING='utf-8:strict')
+    result = subprocess.run(
+        [sys.executable, '-m', 'lovely.remotetask', 'jobs', '--db', path,
+         '--service', 'svc'], capture_output=True, text=True, env=env,
+        errors='replace')
+    line = oneLine(result)
+    assert line.startswith('remotetask: there is no database at ')
+    assert 'caf\\udcff.fs' in line
+
+
+def test_version():
+    shown = run('--version')
+    assert shown.returncode == 0 and shown.stderr == ''
+    assert shown.stdout.startswith('remotetask ')
+
+
+def openService(uri, name='svc'):
+    zope.component.provideUtility(tasks.Append(), name='append')
+    db = remotetask.openDatabase(uri)
+    tm = transaction.TransactionManager()
+    connection = db.open(transaction_manager=tm)
+    return db, tm, remotetask.getApplicationRoot(connection)[name]
+
+
+def test_result_exit_statuses(fileUri):
+    db, tm, service = openService(fileUri)
+    done = service.add('append', {'path': os.devnull})
+    failed = service.add('append', {})
+    waiting = service.add('append', {})
+    cancelled = service.add('append', {})
+    service.cancel(cancelled)
+    tm.commit()
+    service.processNext(jobid=done)
+    tm.commit()
+    while service.getStatus(failed) != 'error':
+        service.processNext(jobid=failed)
+        tm.commit()
+    db.close()
+
+    def result(jobid):
+        return run('result', '--db', fileUri, '--service', 'svc',
+                   str(jobid))
+
+    completed = result(done)
+    assert (completed.returncode, completed.stdout, completed.stderr) == \
+        (0, f'{os.getpid()}\n', '')
+    for jobid, code, says in ((failed, 1, 'failed'),
+                              (waiting, 3, 'is queued'),
+                              (cancelled, 4, 'was cancelled')):
+        answer = result(jobid)
+        assert answer.stdout == ''
+        assert oneLine(answer, code).startswith(
+            f'remotetask: job {jobid} {says}')
+
+
+@pytest.fixture(scope='module')
+def zeo(tmp_path_factory):
+    server = ZEOServer(str(tmp_path_factory.mktemp('zeo')))
+    server.start()
+    db = remotetask.openDatabase(server.uri)
+    connection = db.open()
+    remotetask.getApplicationRoot(connection, create=True)['svc'] = \
+        remotetask.TaskService()
+    transaction.commit()
+    connection.close()
+    db.close()
+    yield server
+    server.close()
+
+
+class Waiter:
+    """A real ``remotetask result --wait`` whose stderr is a terminal, so
+    that it shows the state of the job it waits for."""
+
+    def __init__(self, uri, jobid):
+        master, terminal = pty.openpty()
+        env = dict(os.environ, PYTHONPATH=HERE + os.pathsep +
+                   os.environ.get('PYTHONPATH', ''))
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'lovely.remotetask', 'result', '--db',
+             uri, '--service', 'svc', '--wait', str(jobid)],
+            stdout=subprocess.PIPE, stderr=terminal, env=env, text=True)
+        os.close(terminal)
+        self.terminal, self.shown = master, b''
+
+    def waitFor(self, text: str, timeout=60) -> None:
+        """Read the terminal until it shows `text`."""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.shown:
+            left = deadline - time.monotonic()
+            assert left > 0, f'{text!r} not shown: {self.shown!r}'
+            if select.select([self.terminal], [], [], left)[0]:
+                if not self._read():
+                    raise AssertionError(f'{text!r} not shown before the '
+                                         f'end: {self.shown!r}')
+
+    def _read(self) -> bool:
+        try:
+            chunk = os.read(self.terminal, 4096)
+        except OSError:          # EIO: the process closed the terminal
+            return False
+        self.shown += chunk
+        return bool(chunk)
+
+    def finish(self, timeout=30):
+        """(exit status, stdout, the lines on the terminal)."""
+        code = self.process.wait(timeout)
+        while self._read():
+            pass
+        os.close(self.terminal)
+        out = self.process.stdout.read()
+        self.process.stdout.close()
+        lines = self.shown.decode().replace('\r\x1b[K', '\n').splitlines()
+        return code, out, [line for line in lines if line.strip()]
+
+
+def test_ctrl_c_while_waiting_for_a_result(zeo):
+    db, tm, service = openService(zeo.uri)
+    jobid = service.add('append', {})
+    tm.commit()
+    db.close()
+    waiter = Waiter(zeo.uri, jobid)
+    waiter.waitFor(f'job {jobid} is queued')
+    waiter.process.send_signal(signal.SIGINT)
+    code, out, lines = waiter.finish()
+    assert (code, out) == (130, '')
+    assert lines[-1] == f'remotetask: stopped waiting; job {jobid} is ' \
+        f'still queued'
+    assert not any('Traceback' in line for line in lines)
+
+
+def test_waiting_for_a_result_over_zeo(zeo, tmp_path):
+    db, tm, service = openService(zeo.uri)
+    path = os.path.join(tmp_path, 'ran.txt')
+    jobid = service.add('append', {'path': path})
+    tm.commit()
+    waiter = Waiter(zeo.uri, jobid)
+    waiter.waitFor(f'job {jobid} is queued')
+    service.processNext(jobid=jobid)
+    tm.commit()
+    db.close()
+    code, out, lines = waiter.finish()
+    assert (code, out) == (0, f'{os.getpid()}\n')
+
+
+def test_a_filestorage_held_by_another_process(fileUri, tmp_path):
+    worker = Worker(str(tmp_path), fileUri, '--services', '@svc')
+    try:
+        waitFor(lambda: 'worker running' in worker.output())
+        path = fileUri[len('file://'):]
+        added = run('add', '--db', path, '--service', 'svc',
+                    '--tasks', 'workerapp.tasks', 'append', '{}')
+        assert oneLine(added) == (
+            f"remotetask: cannot open database '{path}': it is in use by "
+            f"process {worker.pid}: a FileStorage serves one process at a "
+            f"time; stop that process, or serve the file through a ZEO "
+            f"server (runzeo -a 127.0.0.1:8100 -f {path}) and give every "
+            f"process --db zeo://127.0.0.1:8100")
+        # Reading needs no lock: read-only commands see the file as it is.
+        listed = run('jobs', '--db', path, '--service', 'svc', '--json')
+        assert listed.returncode == 0, listed.stderr
+        assert json.loads(listed.stdout) == {'jobs': [], 'next': None}
+    finally:
+        assert worker.stop() == 0

@@ -1,13 +1,29 @@
-"""The commands for scripts: add, cron, status, result, cancel, jobs,
-clean, on a FileStorage by URI, one process after another."""
+"""The commands for scripts: init, add, cron, status, result, cancel, jobs,
+clean, on a FileStorage by URI or path.
+
+A few run as real processes, one after another; the rest run in this
+process through `cli.main`, on a database the test has closed first.
+tests/test_cli.py has what is about processes: exit statuses as a shell
+sees them, Ctrl-C, a file held by another process.
+"""
+import argparse
 import json
 import os
+import subprocess
 
 import pytest
 import transaction
+from hypothesis import given, strategies as st
+import zope.component
+import zodburi
 
 from lovely import remotetask
+from lovely.remotetask import arguments
+from lovely.remotetask.cli import main
+from lovely.remotetask.locate import findService
+from servers import ZEOServer
 from servers import runCommand as run
+from workerapp import tasks
 
 
 @pytest.fixture
@@ -15,84 +31,593 @@ def uri(fileUri):
     return fileUri
 
 
-def command(uri, name, *args):
-    return run(name, '--db', uri, '--service', 'site1.mail',
-               '--tasks', 'workerapp.tasks', *args)
+@pytest.fixture(autouse=True)
+def append():
+    """The test task, registered in this process (a test before may have
+    cleared the registry since workerapp.tasks was imported)."""
+    zope.component.provideUtility(tasks.Append(), name='append')
+
+
+@pytest.fixture
+def cli(capsys):
+    """`remotetask ARGS` in this process, as a CompletedProcess."""
+    def call(*args):
+        args = [str(arg) for arg in args]
+        code = main(args)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+    return call
+
+
+@pytest.fixture
+def command(cli, uri):
+    def call(name, *args, service='site1.mail'):
+        return cli(name, '--db', uri, '--service', service, *args)
+    return call
+
+
+def oneLine(result, code=2):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == code, result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def openService(uri, path='site1.mail'):
+    db = remotetask.openDatabase(uri)
+    connection = db.open()
+    root = remotetask.getApplicationRoot(connection)
+    return db, findService(root, path).service
 
 
 def processAll(uri):
-    from workerapp import tasks
-    import zope.component
-    zope.component.provideUtility(tasks.Append(), name='append')
-    db = remotetask.openDatabase(uri)
+    db, service = openService(uri)
     try:
-        connection = db.open()
-        remotetask.getApplicationRoot(connection)['site1']['mail'].process()
+        service.process()
         transaction.commit()
-        connection.close()
     finally:
         db.close()
 
 
+def addJobs(uri, *inputs, startLater=False):
+    db, service = openService(uri)
+    try:
+        ids = [service.add('append', input, startLater=startLater)
+               for input in inputs]
+        transaction.commit()
+        return ids
+    finally:
+        db.close()
+
+
+# Real processes, one command after another
+
 def test_add_status_result(uri, tmp_path):
     path = os.path.join(tmp_path, 'ran.txt')
-    added = command(uri, 'add', 'append', json.dumps({'path': path}))
+    added = run('add', '--db', uri, '--service', 'site1.mail',
+                '--tasks', 'workerapp.tasks', 'append',
+                json.dumps({'path': path}))
     assert added.returncode == 0, added.stderr
     jobid = int(added.stdout)
-    assert command(uri, 'status', str(jobid)).stdout == 'queued\n'
+    status = run('status', '--db', uri, '--service', 'site1.mail', str(jobid))
+    assert status.stdout == 'queued\n'
     processAll(uri)
-    data = json.loads(command(uri, 'status', str(jobid), '--json').stdout)
-    assert (data['id'], data['status'], data['task']) == \
-        (jobid, 'completed', 'append')
-    result = command(uri, 'result', str(jobid), '--wait', '5')
-    assert result.returncode == 0
+    # --wait takes no value: the job id after it stays the job id.
+    result = run('result', '--db', uri, '--service', 'site1.mail',
+                 '--wait', str(jobid))
+    assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 0          # the pid that ran it
 
 
-def test_jobs_cancel_clean(uri):
-    ids = [int(command(uri, 'add', 'append', '{}', '--start-later').stdout)
+def test_add_without_tasks_names_the_option(uri):
+    line = oneLine(run('add', '--db', uri, '--service', 'site1.mail',
+                       'append', '{}'))
+    assert line == ("remotetask: no task named 'append' is registered: name "
+                    "the module that registers it with --tasks MODULE; "
+                    "registered here: none")
+
+
+# In this process
+
+def test_jobs_cancel_clean(command):
+    ids = [int(command('add', 'append', '{}', '--start-later').stdout)
            for _ in range(3)]
-    listed = command(uri, 'jobs', '--json', '--limit', '2')
-    page = json.loads(listed.stdout)
+    page = json.loads(command('jobs', '--json', '--limit', 2).stdout)
     assert [job['id'] for job in page['jobs']] == ids[::-1][:2]  # newest
     assert page['next'] is not None
-    rest = command(uri, 'jobs', '--json', '--after', page['next'])
-    assert [job['id'] for job in json.loads(rest.stdout)['jobs']] == \
-        ids[:1]
-    assert command(uri, 'cancel', str(ids[0])).stdout == 'cancelled\n'
-    cleaned = command(uri, 'clean', '--json')
+    rest = json.loads(command('jobs', '--json', '--after', page['next']).stdout)
+    assert [job['id'] for job in rest['jobs']] == ids[:1]
+    assert command('cancel', ids[0]).stdout == 'cancelled\n'
+    cleaned = command('clean', '--json', '--batch', 1)
     assert json.loads(cleaned.stdout) == {'removed': 1}
 
 
-def test_cron(uri):
-    added = command(uri, 'cron', 'append', '{}', '--cron', '*/5 * * * *',
+def test_start(command, uri):
+    later, queued = addJobs(uri, {}, startLater=True) + addJobs(uri, {})
+    assert command('start', later).stdout == 'queued\n'
+    assert oneLine(command('start', queued)) == (
+        f'remotetask: job {queued} is queued: start starts only jobs added '
+        f'with --start-later')
+    assert oneLine(command('start', 7)) == 'remotetask: no job with id 7'
+
+
+def test_clean_in_batches_removes_all(command, uri):
+    ids = addJobs(uri, *[{}] * 5, startLater=True)
+    for jobid in ids:
+        command('cancel', jobid)
+    assert command('clean', '--batch', 2).stdout == '5\n'
+    assert command('jobs').stdout == ''
+
+
+def test_cron(command):
+    added = command('cron', 'append', '{}', '--cron', '*/5 * * * *',
                     '--timezone', 'Europe/Vienna', '--json')
     jobid = json.loads(added.stdout)['id']
-    data = json.loads(command(uri, 'status', str(jobid), '--json').stdout)
+    data = json.loads(command('status', jobid, '--json').stdout)
     assert data['schedule']['cron'] == '*/5 * * * *'
     assert data['status'] == 'cronjob'
 
 
-@pytest.mark.parametrize('args, message', [
-    (('add', 'nosuch'), "remotetask: no task named 'nosuch' is registered"),
-    (('add', 'append', '{bad'), 'remotetask: the input is not JSON: '),
-    (('add', 'append', '--priority', '500'),
-     'remotetask: priority must be an int from -100 to 100, not 500'),
+def test_cron_needs_a_schedule(command):
+    line = oneLine(command('cron', 'append', '{}'))
+    assert line == ("remotetask: cron needs a schedule: --cron '0 9 * * 1-5'"
+                    ", --delay SECONDS, or fields such as --minute 0 --hour 9"
+                    " (--minute '*' for every minute)")
+    assert command('jobs').stdout == ''
+    # Every minute, when asked for.
+    added = command('cron', 'append', '{}', '--minute', '*', '--json')
+    data = json.loads(command('status', json.loads(added.stdout)['id'],
+                              '--json').stdout)
+    assert [data['schedule'][name] for name in
+            ('minute', 'hour', 'dayOfMonth', 'month', 'dayOfWeek')] == \
+        [[]] * 5
+
+
+def test_cron_fields_and_policies(command):
+    added = command('cron', 'append', '--minute', '0,30', '--hour', '9-11',
+                    '--missed', 'skip', '--grace-time', '60', '--overlap',
+                    '--json')
+    assert added.returncode == 0, added.stderr
+    jobid = json.loads(added.stdout)['id']
+    schedule = json.loads(command('status', jobid, '--json').stdout)[
+        'schedule']
+    assert (schedule['minute'], schedule['hour'], schedule['missed'],
+            schedule['graceTime'], schedule['overlap']) == \
+        ([0, 30], [9, 10, 11], 'skip', 60.0, True)
+
+
+def test_result_says_what_became_of_the_job(command, uri):
+    done, failed, waiting, cancelled = addJobs(
+        uri, {'path': os.devnull}, {}, {'path': os.devnull},
+        {'path': os.devnull}, startLater=False)
+    db, service = openService(uri)
+    service.cancel(cancelled)
+    service.processNext(jobid=done)
+    transaction.commit()
+    for _ in range(3):                 # KeyError: 'path', three attempts
+        service.processNext(jobid=failed)
+        transaction.commit()
+    db.close()
+
+    result = command('result', done)
+    assert (result.returncode, result.stdout, result.stderr) == \
+        (0, f'{os.getpid()}\n', '')
+    assert oneLine(command('result', failed), 1) == \
+        f"remotetask: job {failed} failed: KeyError: 'path'"
+    assert oneLine(command('result', waiting), 3) == \
+        f'remotetask: job {waiting} is queued: it has no result yet ' \
+        f'(--wait waits for it)'
+    assert oneLine(command('result', cancelled), 4) == \
+        f'remotetask: job {cancelled} was cancelled; it has no result'
+    # --json says the same on stdout, with the same exit status.
+    data = command('result', cancelled, '--json')
+    assert data.returncode == 4
+    assert json.loads(data.stdout) == dict(
+        id=cancelled, status='cancelled', result=None, error=None)
+    assert command('result', done, '--json').stdout.startswith('{')
+
+
+def test_result_of_a_cron_job_is_never_waited_for(command):
+    jobid = int(command('cron', 'append', '--hour', '3').stdout)
+    line = oneLine(command('result', '--wait', jobid), 3)
+    assert line == (f'remotetask: job {jobid} is a cron job: it runs again '
+                    f'and again, and has no result of its own (status '
+                    f'--json shows its last run)')
+
+
+def test_waiting_on_a_filestorage_says_to_share_it(command, uri):
+    [jobid] = addJobs(uri, {})
+    line = oneLine(command('result', jobid, '--wait'))
+    assert line.startswith(f'remotetask: job {jobid} is queued, and waiting '
+                           f'for it needs a database that processes share')
+    assert 'zeo://' in line
+
+
+@pytest.fixture(scope='module')
+def zeo(tmp_path_factory):
+    server = ZEOServer(str(tmp_path_factory.mktemp('zeo')))
+    server.start()
+    yield server
+    server.close()
+
+
+def test_result_waits_over_zeo_until_the_timeout(cli, zeo):
+    assert cli('init', '--db', zeo.uri, '--service', 'timeout').returncode \
+        == 0
+    jobid = int(cli('add', '--db', zeo.uri, '--service', 'timeout',
+                    'append', '{}').stdout)
+    line = oneLine(cli('result', '--db', zeo.uri, '--service', 'timeout',
+                       jobid, '--timeout', '0.3'), 3)
+    assert line == f'remotetask: job {jobid} is still queued after 0.3 s'
+
+
+def test_init_makes_the_database_and_the_service(cli, tmp_path):
+    path = os.path.join(tmp_path, 'new', 'Data.fs')
+    os.mkdir(os.path.dirname(path))
+    made = cli('init', '--db', path, '--service', 'site2.tasks')
+    assert (made.returncode, made.stdout) == \
+        (0, f'created service site2.tasks in {path}\n')
+    added = cli('add', '--db', path, '--service', 'site2.tasks', 'append')
+    assert added.returncode == 0, added.stderr
+    root = cli('init', '--db', path, '--service', 'top', '--json')
+    assert json.loads(root.stdout) == {'service': 'top'}
+    assert cli('jobs', '--db', path, '--service', 'top').returncode == 0
+
+
+@pytest.mark.parametrize('path, message', [
+    ('site1.mail', "there is a service at 'site1.mail' already; init leaves "
+     "it as it is"),
+    ('site1', "there is a Folder at 'site1' already; init changed nothing"),
+    ('a.b.c', "a service path is a name, or site.name, not 'a.b.c'; init "
+     "changed nothing"),
+    ('site1.a@b', 'folder item names may not contain "." or "@": \'a@b\'; '
+     'init changed nothing'),
+])
+def test_init_refuses_to_overwrite(command, uri, path, message):
+    before = command('jobs', '--json').stdout
+    assert oneLine(command('init', service=path)) == f'remotetask: {message}'
+    assert command('jobs', '--json').stdout == before
+    db = remotetask.openDatabase(uri)
+    try:
+        root = remotetask.getApplicationRoot(db.open())
+        assert sorted(root.keys()) == ['site1', 'svc']
+        assert list(root['site1'].keys()) == ['mail']
+    finally:
+        db.close()
+
+
+def test_plain_paths_are_filestorages(cli, uri, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    listed = cli('jobs', '--db', 'Data.fs', '--service', 'svc')
+    assert (listed.returncode, listed.stderr) == (0, '')
+    assert cli('add', '--db', 'Data.fs', '--service', 'svc', 'append',
+               '{}').returncode == 0
+
+
+@pytest.mark.parametrize('name, args', [
+    ('status', ['1']), ('result', ['1']), ('jobs', []),
+    ('add', ['append']), ('cron', ['append', '--hour', '1']),
+    ('cancel', ['1']), ('clean', []),
+])
+def test_a_mistyped_path_makes_no_database(cli, tmp_path, name, args):
+    path = os.path.join(tmp_path, 'Dta.fs')
+    line = oneLine(cli(name, '--db', path, '--service', 'svc', *args))
+    assert line == (f'remotetask: there is no database at {path}: check the '
+                    f'path (remotetask init --db {path} --service NAME '
+                    f'creates one)')
+    assert os.listdir(tmp_path) == []
+    line = oneLine(cli(name, '--db', 'file://' + path, '--service', 'svc',
+                       *args))
+    assert line.startswith(f'remotetask: there is no database at {path}: ')
+    assert os.listdir(tmp_path) == []
+
+
+def test_worker_makes_no_database(cli, tmp_path):
+    path = os.path.join(tmp_path, 'Dta.fs')
+    assert oneLine(cli('worker', '--db', path, '--services', '@svc')) \
+        .startswith(f'remotetask: there is no database at {path}: ')
+    assert os.listdir(tmp_path) == []
+
+
+def test_read_only_commands_write_nothing(command, uri):
+    [jobid] = addJobs(uri, {})
+    path = uri[len('file://'):]
+    size = os.path.getsize(path)
+    for args in (['status', jobid], ['result', jobid], ['jobs'],
+                 ['jobs', '--status', 'queued']):
+        assert command(*args).returncode in (0, 3)
+    assert os.path.getsize(path) == size
+
+
+def test_an_empty_file_is_no_database_for_reading(cli, tmp_path):
+    path = os.path.join(tmp_path, 'Empty.fs')
+    open(path, 'wb').close()
+    line = oneLine(cli('jobs', '--db', path, '--service', 'svc'))
+    assert line == (f"remotetask: the database '{path}' is empty: it has no "
+                    f"services yet (remotetask init creates one)")
+    assert os.path.getsize(path) == 0
+
+
+def test_unknown_service_lists_the_services(command):
+    assert oneLine(command('jobs', service='nope')) == \
+        "remotetask: no service 'nope'; the database has: svc, site1.mail"
+
+
+def test_a_database_without_services_says_how_to_make_one(cli, tmp_path):
+    path = os.path.join(tmp_path, 'Data.fs')
+    db = remotetask.openDatabase(path)
+    db.close()
+    assert oneLine(cli('jobs', '--db', path, '--service', 'mail')) == (
+        "remotetask: the database has no application root at 'Application' "
+        "(--root-key), so no services; remotetask init --service NAME makes "
+        "one")
+    assert oneLine(cli('jobs', '--db', path, '--service', 'mail',
+                       '--root-key', 'App')) == (
+        "remotetask: the database has no application root at 'App' "
+        "(--root-key), so no services; remotetask init --service NAME makes "
+        "one")
+
+
+def test_a_wrong_root_key_lists_the_keys(command):
+    assert oneLine(command('jobs', '--root-key', 'App')) == (
+        "remotetask: the database has no application root at 'App' "
+        "(--root-key), so no services; its root holds 'Application'")
+
+
+def test_postgres_without_relstorage_names_the_extra(cli, monkeypatch):
+    found = zodburi.entry_points
+
+    def withoutRelStorage(**kw):
+        return [ep for ep in found(**kw)
+                if not ep.value.startswith('relstorage')]
+
+    monkeypatch.setattr(zodburi, 'entry_points', withoutRelStorage)
+    line = oneLine(cli('jobs', '--db', 'postgres://ann@dbhost/app',
+                       '--service', 'svc'))
+    assert line == ("remotetask: cannot use database URI 'postgres://ann@"
+                    "dbhost/app': postgres:// needs RelStorage: pip install "
+                    "\"lovely.remotetask[relstorage]\"")
+
+
+@pytest.mark.parametrize('db, message', [
+    ('nosuch://x', "cannot use database URI 'nosuch://x': no storage for "
+     "nosuch://; use a path of a FileStorage file, or one of "),
+    ('postgresql://ann@dbhost/app', "cannot use database URI 'postgresql://"
+     "ann@dbhost/app': RelStorage spells it postgres://USER@HOST:5432/"
+     "DBNAME"),
+    ('postgres:///app', "cannot use database URI 'postgres:///app': it needs "
+     "a user and a host, as in postgres://USER@HOST:5432/DBNAME"),
+])
+def test_database_uris_that_cannot_work(cli, db, message):
+    line = oneLine(cli('jobs', '--db', db, '--service', 'svc'))
+    assert line.startswith(f'remotetask: {message}')
+
+
+def test_version(cli):
+    import importlib.metadata
+    shown = cli('--version')
+    assert shown.returncode == 0
+    assert shown.stdout.startswith(
+        f"remotetask {importlib.metadata.version('lovely.remotetask')} "
+        f"(ZODB ")
+
+
+LONG = '1' * 5000
+DEEP = '[' * 1000 + ']' * 1000
+
+#: Bad input to every argument of every command: (command line after
+#: --db and --service, the one line that says what is wrong).
+BAD_INPUT = [
+    (('add', 'nosuch'), "remotetask: no task named 'nosuch' is registered: "
+     "name the module that registers it with --tasks MODULE; registered "
+     "here: "),
+    (('add', 'append', '{bad'), 'remotetask add: argument input: is not JSON '
+     '(Expecting property name enclosed in double quotes: line 1 column 2 '
+     '(char 1))'),
+    (('add', 'append', 'hello'), 'remotetask add: argument input: is not '
+     'JSON (Expecting value: line 1 column 1 (char 0)); a string needs '
+     'JSON\'s double quotes inside the shell\'s: \'"hello"\''),
+    (('add', 'append', "it's"), 'remotetask add: argument input: is not '
+     'JSON (Expecting value: line 1 column 1 (char 0)); a string needs '
+     'JSON\'s double quotes inside the shell\'s: \'"it\'"\'"\'s"\''),
+    (('add', 'append', DEEP), 'remotetask add: argument input: the JSON '
+     'nests 1000 deep; the most is 50'),
+    (('add', 'append', LONG), 'remotetask add: argument input: the JSON '
+     'holds a number of 5000 characters; the most is 100: send a longer one '
+     'as a string'),
+    (('add', 'append', f'{{"n": -{LONG}.5}}'), 'remotetask add: argument '
+     'input: the JSON holds a number of 5003 characters; the most is 100'),
+    (('add', 'append', '[NaN]'), 'remotetask add: argument input: the JSON '
+     'holds NaN, which JSON does not allow'),
+    (('add', ''), 'remotetask add: argument task: must be the name of a '
+     'task, not empty'),
+    (('add', 'append', '--priority', '500'), 'remotetask add: argument '
+     "--priority: must be a whole number from -100 to 100, not '500'"),
+    (('add', 'append', '--priority', LONG), 'remotetask add: argument '
+     "--priority: must be a whole number from -100 to 100, not '1111111111"),
+    (('add', 'append', '--key', ''), 'remotetask add: argument --key: must '
+     'be a key, not empty'),
     (('status', '12345'), 'remotetask: no job with id 12345'),
-    (('cron', 'append', '--minute', '61'),
-     'remotetask: minute value 61 is out of range 0-59'),
+    (('status', '2147483648'), 'remotetask status: argument JOBID: must be '
+     "a job id from 0 to 2147483647, not '2147483648'"),
+    (('status', '-1'), 'remotetask status: argument JOBID: must be a job id '
+     "from 0 to 2147483647, not '-1'"),
+    (('result', 'x'), 'remotetask result: argument JOBID: must be a job id '
+     "from 0 to 2147483647, not 'x'"),
+    (('result', '1', '--timeout', '0'), 'remotetask result: argument '
+     "--timeout: must be a number of seconds above 0 to 3.1536e+07, not "
+     "'0'"),
+    (('result', '1', '--timeout', 'nan'), 'remotetask result: argument '
+     '--timeout: must be a number of seconds above 0'),
+    (('result', '--wait=5', '1'), 'remotetask result: argument --wait: '
+     "ignored explicit argument '5'"),
+    (('cancel', LONG), 'remotetask cancel: argument JOBID: must be a job id '
+     "from 0 to 2147483647, not '1111"),
+    (('jobs', '--after', '2147483648'), 'remotetask jobs: argument --after: '
+     "must be the cursor of a page, as the page before printed it, not "
+     "'2147483648'"),
+    (('jobs', '--limit', '0'), 'remotetask jobs: argument --limit: must be '
+     "a whole number from 1 to 500, not '0'"),
+    (('jobs', '--status', 'nope'), "remotetask jobs: argument --status: "
+     "unknown status 'nope'; the statuses are queued, processing, retry, "
+     "'start later', delayed, cronjob, completed, cancelled, error"),
+    (('clean', '--status', 'queued'), "remotetask clean: argument --status: "
+     "unknown finished status 'queued'; the finished statuses are "
+     "completed, cancelled, error"),
+    (('clean', '--batch', '0'), 'remotetask clean: argument --batch: must be '
+     "a whole number from 1 to 100000, not '0'"),
+    (('clean', '--batch', '-1'), 'remotetask clean: argument --batch: must '
+     "be a whole number from 1 to 100000, not '-1'"),
+    (('cron', 'append', '--minute', '61'), 'remotetask cron: argument '
+     '--minute: minute value 61 is out of range 0-59'),
+    (('cron', 'append', '--hour', '0-99999999999'), 'remotetask cron: '
+     'argument --hour: hour value 99999999999 is out of range 0-23'),
+    (('cron', 'append', '--dayOfWeek', 'mon'), 'remotetask cron: argument '
+     "--dayOfWeek: dayOfWeek value 'mon' is not a number"),
     (('cron', 'append', '--cron', '0 0 30 2 *'),
      "remotetask: cron expression '0 0 30 2 *' never fires"),
+    (('cron', 'append', '--cron', ''), 'remotetask cron: argument --cron: '
+     'must be a cron expression, not empty'),
+    (('cron', 'append', '--cron', '* * * * *', '--timezone', 'Mars/Base'),
+     'remotetask: '),
+    (('cron', 'append', '--delay', '-1'), 'remotetask cron: argument '
+     "--delay: must be a number of seconds from 0 to 3.1536e+09, not '-1'"),
+    (('cron', 'append', '--delay', 'inf'), 'remotetask cron: argument '
+     "--delay: must be a number of seconds from 0 to 3.1536e+09, not 'inf'"),
+    (('cron', 'append', '--hour', '1', '--missed', 'all'), 'remotetask '
+     "cron: argument --missed: unknown policy 'all'; the policies are once, "
+     "each, skip"),
+    (('cron', 'append', '--hour', '1', '--grace-time', '-5'), 'remotetask '
+     "cron: argument --grace-time: must be a number of seconds from 0 to "),
+    (('jobs', '--connect-timeout', '0'), 'remotetask jobs: argument '
+     "--connect-timeout: must be a number of seconds above 0 to 86400, not "
+     "'0'"),
+    (('jobs', '--connect-timeout', 'inf'), 'remotetask jobs: argument '
+     "--connect-timeout: must be a number of seconds above 0 to 86400, not "
+     "'inf'"),
+    (('jobs', '--root-key', ' '), 'remotetask jobs: argument --root-key: '
+     'must be a key, not empty'),
+    (('jobs', '--tasks', ''), 'remotetask jobs: argument --tasks: must be a '
+     'module name, not empty'),
+    (('jobs', '--tasks', 'no.such.module'), "remotetask: cannot import tasks "
+     "module 'no.such.module': ModuleNotFoundError: No module named 'no'"),
+    (('jobs', '--nosuch'), 'remotetask: unrecognized arguments: --nosuch '
+     '(see remotetask --help)'),
+    # Bytes of the command line that are not UTF-8 come as surrogates.
+    (('add', 'append', '"caf\udcff"'), 'remotetask add: argument input: '
+     'holds bytes that are not UTF-8: \'"caf\\udcff"\''),
+    (('init', '--service', 'caf\udcff'), "remotetask init: argument "
+     "--service: holds bytes that are not UTF-8: 'caf\\udcff'"),
+]
+
+
+@pytest.mark.parametrize('args, message', BAD_INPUT)
+def test_bad_input_is_one_line(command, args, message):
+    before = command('jobs', '--json').stdout
+    line = oneLine(command(*args))
+    assert line.startswith(message), line
+    assert len(line) < 400
+    assert command('jobs', '--json').stdout == before
+
+
+@pytest.mark.parametrize('args, message', [
+    ((), 'remotetask: the following arguments are required: COMMAND (see '
+     'remotetask --help)'),
+    (('nosuch',), "remotetask: argument COMMAND: invalid choice: 'nosuch' "
+     "(choose from "),
+    (('jobs',), 'remotetask jobs: the following arguments are required: '
+     '--db, --service (see remotetask jobs --help)'),
+    (('result', '--db', 'x', '--service', 'y', '--wait'),
+     'remotetask result: the following arguments are required: JOBID (see '
+     'remotetask result --help)'),
+    (('worker', '--db', 'x', '--services', ' '), 'remotetask worker: '
+     'argument --services: no directives given'),
+    (('worker', '--db', 'x', '--services', '@svc', '--threads', '-1'),
+     'remotetask worker: argument --threads: must be a whole number from 1 '
+     "to 256, not '-1'"),
+    (('worker', '--db', 'x', '--services', '@svc', '--threads', '0'),
+     'remotetask worker: argument --threads: must be a whole number from 1 '
+     "to 256, not '0'"),
+    (('worker', '--db', 'x', '--services', '@svc', '--lease', '-5'),
+     'remotetask worker: argument --lease: must be a number of seconds '
+     "above 0 to 86400, not '-5'"),
+    (('worker', '--db', 'x', '--services', '@svc', '--wait-time', 'nan'),
+     'remotetask worker: argument --wait-time: must be a number of seconds '
+     "above 0 to 86400, not 'nan'"),
+    (('worker', '--db', 'x', '--services', '@svc', '--grace', '-1'),
+     'remotetask worker: argument --grace: must be a number of seconds from '
+     "0 to 86400, not '-1'"),
+    (('worker', '--db', 'x', '--services', '@svc', '--metrics-port',
+      '70000'), 'remotetask worker: argument --metrics-port: must be a '
+     "whole number from 1 to 65535, not '70000'"),
+    (('worker', '--db', '', '--services', '@svc'), 'remotetask worker: '
+     'argument --db: must be a database URI or path, not empty'),
 ])
-def test_bad_input_is_one_line(uri, args, message):
-    result = command(uri, *args)
-    assert result.returncode == 2
-    assert result.stderr.startswith(message), result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+def test_usage_errors_are_one_line(cli, args, message):
+    line = oneLine(cli(*args))
+    assert line.startswith(message), line
 
 
-def test_unknown_service_lists_the_services(uri):
-    result = run('jobs', '--db', uri, '--service', 'nope')
-    assert result.returncode == 2
-    assert result.stderr.strip() == \
-        "remotetask: no service 'nope'; the database has: svc, site1.mail"
+def test_the_input_may_come_after_options(command):
+    added = command('add', 'append', '--priority', '5', '{"n": 1}', '--json')
+    assert added.returncode == 0, added.stderr
+    data = json.loads(command('status', json.loads(added.stdout)['id'],
+                              '--json').stdout)
+    assert (data['input'], data['priority']) == ({'n': 1}, 5)
+    negative = command('add', 'append', '--key', 'k', '-5', '--json')
+    data = json.loads(command('status', json.loads(negative.stdout)['id'],
+                              '--json').stdout)
+    assert data['input'] == -5
+    assert oneLine(command('add', 'append', '--priority', '5', 'word')) \
+        .startswith('remotetask add: argument input: is not JSON')
+    assert oneLine(command('add', 'append', '{}', '--priority', '5', 'x')) \
+        == 'remotetask: unrecognized arguments: x (see remotetask --help)'
+
+
+def test_the_input_may_nest_to_the_limit(command):
+    deep = '[' * arguments.MAX_INPUT_DEPTH + ']' * arguments.MAX_INPUT_DEPTH
+    assert command('add', 'append', deep).returncode == 0
+    # Brackets in strings do not count.
+    assert command('add', 'append', json.dumps(['[' * 100])).returncode == 0
+    number = '9' * arguments.MAX_NUMBER_LENGTH
+    assert command('add', 'append', number).returncode == 0
+
+
+# The argument types, for any text
+TYPES = [arguments.jsonInput, arguments.integer(0, 10),
+         arguments.seconds(positive=True), arguments.word('a word'),
+         arguments.scheduleField('dayOfWeek'),
+         arguments.choice(('a', 'b c'), 'thing', 'things')]
+
+
+def containers(inner):
+    return st.lists(inner, max_size=3) | \
+        st.dictionaries(st.text(max_size=3), inner, max_size=3)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                    containers, max_leaves=20)
+
+
+@given(st.text())
+def test_argument_types_refuse_with_a_message_or_take(text):
+    for parse in TYPES:
+        try:
+            parse(text)
+        except argparse.ArgumentTypeError as error:
+            assert '\n' not in str(error) and len(str(error)) < 300
+
+
+def nesting(value):
+    if isinstance(value, list):
+        return 1 + max(map(nesting, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(nesting, value.values()), default=0)
+    return 0
+
+
+@given(JSON)
+def test_the_depth_counted_before_parsing_is_the_depth(value):
+    text = json.dumps(value)
+    assert arguments._depth(text) == nesting(value)
+    assert arguments.jsonInput(text) == value

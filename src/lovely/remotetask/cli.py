@@ -1,9 +1,13 @@
-"""The command line: ``remotetask worker`` (or ``python -m lovely.remotetask``).
+"""The command line: ``remotetask COMMAND`` (or ``python -m
+lovely.remotetask``); docs/cli.rst shows the commands.
 
 A worker process imports the modules that register the tasks, opens the
 database and runs the processors of the services its directives name, until
 SIGTERM or SIGINT; then it stops claiming, finishes the jobs in hand within
 a grace period, records them and exits.
+
+Bad input never shows a traceback: it is one line on stderr that names the
+argument, and exit status 2 (`commands` lists the other statuses).
 """
 import argparse
 import logging
@@ -12,7 +16,7 @@ import sys
 import threading
 from typing import List, Optional
 
-from lovely.remotetask import autostart, commands, processing
+from lovely.remotetask import arguments, autostart, commands, processing
 from lovely.remotetask.commands import CommandError as UsageError
 from lovely.remotetask.commands import importTasks
 from lovely.remotetask.database import (
@@ -24,22 +28,67 @@ from lovely.remotetask.workers import LEASE_TIME
 #: Seconds a stopping worker gives the jobs in hand to finish.
 GRACE_TIME = 30.0
 
+#: The most jobs `worker --threads` runs at once: each holds a thread and a
+#: database connection.
+MAX_THREADS = 256
+
 log = logging.getLogger('lovely.remotetask')
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run the command line `argv`; return its exit status."""
+    for stream in (sys.stdout, sys.stderr):
+        # Names from the command line may hold bytes that are not text
+        # (surrogates); they are shown escaped, not as a UnicodeEncodeError.
+        if hasattr(stream, 'reconfigure'):
+            stream.reconfigure(errors='backslashreplace')
+    try:
+        parser = _parser()
+        args, extras = parser.parse_known_args(argv)
+        extras = commands.takeLateInput(args, extras)
+        if extras:
+            parser.error(f'unrecognized arguments: {" ".join(extras)}')
+    except SystemExit as done:          # --help, --version, or bad input
+        return done.code or 0
     try:
         return args.command(args)
     except UsageError as error:
         print(f'remotetask: {error}', file=sys.stderr)
-        return 2
+        return commands.USAGE
+    except KeyboardInterrupt:
+        print('remotetask: interrupted', file=sys.stderr)
+        return commands.INTERRUPTED
+
+
+class _Parser(argparse.ArgumentParser):
+    """Says what is wrong in one line, and where to read more when the
+    problem is not a value."""
+
+    def error(self, message):
+        if not message.startswith('argument '):
+            message += f' (see {self.prog} --help)'
+        self.exit(commands.USAGE, f'{self.prog}: {message}\n')
+
+
+def _version() -> str:
+    import importlib.metadata
+    import platform
+
+    import ZODB
+    try:
+        version = importlib.metadata.version('lovely.remotetask')
+    except importlib.metadata.PackageNotFoundError:
+        version = 'unknown'
+    zodb = getattr(ZODB, '__version__', None) or \
+        importlib.metadata.version('ZODB')
+    return (f'remotetask {version} (ZODB {zodb}, Python '
+            f'{platform.python_version()})')
 
 
 def worker(args) -> int:
     importTasks(args.tasks)
     try:
-        db = openDatabase(args.db, args.connect_timeout)
+        db = openDatabase(args.db, args.connect_timeout, create=False)
     except DatabaseError as error:
         raise UsageError(str(error)) from None
     # Logging starts once the input was found good: bad input is one line.
@@ -52,16 +101,17 @@ def worker(args) -> int:
     try:
         overrides = dict(leaseTime=args.lease, waitTime=args.wait_time)
         factory = None
-        if args.threads:
+        if args.threads is not None:
             factory, overrides['maxThreads'] = MultiProcessor, args.threads
         started = autostart.bootstrap(db, args.services, args.root_key,
                                       factory, **overrides)
         if not started:
             known = ', '.join(autostart.listServices(db, args.root_key))
             raise UsageError(
-                f'no service matches {args.services!r}; the database has: '
+                f'no service matches {arguments.shorten(args.services)!r}; '
+                f'the database has: '
                 f'{known or "no services"}')
-        if args.metrics_port:
+        if args.metrics_port is not None:
             from lovely.remotetask import metrics
             metrics.serve(db, args.metrics_port)
         log.info('worker running %s; SIGTERM stops it', ', '.join(started))
@@ -174,24 +224,23 @@ def _directives(text: str) -> str:
     return text
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f'must be positive, not {text}')
-    return value
+_positive = arguments.seconds(positive=True)
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='remotetask', description='Run and serve lovely.remotetask '
-        'task services.')
+        'task services, and speak to them from scripts.')
+    parser.add_argument('--version', action='version', version=_version())
     subparsers = parser.add_subparsers(required=True, metavar='COMMAND')
-    # What both commands take, the same way.
+    # What every command takes, the same way.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('--tasks', action='append', default=[],
                         metavar='MODULE',
+                        type=arguments.word('a module name'),
                         help='a module that registers tasks (repeatable)')
     common.add_argument('--root-key', default=APPLICATION_ROOT_KEY,
+                        type=arguments.word('a key'),
                         help='the key of the application root '
                         f'(default {APPLICATION_ROOT_KEY})')
     common.add_argument('--connect-timeout', type=_positive,
@@ -204,13 +253,16 @@ def _parser():
         'name until SIGTERM or SIGINT.')
     run.set_defaults(command=worker)
     run.add_argument('--db', required=True, metavar='URI',
-                     help='the database: file:///path/Data.fs, '
-                     'zeo://host:port, postgres://user@host/dbname, ...')
+                     type=arguments.word('a database URI or path',
+                                         anyBytes=True),
+                     help='the database: a FileStorage file\'s path, '
+                     'file:///path/Data.fs, zeo://host:port, '
+                     'postgres://user@host/dbname, ...')
     run.add_argument('--services', required=True, type=_directives,
                      metavar='DIRECTIVES',
                      help='comma-separated site@service, as for autostart: '
                      '@Svc, site1@*, *@*')
-    run.add_argument('--grace', type=float, default=GRACE_TIME,
+    run.add_argument('--grace', type=arguments.seconds(), default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long a stopping worker waits for the jobs '
                      f'in hand (default {GRACE_TIME:g})')
@@ -224,10 +276,12 @@ def _parser():
                      'that came due, and over RelStorage for new jobs; '
                      'over ZEO it hears of them at once '
                      f'(default {WAIT_TIME:g})')
-    run.add_argument('--threads', type=int, default=0, metavar='N',
+    run.add_argument('--threads', type=arguments.integer(1, MAX_THREADS),
+                     metavar='N',
                      help='run up to N jobs at once (MultiProcessor); by '
                      'default each service\'s own processor')
-    run.add_argument('--metrics-port', type=int, default=0, metavar='PORT',
+    run.add_argument('--metrics-port', type=arguments.integer(1, 65535),
+                     metavar='PORT',
                      help='serve Prometheus metrics on 127.0.0.1:PORT '
                      '(needs prometheus_client)')
     from lovely.remotetask.web import settings as webSettings

@@ -1,24 +1,68 @@
-"""Commands for scripts and people: add, status, result, cancel, jobs,
-clean and cron, on the services of a database named by URI.
+"""Commands for scripts and people: init, add, cron, status, result,
+start, cancel, jobs and clean, on the services of a database named by URI
+or path.
 
-Each command is one transaction on its own connection; ``--json`` prints
-what the JSON API would answer, for scripts.
+Each command is one transaction on its own connection (``clean`` one per
+batch); ``--json`` prints what the JSON API would answer, for scripts.
+Commands that only read open the database read-only, and only ``init``
+makes a database that is not there.  docs/cli.rst shows them.
 """
 import argparse
 import importlib
 import json
+import logging
+import re
+import signal
 import sys
+import threading
 import time
 
 import transaction
+import zope.component
+from transaction.interfaces import TransientError
+from ZEO.ClientStorage import ClientStorage
 
+from lovely.remotetask import arguments
+from lovely.remotetask.arguments import shorten
 from lovely.remotetask.database import DatabaseError, openDatabase
-from lovely.remotetask.exceptions import RemoteTaskError
-from lovely.remotetask.schedule import parseFieldText
-from lovely.remotetask.interfaces import FINISHED
+from lovely.remotetask.exceptions import RemoteTaskError, UnknownTaskError
+from lovely.remotetask.folder import getApplicationRoot
+from lovely.remotetask.interfaces import (
+    CANCELLED, COMPLETED, CRONJOB, ERROR, FINISHED, ITask)
+from lovely.remotetask.locate import addService, findService, listServices
+from lovely.remotetask.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
-    SCHEDULE_FIELDS, formatTime, jobData, jsonValue)
-from lovely.remotetask.locate import findService, listServices
+    SCHEDULE_FIELDS, STATUSES, formatTime, jobData, jsonValue)
+from lovely.remotetask.service import MAX_JOB_ID, PRIORITIES, TaskService
+from lovely.remotetask.watch import CommitWatch
+
+# Exit statuses, the same for every command.
+#: `result`: the job failed; `worker`: jobs still busy after the grace time.
+FAILED = 1
+#: Bad input, or a database out of reach: one line says which.
+USAGE = 2
+#: `result`: the job has not finished (or not within --timeout).
+NOT_FINISHED = 3
+#: `result`: the job was cancelled.
+WAS_CANCELLED = 4
+#: Interrupted by Ctrl-C (SIGINT), as shells count it.
+INTERRUPTED = 130
+
+RESULT_STATUSES = (
+    f'Exit status: 0 completed (its result on stdout, as JSON), {FAILED} '
+    f'failed (its error on stderr), {USAGE} bad input, {NOT_FINISHED} not '
+    f'finished (yet, or within --timeout), {WAS_CANCELLED} cancelled, '
+    f'{INTERRUPTED} interrupted (Ctrl-C).')
+
+#: How often a write command is tried when it conflicts with other writers.
+ATTEMPTS = 3
+
+#: Seconds between looks at a job that `result --wait` waits for, unless a
+#: ZEO client hears of a commit sooner.
+POLL_INTERVAL = 0.5
+
+#: The most jobs `clean --batch` removes in one transaction.
+MAX_BATCH = 100_000
 
 
 class CommandError(Exception):
@@ -31,27 +75,48 @@ def importTasks(modules) -> None:
         try:
             importlib.import_module(module)
         except Exception as error:
-            raise CommandError(f'cannot import tasks module {module!r}: '
-                               f'{type(error).__name__}: {error}') from None
+            raise CommandError(
+                f'cannot import tasks module {shorten(module)!r}: '
+                f'{type(error).__name__}: {shorten(str(error), 200)}'
+            ) from None
 
 
 class _Session:
-    """The database of a command, and the service it names."""
+    """The database of a command, opened for what the command does."""
 
-    def __init__(self, args) -> None:
+    def __init__(self, args, write: bool, create: bool = False) -> None:
         try:
-            self.db = openDatabase(args.db, args.connect_timeout)
+            self.db = openDatabase(args.db, args.connect_timeout,
+                                   create=create, readOnly=not write)
         except DatabaseError as error:
             raise CommandError(str(error)) from None
         self.tm = transaction.TransactionManager()
         self.connection = self.db.open(transaction_manager=self.tm)
+        self.service = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether this process hears of other processes' commits."""
+        storage = self.db.storage
+        return isinstance(storage, ClientStorage) or \
+            type(storage).__module__.startswith('relstorage.')
+
+    def findService(self, args) -> None:
         root = self.connection.root().get(args.root_key)
+        if root is None:
+            keys = shorten(', '.join(map(repr, self.connection.root())), 200)
+            raise CommandError(
+                f'the database has no application root at '
+                f'{shorten(args.root_key)!r} (--root-key), so no services'
+                + (f'; its root holds {keys}' if keys else
+                   '; remotetask init --service NAME makes one'))
         entry = findService(root, args.service)
         if entry is None:
-            known = ', '.join(e.path for e in listServices(root))
-            self.close()
-            raise CommandError(f'no service {args.service!r}; the database '
-                               f'has: {known or "no services"}')
+            known = shorten(', '.join(e.path for e in listServices(root)), 300)
+            raise CommandError(
+                f'no service {shorten(args.service)!r}; the database has: ' +
+                (known or f'no services (remotetask init --service '
+                          f'{shorten(args.service)} makes it)'))
         self.service = entry.service
 
     def commit(self) -> None:
@@ -66,103 +131,237 @@ class _Session:
         self.db.close()
 
 
-def run(command, args) -> int:
-    """Run `command(session, args)`; bad input and service errors are one
-    line on stderr and exit status 2."""
+def run(command, args, write: bool, create: bool = False,
+        service: bool = True, check=None) -> int:
+    """Run `command(session, args)`.  Bad input, service errors and a
+    database out of reach are one line on stderr and exit status 2; a
+    write that conflicts with other writers is tried again."""
     session = None
+    _quietLibraries()
     try:
+        if check is not None:
+            check(args)
         importTasks(args.tasks)
-        session = _Session(args)
-        return command(session, args) or 0
+        session = _Session(args, write, create)
+        if service:
+            session.findService(args)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return command(session, args) or 0
+            except TransientError as error:
+                session.tm.abort()
+                if not write or attempt == ATTEMPTS:
+                    raise CommandError(
+                        f'{type(error).__name__}: the database was busy '
+                        f'or went away ({error}); nothing more was '
+                        f'changed, try again') from None
     except (CommandError, RemoteTaskError) as error:
-        print(f'remotetask: {error}', file=sys.stderr)
-        return 2
+        _say(error)
+        return USAGE
     finally:
         if session is not None:
             session.close()
 
 
-def _input(text):
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise CommandError(f'the input is not JSON: {error}') from None
+def _quietLibraries() -> None:
+    """Keep the warnings that storages log (a server out of reach, say)
+    off stderr: a command ends with one line that says what went wrong."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def _show(args, data, text) -> None:
     print(json.dumps(data, indent=1) if args.json else text)
 
 
+def _unknownTask(error, args) -> CommandError:
+    names = sorted(name for name, _ in
+                   zope.component.getUtilitiesFor(ITask))
+    given = ' '.join(f'--tasks {module}' for module in args.tasks)
+    registered = (f'; {given} registered ' if given else
+                  '; registered here: ') + (', '.join(names) or 'none')
+    return CommandError(f'no task named {shorten(error.name)!r} is '
+                        f'registered: name the module that registers it '
+                        f'with --tasks MODULE{registered}')
+
+
+def init(session, args):
+    root = getApplicationRoot(session.connection, args.root_key,
+                              create=True)
+    if findService(root, args.service) is not None:
+        raise CommandError(f'there is a service at {shorten(args.service)!r} '
+                           f'already; init leaves it as it is')
+    try:
+        entry = addService(root, args.service, TaskService())
+    except ValueError as error:
+        raise CommandError(f'{error}; init changed nothing') from None
+    session.commit()
+    _show(args, {'service': entry.path},
+          f'created service {entry.path} in {args.db}')
+
+
 def add(session, args):
-    jobid = session.service.add(
-        args.task, _input(args.input), startLater=args.start_later,
-        priority=args.priority, key=args.key)
+    try:
+        jobid = session.service.add(
+            args.task, args.input, startLater=args.start_later,
+            priority=args.priority, key=args.key)
+    except UnknownTaskError as error:
+        raise _unknownTask(error, args) from None
     session.commit()
     _show(args, {'id': jobid}, jobid)
+
+
+def _checkSchedule(args):
+    fields = [getattr(args, name) for name in SCHEDULE_FIELDS]
+    if args.cron is None and args.delay is None and \
+            all(field is None for field in fields):
+        raise CommandError(
+            "cron needs a schedule: --cron '0 9 * * 1-5', --delay SECONDS, "
+            "or fields such as --minute 0 --hour 9 (--minute '*' for every "
+            "minute)")
 
 
 def cron(session, args):
-    fields = {name: parseFieldText(name, getattr(args, name) or '')
-              for name in SCHEDULE_FIELDS}
-    jobid = session.service.addCronJob(
-        args.task, _input(args.input), **fields, delay=args.delay,
-        cron=args.cron, timezone=args.timezone, missed=args.missed)
+    fields = {name: getattr(args, name) or () for name in SCHEDULE_FIELDS}
+    try:
+        jobid = session.service.addCronJob(
+            args.task, args.input, **fields, delay=args.delay,
+            cron=args.cron, timezone=args.timezone, missed=args.missed,
+            graceTime=args.grace_time, overlap=args.overlap)
+    except UnknownTaskError as error:
+        raise _unknownTask(error, args) from None
     session.commit()
     _show(args, {'id': jobid}, jobid)
 
 
-def status(session, args):
-    job = session.service.jobs.get(args.jobid)
+def _job(session, jobid):
+    job = session.service.jobs.get(jobid)
     if job is None:
-        raise CommandError(f'no job with id {args.jobid}')
+        raise CommandError(f'no job with id {jobid}')
+    return job
+
+
+def status(session, args):
+    job = _job(session, args.jobid)
     _show(args, jobData(job, None), job.status)
 
 
 def result(session, args):
-    service, jobid = session.service, args.jobid
-    service.getStatus(jobid)
-    if args.wait is not None:
-        deadline = time.monotonic() + args.wait
-        while service.getStatus(jobid) not in FINISHED:
-            if time.monotonic() > deadline:
-                raise CommandError(f'job {jobid} is still '
-                                   f'{service.getStatus(jobid)} after '
-                                   f'{args.wait:g} s')
-            _progressLine(service, jobid)
-            time.sleep(0.2)
-            session.refresh()
-        _progressLine(None, None)
-    job = service.jobs[jobid]
-    data = dict(id=jobid, status=job.status, result=jsonValue(job.output),
+    """Print the result of a completed job; say what became of any other,
+    with an exit status of its own."""
+    job = _job(session, args.jobid)
+    code = None
+    if (args.wait or args.timeout is not None) and \
+            job.status not in FINISHED:
+        code = _wait(session, job, args.timeout)
+    data = dict(id=job.id, status=job.status, result=jsonValue(job.output),
                 error=job.error)
-    _show(args, data, job.error if job.status == 'error'
-          else json.dumps(jsonValue(job.output)))
-    return 1 if job.status == 'error' else 0
+    if args.json:
+        _show(args, data, None)
+        return code if code is not None else _resultStatus(job)
+    if job.status == COMPLETED:
+        print(json.dumps(data['result']))
+    elif job.status == ERROR:
+        _say(f'job {job.id} failed: {job.error}')
+    elif job.status == CANCELLED:
+        _say(f'job {job.id} was cancelled; it has no result')
+    elif code is not None:
+        pass                 # _wait said why it stopped
+    elif job.status == CRONJOB:
+        _say(f'job {job.id} is a cron job: it runs again and again, and '
+             f'has no result of its own (status --json shows its last run)')
+    else:
+        _say(f'job {job.id} is {job.status}: it has no result yet '
+             f'(--wait waits for it)')
+    return code if code is not None else _resultStatus(job)
 
 
-def _progressLine(service, jobid) -> None:
+def _resultStatus(job) -> int:
+    return {COMPLETED: 0, ERROR: FAILED, CANCELLED: WAS_CANCELLED}.get(
+        job.status, NOT_FINISHED)
+
+
+def _say(line) -> None:
+    print(f'remotetask: {" ".join(str(line).split())}', file=sys.stderr)
+
+
+def _wait(session, job, timeout):
+    """Wait until `job` finishes: None once it has, else the exit status
+    (after saying why)."""
+    if job.status == CRONJOB:
+        return None          # result() says it never finishes
+    if not session.shared:
+        raise CommandError(
+            f'job {job.id} is {job.status}, and waiting for it needs a '
+            f'database that processes share: this one sees no other '
+            f'process\'s commits; serve a FileStorage through ZEO '
+            f'(runzeo -a 127.0.0.1:8100 -f PATH) and give --db '
+            f'zeo://127.0.0.1:8100')
+    interrupted = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT,
+                                 lambda *_: interrupted.set())
+    watch = CommitWatch(session.db)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            watch.mark()
+            session.refresh()
+            if job.status in FINISHED:
+                return None
+            _progressLine(session.service, job)
+            left = POLL_INTERVAL if deadline is None else \
+                min(POLL_INTERVAL, deadline - time.monotonic())
+            if left <= 0:
+                _progressLine(None, None)
+                _say(f'job {job.id} is still {job.status} after '
+                     f'{timeout:g} s')
+                return NOT_FINISHED
+            watch.wait(interrupted, left)
+            if interrupted.is_set():
+                _progressLine(None, None)
+                _say(f'stopped waiting; job {job.id} is still '
+                     f'{job.status}')
+                return INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        _progressLine(None, None)
+
+
+def _progressLine(service, job) -> None:
     """What a waiting job does, on one line of stderr that keeps changing."""
     if not sys.stderr.isatty():
         return
     if service is None:
         sys.stderr.write('\r\033[K')
+        sys.stderr.flush()
         return
-    progress = service.getProgress(jobid)
-    text = service.getStatus(jobid)
+    progress = service.getProgress(job.id)
+    text = f'job {job.id} is {job.status}'
     if progress is not None:
         text += f' {progress["fraction"]:.0%} {progress["message"]}'
     sys.stderr.write(f'\r\033[K{text}')
     sys.stderr.flush()
 
 
-def cancel(session, args):
-    session.service.cancel(args.jobid)
+def start(session, args):
+    job = _job(session, args.jobid)
+    if not session.service.startJob(job.id):
+        raise CommandError(f'job {job.id} is {job.status}: start starts only '
+                           f'jobs added with --start-later')
     session.commit()
-    _show(args, {'id': args.jobid,
-                 'status': session.service.getStatus(args.jobid)},
-          session.service.getStatus(args.jobid))
+    _show(args, {'id': job.id, 'status': job.status}, job.status)
+
+
+def cancel(session, args):
+    service = session.service
+    service.cancel(_job(session, args.jobid).id)
+    session.commit()
+    _show(args, {'id': args.jobid, 'status': service.getStatus(args.jobid)},
+          service.getStatus(args.jobid))
 
 
 def jobs(session, args):
@@ -172,6 +371,8 @@ def jobs(session, args):
         _show(args, {'jobs': [jobData(job, None) for job in page],
                      'next': cursor}, None)
         return
+    if page:
+        print(f'{"id":>10}  {"status":<11} {"task":<20} created (UTC)')
     for job in page:
         print(f'{job.id:>10}  {job.status:<11} {job.task:<20} '
               f'{formatTime(job.created)}')
@@ -196,56 +397,132 @@ def clean(session, args):
     _show(args, {'removed': removed}, removed)
 
 
+def takeLateInput(args, extras) -> list:
+    """Take a job's input given after options (``add TASK --priority 5
+    INPUT``), which argparse leaves over when the positional before it
+    stood alone; return what is still left over."""
+    if len(extras) != 1 or getattr(args, 'input', True) is not None or \
+            (extras[0].startswith('-') and not _NUMBER.match(extras[0])):
+        return extras
+    try:
+        args.input = arguments.jsonInput(extras[0])
+    except argparse.ArgumentTypeError as error:
+        args.parser.error(f'argument input: {error}')
+    return []
+
+
+_NUMBER = re.compile(r'^-\d|^-\.\d')
+
+
 def addParsers(commands, common) -> None:
     """The parsers of these commands, beside `serve` and `worker`."""
+    # The page sizes are the API's; web.settings loads without the Web stack.
+    from lovely.remotetask.web import settings as webSettings
     shared = argparse.ArgumentParser(add_help=False, parents=[common])
     shared.add_argument('--db', required=True, metavar='URI',
-                        help='the database')
+                        type=arguments.word('a database URI or path',
+                                           anyBytes=True),
+                        help='the database: a FileStorage file\'s path, '
+                        'file:///path/Data.fs, zeo://host:port, '
+                        'postgres://user@host/dbname, ...')
     shared.add_argument('--service', required=True, metavar='PATH',
+                        type=arguments.word('a service path'),
                         help='the service: its name, or site.name')
     shared.add_argument('--json', action='store_true',
                         help='print JSON, as the API answers')
 
-    def command(name, function, help):
-        parser = commands.add_parser(name, parents=[shared], help=help)
-        parser.set_defaults(command=lambda args: run(function, args))
+    def command(name, function, help, write, epilog=None, **options):
+        parser = commands.add_parser(name, parents=[shared], help=help,
+                                     description=help[0].upper() + help[1:]
+                                     + '.', epilog=epilog)
+        parser.set_defaults(command=lambda args: run(
+            function, args, write, **options), parser=parser)
         return parser
 
-    parser = command('add', add, 'add a job; prints its id')
-    parser.add_argument('task')
-    parser.add_argument('input', nargs='?', help='the input, as JSON')
-    parser.add_argument('--start-later', action='store_true')
-    parser.add_argument('--priority', type=int, default=0)
-    parser.add_argument('--key', help='add nothing while a job with this '
-                        'key waits or runs')
-    parser = command('cron', cron, 'add a cron or delayed job')
-    parser.add_argument('task')
-    parser.add_argument('input', nargs='?', help='the input, as JSON')
-    parser.add_argument('--cron', help='a cron expression')
-    parser.add_argument('--timezone', help='the zone of --cron')
+    jobid = arguments.integer(0, MAX_JOB_ID, 'a job id')
+    task = arguments.word('the name of a task')
+    command('init', init, 'make a task service at a path, and the '
+            'database if there is none', write=True, create=True,
+            service=False)
+    parser = command('add', add, 'add a job; prints its id', write=True)
+    parser.add_argument('task', type=task)
+    parser.add_argument('input', nargs='?', type=arguments.jsonInput,
+                        help='the input, as JSON (quote a string twice: '
+                        '\'"text"\')')
+    parser.add_argument('--start-later', action='store_true',
+                        help='wait for a start (API or dashboard)')
+    parser.add_argument('--priority', default=0, metavar='N',
+                        type=arguments.integer(PRIORITIES.start,
+                                               PRIORITIES.stop - 1),
+                        help='higher runs first (default 0)')
+    parser.add_argument('--key', type=arguments.word('a key'),
+                        help='add nothing while a job with this key waits '
+                        'or runs')
+    parser = command('cron', cron, 'add a cron or delayed job; prints its '
+                     'id', write=True, check=_checkSchedule)
+    parser.add_argument('task', type=task)
+    parser.add_argument('input', nargs='?', type=arguments.jsonInput,
+                        help='the input, as JSON')
+    parser.add_argument('--cron', type=arguments.word('a cron expression'),
+                        metavar='EXPRESSION', help='a cron expression, '
+                        'as \'*/5 * * * *\'')
+    parser.add_argument('--timezone', type=arguments.word('a time zone'),
+                        help='the zone of --cron, as Europe/Vienna')
     for name in SCHEDULE_FIELDS:
         parser.add_argument(f'--{name}', metavar='VALUES',
-                            help='numbers and ranges, or *')
-    parser.add_argument('--delay', type=float, help='run once, after this '
-                        'many seconds')
+                            type=arguments.scheduleField(name),
+                            help='numbers and ranges (0,30 or 9-17), or * '
+                            'for every one')
+    parser.add_argument('--delay', metavar='SECONDS',
+                        type=arguments.seconds(0, 100 * 365 * arguments.DAY),
+                        help='run once, after this many seconds')
     parser.add_argument('--missed', default='once',
-                        help='once, each or skip')
-    for name, function, help in (
-            ('status', status, 'print a job\'s status'),
-            ('result', result, 'print a job\'s result (or error)'),
-            ('cancel', cancel, 'cancel a job')):
-        parser = command(name, function, help)
-        parser.add_argument('jobid', type=int)
-    commands.choices['result'].add_argument(
-        '--wait', type=float, nargs='?', const=3600, metavar='SECONDS',
-        help='wait until the job is finished, showing its progress')
-    parser = command('jobs', jobs, 'list jobs, a page at a time')
-    parser.add_argument('--status')
-    parser.add_argument('--after', metavar='CURSOR',
-                        help='the cursor of a page, as the page before '
+                        type=arguments.choice(MISSED_POLICIES, 'policy',
+                                              'policies'),
+                        help='runs missed while nothing processed: once '
+                        '(default), each or skip')
+    parser.add_argument('--grace-time', metavar='SECONDS',
+                        type=arguments.seconds(0, 365 * arguments.DAY),
+                        help='how late a run may start; later ones count '
+                        'as missed')
+    parser.add_argument('--overlap', action='store_true',
+                        help='start a run while the last one still runs')
+    for name, function, help, write, epilog in (
+            ('status', status, 'print a job\'s status', False, None),
+            ('result', result, 'print a job\'s result; the exit status '
+             'says what became of it', False, RESULT_STATUSES),
+            ('start', start, 'start a job added with --start-later', True,
+             None),
+            ('cancel', cancel, 'cancel a job', True, None)):
+        parser = command(name, function, help, write, epilog)
+        parser.add_argument('jobid', type=jobid, metavar='JOBID')
+    parser = commands.choices['result']
+    parser.add_argument('--wait', action='store_true',
+                        help='wait until the job is finished, showing its '
+                        'progress')
+    parser.add_argument('--timeout', metavar='SECONDS',
+                        type=arguments.seconds(0, 365 * arguments.DAY,
+                                               positive=True),
+                        help='wait at most this long (implies --wait)')
+    parser = command('jobs', jobs, 'list jobs, a page at a time',
+                     write=False)
+    parser.add_argument('--status',
+                        type=arguments.choice(STATUSES, 'status',
+                                              'statuses'))
+    parser.add_argument('--after', metavar='CURSOR', type=arguments.cursor,
+                        help='the cursor of a page, as the one before '
                         'printed it')
-    parser.add_argument('--limit', type=int, default=50)
-    parser = command('clean', clean, 'remove finished jobs, in batches')
+    parser.add_argument('--limit', default=webSettings.PAGE_SIZE,
+                        metavar='N', type=arguments.integer(
+                            1, webSettings.MAX_PAGE_SIZE),
+                        help='jobs on a page (default '
+                        f'{webSettings.PAGE_SIZE}, as the API)')
+    parser = command('clean', clean, 'remove finished jobs, in batches',
+                     write=True)
     parser.add_argument('--status', action='append',
-                        choices=list(FINISHED))
-    parser.add_argument('--batch', type=int, default=1000)
+                        type=arguments.choice(FINISHED, 'finished status',
+                                              'finished statuses'),
+                        help='remove only jobs of this status (repeatable)')
+    parser.add_argument('--batch', default=1000, metavar='N',
+                        type=arguments.integer(1, MAX_BATCH),
+                        help='jobs removed per transaction (default 1000)')

@@ -1,57 +1,171 @@
 """Opening a database from a URI, with the storages ZODB already has.
 
-``file:///path/Data.fs`` (FileStorage, one file, no server), ``memory://``
-(MappingStorage), ``zeo://host:port`` (a ZEO client, for several processes
-or machines) and, with RelStorage installed, ``postgres://user@host/db``.
-The URIs are `zodburi`'s; any scheme it knows works, ``zconfig://`` too.
+``file:///path/Data.fs`` or a plain path (FileStorage, one file, one
+process), ``memory://`` (MappingStorage), ``zeo://host:port`` (a ZEO
+client, for several processes or machines) and, with RelStorage installed,
+``postgres://user@host/db``.  The URIs are `zodburi`'s; any scheme it
+knows works, ``zconfig://`` too.
 """
+import os
+import re
+import shlex
 import urllib.parse
+from importlib.metadata import entry_points
+from typing import Optional
 
 import zodburi
 from ZODB import DB
+from ZODB.FileStorage import FileStorage
+from ZODB.POSException import ReadOnlyError
 
 from lovely.remotetask.exceptions import RemoteTaskError
 
 #: Seconds to wait for a ZEO server when the URI does not say.
 CONNECT_TIMEOUT = 30
 
+#: The schemes RelStorage's resolvers serve, when it is installed.
+RELSTORAGE_SCHEMES = ('postgres', 'mysql', 'oracle', 'sqlite')
+
+#: The query option that opens each kind of storage read-only.
+_READ_ONLY_OPTIONS = dict(file='read_only=1', zeo='read_only=1',
+                          **{scheme: 'read_only=true'
+                             for scheme in RELSTORAGE_SCHEMES})
+
+_SCHEME = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:')
+
 
 class DatabaseError(RemoteTaskError):
     """A database URI that is malformed or names a database out of reach."""
 
 
-def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT) -> DB:
-    """Open the database that `uri` names.
+def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
+                 create: bool = True, readOnly: bool = False) -> DB:
+    """Open the database that `uri` names: a URI, or a plain path for a
+    FileStorage.
 
     A ZEO client waits `connectTimeout` seconds for its server (unless the
-    URI sets ``wait_timeout``) instead of for ever.
+    URI sets ``wait_timeout``) instead of for ever.  Without `create`, a
+    FileStorage file must exist already, so that a mistyped path is not a
+    new, empty database.  With `readOnly`, the storage is opened read-only
+    (FileStorage, ZEO and RelStorage): nothing is written, not even a
+    database root; a read-only FileStorage takes no lock, so it can be read
+    while another process holds the file.
     """
-    try:
-        factory, dbArgs = zodburi.resolve_uri(
-            _withConnectTimeout(uri, connectTimeout))
-    except Exception as error:
+    path = _fileStoragePath(uri)
+    if path is not None and not create and not os.path.exists(path):
         raise DatabaseError(
-            f'cannot use database URI {uri!r}: {_reason(error)}') from error
+            f'there is no database at {path}: check the path (remotetask '
+            f'init --db {shlex.quote(uri)} --service NAME creates one)')
+    factory, dbArgs = _resolve(uri, connectTimeout, readOnly)
     try:
         storage = factory()
     except Exception as error:
         raise DatabaseError(
-            f'cannot open database {uri!r}: {_reason(error)}') from error
-    return DB(storage, **dbArgs)
+            f'cannot open database {uri!r}: {_openFailure(error, path)}'
+        ) from error
+    try:
+        return DB(storage, **dbArgs)
+    except ReadOnlyError:
+        storage.close()
+        raise DatabaseError(
+            f'the database {uri!r} is empty: it has no services yet '
+            f'(remotetask init creates one)') from None
+    except BaseException:
+        storage.close()
+        raise
 
 
-def _withConnectTimeout(uri, timeout):
+def _fileStoragePath(uri: str) -> Optional[str]:
+    """The file of a FileStorage `uri` (a plain path or ``file://``), as
+    given; None for other storages."""
+    if not _SCHEME.match(uri):
+        return uri
+    if uri.startswith('file://'):
+        # zodburi takes everything before '?' as the path, unquoted.
+        return os.path.normpath(uri[len('file://'):].split('?', 1)[0])
+    return None
+
+
+def _resolve(uri, connectTimeout, readOnly):
+    if not _SCHEME.match(uri):
+        # A plain path: the file itself, '?' and all, with no URI options.
+        return (lambda: FileStorage(uri, read_only=readOnly)), {}
+    scheme = uri.split(':', 1)[0].lower()
+    given = uri
+    if scheme == 'postgres':
+        uri = _withPostgresDefaults(uri)
+    if readOnly and scheme in _READ_ONLY_OPTIONS:
+        uri = _withOption(uri, _READ_ONLY_OPTIONS[scheme])
+    if scheme == 'zeo':
+        uri = _withOption(uri, f'wait_timeout={max(1, round(connectTimeout))}')
+    try:
+        return zodburi.resolve_uri(uri)
+    except zodburi.NoResolverForScheme:
+        raise DatabaseError(_noResolver(given, scheme)) from None
+    except Exception as error:
+        raise DatabaseError(
+            f'cannot use database URI {given!r}: {_reason(error)}') from error
+
+
+def _withOption(uri, option):
+    """`uri` with the query `option` (``name=value``), unless it has one of
+    that name already."""
+    name = option.split('=', 1)[0]
+    base, question, query = uri.partition('?')
+    if name in urllib.parse.parse_qs(query):
+        return uri
+    return f'{base}?{query}&{option}' if query else f'{base}?{option}'
+
+
+def _withPostgresDefaults(uri):
+    # RelStorage's resolver writes a missing port or user into the DSN as
+    # the word 'None'.
     parts = urllib.parse.urlsplit(uri)
-    if parts.scheme != 'zeo':
-        return uri
-    query = urllib.parse.parse_qs(parts.query)
-    if 'wait_timeout' in query:
-        return uri
-    query = parts.query + ('&' if parts.query else '') + \
-        f'wait_timeout={int(timeout)}'
-    return urllib.parse.urlunsplit(parts._replace(query=query))
+    if not parts.username or not parts.hostname:
+        raise DatabaseError(
+            f'cannot use database URI {uri!r}: it needs a user and a host, '
+            f'as in postgres://USER@HOST:5432/DBNAME')
+    if parts.port is None:
+        uri = urllib.parse.urlunsplit(
+            parts._replace(netloc=parts.netloc + ':5432'))
+    return uri
+
+
+def _noResolver(uri, scheme):
+    if scheme in RELSTORAGE_SCHEMES:
+        return (f'cannot use database URI {uri!r}: {scheme}:// needs '
+                f'RelStorage: pip install "lovely.remotetask[relstorage]"')
+    if scheme == 'postgresql':
+        return (f'cannot use database URI {uri!r}: RelStorage spells it '
+                f'postgres://USER@HOST:5432/DBNAME')
+    known = sorted({ep.name for ep in
+                    entry_points(group='zodburi.resolvers')})
+    return (f'cannot use database URI {uri!r}: no storage for {scheme}://; '
+            f'use a path of a FileStorage file, or one of '
+            f'{", ".join(s + "://" for s in known)}')
+
+
+def _openFailure(error, path):
+    from zc.lockfile import LockError
+    if isinstance(error, LockError) and path is not None:
+        holder = _lockHolder(path)
+        return (f'it is in use by {holder}: a FileStorage serves one process '
+                f'at a time; stop that process, or serve the file through a '
+                f'ZEO server (runzeo -a 127.0.0.1:8100 -f {path}) and give '
+                f'every process --db zeo://127.0.0.1:8100')
+    return _reason(error)
+
+
+def _lockHolder(path):
+    try:
+        with open(path + '.lock') as lock:
+            pid = lock.read().strip()
+    except OSError:
+        pid = ''
+    return f'process {pid}' if pid.isdigit() else 'another process'
 
 
 def _reason(error) -> str:
-    return f'{type(error).__name__}: {error}' if str(error) \
+    text = ' '.join(str(error).split())     # one line, whatever it was
+    return f'{type(error).__name__}: {text}' if text \
         else type(error).__name__

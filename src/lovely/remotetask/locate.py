@@ -96,3 +96,31 @@ def servicePath(service) -> str:
     if not names:
         return f'oid{u64(service._p_oid)}'
     return '.'.join(reversed(names))
+
+
+def addService(root: Folder, path: str, service) -> ServiceEntry:
+    """Store `service` at the dotted `path` that `findService` reads,
+    making its site if need be; refuse a path that is taken."""
+    names = path.split('.')
+    if len(names) > 2 or not all(names):
+        raise ValueError(f'a service path is a name, or site.name, not '
+                         f'{path!r}')
+    if not isinstance(root, Folder):
+        raise ValueError(f'the application root is a '
+                         f'{type(root).__name__}, not a Folder')
+    container = root
+    if len(names) == 2:
+        container = root.get(names[0])
+        if container is None:
+            container = root[names[0]] = Folder()
+        elif not isinstance(container, Folder):
+            raise ValueError(f'{names[0]!r} in the application root is a '
+                             f'{type(container).__name__}, not a site')
+    found = container.get(names[-1])
+    if found is not None:
+        what = 'a service' if ITaskService.providedBy(found) else \
+            f'a {type(found).__name__}'
+        raise ValueError(f'there is {what} at {path!r} already')
+    container[names[-1]] = service
+    return ServiceEntry(path, names[0] if len(names) == 2 else None,
+                        names[-1], service)
