@@ -63,7 +63,8 @@ def worker(args) -> int:
                 f'{known or "no services"}')
         if args.metrics_port:
             from lovely.remotetask import metrics
-            metrics.serve(db, args.metrics_port)
+            metrics.serve(db, args.metrics_port, rootKey=args.root_key,
+                          services=f'*@*,{args.services}')
         log.info('worker running %s; SIGTERM stops it', ', '.join(started))
         stop.wait()
         log.info('stopping: finishing the jobs in hand (at most %s s)',
@@ -190,8 +191,10 @@ def _parser():
                         metavar='MODULE',
                         help='a module that registers tasks (repeatable)')
     common.add_argument('--root-key', default=APPLICATION_ROOT_KEY,
-                        help='the key of the application root '
-                        f'(default {APPLICATION_ROOT_KEY})')
+                        help='the key of the application root in the '
+                        f'database root (default {APPLICATION_ROOT_KEY}); '
+                        'without one there, or with "", service paths start '
+                        'at the database root')
     common.add_argument('--connect-timeout', type=_positive,
                         default=CONNECT_TIMEOUT, metavar='SECONDS',
                         help='how long to wait for a database server')
@@ -206,8 +209,9 @@ def _parser():
                      'zeo://host:port, postgres://user@host/dbname, ...')
     run.add_argument('--services', required=True, type=_directives,
                      metavar='DIRECTIVES',
-                     help='comma-separated site@service, as for autostart: '
-                     '@Svc, site1@*, *@*')
+                     help='comma-separated service paths (site1.Svc) or '
+                     'site@service directives, as for autostart: @Svc, '
+                     'site1@*, *@*')
     run.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long a stopping worker waits for the jobs '

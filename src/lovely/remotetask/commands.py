@@ -18,7 +18,8 @@ from lovely.remotetask.schedule import parseFieldText
 from lovely.remotetask.interfaces import FINISHED
 from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, formatTime, jobData, jsonValue)
-from lovely.remotetask.locate import findService, listServices
+from lovely.remotetask.locate import (
+    applicationRoot, findService, listServices)
 
 
 class CommandError(Exception):
@@ -45,8 +46,12 @@ class _Session:
             raise CommandError(str(error)) from None
         self.tm = transaction.TransactionManager()
         self.connection = self.db.open(transaction_manager=self.tm)
-        root = self.connection.root().get(args.root_key)
-        entry = findService(root, args.service)
+        root = applicationRoot(self.connection, args.root_key)
+        try:
+            entry = findService(root, args.service)
+        except RemoteTaskError:
+            self.close()
+            raise
         if entry is None:
             known = ', '.join(e.path for e in listServices(root))
             self.close()
@@ -202,7 +207,7 @@ def addParsers(commands, common) -> None:
     shared.add_argument('--db', required=True, metavar='URI',
                         help='the database')
     shared.add_argument('--service', required=True, metavar='PATH',
-                        help='the service: its name, or site.name')
+                        help='the service: its path, as site.name (or site@name)')
     shared.add_argument('--json', action='store_true',
                         help='print JSON, as the API answers')
 
