@@ -69,10 +69,9 @@ def worker(args) -> int:
         stop.wait()
         log.info('stopping: finishing the jobs in hand (at most %s s)',
                  args.grace)
-        unfinished = processing.stopAll(timeout=args.grace)
+        unfinished = processing.shutdown(timeout=args.grace)
         if unfinished:
-            log.error('%s still busy after %s s; their jobs will be taken '
-                      'back when their leases expire',
+            log.error('%s still busy after %s s; their jobs were given back',
                       ', '.join(unfinished), args.grace)
             return 1
         return 0
@@ -155,9 +154,10 @@ def serve(args) -> int:
         server.run()   # until SIGINT or SIGTERM
         log.info('stopping: finishing the jobs in hand (at most %s s)',
                  args.grace)
-        unfinished = processing.stopAll(timeout=args.grace)
+        unfinished = processing.shutdown(timeout=args.grace)
         if unfinished:
-            log.error('%s still busy after %s s', ', '.join(unfinished),
+            log.error('%s still busy after %s s; their jobs were given back',
+                      ', '.join(unfinished),
                       args.grace)
             return 1
         return 0
