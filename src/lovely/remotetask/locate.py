@@ -132,17 +132,25 @@ def applicationRoot(connection, rootKey: str = APPLICATION_ROOT_KEY):
     return root
 
 
+def _kind(obj):
+    """The class of `obj`, seen through an acquisition wrapper (Zope)."""
+    kind = type(obj)
+    if kind.__name__.endswith('AcquisitionWrapper'):
+        return type(obj.aq_base)
+    return kind
+
+
 def isService(obj) -> bool:
     """Whether `obj` is a task service; its class tells, so that a ghost
     is not loaded to be asked."""
-    return ITaskService.implementedBy(type(obj)) or (
+    return ITaskService.implementedBy(_kind(obj)) or (
         getattr(obj, '_p_changed', False) is not None
         and ITaskService.providedBy(obj))
 
 
 def isContainer(obj) -> bool:
     """Whether `obj` keeps objects by name (its class tells)."""
-    kind = type(obj)
+    kind = _kind(obj)
     if isService(obj):
         return False
     return (hasattr(kind, 'objectIds') and hasattr(kind, '_getOb')) or (
@@ -176,7 +184,7 @@ def registeredServices(registry) -> Iterator[Tuple[str, object]]:
 def children(container) -> Iterator[Tuple[str, object]]:
     """(name, object) of what `container` holds, by name, at most
     `SCAN_LIMIT` of them."""
-    if hasattr(type(container), 'objectIds'):
+    if hasattr(_kind(container), 'objectIds'):
         names = container.objectIds()
         getter = container._getOb
     elif isContainer(container):
@@ -201,7 +209,7 @@ def child(container, name: str):
     if name == SITE_MANAGER:
         return siteManager(container)
     found = None
-    if hasattr(type(container), 'objectIds'):
+    if hasattr(_kind(container), 'objectIds'):
         # Only objects held: _getOb would find attributes and methods too.
         found = container._getOb(name, None) if name in container else None
     elif isContainer(container):

@@ -7,7 +7,9 @@ same name in different sites run apart.
 When the process exits, `shutdown` stops them and gives back the jobs in
 hand, so that none waits out its lease after a clean restart: at normal
 exit through `atexit`, and on SIGTERM too unless the host handles SIGTERM
-itself (then its own shutdown should call `shutdown`).
+itself (then its own shutdown should call `shutdown`).  A host that closes
+its database first (Zope does, as it exits) stops the processors of that
+database as it closes it.
 """
 import atexit
 import dataclasses
@@ -78,6 +80,7 @@ def start(service, factory=None, **arguments) -> None:
     processor = factory(
         service._p_jar.db(), service._p_oid, name=name, **arguments)
     _installExitHooks()
+    _stopBeforeClose(service._p_jar.db())
     thread = threading.Thread(
         target=_run, args=(key, processor), name=name, daemon=True)
     with _lock:
@@ -180,7 +183,7 @@ HANDLE_SIGTERM = True
 _hooked = False
 
 
-def shutdown(timeout: Optional[float] = None) -> List[str]:
+def shutdown(timeout: Optional[float] = None, db=None) -> List[str]:
     """Stop every processor of this process, wait up to `timeout` seconds
     (default `EXIT_GRACE`) for the jobs in hand, and give back those still
     running: they wait in the queue again (the attempt counts, as when a
@@ -188,11 +191,20 @@ def shutdown(timeout: Optional[float] = None) -> List[str]:
     busy.
 
     Called at exit; a server that manages its own signals and leaves by
-    ``os._exit`` calls it from its shutdown hook.
+    ``os._exit`` calls it from its shutdown hook.  With `db`, only the
+    processors of that database stop.
     """
     with _lock:
-        entries = list(_running.values())
-    busy = stopAll(EXIT_GRACE if timeout is None else timeout)
+        entries = [entry for entry in _running.values()
+                   if db is None or entry.processor.db is db]
+    for entry in entries:
+        entry.processor.stop()
+    timeout = EXIT_GRACE if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    for entry in entries:
+        entry.thread.join(max(0, deadline - time.monotonic()))
+    busy = [entry.thread.name for entry in entries
+            if entry.thread.is_alive()]
     for entry in entries:
         if entry.thread.is_alive():
             _giveBack(entry.processor)
@@ -237,6 +249,24 @@ def _releaseHeld(service, workerId) -> List[int]:
         given.append(jobid)
     service.unregisterWorker(workerId)
     return given
+
+
+def _stopBeforeClose(db) -> None:
+    """Make `db.close()` stop this process's processors of `db` first."""
+    if getattr(db, '_remotetaskStopsFirst', False):
+        return
+    close = db.close
+
+    def stopFirst(*args, **kw):
+        with _lock:
+            running = any(entry.processor.db is db
+                          for entry in _running.values())
+        if running:
+            shutdown(db=db)
+        return close(*args, **kw)
+
+    db.close = stopFirst
+    db._remotetaskStopsFirst = True
 
 
 def _installExitHooks() -> None:
