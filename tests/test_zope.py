@@ -175,11 +175,12 @@ def test_a_registered_service_runs_in_its_site(zope):
 
 
 def test_sigterm_gives_back_the_job_in_hand(zope):
-    jobid = zope.api('/services/site1.tasks/jobs',
-                     dict(task='hold', input=dict(seconds=3600)))['id']
-    testing.waitUntil(lambda: zope.api(
-        f'/services/site1.tasks/jobs/{jobid}')['status'] == 'processing',
-        timeout=30, interval=0.05)
+    started = os.path.join(zope.directory, 'started')
+    jobid = zope.api('/services/site1.tasks/jobs', dict(
+        task='hold', input=dict(seconds=3600, path=started)))['id']
+    # Running, not only claimed (a claimed job is given back unstarted).
+    testing.waitUntil(lambda: os.path.exists(started), timeout=30,
+                      interval=0.05)
     zope.stop()
     # The database is free now: read it as a worker would.
     from lovely.remotetask.database import openDatabase

@@ -26,6 +26,8 @@ def _where(context, input):
 
 
 def _hold(context, input):
+    with open(input['path'], 'w') as f:
+        f.write('started')
     time.sleep(input['seconds'])
 
 
