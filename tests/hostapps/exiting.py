@@ -8,7 +8,6 @@ main.  The task ``hold`` runs until its input's ``seconds`` have passed;
 each run appends '<jobid> start' and '<jobid> done' lines to the file its
 input names.
 """
-import os
 import signal
 import sys
 import threading

@@ -16,6 +16,7 @@ in their site as a user, the Web service in Zope's WSGI pipeline.
 This module imports Zope; the rest of the package does not need it.
 """
 import contextlib
+import importlib
 import logging
 import threading
 from typing import Callable, Optional
@@ -24,7 +25,6 @@ from AccessControl.SecurityManagement import (
     getSecurityManager, newSecurityManager, noSecurityManager,
     setSecurityManager)
 from AccessControl import SpecialUsers
-from AccessControl import users as _users  # noqa: F401 (sets SpecialUsers)
 from Acquisition import Explicit, Implicit, aq_base, aq_chain, aq_parent
 from OFS.SimpleItem import SimpleItem
 from zope.component.hooks import getSite, setSite
@@ -38,6 +38,9 @@ from lovely.remotetask.service import TaskService as _TaskService
 from lovely.remotetask.task import SimpleTask
 
 log = logging.getLogger('lovely.remotetask')
+
+# Importing it sets SpecialUsers.system and .nobody.
+importlib.import_module('AccessControl.users')
 
 #: Where Zope keeps its application in the database root.
 ZOPE_ROOT_KEY = 'Application'
