@@ -55,7 +55,7 @@ def test_directive_that_matches_nothing_lists_the_services(fileUri):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "remotetask: no service matches '*@nothing'; the database has: "
-        "@svc, site1@mail")
+        "svc, site1.mail")
 
 
 def test_missing_arguments_are_named():

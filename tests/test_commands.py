@@ -348,20 +348,16 @@ def test_a_database_without_services_says_how_to_make_one(cli, tmp_path):
     db = remotetask.openDatabase(path)
     db.close()
     assert oneLine(cli('jobs', '--db', path, '--service', 'mail')) == (
-        "remotetask: the database has no application root at 'Application' "
-        "(--root-key), so no services; remotetask init --service NAME makes "
-        "one")
-    assert oneLine(cli('jobs', '--db', path, '--service', 'mail',
-                       '--root-key', 'App')) == (
-        "remotetask: the database has no application root at 'App' "
-        "(--root-key), so no services; remotetask init --service NAME makes "
-        "one")
+        "remotetask: no service 'mail'; the database has: no services "
+        "(remotetask init --service mail makes it)")
 
 
-def test_a_wrong_root_key_lists_the_keys(command):
+def test_a_wrong_root_key_starts_paths_at_the_database_root(command):
+    # Nothing at 'App': paths start at the database root, and the message
+    # lists what is found from there.
     assert oneLine(command('jobs', '--root-key', 'App')) == (
-        "remotetask: the database has no application root at 'App' "
-        "(--root-key), so no services; its root holds 'Application'")
+        "remotetask: no service 'site1.mail'; the database has: "
+        "Application.svc")
 
 
 def test_postgres_without_relstorage_names_the_extra(cli, monkeypatch):
@@ -496,7 +492,7 @@ BAD_INPUT = [
      "--connect-timeout: must be a number of seconds above 0 to 86400, not "
      "'inf'"),
     (('jobs', '--root-key', ' '), 'remotetask jobs: argument --root-key: '
-     'must be a key, not empty'),
+     'must be a key, or "" for the database root, not empty'),
     (('jobs', '--tasks', ''), 'remotetask jobs: argument --tasks: must be a '
      'module name, not empty'),
     (('jobs', '--tasks', 'no.such.module'), "remotetask: cannot import tasks "

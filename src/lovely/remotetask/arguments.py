@@ -82,6 +82,12 @@ def word(what: str, anyBytes: bool = False) -> _Type:
     return parse
 
 
+def rootKey(text: str) -> str:
+    """The key of the application root: '' for the database root itself."""
+    return text if text == '' else word('a key, or "" for the database '
+                                        'root')(text)
+
+
 def _checkUtf8(text: str) -> None:
     # Python gives bytes of the command line that are not UTF-8 as lone
     # surrogates, which no JSON, XML-RPC or page can show.

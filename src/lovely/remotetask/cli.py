@@ -113,15 +113,15 @@ def worker(args) -> int:
                 f'{known or "no services"}')
         if args.metrics_port is not None:
             from lovely.remotetask import metrics
-            metrics.serve(db, args.metrics_port)
+            metrics.serve(db, args.metrics_port, rootKey=args.root_key,
+                          services=f'*@*,{args.services}')
         log.info('worker running %s; SIGTERM stops it', ', '.join(started))
         stop.wait()
         log.info('stopping: finishing the jobs in hand (at most %s s)',
                  args.grace)
-        unfinished = processing.stopAll(timeout=args.grace)
+        unfinished = processing.shutdown(timeout=args.grace)
         if unfinished:
-            log.error('%s still busy after %s s; their jobs will be taken '
-                      'back when their leases expire',
+            log.error('%s still busy after %s s; their jobs were given back',
                       ', '.join(unfinished), args.grace)
             return 1
         return 0
@@ -206,9 +206,10 @@ def serve(args) -> int:
         server.run()   # until SIGINT or SIGTERM
         log.info('stopping: finishing the jobs in hand (at most %s s)',
                  args.grace)
-        unfinished = processing.stopAll(timeout=args.grace)
+        unfinished = processing.shutdown(timeout=args.grace)
         if unfinished:
-            log.error('%s still busy after %s s', ', '.join(unfinished),
+            log.error('%s still busy after %s s; their jobs were given back',
+                      ', '.join(unfinished),
                       args.grace)
             return 1
         return 0
@@ -240,9 +241,11 @@ def _parser():
                         type=arguments.word('a module name'),
                         help='a module that registers tasks (repeatable)')
     common.add_argument('--root-key', default=APPLICATION_ROOT_KEY,
-                        type=arguments.word('a key'),
-                        help='the key of the application root '
-                        f'(default {APPLICATION_ROOT_KEY})')
+                        type=arguments.rootKey,
+                        help='the key of the application root in the '
+                        f'database root (default {APPLICATION_ROOT_KEY}); '
+                        'without one there, or with "", service paths start '
+                        'at the database root')
     common.add_argument('--connect-timeout', type=_positive,
                         default=CONNECT_TIMEOUT, metavar='SECONDS',
                         help='how long to wait for a database server')
@@ -260,8 +263,9 @@ def _parser():
                      'postgres://user@host/dbname, ...')
     run.add_argument('--services', required=True, type=_directives,
                      metavar='DIRECTIVES',
-                     help='comma-separated site@service, as for autostart: '
-                     '@Svc, site1@*, *@*')
+                     help='comma-separated service paths (site1.Svc) or '
+                     'site@service directives, as for autostart: @Svc, '
+                     'site1@*, *@*')
     run.add_argument('--grace', type=arguments.seconds(), default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long a stopping worker waits for the jobs '

@@ -29,7 +29,8 @@ from lovely.remotetask.exceptions import RemoteTaskError, UnknownTaskError
 from lovely.remotetask.folder import getApplicationRoot
 from lovely.remotetask.interfaces import (
     CANCELLED, COMPLETED, CRONJOB, ERROR, FINISHED, ITask)
-from lovely.remotetask.locate import addService, findService, listServices
+from lovely.remotetask.locate import (
+    addService, applicationRoot, findService, listServices)
 from lovely.remotetask.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, STATUSES, formatTime, jobData, jsonValue)
@@ -102,14 +103,7 @@ class _Session:
             type(storage).__module__.startswith('relstorage.')
 
     def findService(self, args) -> None:
-        root = self.connection.root().get(args.root_key)
-        if root is None:
-            keys = shorten(', '.join(map(repr, self.connection.root())), 200)
-            raise CommandError(
-                f'the database has no application root at '
-                f'{shorten(args.root_key)!r} (--root-key), so no services'
-                + (f'; its root holds {keys}' if keys else
-                   '; remotetask init --service NAME makes one'))
+        root = applicationRoot(self.connection, args.root_key)
         entry = findService(root, args.service)
         if entry is None:
             known = shorten(', '.join(e.path for e in listServices(root)), 300)
@@ -427,7 +421,8 @@ def addParsers(commands, common) -> None:
                         'postgres://user@host/dbname, ...')
     shared.add_argument('--service', required=True, metavar='PATH',
                         type=arguments.word('a service path'),
-                        help='the service: its name, or site.name')
+                        help='the service: its path, as site.name (or '
+                        'site@name)')
     shared.add_argument('--json', action='store_true',
                         help='print JSON, as the API answers')
 

@@ -29,8 +29,11 @@ class Folder(persistent.Persistent):
             # Names make up thread names and autostart directives.
             raise ValueError(f'folder item names may not contain "." or '
                              f'"@": {name!r}')
-        obj.__parent__ = self
-        obj.__name__ = name
+        try:
+            obj.__parent__ = self
+            obj.__name__ = name
+        except AttributeError:
+            pass   # a BTree, say: found by its name all the same
         self._items[name] = obj
 
     def __getitem__(self, name: str):
@@ -38,7 +41,8 @@ class Folder(persistent.Persistent):
 
     def __delitem__(self, name: str) -> None:
         obj = self._items.pop(name)
-        obj.__parent__ = obj.__name__ = None
+        if getattr(obj, '__parent__', None) is self:
+            obj.__parent__ = obj.__name__ = None
 
     def get(self, name: str, default=None):
         return self._items.get(name, default)

@@ -17,7 +17,7 @@ except ImportError:   # pragma: no cover - the package is optional
     prometheus_client = None
 
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY
-from lovely.remotetask.locate import listServices
+from lovely.remotetask.locate import applicationRoot, listServices
 
 if prometheus_client is not None:
     RUN_SECONDS = prometheus_client.Histogram(
@@ -37,9 +37,12 @@ def observeRun(task: str, seconds: float) -> None:
 class ServiceCollector:
     """Reads the gauges of every service of a database at each scrape."""
 
-    def __init__(self, db, rootKey: str = APPLICATION_ROOT_KEY) -> None:
+    def __init__(self, db, rootKey: str = APPLICATION_ROOT_KEY,
+                 services: str = '*@*') -> None:
         self.db = db
         self.rootKey = rootKey
+        #: Directives (or paths) of the services to read.
+        self.services = services
 
     def collect(self):
         jobs = GaugeMetricFamily(
@@ -54,7 +57,8 @@ class ServiceCollector:
         connection = self.db.open(transaction_manager=tm)
         try:
             now = time.time()
-            for name, service in _services(connection, self.rootKey):
+            for name, service in _services(connection, self.rootKey,
+                                           self.services):
                 for status, count in service.statusCounts().items():
                     jobs.add_metric([name, status], count)
                 depth.add_metric([name], service.queueLength())
@@ -69,27 +73,31 @@ class ServiceCollector:
         yield age
 
 
-def _services(connection, rootKey):
-    for entry in listServices(connection.root().get(rootKey)):
+def _services(connection, rootKey, services):
+    for entry in listServices(applicationRoot(connection, rootKey),
+                              services):
         yield entry.path, entry.service
 
 
-def registry(db, rootKey: str = APPLICATION_ROOT_KEY):
-    """A registry with the database's gauges and this process's run times."""
+def registry(db, rootKey: str = APPLICATION_ROOT_KEY,
+             services: str = '*@*'):
+    """A registry with the gauges of the services `services` names (see
+    `locate`) and this process's run times."""
     if prometheus_client is None:
         raise RuntimeError('metrics need the prometheus_client package')
     result = prometheus_client.CollectorRegistry()
-    result.register(ServiceCollector(db, rootKey))
+    result.register(ServiceCollector(db, rootKey, services))
     result.register(RUN_SECONDS)
     return result
 
 
-def wsgiApp(db, rootKey: str = APPLICATION_ROOT_KEY):
+def wsgiApp(db, rootKey: str = APPLICATION_ROOT_KEY, services: str = '*@*'):
     """A WSGI application that serves the metrics in Prometheus' format."""
-    return prometheus_client.make_wsgi_app(registry(db, rootKey))
+    return prometheus_client.make_wsgi_app(registry(db, rootKey, services))
 
 
-def serve(db, port: int, host: str = '127.0.0.1') -> None:
+def serve(db, port: int, host: str = '127.0.0.1',
+          rootKey: str = APPLICATION_ROOT_KEY, services: str = '*@*') -> None:
     """Serve the metrics over HTTP from a thread of this process."""
     prometheus_client.start_http_server(
-        port, addr=host, registry=registry(db))
+        port, addr=host, registry=registry(db, rootKey, services))

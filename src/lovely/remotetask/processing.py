@@ -3,19 +3,30 @@
 Threads are found by database and service oid, and named after the
 service's place below the application root, so that two services of the
 same name in different sites run apart.
+
+When the process exits, `shutdown` stops them and gives back the jobs in
+hand, so that none waits out its lease after a clean restart: at normal
+exit through `atexit`, and on SIGTERM too unless the host handles SIGTERM
+itself (then its own shutdown should call `shutdown`).  A host that closes
+its database first (Zope does, as it exits) stops the processors of that
+database as it closes it.
 """
+import atexit
 import dataclasses
 import logging
+import signal
 import threading
 import time
 from typing import List, Optional
 
+import transaction
 from ZODB.utils import z64
 
 from lovely.remotetask import context
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import CANCELLED
 from lovely.remotetask.locate import servicePath
+from lovely.remotetask.run import Outcome
 
 log = logging.getLogger('lovely.remotetask')
 
@@ -68,6 +79,8 @@ def start(service, factory=None, **arguments) -> None:
     arguments = dict(service.processorArguments, **arguments)
     processor = factory(
         service._p_jar.db(), service._p_oid, name=name, **arguments)
+    _installExitHooks()
+    _stopBeforeClose(service._p_jar.db())
     thread = threading.Thread(
         target=_run, args=(key, processor), name=name, daemon=True)
     with _lock:
@@ -154,3 +167,128 @@ def requestStopAfterCommit(service, jobid: int) -> None:
     jar.transaction_manager.get().addAfterCommitHook(
         lambda committed: committed and context.requestStop(
             service._p_oid, jobid, CANCELLED))
+
+
+# Stopping with the process
+
+#: Seconds an exiting process gives the jobs in hand to finish before it
+#: gives them back.
+EXIT_GRACE = 5.0
+#: Whether the first start in the main thread, finding SIGTERM's default
+#: action (the process dies, and no exit hook runs), makes SIGTERM exit
+#: the process normally instead.  Set it to False before starting to keep
+#: the default.  A handler the host installed is never replaced.
+HANDLE_SIGTERM = True
+
+_hooked = False
+
+
+def shutdown(timeout: Optional[float] = None, db=None) -> List[str]:
+    """Stop every processor of this process, wait up to `timeout` seconds
+    (default `EXIT_GRACE`) for the jobs in hand, and give back those still
+    running: they wait in the queue again (the attempt counts, as when a
+    lease expires).  Return the names of the processors that were still
+    busy.
+
+    Called at exit; a server that manages its own signals and leaves by
+    ``os._exit`` calls it from its shutdown hook.  With `db`, only the
+    processors of that database stop.
+    """
+    with _lock:
+        entries = [entry for entry in _running.values()
+                   if db is None or entry.processor.db is db]
+    for entry in entries:
+        entry.processor.stop()
+    timeout = EXIT_GRACE if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    for entry in entries:
+        entry.thread.join(max(0, deadline - time.monotonic()))
+    busy = [entry.thread.name for entry in entries
+            if entry.thread.is_alive()]
+    for entry in entries:
+        if entry.thread.is_alive():
+            _giveBack(entry.processor)
+    return busy
+
+
+def _giveBack(processor) -> None:
+    """Give back the jobs `processor` holds and forget its worker, on a
+    connection of our own."""
+    tm = transaction.TransactionManager()
+    try:
+        connection = processor.db.open(transaction_manager=tm)
+    except Exception:
+        log.exception('%s: its jobs could not be given back; they will be '
+                      'taken back when their leases expire', processor.name)
+        return
+    try:
+        for attempt in tm.attempts(5):
+            with attempt:
+                given = _releaseHeld(connection.get(processor.serviceOid),
+                                     processor.workerId)
+        for jobid in given:
+            log.warning('job %s given back: this process stopped while it '
+                        'ran', jobid)
+    except Exception:
+        log.exception('%s: its jobs could not be given back; they will be '
+                      'taken back when their leases expire', processor.name)
+    finally:
+        tm.abort()
+        connection.close()
+
+
+def _releaseHeld(service, workerId) -> List[int]:
+    given = []
+    for jobid in service.heldBy(workerId):
+        job = service.jobs.get(jobid)
+        if job is None or job.worker != workerId:
+            continue
+        service.recordOutcome(Outcome(
+            jobid, job.attempts, retryable=True,
+            error=f'the process stopped during attempt {job.attempts}'))
+        given.append(jobid)
+    service.unregisterWorker(workerId)
+    return given
+
+
+def _stopBeforeClose(db) -> None:
+    """Make `db.close()` stop this process's processors of `db` first."""
+    if getattr(db, '_remotetaskStopsFirst', False):
+        return
+    close = db.close
+
+    def stopFirst(*args, **kw):
+        with _lock:
+            running = any(entry.processor.db is db
+                          for entry in _running.values())
+        if running:
+            shutdown(db=db)
+        return close(*args, **kw)
+
+    db.close = stopFirst
+    db._remotetaskStopsFirst = True
+
+
+def _installExitHooks() -> None:
+    global _hooked
+    with _lock:
+        if _hooked:
+            return
+        _hooked = True
+    atexit.register(_atExit)
+    if HANDLE_SIGTERM and \
+            threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exitOnSigterm)
+
+
+def _exitOnSigterm(signum, frame):
+    # Unwind the main thread as for sys.exit(), so that exit hooks run.
+    raise SystemExit(128 + signum)
+
+
+def _atExit() -> None:
+    with _lock:
+        idle = not _running
+    if not idle:
+        shutdown()

@@ -17,6 +17,8 @@ import zope.component
 from zope.interface import implementer
 
 from lovely.remotetask import interfaces, placement, processing
+from lovely.remotetask.autostart import (  # the seed had them here
+    bootStrapSubscriber, getAutostartServiceNames)
 from lovely.remotetask.context import checkProgress
 from lovely.remotetask.defaults import MAX_STORED_SIZE, WAIT_TIME
 from lovely.remotetask.events import JobAdded, JobCancelled, notifyOnCommit
@@ -36,7 +38,7 @@ from lovely.remotetask.registry import KeyIndex, Registry
 from lovely.remotetask.run import runJob
 from lovely.remotetask.versioning import Versioned
 
-__all__ = ['TaskService']
+__all__ = ['TaskService', 'bootStrapSubscriber', 'getAutostartServiceNames']
 
 log = logging.getLogger('lovely.remotetask')
 

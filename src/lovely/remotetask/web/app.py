@@ -20,13 +20,13 @@ import webob
 from transaction.interfaces import TransientError
 
 from lovely.remotetask.exceptions import (
-    JobStateError, RemoteTaskError, UnknownJobError)
-from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
+    InvalidArgumentError, JobStateError, RemoteTaskError, UnknownJobError)
+from lovely.remotetask.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.interfaces import ICronJob
 from lovely.remotetask.web import auth, settings
+from lovely.remotetask.locate import applicationRoot, findService
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.parsing import shown
-from lovely.remotetask.locate import findService
 
 log = logging.getLogger('lovely.remotetask.web')
 
@@ -115,14 +115,16 @@ class Context:
         self.identity = identity
 
     @property
-    def root(self) -> Optional[Folder]:
-        """The application root, None if the database has none."""
-        root = self.connection.root().get(self.app.rootKey)
-        return root if isinstance(root, Folder) else None
+    def root(self):
+        """Where service paths start (see `locate.applicationRoot`)."""
+        return applicationRoot(self.connection, self.app.rootKey)
 
     def service(self, path: str):
         """The `ServiceEntry` at `path`, or HTTPError 404."""
-        entry = findService(self.root, path)
+        try:
+            entry = findService(self.root, path)
+        except InvalidArgumentError:   # a malformed path names nothing
+            entry = None
         if entry is None:
             raise HTTPError(404, f'no task service {shown(path)}')
         return entry

@@ -1,0 +1,199 @@
+"""Zope on a real instance: ``mkwsgiinstance``, served by waitress through
+``runwsgi`` in a process of its own, with lovely.remotetask's ZCML, the
+autostart of zope.conf, a service in the OFS tree and one registered in a
+site manager, tasks that run in their site as a user, and the Web service
+mounted in Zope's WSGI pipeline."""
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+import servers
+from lovely.remotetask import testing
+
+pytest.importorskip('Zope2')
+
+TOKEN = 'zope-manage-token'
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class ZopeInstance:
+    """A Zope instance in `directory`, as mkwsgiinstance makes it."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.port = servers.freePort()
+        self.env = dict(os.environ, PYTHONPATH=HERE + os.pathsep +
+                        os.environ.get('PYTHONPATH', ''))
+        bin = os.path.dirname(sys.executable)
+        subprocess.run([os.path.join(bin, 'mkwsgiinstance'), '-d',
+                        directory, '-u', 'admin:admin'], check=True)
+        self.conf = os.path.join(directory, 'etc', 'zope.conf')
+        self.ini = os.path.join(directory, 'etc', 'zope.ini')
+        self.runwsgi = os.path.join(bin, 'runwsgi')
+        self.logPath = os.path.join(directory, 'run.log')
+        self.process = None
+
+    def setUp(self):
+        """Fill the database, then configure what a user adds to run
+        tasks: our ZCML, autostart, the Web service."""
+        subprocess.run([sys.executable, '-m', 'hostapps.zopesetup',
+                        self.conf], check=True, env=self.env,
+                       cwd=self.directory)
+        includes = os.path.join(self.directory, 'etc', 'package-includes')
+        os.makedirs(includes, exist_ok=True)
+        with open(os.path.join(includes, 'hostapps-configure.zcml'),
+                  'w') as f:
+            f.write('<include xmlns="http://namespaces.zope.org/zope" '
+                    'package="hostapps" />\n')
+        with open(self.conf, 'a') as f:
+            f.write('\n<product-config lovely.remotetask>\n'
+                    '  autostart site1@tasks, site2@reports\n'
+                    '</product-config>\n')
+        credentials = os.path.join(self.directory, 'etc', 'tokens')
+        with open(credentials, 'w') as f:
+            f.write(f'manage {TOKEN}\n')
+        with open(self.ini) as f:
+            ini = f.read()
+        ini = re.sub(r'port = \d+', f'port = {self.port}', ini)
+        ini = re.sub(r'\n    zope\n', '\n    remotetask\n    zope\n', ini)
+        ini += ('\n[filter:remotetask]\nuse = egg:lovely.remotetask#zope\n'
+                f'prefix = /remotetask\ncredentials = {credentials}\n')
+        with open(self.ini, 'w') as f:
+            f.write(ini)
+
+    def start(self):
+        self.log = open(self.logPath, 'ab')
+        self.process = subprocess.Popen(
+            [self.runwsgi, self.ini], stdout=self.log,
+            stderr=subprocess.STDOUT, env=self.env, cwd=self.directory)
+        testing.waitUntil(lambda: self.process.poll() is None and
+                          servers.accepts(self.port), timeout=60,
+                          interval=0.05)
+
+    def stop(self, timeout=30):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self.log.close()
+
+    def output(self):
+        with open(self.logPath, encoding='utf-8', errors='replace') as f:
+            return f.read()
+
+    def request(self, path, data=None, user=None, token=None):
+        headers = {}
+        if user is not None:
+            headers['Authorization'] = 'Basic ' + base64.b64encode(
+                user.encode()).decode()
+        if token is not None:
+            headers['Authorization'] = f'Bearer {token}'
+        if data is not None:
+            data = json.dumps(data).encode()
+            headers['Content-Type'] = 'application/json'
+        request = urllib.request.Request(
+            f'http://127.0.0.1:{self.port}{path}', data=data,
+            headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read().decode()
+
+    def api(self, path, data=None):
+        return json.loads(self.request('/remotetask/api' + path, data,
+                                       token=TOKEN))
+
+    def runJob(self, service, task, input):
+        """Add a job through the Web service; wait until it is done."""
+        jobid = self.api(f'/services/{service}/jobs',
+                         dict(task=task, input=input))['id']
+        done = {}
+
+        def finished():
+            done.update(self.api(f'/services/{service}/jobs/{jobid}'))
+            return done['status'] in ('completed', 'error')
+
+        testing.waitUntil(finished, timeout=30, interval=0.05)
+        return done
+
+
+@pytest.fixture(scope='module')
+def zope(tmp_path_factory):
+    instance = ZopeInstance(str(tmp_path_factory.mktemp('zope') / 'zi'))
+    instance.setUp()
+    instance.start()
+    yield instance
+    if instance.process.poll() is None:
+        instance.stop()
+
+
+def test_autostart_of_zope_conf(zope):
+    testing.waitUntil(lambda: 'service reports on site site2 started'
+                      in zope.output(), timeout=30)
+    assert 'service tasks on site site1 started' in zope.output()
+    services = {s['id']: s for s in zope.api('/services')['services']}
+    assert services['site1.tasks']['processing'] is True
+    assert services['site2.++etc++site.reports']['processing'] is True
+
+
+def test_a_task_changes_ofs_content_as_a_user(zope):
+    assert zope.request('/site1/note', user='admin:admin') == 'old text'
+    job = zope.runJob('site1.tasks', 'editNote',
+                      dict(text='new text', report='report1'))
+    assert job['status'] == 'completed', job['error']
+    assert job['result'] == dict(user='editor', owner='editor', site=None)
+    # A later request sees what the task committed.
+    assert zope.request('/site1/note', user='admin:admin') == 'new text'
+    assert zope.request('/site1/report1', user='admin:admin') == 'new text'
+
+
+def test_anonymous_may_not(zope):
+    job = zope.runJob('site1.tasks', 'anonymousEdit',
+                      dict(text='sneaky', report='report2'))
+    assert job['status'] == 'error'
+    assert job['error'].startswith('Unauthorized')
+    assert zope.request('/site1/note', user='admin:admin') == 'new text'
+    with pytest.raises(urllib.error.HTTPError):
+        zope.request('/site1/report2', user='admin:admin')
+
+
+def test_a_registered_service_runs_in_its_site(zope):
+    job = zope.runJob('site2.++etc++site.reports', 'where', {})
+    assert job['status'] == 'completed', job['error']
+    assert job['result'] == dict(user='System Processes', site='/site2',
+                                 context='/site2')
+    # site@name, the directive's spelling, names the same service.
+    same = zope.api('/services/site2@reports')
+    assert same['id'] == 'site2.++etc++site.reports'
+
+
+def test_sigterm_gives_back_the_job_in_hand(zope):
+    started = os.path.join(zope.directory, 'started')
+    jobid = zope.api('/services/site1.tasks/jobs', dict(
+        task='hold', input=dict(seconds=3600, path=started)))['id']
+    # Running, not only claimed (a claimed job is given back unstarted).
+    testing.waitUntil(lambda: os.path.exists(started), timeout=30,
+                      interval=0.05)
+    zope.stop()
+    # The database is free now: read it as a worker would.
+    from lovely.remotetask.database import openDatabase
+    from lovely.remotetask.locate import applicationRoot, findService
+    db = openDatabase('file://' + os.path.join(zope.directory, 'var',
+                                               'Data.fs'))
+    try:
+        connection = db.open()
+        service = findService(applicationRoot(connection),
+                              'site1.tasks').service
+        assert service.getStatus(jobid) == 'queued'
+        assert service.getWorkers() == []
+        connection.close()
+    finally:
+        db.close()
+    assert f'job {jobid} given back' in zope.output()
