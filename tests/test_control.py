@@ -11,6 +11,7 @@ from ZODB.POSException import ConflictError
 
 from lovely import remotetask
 from lovely.remotetask import context, events
+from lovely.remotetask.exceptions import JobStateError
 from lovely.remotetask.retry import RetryPolicy, RetryTask
 from lovely.remotetask.task import ProcessTask, SimpleTask
 from services import newService, waitForStatus
@@ -383,3 +384,47 @@ def test_a_job_cancelled_while_held_in_a_batch_never_runs(app):
         session.record([outcome])
     service._p_jar.sync()
     assert (service.getStatus(jobid), ran) == ('cancelled', [])
+
+
+def test_failed_jobs_are_retried_by_hand_one_by_one_or_all(service):
+    remotetask.provideTask(failing(OSError('down')), name='flaky',
+                           retry=RetryPolicy(maxAttempts=1))
+    remotetask.provideTask(lambda input: input, name='echo')
+    failed = [service.add('flaky', n) for n in range(5)]
+    fine = service.add('echo', 'x')
+    service.process()
+    assert service.statusCounts() == {'error': 5, 'completed': 1}
+    service.retry(failed[0])
+    assert service.getStatus(failed[0]) == 'queued'
+    with pytest.raises(JobStateError, match='only failed and cancelled'):
+        service.retry(fine)
+    assert service.retryAll(limit=3) == 3
+    assert service.retryAll(task='echo') == 0
+    assert service.retryAll() == 1
+    assert service.statusCounts() == {'queued': 5, 'completed': 1}
+    # A retried job has its retry policy's attempts anew.
+    service.process()
+    job = service.jobs[failed[0]]
+    assert (job.status, job.attempts, len(job.history)) == ('error', 2, 2)
+    assert job.history[-1]['error'] == 'OSError: down'
+    assert 'Traceback' in job.history[-1]['traceback']
+
+
+def test_finished_jobs_are_counted_by_minute(service):
+    remotetask.provideTask(lambda input: input, name='echo')
+    service.add('echo', 1)
+    service.process()
+    now = time.time()
+    minutes = service.activity(now, minutes=3)
+    assert [start for start, _ in minutes] == [
+        (int(now // 60) - n) * 60 for n in (2, 1, 0)]
+    assert minutes[-1][1] == {'completed': 1}
+
+
+def test_a_paused_service_gives_no_job_to_claim(service):
+    remotetask.provideTask(lambda input: input, name='echo')
+    jobid = service.add('echo', 1)
+    service.pause()
+    assert service.isPaused() and service.claimNextJob() is None
+    service.resume()
+    assert service.claimNextJob() == jobid

@@ -39,6 +39,9 @@ _ID_MASK = (1 << ID_BITS) - 1
 #: Tids count 2**32 per minute; this many low bits make about a millisecond.
 _STAMP_SHIFT = 16
 
+#: Minutes of finished jobs a lane counts, for charts of throughput.
+ACTIVITY_MINUTES = 60
+
 #: Seconds a lane with nothing in its chains must have been left alone
 #: before a processor may retire it (see `Lanes.retireIdle`).
 IDLE_LANE_TIME = 3600.0
@@ -95,6 +98,9 @@ class Lane(Versioned):
         #: The block of job ids this writer hands out (see `jobmap`).
         self.block = None
         self.retired = False
+        #: minute (epoch seconds // 60) -> {status: jobs this writer
+        #: finished with it in that minute}, for the last ACTIVITY_MINUTES.
+        self.activity = {}
 
     def count(self, status: str, delta: int) -> None:
         counts = dict(self.counts)
@@ -102,6 +108,16 @@ class Lane(Versioned):
         if not counts[status]:
             del counts[status]
         self.counts = counts
+
+    def finished(self, status: str, when: float) -> None:
+        """Count a job finished with `status` at `when` in its minute."""
+        minute = int(when // 60)
+        activity = {m: counts for m, counts in self.activity.items()
+                    if m > minute - ACTIVITY_MINUTES}
+        counts = dict(activity.get(minute, {}))
+        counts[status] = counts.get(status, 0) + 1
+        activity[minute] = counts
+        self.activity = activity
 
     def chain(self, channel) -> Chain:
         """This lane's chain of `channel`, made when first needed."""
@@ -172,6 +188,19 @@ class Lanes(Versioned):
             for status, count in lane.counts.items():
                 total[status] = total.get(status, 0) + count
         return {status: count for status, count in total.items() if count}
+
+    def activity(self, now: float, minutes: int = ACTIVITY_MINUTES) -> list:
+        """[(minute start, {status: count})] of the jobs finished in each of
+        the last `minutes` minutes, oldest first."""
+        last = int(now // 60)
+        total = {minute: {} for minute in range(last - minutes + 1, last + 1)}
+        for lane in self._lanes.values():
+            for minute, counts in lane.activity.items():
+                if minute in total:
+                    for status, count in counts.items():
+                        total[minute][status] = \
+                            total[minute].get(status, 0) + count
+        return [(minute * 60, counts) for minute, counts in total.items()]
 
     def retireIdle(self, now: float, idle: float = IDLE_LANE_TIME) -> list:
         """Retire lanes whose chains are empty and whose writer left them

@@ -10,6 +10,7 @@ import base64
 import heapq
 import itertools
 import json
+import time
 from typing import Iterator, Optional
 
 from lovely.remotetask import placement
@@ -18,11 +19,21 @@ from lovely.remotetask.interfaces import PROCESSING, QUEUED
 from lovely.remotetask.lanes import entryId, entryStamp, stampTime
 
 
+#: Jobs a listing filtered by task reads for one page at most.
+TASK_SCAN = 5000
+
+
 class Listing:
     """The looking-at part of `TaskService` (see ITaskService)."""
 
     def statusCounts(self) -> dict:
         return placement.count(self)
+
+    def activity(self, now=None, minutes: int = 60) -> list:
+        """How many jobs finished in each of the last `minutes` minutes,
+        by status: [(minute start, {status: count})], oldest first."""
+        return self._lanes.activity(time.time() if now is None else now,
+                                    minutes)
 
     def queueLength(self) -> int:
         return placement.count(self, QUEUED)
@@ -37,7 +48,7 @@ class Listing:
         return stampTime(entryStamp(min(heads))) if heads else None
 
     def jobsPage(self, status=None, after: Optional[str] = None,
-                 limit: int = 50):
+                 limit: int = 50, task: Optional[str] = None):
         if isinstance(limit, bool) or not isinstance(limit, int) or \
                 limit < 1:
             raise InvalidArgumentError(
@@ -51,14 +62,22 @@ class Listing:
         if cursor is not None:
             stream = itertools.dropwhile(lambda item: item[0] <= cursor,
                                          stream)
+        page, last = [], None
         try:
-            items = list(itertools.islice(stream, limit + 1))
+            for scanned, (key, jobid) in enumerate(stream):
+                if len(page) == limit or task is not None and \
+                        scanned >= TASK_SCAN:
+                    # More to come; a filtered page may come short, as it
+                    # reads at most TASK_SCAN jobs.
+                    return page, formatCursor(last)
+                job = self.jobs[jobid]
+                last = key
+                if task is None or job.task == task:
+                    page.append(job)
         except TypeError:
             raise InvalidArgumentError(
                 f'{after!r} is not a cursor of this listing') from None
-        page = [self.jobs[jobid] for _, jobid in items[:limit]]
-        more = len(items) > limit
-        return page, (formatCursor(items[limit - 1][0]) if more else None)
+        return page, None
 
 
 def _stream(service, status) -> Iterator[tuple]:

@@ -25,6 +25,7 @@ which readers check against the job and processors drop.
 import heapq
 import itertools
 import math
+import time
 from typing import Iterator, Optional
 
 from BTrees.OOBTree import OOTreeSet
@@ -76,6 +77,8 @@ def place(service, job, status: str, *, worker: Optional[str] = None,
     value = entry(currentStamp(service) if stamp is None else stamp, job.id)
     job._token = lane.chain(_channel(job, status)).append(value)
     job._entry = value
+    if status in FINISHED:
+        lane.finished(status, time.time())
     if status in (QUEUED, CRONJOB, DELAYED, RETRY):
         processing.wakeAfterCommit(service)
 

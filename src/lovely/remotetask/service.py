@@ -11,6 +11,7 @@ transactions; only two transactions moving the same job conflict.
 import logging
 import time
 import types
+from typing import Optional
 
 import transaction
 import zope.component
@@ -224,6 +225,26 @@ class TaskService(Listing, WorkerProtocol, Versioned):
             placement.move(self, job, CRONJOB if job.recurring else DELAYED)
         else:
             placement.move(self, job, QUEUED)
+
+    def retryAll(self, status: str = ERROR, task: Optional[str] = None,
+                 limit: int = 100) -> int:
+        """Retry up to `limit` jobs of `status` (error or cancelled), of
+        `task` if given, the oldest first; return how many.  Call it in one
+        transaction after another until it returns 0."""
+        if status not in (ERROR, CANCELLED):
+            raise InvalidArgumentError(
+                f'only error and cancelled jobs are retried, not {status!r}')
+        retried, after = 0, None
+        while retried < limit:
+            page, after = self.jobsPage(status, after, limit, task)
+            for job in page:
+                if retried < limit and (job.key is None or
+                                        self._pendingWithKey(job.key) is None):
+                    self.retry(job.id)
+                    retried += 1
+            if after is None:
+                break
+        return retried
 
     def pauseJob(self, jobid: int, paused: bool = True) -> None:
         """Pause a cron job (its runs are skipped), or resume it."""
