@@ -29,7 +29,8 @@ def accepts(port) -> bool:
 
 
 class ZEOServer:
-    """`runzeo` serving a FileStorage in `directory`."""
+    """``remotetask zeo`` (ZEO's runzeo, where this package is importable)
+    serving a FileStorage in `directory`."""
 
     def __init__(self, directory):
         self.path = os.path.join(directory, 'zeo.fs')
@@ -43,8 +44,8 @@ class ZEOServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'ZEO.runzeo',
-             '-a', f'127.0.0.1:{self.port}', '-f', self.path],
+            [sys.executable, '-m', 'lovely.remotetask', 'zeo',
+             '--address', f'127.0.0.1:{self.port}', '--db', self.path],
             stdout=self.log, stderr=subprocess.STDOUT)
         testing.waitUntil(lambda: accepts(self.port), timeout=30,
                           interval=0.05)

@@ -237,3 +237,68 @@ def test_killing_a_threaded_worker_in_a_trickle_loses_none(client):
             workers[0].signal(signal.SIGKILL)
     client.waitForEachDone(ids)
     assert workers[1].stop() == 0
+
+
+def test_tasks_that_all_change_one_object_all_complete(client):
+    """Three workers run jobs that all change one counter: their task
+    transactions conflict, and each conflict runs the task again (after a
+    short wait with jitter) instead of failing the job."""
+    zope.component.provideUtility(tasks.Bump(), name='bump')
+    client.service.__parent__['counter'] = tasks.Counter()
+    ids = [client.service.add('bump', {'work': 0.002}) for _ in range(90)]
+    client.tm.commit()
+    workers = client.workers(3, '--wait-time', '0.05')
+    client.waitForAll(ids)
+    assert client.service.__parent__['counter'].value == 90
+    assert {client.service.jobs[j].attempts for j in ids} == {1}
+    assert [w.stop() for w in workers] == [0, 0, 0]
+
+
+def test_a_worker_says_when_the_zeo_server_cannot_resolve_conflicts(
+        tmp_path):
+    """A ZEO server that cannot import lovely.remotetask cannot merge
+    concurrent changes; a worker that starts says so at CRITICAL."""
+    import subprocess
+    import sys
+    server = ZEOServer(str(tmp_path))
+    bare = os.path.join(str(tmp_path), 'bare')
+    os.mkdir(bare)
+    server.process = subprocess.Popen(
+        [sys.executable, '-c', _BARE_SERVER, str(server.port), server.path],
+        stdout=server.log, stderr=subprocess.STDOUT, cwd=bare)
+    from servers import accepts
+    from lovely.remotetask import testing
+    testing.waitUntil(lambda: accepts(server.port), timeout=30,
+                      interval=0.05)
+    try:
+        db = remotetask.openDatabase(server.uri)
+        tm = transaction.TransactionManager()
+        connection = db.open(transaction_manager=tm)
+        root = remotetask.getApplicationRoot(connection, create=True)
+        root['svc'] = remotetask.TaskService()
+        tm.commit()
+        connection.close()
+        db.close()
+        worker = Worker(str(tmp_path), server.uri, '--services', '@svc')
+        waitFor(lambda: 'worker running' in worker.output())
+        assert 'CRITICAL lovely.remotetask the ZEO server cannot resolve' \
+            in worker.output()
+        assert worker.stop() == 0
+    finally:
+        server.close()
+
+
+# A ZEO server whose Python cannot import lovely.remotetask.
+_BARE_SERVER = '''
+import sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name == 'lovely' or name.startswith('lovely.'):
+            raise ImportError('not here')
+sys.meta_path.insert(0, Refuse())
+for name in [n for n in sys.modules if n.startswith('lovely')]:
+    del sys.modules[name]
+from ZEO import runzeo
+sys.argv[1:] = ['-a', '127.0.0.1:' + sys.argv[1], '-f', sys.argv[2]]
+runzeo.main()
+'''

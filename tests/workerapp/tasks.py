@@ -2,6 +2,7 @@
 import os
 import time
 
+import persistent
 import zope.component
 from zope.interface import implementer
 
@@ -46,3 +47,26 @@ class CronRun(Append):
 
 
 zope.component.provideUtility(CronRun(), name='cronrun')
+
+
+class Counter(persistent.Persistent):
+    """One object that many jobs change."""
+
+    value = 0
+
+
+@implementer(ITask)
+class Bump:
+    """Adds 1 to the application root's 'counter', `work` seconds after it
+    read it: jobs that run at the same time change the same object, and
+    their transactions conflict."""
+
+    def __call__(self, service, jobid, input):
+        counter = service.__parent__['counter']
+        value = counter.value
+        time.sleep(input.get('work', 0.002))
+        counter.value = value + 1
+        return value + 1
+
+
+zope.component.provideUtility(Bump(), name='bump')

@@ -16,7 +16,8 @@ import sys
 import threading
 from typing import List, Optional
 
-from lovely.remotetask import arguments, autostart, commands, processing
+from lovely.remotetask import (
+    arguments, autostart, commands, processing, zeoserver)
 from lovely.remotetask.commands import CommandError as UsageError
 from lovely.remotetask.commands import importTasks
 from lovely.remotetask.database import (
@@ -115,6 +116,8 @@ def worker(args) -> int:
             from lovely.remotetask import metrics
             metrics.serve(db, args.metrics_port, rootKey=args.root_key,
                           services=f'*@*,{args.services}')
+        for oid in processing.serviceOids(db)[:1]:
+            zeoserver.checkResolution(db, oid)
         log.info('worker running %s; SIGTERM stops it', ', '.join(started))
         stop.wait()
         log.info('stopping: finishing the jobs in hand (at most %s s)',
@@ -127,6 +130,15 @@ def worker(args) -> int:
         return 0
     finally:
         db.close()
+
+
+def zeoServer(args) -> int:
+    from lovely.remotetask import zeoserver
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format='%(asctime)s %(levelname)s %(name)s %(message)s')
+    zeoserver.serve(args.address, args.db)
+    return 0
 
 
 def serve(args) -> int:
@@ -342,5 +354,18 @@ def _parser():
     web.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long stopping waits for the jobs in hand')
+    zeo = subparsers.add_parser(
+        'zeo', help='run a ZEO server that resolves this package\'s '
+        'conflicts',
+        description='Run a ZEO server in this environment, where '
+        'lovely.remotetask is importable: over ZEO, concurrent changes are '
+        'merged by the server, which needs the classes that merge them.')
+    zeo.set_defaults(command=zeoServer)
+    zeo.add_argument('--address', required=True, metavar='[HOST:]PORT',
+                     type=arguments.word('an address'),
+                     help='where to listen, e.g. 127.0.0.1:8100')
+    zeo.add_argument('--db', required=True, metavar='PATH',
+                     type=arguments.word('a file path', anyBytes=True),
+                     help='the FileStorage file it serves')
     commands.addParsers(subparsers, common)
     return parser

@@ -1,7 +1,7 @@
 """Opening a database from a URI, with the storages ZODB already has.
 
 ``file:///path/Data.fs`` or a plain path (FileStorage, one file, one
-process), ``memory://`` (MappingStorage), ``zeo://host:port`` (a ZEO
+process), ``memory://`` (in memory, for tests), ``zeo://host:port`` (a ZEO
 client, for several processes or machines) and, with RelStorage installed,
 ``postgres://user@host/db``.  The URIs are `zodburi`'s; any scheme it
 knows works, ``zconfig://`` too.
@@ -15,8 +15,10 @@ from typing import Optional
 
 import zodburi
 from ZODB import DB
+from ZODB.ConflictResolution import ConflictResolvingStorage
 from ZODB.FileStorage import FileStorage
-from ZODB.POSException import ReadOnlyError
+from ZODB.MappingStorage import MappingStorage
+from ZODB.POSException import ConflictError, ReadOnlyError
 
 from lovely.remotetask.exceptions import RemoteTaskError
 
@@ -32,6 +34,30 @@ _READ_ONLY_OPTIONS = dict(file='read_only=1', zeo='read_only=1',
                              for scheme in RELSTORAGE_SCHEMES})
 
 _SCHEME = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:')
+
+
+class MemoryStorage(ConflictResolvingStorage, MappingStorage):
+    """A storage in memory that resolves conflicts, as FileStorage, ZEO and
+    RelStorage do (MappingStorage refuses every concurrent change of an
+    object, so services under concurrent use would not work on it)."""
+
+    def tpc_begin(self, transaction, tid=None):
+        super().tpc_begin(transaction, tid)
+        self._resolved = []
+
+    def store(self, oid, serial, data, version, transaction):
+        try:
+            super().store(oid, serial, data, version, transaction)
+        except ConflictError as error:
+            committed = error.serials[0]
+            data = self.tryToResolveConflict(oid, committed, serial, data)
+            with self._lock:
+                self._tdata[oid] = data
+            self._resolved.append(oid)
+
+    def tpc_vote(self, transaction):
+        super().tpc_vote(transaction)
+        return self._resolved
 
 
 class DatabaseError(RemoteTaskError):
@@ -63,6 +89,8 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
         raise DatabaseError(
             f'cannot open database {uri!r}: {_openFailure(error, path)}'
         ) from error
+    if type(storage) is MappingStorage:   # memory://
+        storage = MemoryStorage(storage.__name__)
     try:
         return DB(storage, **dbArgs)
     except ReadOnlyError:

@@ -5,9 +5,10 @@ A host subscribes to react: ``zope.component.provideHandler(handler,
 commits, in the order they happened, and not at all when it aborts: a
 claim that conflicted and was tried again sends one `JobStarted`, not two.
 """
-import transaction
 import zope.event
 from zope.interface import Attribute, Interface, implementer
+
+from lovely.remotetask.commits import pendingOnCommit
 
 
 class IJobEvent(Interface):
@@ -84,12 +85,11 @@ class JobCancelled(JobEvent):
 
 
 class _Pending(list):
-    """The events of one transaction, sent by its after-commit hook."""
+    """The events of one transaction, sent once it commits."""
 
-    def send(self, committed: bool) -> None:
-        if committed:
-            for event in self:
-                zope.event.notify(event)
+    def send(self) -> None:
+        for event in self:
+            zope.event.notify(event)
 
 
 def notifyOnCommit(service, event: JobEvent) -> None:
@@ -97,13 +97,8 @@ def notifyOnCommit(service, event: JobEvent) -> None:
     commits (the thread's transaction, for a service not stored yet)."""
     if not zope.event.subscribers:
         return   # nobody listens: spare the bookkeeping
-    jar = service._p_jar
-    txn = (jar.transaction_manager if jar is not None
-           else transaction.manager).get()
-    try:
-        pending = txn.data(_Pending)
-    except KeyError:
-        pending = _Pending()
-        txn.set_data(_Pending, pending)
-        txn.addAfterCommitHook(pending.send)
-    pending.append(event)
+
+    def pending():
+        events = _Pending()
+        return events, events.send
+    pendingOnCommit(service, _Pending, pending).append(event)

@@ -48,9 +48,12 @@ NEVER = math.inf
 _PAST_IDS = 2 ** 31
 
 
-def _channel(job, status):
+def _channel(job, status, back=False):
     if status == QUEUED:
-        return (QUEUED, job.priority)
+        # Jobs given back keep their old stamps: a chain of their own keeps
+        # each chain in the order of its stamps.
+        return (QUEUED, job.priority, 'back') if back else \
+            (QUEUED, job.priority)
     if status in SCHEDULED:
         return 'schedule'
     return status
@@ -75,7 +78,8 @@ def place(service, job, status: str, *, worker: Optional[str] = None,
             service._workers[worker].hold(job.id, job.attempts)
             return
     value = entry(currentStamp(service) if stamp is None else stamp, job.id)
-    job._token = lane.chain(_channel(job, status)).append(value)
+    job._token = lane.chain(_channel(job, status, stamp is not None)).append(
+        value)
     job._entry = value
     if status in FINISHED:
         lane.finished(status, time.time())

@@ -23,6 +23,7 @@ import transaction
 from ZODB.utils import z64
 
 from lovely.remotetask import context
+from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import CANCELLED
 from lovely.remotetask.locate import servicePath
@@ -92,8 +93,30 @@ def start(service, factory=None, **arguments) -> None:
 
 
 def _run(key, processor):
+    """Run a processor until it is stopped; one that dies (its database
+    away for long, a bug) is logged at CRITICAL and started again, never
+    left dead."""
+    wait = 0.1
     try:
-        processor()
+        while processor.running:
+            try:
+                processor()
+            except BaseException:
+                if not processor.running:
+                    raise
+                log.critical('processor %s died; it starts again in %g s',
+                             threading.current_thread().name, wait,
+                             exc_info=True)
+            else:
+                if not processor.running:
+                    break
+                log.critical('processor %s ended while it should run; it '
+                             'starts again in %g s',
+                             threading.current_thread().name, wait)
+            deadline = time.monotonic() + wait
+            while processor.running and time.monotonic() < deadline:
+                time.sleep(0.05)
+            wait = min(2 * wait, 30.0)
     finally:
         with _lock:
             entry = _running.get(key)
@@ -113,6 +136,12 @@ def stop(service, wait: Optional[float] = 0) -> None:
         entry.thread.join(wait)
 
 
+def serviceOids(db) -> List[bytes]:
+    """The oids of the services of `db` that process in this process."""
+    with _lock:
+        return [oid for (dbid, oid) in _running if dbid == id(db)]
+
+
 def isRunning(service) -> bool:
     with _lock:
         entry = _running.get(_key(service))
@@ -122,22 +151,12 @@ def isRunning(service) -> bool:
 
 def wakeAfterCommit(service) -> None:
     """Wake `service`'s processor once the current transaction commits."""
-    jar = service._p_jar
-    if jar is None or service._p_oid is None:
-        return
-    txn = jar.transaction_manager.get()
-    try:
-        txn.data(service)
-    except KeyError:
-        txn.set_data(service, True)
-        txn.addAfterCommitHook(_wake, args=(id(jar.db()), service._p_oid))
+    afterCommit(service, lambda: _wake(_key(service)), once=service)
 
 
-def _wake(committed, dbid, oid):
-    if not committed:
-        return
+def _wake(key):
     with _lock:
-        entry = _running.get((dbid, oid))
+        entry = _running.get(key)
     if entry is not None:
         entry.processor.wake()
 
@@ -160,13 +179,8 @@ def stopAll(timeout: Optional[float] = None) -> List[str]:
 def requestStopAfterCommit(service, jobid: int) -> None:
     """Once the transaction commits, ask the job if it runs in this process
     to stop; workers elsewhere learn of it from the service."""
-    jar = service._p_jar
-    if jar is None or service._p_oid is None:
-        context.requestStop(service._p_oid, jobid, CANCELLED)
-        return
-    jar.transaction_manager.get().addAfterCommitHook(
-        lambda committed: committed and context.requestStop(
-            service._p_oid, jobid, CANCELLED))
+    oid = service._p_oid
+    afterCommit(service, lambda: context.requestStop(oid, jobid, CANCELLED))
 
 
 # Stopping with the process

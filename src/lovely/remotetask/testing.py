@@ -12,9 +12,9 @@ from typing import Callable, Dict, Optional
 import transaction
 import zope.component.testing
 from ZODB import DB
-from ZODB.MappingStorage import MappingStorage
 
 from lovely.remotetask import processing
+from lovely.remotetask.database import MemoryStorage
 from lovely.remotetask.service import TaskService
 from lovely.remotetask.task import SimpleTask
 
@@ -53,8 +53,8 @@ class TaskServiceStub(TaskService):
 
 
 def memoryDatabase() -> DB:
-    """A new database in memory."""
-    return DB(MappingStorage())
+    """A new database in memory, that resolves conflicts."""
+    return DB(MemoryStorage())
 
 
 def setUp(test=None) -> None:

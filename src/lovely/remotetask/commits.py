@@ -1,0 +1,40 @@
+"""Doing something once a transaction commits: the one place for it.
+
+Waking a processor for new jobs, asking a running job to stop and sending
+events must happen only if the transaction that called for them commits,
+and then after it.  The transaction is the one that changes the service:
+its connection's, or, for a service in no database yet, the thread's.
+"""
+import transaction
+
+
+def afterCommit(service, callback, once=None) -> None:
+    """Call `callback()` after the transaction that changes `service`
+    commits, not at all if it aborts; with `once`, a key, at most once per
+    transaction for that key."""
+    jar = service._p_jar
+    txn = (jar.transaction_manager if jar is not None
+           else transaction.manager).get()
+    if once is not None:
+        try:
+            txn.data(once)
+            return
+        except KeyError:
+            txn.set_data(once, True)
+    txn.addAfterCommitHook(lambda committed: committed and callback())
+
+
+def pendingOnCommit(service, key, factory):
+    """The value kept under `key` for the transaction that changes
+    `service`, made when first asked for by `factory()`, which returns the
+    value and what to call once the transaction commits."""
+    jar = service._p_jar
+    txn = (jar.transaction_manager if jar is not None
+           else transaction.manager).get()
+    try:
+        return txn.data(key)
+    except KeyError:
+        value, callback = factory()
+        txn.set_data(key, value)
+        txn.addAfterCommitHook(lambda committed: committed and callback())
+        return value

@@ -1,0 +1,139 @@
+"""Concurrent adds, claims, cancels, cleaning and records never fail each
+other's transactions: on FileStorage, over a ZEO server process and on
+RelStorage, with the service's processor claiming at the same time."""
+import threading
+
+import pytest
+import transaction
+from transaction.interfaces import TransientError
+
+from lovely import remotetask
+from lovely.remotetask import testing
+from services import newService, waitForStatus
+
+PRODUCERS = 8
+ADDS = 25
+
+
+def produce(db, oid, adds, conflicts, ids, action=None):
+    """Add `adds` jobs, one per transaction, as requests would; count the
+    commits that conflicted (none should)."""
+    tm = transaction.TransactionManager()
+    connection = db.open(transaction_manager=tm)
+    try:
+        for n in range(adds):
+            for attempt in range(3):
+                tm.begin()
+                service = connection.get(oid)
+                jobid = service.add('echo', n)
+                if action is not None:
+                    action(service, jobid)
+                try:
+                    tm.commit()
+                    ids.append(jobid)
+                    break
+                except TransientError as error:
+                    conflicts.append(error)
+                    tm.abort()
+    finally:
+        connection.close()
+
+
+def runProducers(db, service, action=None):
+    conflicts, ids = [], []
+    threads = [threading.Thread(target=produce, args=(
+        db, service._p_oid, ADDS, conflicts, ids, action))
+        for _ in range(PRODUCERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return conflicts, ids
+
+
+@pytest.fixture
+def echo():
+    remotetask.provideTask(lambda input: input, name='echo')
+
+
+def test_concurrent_adds_never_conflict(anyDb, echo):
+    connection = anyDb.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    service = newService(app)
+    service.startProcessing()
+    conflicts, ids = runProducers(anyDb, service)
+    assert conflicts == []
+    assert len(set(ids)) == PRODUCERS * ADDS
+    waitForStatus(service, ids, timeout=120)
+    assert service.statusCounts() == {'completed': PRODUCERS * ADDS}
+    connection.close()
+
+
+def test_adds_cancels_and_cleaning_at_once_never_conflict(anyDb, echo):
+    """Half the producers cancel each job they add, a processor runs the
+    rest, and the test cleans finished jobs meanwhile."""
+    connection = anyDb.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    service = newService(app)
+    service.startProcessing()
+    cleaned, stop = [], threading.Event()
+
+    def clean():
+        tm = transaction.TransactionManager()
+        conn = anyDb.open(transaction_manager=tm)
+        while not stop.is_set():
+            tm.begin()
+            cleaned.append(conn.get(service._p_oid).clean(limit=20))
+            tm.commit()
+        conn.close()
+
+    cleaner = threading.Thread(target=clean)
+    cleaner.start()
+    try:
+        conflicts, ids = runProducers(
+            anyDb, service,
+            lambda svc, jobid: jobid % 2 and svc.cancel(jobid))
+    finally:
+        stop.set()
+        cleaner.join()
+    assert conflicts == []
+    assert len(ids) == PRODUCERS * ADDS
+    testing.waitUntil(lambda: connection.sync() or
+                      service.queueLength() == 0, timeout=60)
+
+
+def test_a_memory_database_resolves_conflicts(echo):
+    db = testing.memoryDatabase()
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    transaction.commit()
+    service.startProcessing()
+    conflicts, ids = runProducers(db, service)
+    assert conflicts == []
+    waitForStatus(service, ids)
+    service.stopProcessing(wait=None)
+    db.close()
+
+
+def test_jobs_given_back_go_back_to_the_front_of_the_queue(db, echo):
+    """A stopping processor gives back jobs it claimed in a batch and did
+    not start: they run before jobs added since."""
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    service.registerWorker('w', 60)
+    names = ['first'] + [f'old{n}' for n in range(1, 6)]
+    for name in names:
+        service.add('echo', name)
+    transaction.commit()
+    claims = service.claim('w', limit=6)
+    transaction.commit()
+    service.add('echo', 'NEW')
+    transaction.commit()
+    service.recordOutcome(remotetask.run.Outcome(
+        claims[0].jobid, claims[0].attempt, output='first'))
+    for claim in claims[1:]:
+        service.releaseJob(claim.jobid, claim.attempt)
+    transaction.commit()
+    queued = [job.input for job in service.jobsPage('queued')[0]]
+    assert queued == names[1:] + ['NEW']
+    connection.close()
