@@ -285,3 +285,34 @@ def test_a_filestorage_held_by_another_process(fileUri, tmp_path):
         assert json.loads(listed.stdout) == {'jobs': [], 'next': None}
     finally:
         assert worker.stop() == 0
+
+
+def test_a_worker_blocked_by_tasks_past_their_limits_exits_for_a_fresh_one(
+        fileUri, tmp_path):
+    """Tasks that ignore their time limits keep their threads: after
+    `maxAbandoned` of them the worker claims nothing, and exits with
+    status 3 so that its supervisor starts a fresh one, which they do not
+    follow."""
+    db = remotetask.openDatabase(fileUri)
+    connection = db.open()
+    service = remotetask.getApplicationRoot(connection)['svc']
+    from workerapp import tasks
+    import zope.component
+    zope.component.provideUtility(tasks.Stubborn(), name='stubborn')
+    ids = [service.add('stubborn', 30) for _ in range(4)]
+    transaction.commit()
+    connection.close()
+    db.close()
+    worker = Worker(str(tmp_path), fileUri, '--services', '@svc',
+                    '--grace', '0.5')
+    assert worker.process.wait(60) == 3
+    output = worker.output()
+    assert 'claims no job until one ends' in output
+    assert 'the worker exits (status 3)' in output
+    db = remotetask.openDatabase(fileUri)
+    try:
+        service = remotetask.getApplicationRoot(db.open())['svc']
+        statuses = [service.getStatus(j) for j in ids]
+        assert statuses.count('error') == 3
+    finally:
+        db.close()

@@ -302,3 +302,15 @@ from ZEO import runzeo
 sys.argv[1:] = ['-a', '127.0.0.1:' + sys.argv[1], '-f', sys.argv[2]]
 runzeo.main()
 '''
+
+
+def test_a_worker_outlives_any_exception_of_a_task(client):
+    zope.component.provideUtility(tasks.Raise(), name='raise')
+    bad = [client.service.add('raise', kind) for kind in (
+        'CancelledError', 'KeyboardInterrupt', 'GeneratorExit', 'Custom',
+        'SystemExit')]
+    good = client.add(3)
+    [worker] = client.workers(1, '--wait-time', '0.1')
+    client.waitForAll(bad, status='error')
+    client.waitForAll(good)
+    assert worker.stop() == 0

@@ -70,3 +70,38 @@ class Bump:
 
 
 zope.component.provideUtility(Bump(), name='bump')
+
+
+@implementer(ITask)
+class Raise:
+    """Raises the exception its input names (a builtin, or 'Custom', a
+    BaseException of its own), as a task gone wrong would."""
+
+    def __call__(self, service, jobid, input):
+        import asyncio
+        kinds = dict(CancelledError=asyncio.CancelledError,
+                     KeyboardInterrupt=KeyboardInterrupt,
+                     GeneratorExit=GeneratorExit, Custom=Custom,
+                     SystemExit=SystemExit)
+        raise kinds[input]('raised by the task')
+
+
+class Custom(BaseException):
+    pass
+
+
+zope.component.provideUtility(Raise(), name='raise')
+
+
+@implementer(ITask)
+class Stubborn:
+    """Sleeps its input in seconds and ignores its time limit."""
+
+    timeLimit = 0.05
+
+    def __call__(self, service, jobid, input):
+        time.sleep(input)
+        return input
+
+
+zope.component.provideUtility(Stubborn(), name='stubborn')

@@ -35,6 +35,13 @@ MAX_THREADS = 256
 
 log = logging.getLogger('lovely.remotetask')
 
+#: The worker's exit status when tasks that ignore their time limits pile
+#: up: its supervisor should start a fresh worker, which ends them.
+RECYCLE = 3
+#: Seconds a processor may stay blocked by such tasks before the worker
+#: exits.
+RECYCLE_AFTER = 5.0
+
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line `argv`; return its exit status."""
@@ -119,15 +126,22 @@ def worker(args) -> int:
         for oid in processing.serviceOids(db)[:1]:
             zeoserver.checkResolution(db, oid)
         log.info('worker running %s; SIGTERM stops it', ', '.join(started))
-        stop.wait()
+        status = 0
+        while not stop.wait(1.0):
+            if processing.blocked() > RECYCLE_AFTER:
+                log.critical('tasks that ignored their time limits keep '
+                             'running: the worker exits (status %s) for a '
+                             'fresh one to start', RECYCLE)
+                status = RECYCLE
+                break
         log.info('stopping: finishing the jobs in hand (at most %s s)',
                  args.grace)
         unfinished = processing.shutdown(timeout=args.grace)
         if unfinished:
             log.error('%s still busy after %s s; their jobs were given back',
                       ', '.join(unfinished), args.grace)
-            return 1
-        return 0
+            return status or 1
+        return status
     finally:
         db.close()
 

@@ -17,9 +17,11 @@ from lovely.remotetask.exceptions import ScheduleError
 from lovely.remotetask.merge import mergeFields
 from lovely.remotetask.versioning import Versioned
 
-#: Attempts kept in a job's history, and characters of each traceback.
+#: Attempts kept in a job's history, and characters of each traceback and
+#: error message kept.
 HISTORY_LENGTH = 10
 TRACEBACK_LENGTH = 8000
+ERROR_LENGTH = 10000
 
 
 def _mergeMoves(old, committed, new):

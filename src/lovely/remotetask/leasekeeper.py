@@ -27,6 +27,10 @@ class LeaseKeeper(threading.Thread):
                          daemon=True)
         self.processor = processor
         self.stopping = threading.Event()
+        #: When this worker's last heartbeat committed (database time), and
+        #: before when it takes back no other worker's jobs.
+        self.lastSeen = None
+        self.recoverAfter = 0.0
 
     def run(self) -> None:
         processor = self.processor
@@ -50,10 +54,21 @@ class LeaseKeeper(threading.Thread):
         record = session.commitOrRetry(
             lambda service: service.heartbeat(workerId, leaseTime),
             timeout=leaseTime)
-        now = record.heartbeat.lastSeen
-        for step in (lambda service: service.recoverJobs(now),
-                     lambda service: service.expire(),
-                     lambda service: service.retireLanes()):
+        now, before = record.heartbeat.lastSeen, self.lastSeen
+        self.lastSeen = now
+        steps = [lambda service: service.expire(),
+                 lambda service: service.retireLanes()]
+        if before is not None and now - before > leaseTime:
+            # This worker could not beat for longer than a lease: the
+            # database was away, and live workers could not beat either.
+            # They get a lease to beat again before their jobs are taken.
+            self.recoverAfter = now + leaseTime
+            log.warning('worker %s: no heartbeat for %.0f s (the database '
+                        'was out of reach?); it takes back no jobs of other '
+                        'workers for %g s', workerId, now - before, leaseTime)
+        if now >= self.recoverAfter:
+            steps.insert(0, lambda service: service.recoverJobs(now))
+        for step in steps:
             session.commitOrRetry(step, timeout=leaseTime)
 
     def promote(self, session) -> None:

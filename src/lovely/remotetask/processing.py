@@ -136,6 +136,17 @@ def stop(service, wait: Optional[float] = 0) -> None:
         entry.thread.join(wait)
 
 
+def blocked() -> float:
+    """For how many seconds the processor blocked longest (by tasks that
+    ignored their time limits, see SimpleProcessor.maxAbandoned) has been;
+    0 when none is."""
+    with _lock:
+        since = [getattr(entry.processor, 'blockedSince', None)
+                 for entry in _running.values()]
+    since = [value for value in since if value is not None]
+    return time.monotonic() - min(since) if since else 0.0
+
+
 def serviceOids(db) -> List[bytes]:
     """The oids of the services of `db` that process in this process."""
     with _lock:

@@ -92,6 +92,9 @@ class SimpleProcessor:
     maxBatch = 20
     #: Loops that claim and run jobs side by side.
     lanes = 1
+    #: Tasks past their time limits that may still run in threads of their
+    #: own before the processor stops claiming.
+    maxAbandoned = 3
 
     def __init__(self, db, serviceOid: bytes, waitTime: float = WAIT_TIME,
                  name: Optional[str] = None, leaseTime: float = LEASE_TIME,
@@ -116,6 +119,12 @@ class SimpleProcessor:
         self._stopped = threading.Event()
         self._taskTime = _Average()
         self._threads = []
+        self._abandoned = 0
+        self._abandonedLock = threading.Lock()
+        self._abandonedLeft = threading.Condition(self._abandonedLock)
+        #: Since when (time.monotonic()) abandoned tasks keep the processor
+        #: from claiming, or None.
+        self.blockedSince = None
 
     def wake(self) -> None:
         """Look for jobs now rather than after the wait.
@@ -183,8 +192,8 @@ class SimpleProcessor:
 
     def __call__(self) -> None:
         # A connection per lane and one for the lease keeper; a task with a
-        # time limit runs on one more.
-        with poolGrownBy(self.db, 2 * self.lanes + 1):
+        # time limit runs on one more, and so do those it left running.
+        with poolGrownBy(self.db, 2 * self.lanes + 1 + self.maxAbandoned):
             self._serve()
 
     def _serve(self) -> None:
@@ -261,6 +270,7 @@ class SimpleProcessor:
                 # in one commit.
                 if drained:
                     self._linger(session, pending, wakeup, commits)
+                self._waitForAbandoned(session, pending)
                 wakeup.clear()   # before looking: no wake-up is lost
                 commits.mark()
                 limit = self._batchSize()
@@ -350,15 +360,56 @@ class SimpleProcessor:
             finally:
                 finished.set()
 
-        threading.Thread(target=runAlone, daemon=True,
+        def runCounted():
+            try:
+                runAlone()
+            finally:
+                with self._abandonedLock:
+                    if abandoned[0]:
+                        self._abandoned -= 1
+                        self._abandonedLeft.notify_all()
+
+        abandoned = [False]
+        threading.Thread(target=runCounted, daemon=True,
                          name=f'remotetask-job-{jobid}').start()
         if finished.wait(limit + STOP_GRACE):
             return None
+        with self._abandonedLock:
+            if not finished.is_set():
+                abandoned[0] = True
+                self._abandoned += 1
         log.error('job %s did not stop at its time limit of %s s; it is '
                   'left running and its slot freed', jobid, limit)
         return Outcome(jobid, claim.attempt, error=(
             f'timed out after {limit:g} s (the task did not stop when '
             f'asked; what it records later is refused)'))
+
+    @property
+    def abandoned(self) -> int:
+        """How many tasks past their time limit still run in threads this
+        processor left to them (each with a connection)."""
+        return self._abandoned
+
+    def _waitForAbandoned(self, session, pending) -> None:
+        """Claim nothing while `maxAbandoned` tasks that ignored their
+        time limits still run: their threads and connections stay bounded.
+        A worker process that stays blocked exits, for its supervisor to
+        start a fresh one (see the worker command)."""
+        if self._abandoned < self.maxAbandoned:
+            return
+        if pending.outcomes:
+            self._record(session, pending.take())
+        with self._abandonedLock:
+            if self.blockedSince is None:
+                self.blockedSince = time.monotonic()
+                log.critical(
+                    'processor %s: %s tasks past their time limits still run '
+                    'and hold a connection each; it claims no job until one '
+                    'ends (restart the process to end them)', self.name,
+                    self._abandoned)
+            while self._abandoned >= self.maxAbandoned and self.running:
+                self._abandonedLeft.wait(self.waitTime)
+            self.blockedSince = None
 
     def _batchSize(self) -> int:
         """Claim as many jobs as run within the record window: one for slow

@@ -23,7 +23,7 @@ from lovely.remotetask.interfaces import (
     CANCELLED, COMPLETED, CRONJOB, ERROR, FINISHED, PROCESSING, QUEUED,
     RETRY)
 from lovely.remotetask.defaults import LEASE_TIME
-from lovely.remotetask.job import Job
+from lovely.remotetask.job import ERROR_LENGTH, Job
 from lovely.remotetask.lanes import entryId, entryStamp, ownLane
 from lovely.remotetask.pickling import checkStorable, shorten
 from lovely.remotetask.retry import policyOf
@@ -190,14 +190,15 @@ class WorkerProtocol:
                 outcome = Outcome(job.id, outcome.attempt, error=str(error))
         now = _now(now)
         ended = time.time()
-        job.recordAttempt(ended, shorten(outcome.error),
-                          outcome.traceback)
+        error = shorten(outcome.error, min(ERROR_LENGTH,
+                                           self.maxStoredSize // 4))
+        job.recordAttempt(ended, error, outcome.traceback)
         job.completed = ended
         job.stopRequested = False
         if outcome.ok:
             job.output, job.error = outcome.output, None
         else:
-            job.error = shorten(outcome.error)
+            job.error = error
         placement.take(self, job)
         recurring = getattr(job, 'recurring', False)
         if outcome.cancelled and not recurring:
