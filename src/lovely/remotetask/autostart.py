@@ -19,7 +19,7 @@ from typing import Iterable, List, Optional, Union
 
 import transaction
 
-from lovely.remotetask import locate
+from lovely.remotetask import legacy, locate
 from lovely.remotetask.exceptions import InvalidArgumentError, RemoteTaskError
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY
 
@@ -116,6 +116,15 @@ def listServices(db, rootKey: str = APPLICATION_ROOT_KEY) -> List[str]:
         connection.close()
 
 
+def _migrate(service) -> None:
+    """Move a service stored by a development version before 1.0 to this
+    version's structures, in a transaction of its own, before it runs."""
+    if service._legacyLayout:
+        tm = service._p_jar.transaction_manager
+        legacy.migrate(service)
+        tm.commit()
+
+
 def _startDirective(root, directive: str, factory, arguments) -> List[str]:
     try:
         siteNames, serviceName = locate.parseDirective(directive)
@@ -135,6 +144,7 @@ def _startDirective(root, directive: str, factory, arguments) -> List[str]:
             if service.isProcessing():
                 continue
             try:
+                _migrate(service)
                 service.startProcessing(factory, **arguments)
             except RemoteTaskError as error:
                 log.error('service %s on site %s could not start: %s',

@@ -16,6 +16,8 @@ import sys
 import threading
 from typing import List, Optional
 
+import transaction
+
 from lovely.remotetask import (
     arguments, autostart, commands, processing, zeoserver)
 from lovely.remotetask.commands import CommandError as UsageError
@@ -142,6 +144,30 @@ def worker(args) -> int:
                       ', '.join(unfinished), args.grace)
             return status or 1
         return status
+    finally:
+        db.close()
+
+
+def migrate(args) -> int:
+    from lovely.remotetask import legacy, locate
+    try:
+        db = openDatabase(args.db, args.connect_timeout, create=False)
+    except DatabaseError as error:
+        raise UsageError(str(error)) from None
+    try:
+        tm = transaction.TransactionManager()
+        connection = db.open(transaction_manager=tm)
+        moved = []
+        for entry in locate.listServices(
+                locate.applicationRoot(connection, args.root_key)):
+            if entry.service._legacyLayout:
+                jobs = legacy.migrate(entry.service)
+                tm.commit()
+                moved.append(f'{entry.path} ({jobs} jobs)')
+        connection.close()
+        print(f'migrated: {", ".join(moved)}' if moved else
+              'nothing to migrate')
+        return 0
     finally:
         db.close()
 
@@ -368,6 +394,18 @@ def _parser():
     web.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long stopping waits for the jobs in hand')
+    moving = subparsers.add_parser(
+        'migrate', parents=[common],
+        help='move services stored by a development version before 1.0',
+        description='Move the services of a database stored by a '
+        'development version before 1.0 to the stored structures of this '
+        'one, keeping every job.  Workers do it for the services they '
+        'start; this does it for all.')
+    moving.set_defaults(command=migrate)
+    moving.add_argument('--db', required=True, metavar='URI',
+                        type=arguments.word('a database URI or path',
+                                            anyBytes=True),
+                        help='the database')
     zeo = subparsers.add_parser(
         'zeo', help='run a ZEO server that resolves this package\'s '
         'conflicts',

@@ -166,6 +166,25 @@ class JobMap(Versioned):
         slot = job.id & (SLOTS - 1)
         block.slots = block.slots[:slot] + (job,) + block.slots[slot + 1:]
 
+    def adopt(self, job, lane) -> None:
+        """Keep a job that has an id already (see `legacy`): its block is
+        made if need be, as one of `lane`'s that it hands out no ids of."""
+        number = job.id >> SLOT_BITS
+        block = self._blockAt(number)
+        if block is None:
+            block = Block(number, lane, prev=lane.block)
+            block.current = False
+            block.used = SLOTS
+            if lane.block is not None:
+                lane.block.next = block
+            lane.block = block
+            superIndex, index = number >> INDEX_BITS, number & (BLOCKS - 1)
+            superblock = self._tree.get(superIndex)
+            if superblock is None:
+                superblock = self._tree[superIndex] = Superblock()
+            superblock.blocks = {**superblock.blocks, index: block}
+        self.store(job)
+
     def remove(self, jobid: int) -> None:
         """Take a job out; a block left empty that its writer no longer
         fills goes too."""

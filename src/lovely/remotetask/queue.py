@@ -124,3 +124,7 @@ class Chain(Versioned):
         while segment is not None:
             yield segment
             segment = segment.next
+
+
+# Stored by the development versions before lanes (see `legacy`).
+from lovely.remotetask.legacy import JobQueue, _Segment  # noqa: E402,F401

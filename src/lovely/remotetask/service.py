@@ -17,14 +17,15 @@ import transaction
 import zope.component
 from zope.interface import implementer
 
-from lovely.remotetask import interfaces, placement, processing
+from lovely.remotetask import interfaces, legacy, placement, processing
 from lovely.remotetask.autostart import (  # the seed had them here
     bootStrapSubscriber, getAutostartServiceNames)
 from lovely.remotetask.context import checkProgress
 from lovely.remotetask.defaults import MAX_STORED_SIZE, WAIT_TIME
 from lovely.remotetask.events import JobAdded, JobCancelled, notifyOnCommit
 from lovely.remotetask.exceptions import (
-    InvalidArgumentError, JobStateError, UnknownJobError, UnknownTaskError)
+    InvalidArgumentError, JobStateError, RemoteTaskError, UnknownJobError,
+    UnknownTaskError)
 from lovely.remotetask.interfaces import (
     CANCELLABLE, CANCELLED, CRONJOB, DELAYED, ERROR, FINISHED, PROCESSING,
     QUEUED, STARTLATER)
@@ -82,6 +83,10 @@ class Settings(Versioned):
         self.maxStoredSize = MAX_STORED_SIZE
 
 
+#: What a service of this version stores beside its jobs.
+_STRUCTURES = ('_lanes', '_schedule', '_keys', '_settings')
+
+
 def _setting(name, doc):
     return property(lambda self: getattr(self._settings, name),
                     lambda self, value: setattr(self._settings, name, value),
@@ -92,6 +97,9 @@ def _setting(name, doc):
 class TaskService(Listing, WorkerProtocol, Versioned):
 
     _stateVersion = 2
+    _migrations = {0: legacy.markLegacy, 1: dict}
+    #: Set on a service of the old layout until `legacy.migrate` moves it.
+    _legacyLayout = False
 
     __parent__ = __name__ = None
     #: What `startProcessing` runs, called as
@@ -117,6 +125,16 @@ class TaskService(Listing, WorkerProtocol, Versioned):
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.__name__!r}>'
+
+    def __getattr__(self, name):
+        # Only for attributes a service does not have: those of this
+        # version, missing on a service of the old layout.
+        if name in _STRUCTURES and self._legacyLayout:
+            raise RemoteTaskError(
+                f'{self!r} was stored by a development version of '
+                f'lovely.remotetask before 1.0 and must be migrated: start '
+                f'a worker for it, or run "remotetask migrate --db URI"')
+        raise AttributeError(name)
 
     # Adding jobs
 

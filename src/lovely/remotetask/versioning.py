@@ -16,8 +16,9 @@ class Versioned(persistent.Persistent):
     """A persistent object whose stored state says which version wrote it."""
 
     _stateVersion = 1
-    #: version -> function(state) giving the state of version + 1.
-    _migrations = {}
+    #: version -> function(state) giving the state of version + 1.  State
+    #: stored before versions were kept is read as version 1's.
+    _migrations = {0: dict}
 
     def __setstate__(self, state):
         state = dict(state or {})

@@ -43,18 +43,27 @@ def checkResolution(db, serviceOid: bytes) -> bool:
     key = f'probe:{uuid.uuid4().hex[:8]}'
     managers = [transaction.TransactionManager() for _ in range(2)]
     connections = [db.open(transaction_manager=tm) for tm in managers]
+    merged = True
     try:
-        for tm in managers:
-            tm.begin()
-        for n, connection in enumerate(connections):
-            connection.get(serviceOid).registerWorker(f'{key}:{n}', 60)
-        managers[0].commit()
-        try:
-            managers[1].commit()
-            merged = True
-        except ConflictError:
-            merged = False
-            managers[1].abort()
+        for _ in range(10):
+            for tm in managers:
+                tm.begin()
+            for n, connection in enumerate(connections):
+                connection.get(serviceOid).registerWorker(f'{key}:{n}', 60)
+            try:
+                managers[0].commit()
+            except ConflictError:
+                # Another writer came first (this worker's processors
+                # register too): start again.
+                for tm in managers:
+                    tm.abort()
+                continue
+            try:
+                managers[1].commit()
+            except ConflictError:
+                merged = False
+                managers[1].abort()
+            break
         for attempt in managers[0].attempts(10):
             with attempt:
                 service = connections[0].get(serviceOid)

@@ -1,0 +1,123 @@
+"""Services stored by the development versions before lanes, and their
+migration.
+
+Those versions kept one queue per priority, shared by every writer, and
+indexes beside the jobs.  Their classes stay here so that such a service
+still loads; `migrate` moves it, in the current transaction, to the
+stored structures of this version, keeping every job, its id, its status
+and its place in the queue.  Workers and ``remotetask serve`` migrate the
+services they start; ``remotetask migrate`` migrates all of a database's.
+"""
+import logging
+
+import persistent
+
+from lovely.remotetask.interfaces import (
+    CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER)
+
+log = logging.getLogger('lovely.remotetask')
+
+#: The attributes of a service of the old layout that this one has not.
+OLD_ATTRIBUTES = (
+    '_queue', '_scheduled', '_unscheduled', '_finished', '_queues',
+    '_progress', '_stopRequests', '_startLater', 'keepFinished',
+    '_legacyLayout')
+
+
+class _Segment(persistent.Persistent):
+    """A segment of the old queues: ids in order."""
+
+    entries = ()
+    next = None
+
+
+class JobQueue(persistent.Persistent):
+    """An old queue: a chain of segments."""
+
+    _head = None
+
+    def __iter__(self):
+        segment = self._head
+        while segment is not None:
+            yield from segment.entries
+            segment = segment.next
+
+
+def markLegacy(state: dict) -> dict:
+    """A service's state stored before versions were kept: the old layout,
+    which `migrate` moves."""
+    return dict(state, _legacyLayout=True)
+
+
+def migrate(service) -> int:
+    """Move a service of the old layout to this version's structures, in
+    the current transaction; return how many jobs moved (0 for a service
+    that needs no migration)."""
+    if not service._legacyLayout:
+        return 0
+    from lovely.remotetask import placement
+    from lovely.remotetask.jobmap import JobMap
+    from lovely.remotetask.lanes import Lanes, currentStamp, ownLane
+    from lovely.remotetask.registry import KeyIndex, Registry
+    from lovely.remotetask.service import Settings
+    old = {name: service.__dict__.get(name) for name in
+           OLD_ATTRIBUTES + ('_workers',)}
+    oldJobs = service.__dict__['jobs']
+    jobs = sorted(oldJobs.values(), key=lambda job: (job.created, job.id))
+    # The new structures, as a new service has them.
+    service._lanes = Lanes()
+    service.jobs = JobMap(service._lanes)
+    service._schedule = placement.newSchedule()
+    service._workers = Registry()
+    service._keys = KeyIndex()
+    service._settings = Settings()
+    service._settings.keepFinished = old['keepFinished']
+    for workerId, record in (old['_workers'] or {}).items():
+        service._workers[workerId] = record
+    lane = ownLane(service)
+    for job in jobs:
+        service.jobs.adopt(job, lane)
+    stamp = currentStamp(service) - len(jobs)
+    # Queued jobs in their old order, priorities highest first.
+    queued = []
+    for priority in reversed(list(old['_queues'] or {})):
+        queued.extend(old['_queues'][priority])
+    scheduled = {jobid: due for due, jobid in (old['_scheduled'] or ())}
+    unscheduled = set(old['_unscheduled'] or ())
+    progress = old['_progress'] or {}
+    stops = set(old['_stopRequests'] or ())
+    order = {jobid: n for n, jobid in enumerate(queued)}
+    for job in sorted(jobs, key=lambda job: order.get(job.id, -1)):
+        job.__dict__.pop('queueToken', None)
+        if job.id in progress:
+            job.progress = tuple(progress[job.id])
+        if job.id in stops:
+            job.stopRequested = True
+        status = job.status
+        if status == QUEUED or job.id in order:
+            if job.id in scheduled:     # a cron job whose run waits
+                job.scheduledFor = scheduled[job.id]
+            placement.place(service, job, QUEUED,
+                            stamp=stamp + order.get(job.id, 0))
+        elif status in (CRONJOB, DELAYED, RETRY):
+            if job.id in scheduled:
+                placement.place(service, job, status)
+                placement.file(service, job, scheduled[job.id])
+            else:
+                job.scheduledFor = None if job.id in unscheduled else \
+                    job.scheduledFor
+                placement.place(service, job, status)
+        elif status == PROCESSING:
+            worker = job.worker if job.worker in service._workers else None
+            placement.place(service, job, PROCESSING, worker=worker)
+        elif status in FINISHED or status == STARTLATER:
+            placement.place(service, job, status)
+        if job.key is not None and status not in FINISHED:
+            service._keys.set(job.key, job.id)
+    for name in OLD_ATTRIBUTES:
+        service.__dict__.pop(name, None)
+    service._stateVersion = type(service)._stateVersion
+    service._p_changed = True
+    log.info('service %r moved to the stored structures of this version '
+             '(%s jobs)', service.__name__, len(jobs))
+    return len(jobs)
