@@ -1,4 +1,16 @@
-"""A persistent, transactional task service on ZODB."""
+"""A persistent, transactional task service on ZODB.
+
+A job's life, one place for each step (docs/states.rst walks it):
+`service` adds, starts, cancels and retries jobs; `placement` owns where
+each job is and so its status; `protocol` claims, records and gives back
+(the worker protocol, `interfaces.IWorkerProtocol`); `run` calls the task;
+`session` holds a processor's transactions and `processor` its loop;
+`leasekeeper` promotes due jobs, takes back the jobs of dead workers and
+expires old ones; `listing` lists and counts.  What is stored: `lanes`
+(each writer's own), `queue` (chains of entries), `jobmap` (jobs by id),
+`registry`, `workers`; pure arithmetic in `schedule`, `cron`, `retry` and
+`merge`.
+"""
 from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, JobStateError, RemoteTaskError, ScheduleError,

@@ -60,6 +60,13 @@ class IJob(Interface):
         'cron job; None while it waits for the service to schedule it.')
     worker = Attribute('The id of the worker that claimed it last, or None '
                        'when it ran in the caller\'s transaction.')
+    history = Attribute(
+        'The attempts made, newest last (at most job.HISTORY_LENGTH): dicts '
+        'of attempt, worker, started, ended, error and traceback.')
+    progress = Attribute('(fraction, message, time) of the last progress '
+                         'report, or None; see ITaskService.getProgress.')
+    retryBase = Attribute('The attempts made before the job was last retried '
+                          'by hand: its retry policy counts those since.')
 
 
 class ICronJob(IJob):
@@ -84,6 +91,8 @@ class ICronJob(IJob):
                         'still going (as a one-off job of its own).')
     nextRun = Attribute('The same as scheduledFor.')
     lastRun = Attribute('The due time of the last run queued, or None.')
+    paused = Attribute('Whether its runs are skipped until it is resumed '
+                       '(ITaskService.pauseJob).')
 
     def update(minute=(), hour=(), dayOfMonth=(), month=(), dayOfWeek=(),
                delay=None, *, cron=None, timezone=None, missed=None,
@@ -172,7 +181,7 @@ class ITaskService(Interface):
     def getError(jobid):
         """Return the message of the job's last failure, or None."""
 
-    def jobsPage(status=None, after=None, limit=50):
+    def jobsPage(status=None, after=None, limit=50, task=None):
         """Return a page of jobs and the cursor of the next page, or None.
 
         Without `status`, every job, newest first; with one, the jobs of
@@ -180,8 +189,10 @@ class ITaskService(Interface):
         scheduled jobs by due time, finished jobs as they finished.  The
         cursor is an opaque string: pass it back as `after` for the next
         page, which goes on past the last job shown, however jobs came and
-        went meanwhile.  Raise ValueError for an unknown status, a limit
-        below 1 or a cursor that is not one.
+        went meanwhile.  With `task`, only jobs of that task: such a page
+        reads at most `listing.TASK_SCAN` jobs, and may come short with a
+        cursor.  Raise ValueError for an unknown status, a limit below 1 or
+        a cursor that is not one.
         """
 
     def statusCounts():
@@ -195,6 +206,27 @@ class ITaskService(Interface):
         """Run a failed or cancelled job again: a new attempt of the same
         job, whose retry policy counts attempts from here; a cron job goes
         back to its schedule.  Raise `JobStateError` for any other job."""
+
+    def retryAll(status=ERROR, task=None, limit=100):
+        """Retry up to `limit` jobs of `status` (error or cancelled), of
+        `task` if given, oldest first, and return how many; call it in one
+        transaction after another until it returns 0."""
+
+    def pauseJob(jobid, paused=True):
+        """Pause a cron job (its runs are skipped until it is resumed), or
+        resume it with ``paused=False``."""
+
+    def runNow(jobid):
+        """Queue a run of a waiting cron job now, besides its schedule, as a
+        job of its own; return that job's id."""
+
+    def activity(now=None, minutes=60):
+        """How many jobs finished in each of the last `minutes` minutes, by
+        status: a list of (minute start, {status: count}), oldest first."""
+
+    def oldestWaiting():
+        """Since when (epoch seconds) the job queued longest waits, or
+        None when none is queued."""
 
     def pause():
         """Make every processor, here or elsewhere, leave this service's

@@ -15,7 +15,7 @@ from typing import Optional
 
 import transaction
 import zope.component
-from zope.interface import implementer
+from zope.interface import classImplements, implementer
 
 from lovely.remotetask import interfaces, legacy, placement, processing
 from lovely.remotetask.autostart import (  # the seed had them here
@@ -422,6 +422,15 @@ class TaskService(Listing, WorkerProtocol, Versioned):
 
     def _notify(self, event, job):
         notifyOnCommit(self, event(self, job.id))
+
+
+try:
+    # Where zope.container is used: a service that says it knows where it
+    # is kept is stored as it is, not wrapped in a ContainedProxy.
+    from zope.location.interfaces import IContained
+    classImplements(TaskService, IContained)
+except ImportError:   # pragma: no cover - zope.location is optional
+    pass
 
 
 def _savepoint():
