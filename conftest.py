@@ -2,6 +2,7 @@
 with no processing thread left running."""
 import pytest
 
+from lovely import remotetask
 from lovely.remotetask import testing
 
 
@@ -10,3 +11,13 @@ def _cleanRegistry():
     testing.setUp()
     yield
     testing.tearDown()
+
+
+@pytest.fixture(autouse=True)
+def _sharedDatabase(doctest_namespace, tmp_path):
+    """``sharedDatabase()`` for the pages that show races: a FileStorage in
+    a temporary directory (tests/test_races.py runs them on ZEO and
+    RelStorage)."""
+    def sharedDatabase():
+        return remotetask.openDatabase(str(tmp_path / 'Data.fs'))
+    doctest_namespace['sharedDatabase'] = sharedDatabase
