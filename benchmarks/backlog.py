@@ -292,7 +292,7 @@ def main(argv=None):
         measurePair(a, b, args.ops, args.rounds, args.warmup)
         # The backlog is intact: as many adds as claims (private attribute,
         # read for this check only).
-        assert len(b.obj._queue) == args.backlog, len(b.obj._queue)
+        assert b.obj.queueLength() == args.backlog, b.obj.queueLength()
         labels = [('add+commit', 'put'), ('claim+commit', 'pull')]
         verdicts = table('TaskService', a, b, labels)
         printBreakdown(a, b, labels)

@@ -219,7 +219,7 @@ def trickle(bench, n, offset):
     t1 = time.perf_counter()
     bench.sync()
     # A private attribute, read for the report only.
-    queued = len(bench.service._queue)
+    queued = bench.service.queueLength()
     bench.waitAll(jobids, DRAIN_POLL)
     t2 = time.perf_counter()
     latencies, retried = bench.jobStats(jobids)
