@@ -10,7 +10,6 @@ from transaction.interfaces import TransientError
 from zope.interface import implementer
 
 from lovely import remotetask
-from lovely.remotetask import processor
 from lovely.remotetask import testing
 from lovely.remotetask.session import CONFLICT, Session
 from lovely.remotetask.exceptions import RemoteTaskError

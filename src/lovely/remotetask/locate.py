@@ -451,60 +451,10 @@ def servicePath(service, rootKey: str = APPLICATION_ROOT_KEY) -> str:
     return joinPath(names) if names else f'oid{u64(oid)}'
 
 
-def _parentOf(obj):
-    # Acquisition wrappers answer __parent__ with their container.
-    return getattr(obj, '__parent__', None)
-
-
-def servicePath(service, rootKey: str = APPLICATION_ROOT_KEY) -> str:
-    """The path of `service` below the application root: from where it is
-    kept (``__parent__``, or acquisition), else from where it was last
-    found, else from a look at the places a wildcard looks."""
-    jar = getattr(service, '_p_jar', None)
-    oid = getattr(service, '_p_oid', None)
-    if jar is None or oid is None:
-        name = _nameOf(service)
-        return quoteName(name) if name else f'oid{id(service)}'
-    rootKeys = [rootKey] if rootKey and rootKey in jar.root() else []
-    app = applicationRoot(jar, rootKey)
-    names, obj, reached = [], service, False
-    for _ in range(100):
-        if obj is not service and getattr(obj, '_p_oid', None) in (
-                app._p_oid, z64):
-            reached = True
-            break
-        parent, name = _parentOf(obj), _nameOf(obj)
-        if parent is None or name is None:
-            break
-        names.append(name)
-        obj = parent
-    names.reverse()
-    if reached:
-        prefix = [] if obj._p_oid == z64 else rootKeys
-        _paths.setdefault(jar.db(), {})[oid] = prefix + names
-        return joinPath(names)
-    known = _paths.get(jar.db(), {}).get(oid)
-    if known is None:
-        for entry in listServices(app):
-            if entry.service._p_oid == oid:
-                known = _paths.get(jar.db(), {}).get(oid)
-                break
-    if known is None:
-        # Kept directly in the database root, beside the application.
-        for key, value in jar.root().items():
-            if getattr(value, '_p_oid', None) == oid:
-                known = [key]
-    if known is not None:
-        if rootKeys and known[:1] == rootKeys:
-            known = known[1:]
-        return joinPath(known)
-    return joinPath(names) if names else f'oid{u64(oid)}'
-
-
 def addService(root: Folder, path: str, service) -> ServiceEntry:
     """Store `service` at the dotted `path` that `findService` reads,
     making its site if need be; refuse a path that is taken."""
-    names = path.split('.')
+    names = splitPath(path)
     if len(names) > 2 or not all(names):
         raise ValueError(f'a service path is a name, or site.name, not '
                          f'{path!r}')

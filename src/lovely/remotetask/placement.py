@@ -32,8 +32,7 @@ from BTrees.OOBTree import OOTreeSet
 
 from lovely.remotetask import processing
 from lovely.remotetask.interfaces import (
-    CANCELLED, COMPLETED, CRONJOB, DELAYED, ERROR, FINISHED, PROCESSING,
-    QUEUED, RETRY, STARTLATER)
+    CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER)
 from lovely.remotetask.lanes import (
     currentStamp, entry, entryId, ownLane)
 

@@ -28,11 +28,12 @@ from typing import Optional
 
 from zope.interface import implementer
 
-from lovely.remotetask.defaults import LEASE_TIME, STOP_GRACE, WAIT_TIME
+from lovely.remotetask.defaults import LEASE_TIME, WAIT_TIME
 from lovely.remotetask.interfaces import IProcessor
 from lovely.remotetask.leasekeeper import LeaseKeeper
 from lovely.remotetask.run import Outcome
 from lovely.remotetask.session import CONFLICT, Backoff, Session, poolGrownBy
+from lovely.remotetask.timelimit import Abandoned
 from lovely.remotetask.watch import CommitWatch
 from lovely.remotetask.workers import newWorkerId
 
@@ -119,12 +120,7 @@ class SimpleProcessor:
         self._stopped = threading.Event()
         self._taskTime = _Average()
         self._threads = []
-        self._abandoned = 0
-        self._abandonedLock = threading.Lock()
-        self._abandonedLeft = threading.Condition(self._abandonedLock)
-        #: Since when (time.monotonic()) abandoned tasks keep the processor
-        #: from claiming, or None.
-        self.blockedSince = None
+        self._abandoned = Abandoned(self.maxAbandoned)
 
     def wake(self) -> None:
         """Look for jobs now rather than after the wait.
@@ -342,42 +338,23 @@ class SimpleProcessor:
     def _run(self, session, claim):
         """Run a claimed job (see Session.run), in a thread of its own if
         its task has a time limit, so that the loop can go on when the task
-        does not stop at the limit."""
+        does not stop at the limit (see `timelimit`)."""
         jobid, limit = claim.jobid, claim.timeLimit
         if limit is None:
             return session.run(claim)
-        finished = threading.Event()
 
         def runAlone():
             try:
                 with Session(self.db, self.serviceOid,
-                              self.workerId) as own:
+                             self.workerId) as own:
                     outcome = own.run(claim)
                     if isinstance(outcome, Outcome):
                         own.record([outcome])
             except Exception:
                 log.exception('job %s: unexpected error', jobid)
-            finally:
-                finished.set()
 
-        def runCounted():
-            try:
-                runAlone()
-            finally:
-                with self._abandonedLock:
-                    if abandoned[0]:
-                        self._abandoned -= 1
-                        self._abandonedLeft.notify_all()
-
-        abandoned = [False]
-        threading.Thread(target=runCounted, daemon=True,
-                         name=f'remotetask-job-{jobid}').start()
-        if finished.wait(limit + STOP_GRACE):
+        if self._abandoned.run(f'remotetask-job-{jobid}', runAlone, limit):
             return None
-        with self._abandonedLock:
-            if not finished.is_set():
-                abandoned[0] = True
-                self._abandoned += 1
         log.error('job %s did not stop at its time limit of %s s; it is '
                   'left running and its slot freed', jobid, limit)
         return Outcome(jobid, claim.attempt, error=(
@@ -388,28 +365,24 @@ class SimpleProcessor:
     def abandoned(self) -> int:
         """How many tasks past their time limit still run in threads this
         processor left to them (each with a connection)."""
-        return self._abandoned
+        return self._abandoned.count
+
+    @property
+    def blockedSince(self) -> Optional[float]:
+        """Since when (time.monotonic()) such tasks keep the processor from
+        claiming, or None."""
+        return self._abandoned.blockedSince
 
     def _waitForAbandoned(self, session, pending) -> None:
         """Claim nothing while `maxAbandoned` tasks that ignored their
         time limits still run: their threads and connections stay bounded.
         A worker process that stays blocked exits, for its supervisor to
         start a fresh one (see the worker command)."""
-        if self._abandoned < self.maxAbandoned:
-            return
-        if pending.outcomes:
-            self._record(session, pending.take())
-        with self._abandonedLock:
-            if self.blockedSince is None:
-                self.blockedSince = time.monotonic()
-                log.critical(
-                    'processor %s: %s tasks past their time limits still run '
-                    'and hold a connection each; it claims no job until one '
-                    'ends (restart the process to end them)', self.name,
-                    self._abandoned)
-            while self._abandoned >= self.maxAbandoned and self.running:
-                self._abandonedLeft.wait(self.waitTime)
-            self.blockedSince = None
+        if self._abandoned.full():
+            if pending.outcomes:
+                self._record(session, pending.take())
+            self._abandoned.waitForRoom(lambda: self.running, self.waitTime,
+                                        self.name)
 
     def _batchSize(self) -> int:
         """Claim as many jobs as run within the record window: one for slow

@@ -13,7 +13,6 @@ import time
 import types
 from typing import Optional
 
-import transaction
 import zope.component
 from zope.interface import classImplements, implementer
 
@@ -31,13 +30,13 @@ from lovely.remotetask.interfaces import (
     QUEUED, STARTLATER)
 from lovely.remotetask.job import CronJob, Job
 from lovely.remotetask.jobmap import JobMap
+from lovely.remotetask.inplace import InPlace
 from lovely.remotetask.lanes import Lanes, ownLane
 from lovely.remotetask.listing import Listing
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.processor import SimpleProcessor
 from lovely.remotetask.protocol import WorkerProtocol
 from lovely.remotetask.registry import KeyIndex, Registry
-from lovely.remotetask.run import runJob
 from lovely.remotetask.versioning import Versioned
 
 __all__ = ['TaskService', 'bootStrapSubscriber', 'getAutostartServiceNames']
@@ -94,7 +93,7 @@ def _setting(name, doc):
 
 
 @implementer(interfaces.ITaskService, interfaces.IWorkerProtocol)
-class TaskService(Listing, WorkerProtocol, Versioned):
+class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
 
     _stateVersion = 2
     _migrations = {0: legacy.markLegacy, 1: dict}
@@ -333,54 +332,6 @@ class TaskService(Listing, WorkerProtocol, Versioned):
             return None
         return dict(zip(('fraction', 'message', 'time'), reported))
 
-    # Running jobs in the caller's transaction (the seed's API)
-
-    def hasJobsWaiting(self, now=None) -> bool:
-        now = time.time() if now is None else now
-        if self.queueLength():
-            return True
-        for job in placement.toFile(self):
-            due = job.scheduledFor
-            if due is None:
-                due = job.timeOfNextCall(now)
-            if due is not None and due <= now:
-                return True
-        due = self.nextDue()
-        return due is not None and due <= now
-
-    def claimNextJob(self, now=None, worker=None):
-        claimed = self.claimNextJobs(1, now, worker)
-        return claimed[0] if claimed else None
-
-    def claimNextJobs(self, limit: int, now=None, worker=None) -> list:
-        """Claim up to `limit` ready jobs at once, in queue order, after
-        queueing the scheduled jobs due at `now`."""
-        self.promote(now)
-        return [claim.jobid for claim in self.claim(worker, limit)]
-
-    def processNext(self, now=None, jobid=None) -> bool:
-        self.promote(now)
-        if jobid is None:
-            claims = self.claim(None, 1)
-            if not claims:
-                return False
-            claim = claims[0]
-        else:
-            if self._job(jobid).status == PROCESSING:
-                claim = self.claimed(jobid)     # claimed by claimNextJob()
-            else:
-                claim = self.claimJob(jobid)
-        savepoint = _savepoint()
-        outcome = runJob(self, claim)
-        if not outcome.ok and savepoint is not None:
-            savepoint.rollback()  # undo what the failed task wrote
-        self.recordOutcome(outcome, now)
-        return True
-
-    def process(self, now=None) -> None:
-        while self.processNext(now):
-            pass
-
     # Background processing
 
     def startProcessing(self, factory=None, **arguments) -> None:
@@ -431,11 +382,3 @@ try:
     classImplements(TaskService, IContained)
 except ImportError:   # pragma: no cover - zope.location is optional
     pass
-
-
-def _savepoint():
-    """A savepoint of the current transaction, if all its resources allow."""
-    try:
-        return transaction.savepoint()
-    except TypeError:
-        return None

@@ -17,7 +17,7 @@ from lovely.remotetask.interfaces import CANCELLABLE, FINISHED, STARTLATER
 from lovely.remotetask.listing import parseCursor
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.web import openapi, settings
-from lovely.remotetask.web.app import MAX_JOB_ID, HTTPError
+from lovely.remotetask.web.app import HTTPError
 from lovely.remotetask.web.parsing import intParameter, loadJSON, shown
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.schedules import FieldErrors, fromJSON

@@ -1,0 +1,74 @@
+"""Running jobs in the caller's transaction: the seed's API.
+
+`process`, `processNext`, `claimNextJob` and `hasJobsWaiting` do in the
+caller's own transaction what processors do in theirs: queue the
+scheduled jobs due at `now` (a step of its own for processors, see
+`protocol.promote`), claim, run and record.  Tests and hosts that run jobs
+by hand use them.
+"""
+import time
+
+import transaction
+
+from lovely.remotetask import placement
+from lovely.remotetask.interfaces import PROCESSING
+from lovely.remotetask.run import runJob
+
+
+class InPlace:
+    """The seed's way to run jobs, for `TaskService` (see ITaskService)."""
+
+    def hasJobsWaiting(self, now=None) -> bool:
+        now = time.time() if now is None else now
+        if self.queueLength():
+            return True
+        for job in placement.toFile(self):
+            due = job.scheduledFor
+            if due is None:
+                due = job.timeOfNextCall(now)
+            if due is not None and due <= now:
+                return True
+        due = self.nextDue()
+        return due is not None and due <= now
+
+    def claimNextJob(self, now=None, worker=None):
+        claimed = self.claimNextJobs(1, now, worker)
+        return claimed[0] if claimed else None
+
+    def claimNextJobs(self, limit: int, now=None, worker=None) -> list:
+        """Claim up to `limit` ready jobs at once, in queue order, after
+        queueing the scheduled jobs due at `now`."""
+        self.promote(now)
+        return [claim.jobid for claim in self.claim(worker, limit)]
+
+    def processNext(self, now=None, jobid=None) -> bool:
+        self.promote(now)
+        if jobid is None:
+            claims = self.claim(None, 1)
+            if not claims:
+                return False
+            claim = claims[0]
+        else:
+            if self._job(jobid).status == PROCESSING:
+                claim = self.claimed(jobid)     # claimed by claimNextJob()
+            else:
+                claim = self.claimJob(jobid)
+        savepoint = _savepoint()
+        outcome = runJob(self, claim)
+        if not outcome.ok and savepoint is not None:
+            savepoint.rollback()  # undo what the failed task wrote
+        self.recordOutcome(outcome, now)
+        return True
+
+    def process(self, now=None) -> None:
+        while self.processNext(now):
+            pass
+
+
+
+def _savepoint():
+    """A savepoint of the current transaction, if all its resources allow."""
+    try:
+        return transaction.savepoint()
+    except TypeError:
+        return None
