@@ -468,8 +468,10 @@ BAD_INPUT = [
      '--minute: minute value 61 is out of range 0-59'),
     (('cron', 'append', '--hour', '0-99999999999'), 'remotetask cron: '
      'argument --hour: hour value 99999999999 is out of range 0-23'),
-    (('cron', 'append', '--dayOfWeek', 'mon'), 'remotetask cron: argument '
-     "--dayOfWeek: dayOfWeek value 'mon' is not a number"),
+    (('cron', 'append', '--dayOfWeek', 'mo'), 'remotetask cron: argument '
+     "--dayOfWeek: dayOfWeek value 'mo' is not a number or a day: use * for "
+     "every day, numbers from 0 (Monday) to 6 (Sunday) and ranges such as "
+     "0-4, or names such as mon-fri"),
     (('cron', 'append', '--cron', '0 0 30 2 *'),
      "remotetask: cron expression '0 0 30 2 *' never fires"),
     (('cron', 'append', '--cron', ''), 'remotetask cron: argument --cron: '

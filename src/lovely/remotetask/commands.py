@@ -408,6 +408,13 @@ def takeLateInput(args, extras) -> list:
 _NUMBER = re.compile(r'^-\d|^-\.\d')
 
 
+_FIELD_HELP = dict(
+    month='numbers and ranges (1,7 or 1-3), names (jan,jul-sep), or * '
+    'for every one',
+    dayOfWeek='days by name (mon-fri, sat,sun), or numbers from 0 (Monday) '
+    'to 6 (Sunday), or * for every one')
+
+
 def addParsers(commands, common) -> None:
     """The parsers of these commands, beside `serve` and `worker`."""
     # The page sizes are the API's; web.settings loads without the Web stack.
@@ -466,8 +473,9 @@ def addParsers(commands, common) -> None:
     for name in SCHEDULE_FIELDS:
         parser.add_argument(f'--{name}', metavar='VALUES',
                             type=arguments.scheduleField(name),
-                            help='numbers and ranges (0,30 or 9-17), or * '
-                            'for every one')
+                            help=_FIELD_HELP.get(name, 'numbers and ranges '
+                                                 '(0,30 or 9-17), or * for '
+                                                 'every one') + ' (UTC)')
     parser.add_argument('--delay', metavar='SECONDS',
                         type=arguments.seconds(0, 100 * 365 * arguments.DAY),
                         help='run once, after this many seconds')
