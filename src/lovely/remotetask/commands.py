@@ -573,7 +573,7 @@ def services(session, args):
         return
     width = max(len('service'), *(len(row['id']) for row in rows))
     print(f'{"service":<{width}}  {"paused":<6}  {"queued":>6}  '
-          f'{"waits for":>10}  {"workers":>7}  jobs')
+          f'{"waits for":>11}  {"workers":>7}  jobs')
     for row in rows:
         waits = '' if row['oldestWaiting'] is None else \
             _duration(now - row['oldestWaiting'])
@@ -581,7 +581,7 @@ def services(session, args):
                            sorted(row['counts'].items(),
                                   key=lambda item: STATUSES.index(item[0])))
         print(f'{row["id"]:<{width}}  {"yes" if row["paused"] else "no":<6}'
-              f'  {row["queued"]:>6}  {waits:>10}  {row["workers"]:>7}  '
+              f'  {row["queued"]:>6}  {waits:>11}  {row["workers"]:>7}  '
               f'{counts or "none"}')
 
 
