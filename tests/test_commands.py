@@ -318,6 +318,32 @@ def test_retry_all_in_batches_of_their_own(command, uri):
     assert command('retry', '--all').stdout == '0\n'
 
 
+def test_retry_all_ends_though_a_worker_fails_the_jobs_again(
+        command, uri, monkeypatch):
+    failing = addJobs(uri, {}, {}, {})
+    failAll(uri, failing)
+    retryAll = remotetask.TaskService.retryAll
+    batches = []
+
+    def retryAndFailAgain(self, *args):
+        # A worker quicker than the command: each batch fails again at once.
+        batches.append(args)
+        assert len(batches) <= 10, 'retry --all goes on and on'
+        count = retryAll(self, *args)
+        for jobid in failing:
+            while self.getStatus(jobid) != 'error':
+                self.processNext(jobid=jobid)
+        return count
+
+    monkeypatch.setattr(remotetask.TaskService, 'retryAll',
+                        retryAndFailAgain)
+    assert command('retry', '--all', '--batch', 1).stdout == '3\n'
+    assert len(batches) == 3
+    history = json.loads(command('show', failing[0], '--json').stdout)[
+        'history']
+    assert len(history) == 6                  # retried once
+
+
 def test_run_now_queues_a_run_of_a_cron_job(command, uri):
     cronid = int(command('cron', 'append', '{}', '--hour', '3').stdout)
     runid = int(command('run-now', cronid).stdout)
@@ -463,8 +489,13 @@ def test_workers_with_heartbeats_and_jobs_in_hand(cli, command, uri):
     service.registerWorker('host1:17:abc', 30.0)
     service.registerWorker('host2:18:def', 0.001)      # its lease runs out
     service.claimJob(held, 'host1:17:abc')
+    service.setProgress(held, 0.5, 'half way')
     transaction.commit()
     db.close()
+    shown = command('show', held).stdout.splitlines()
+    assert 'status:       processing' in shown
+    assert 'worker:       host1:17:abc' in shown
+    assert 'progress:     50% half way' in shown
     listed = command('workers')
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()

@@ -381,8 +381,9 @@ def retry(session, args):
     """Run a failed or cancelled job again, or (--all) every one."""
     if args.all:
         status = args.status or ERROR
-        # Jobs that fail again meanwhile come after these: at most the
-        # jobs there were at the start are retried, each once.
+        # Jobs that a worker fails again meanwhile finish after the others
+        # and so come after them: retrying no more than there were at the
+        # start keeps them from making this go on for ever.
         total = session.service.statusCounts().get(status, 0)
         retried = _inBatches(session, lambda limit: session.service.retryAll(
             status, args.task, limit), args.batch, total, 'retried')
@@ -780,9 +781,7 @@ def addParsers(commands, common) -> None:
              'included', False, None),
             ('start', start, 'start a job added with --start-later', True,
              None),
-            ('cancel', cancel, 'cancel a job', True, None),
-            ('run-now', runNow, 'queue a run of a cron job now, besides its '
-             'schedule; prints the id of the run', True, None)):
+            ('cancel', cancel, 'cancel a job', True, None)):
         parser = command(name, function, help, write, epilog)
         parser.add_argument('jobid', type=jobid, metavar='JOBID')
     parser = command('retry', retry, 'run a failed or cancelled job again, '
@@ -805,6 +804,10 @@ def addParsers(commands, common) -> None:
                         type=arguments.integer(1, MAX_BATCH),
                         help='with --all: jobs retried per transaction '
                         f'(default {RETRY_BATCH})')
+    parser = command('run-now', runNow, 'queue a run of a cron job now, '
+                     'besides its schedule; prints the id of the run',
+                     write=True)
+    parser.add_argument('jobid', type=jobid, metavar='JOBID')
     for name, function, help in (
             ('pause', pause, 'pause the service: no worker claims its jobs '
              'until resumed (the jobs in hand finish); or with a JOBID, '
