@@ -1,11 +1,13 @@
 """The command line as real processes: the worker's bad input and its
 clean stop on SIGTERM; exit statuses as a shell sees them, Ctrl-C while
-waiting for a result, and a FileStorage that another process holds."""
+waiting for a result, a FileStorage that another process holds, a paused
+service that a worker process leaves alone, and worker processes listed."""
 import json
 import os
 import pty
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -316,3 +318,65 @@ def test_a_worker_blocked_by_tasks_past_their_limits_exits_for_a_fresh_one(
         assert statuses.count('error') == 3
     finally:
         db.close()
+
+
+def test_a_paused_service_is_left_alone_by_every_worker(zeo, tmp_path):
+    db, tm, root = openRoot(zeo.uri)
+    root['paused'] = remotetask.TaskService()
+    root['live'] = remotetask.TaskService()
+    tm.commit()
+    paused = run('pause', '--db', zeo.uri, '--service', 'paused')
+    assert (paused.returncode, paused.stderr) == (0, '')
+    worker = Worker(str(tmp_path), zeo.uri, '--services', 'paused,live')
+    try:
+        path = os.path.join(tmp_path, 'ran.txt')
+        waiting = root['paused'].add('append', {'path': path})
+        running = root['live'].add('append', {'path': path})
+        tm.commit()
+
+        def status(name, jobid):
+            tm.begin()
+            return root[name].getStatus(jobid)
+
+        # The worker runs the job of the other service, which it heard of
+        # in the same commit, and leaves this one queued.
+        waitFor(lambda: status('live', running) == 'completed')
+        assert status('paused', waiting) == 'queued'
+        resumed = run('resume', '--db', zeo.uri, '--service', 'paused')
+        assert resumed.stdout == 'service paused resumed\n'
+        waitFor(lambda: status('paused', waiting) == 'completed')
+    finally:
+        db.close()
+        assert worker.stop() == 0
+
+
+def openRoot(uri):
+    zope.component.provideUtility(tasks.Append(), name='append')
+    db = remotetask.openDatabase(uri)
+    tm = transaction.TransactionManager()
+    connection = db.open(transaction_manager=tm)
+    return db, tm, remotetask.getApplicationRoot(connection)
+
+
+def test_workers_shows_the_worker_processes(fileUri, tmp_path):
+    worker = Worker(str(tmp_path), fileUri, '--services', '@svc')
+    path = fileUri[len('file://'):]
+    try:
+        # Read-only: the worker holds the FileStorage.
+        def listed():
+            shown = run('workers', '--db', path, '--json')
+            assert shown.returncode == 0, shown.stderr
+            return json.loads(shown.stdout)['workers']
+
+        waitFor(lambda: listed() != [])
+        [row] = listed()
+        assert (row['service'], row['host'], row['pid'], row['jobs'],
+                row['expired']) == ('svc', socket.gethostname(), worker.pid,
+                                    {}, False)
+        services = run('services', '--db', path).stdout.splitlines()
+        assert services[1].split()[:5] == ['svc', 'no', '0', '1', 'none']
+    finally:
+        assert worker.stop() == 0
+    # A worker that stops says so.
+    assert json.loads(run('workers', '--db', path, '--json').stdout) == \
+        {'workers': []}

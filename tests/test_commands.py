@@ -1,5 +1,6 @@
-"""The commands for scripts: init, add, cron, status, result, cancel, jobs,
-clean, on a FileStorage by URI or path.
+"""The commands for scripts: init, add, cron, status, result, show, start,
+cancel, retry, run-now, pause, resume, jobs, services, workers and clean,
+on a FileStorage by URI or path.
 
 A few run as real processes, one after another; the rest run in this
 process through `cli.main`, on a database the test has closed first.
@@ -9,7 +10,9 @@ sees them, Ctrl-C, a file held by another process.
 import argparse
 import json
 import os
+import socket
 import subprocess
+import time
 
 import pytest
 import transaction
@@ -233,6 +236,286 @@ def test_waiting_on_a_filestorage_says_to_share_it(command, uri):
     assert 'zeo://' in line
 
 
+def failAll(uri, ids):
+    """Run the jobs until they failed for good (KeyError: 'path')."""
+    db, service = openService(uri)
+    try:
+        for jobid in ids:
+            while service.getStatus(jobid) != 'error':
+                service.processNext(jobid=jobid)
+                transaction.commit()
+    finally:
+        db.close()
+
+
+def transactions(uri):
+    """How many transactions the FileStorage holds."""
+    db = remotetask.openDatabase(uri)
+    try:
+        return len(list(db.storage.iterator()))
+    finally:
+        db.close()
+
+
+def test_retry_runs_a_failed_job_again_as_the_same_job(command, uri):
+    [jobid] = addJobs(uri, {})
+    failAll(uri, [jobid])
+    assert command('retry', jobid).stdout == 'queued\n'
+    data = json.loads(command('show', jobid, '--json').stdout)
+    assert (data['status'], data['error'], data['attempts']) == \
+        ('queued', None, 3)
+    assert [attempt['attempt'] for attempt in data['history']] == [1, 2, 3]
+    # A new attempt of the same job, whose retry policy counts anew.
+    failAll(uri, [jobid])
+    data = json.loads(command('show', jobid, '--json').stdout)
+    assert [attempt['attempt'] for attempt in data['history']] == \
+        [1, 2, 3, 4, 5, 6]
+    retried = json.loads(command('retry', jobid, '--json').stdout)
+    assert retried == {'id': jobid, 'status': 'queued'}
+
+
+def test_retry_refuses_jobs_that_did_not_fail(command, uri):
+    [queued] = addJobs(uri, {})
+    before = command('show', queued, '--json').stdout
+    assert oneLine(command('retry', queued)) == (
+        f'remotetask: job {queued} is queued: only failed and cancelled '
+        f'jobs are retried')
+    assert command('show', queued, '--json').stdout == before
+    assert oneLine(command('retry', 12345)) == \
+        'remotetask: no job with id 12345'
+
+
+def test_retry_a_cancelled_cron_job_goes_back_to_its_schedule(command):
+    jobid = int(command('cron', 'append', '{}', '--hour', '3').stdout)
+    command('cancel', jobid)
+    assert command('retry', jobid).stdout == 'cronjob\n'
+
+
+def test_retry_all_in_batches_of_their_own(command, uri):
+    zope.component.provideUtility(tasks.Append(), name='other')
+    failing = addJobs(uri, *[{}] * 5)
+    db, service = openService(uri)
+    other = [service.add('other', {}) for _ in range(2)]
+    cancelled = service.add('append', {})
+    service.cancel(cancelled)
+    transaction.commit()
+    db.close()
+    failAll(uri, failing + other)
+    before = transactions(uri)
+    retried = command('retry', '--all', '--task', 'append', '--batch', 2)
+    assert (retried.returncode, retried.stdout, retried.stderr) == \
+        (0, '5\n', '')
+    assert transactions(uri) == before + 3        # 2 + 2 + 1
+    statuses = {jobid: json.loads(command('status', jobid, '--json').stdout)[
+        'status'] for jobid in failing + other + [cancelled]}
+    assert [statuses[jobid] for jobid in failing] == ['queued'] * 5
+    assert [statuses[jobid] for jobid in other] == ['error'] * 2
+    assert statuses[cancelled] == 'cancelled'
+    assert json.loads(command('retry', '--all', '--json').stdout) == \
+        {'retried': 2}
+    assert json.loads(command('retry', '--all', '--status', 'cancelled',
+                              '--json').stdout) == {'retried': 1}
+    assert command('retry', '--all').stdout == '0\n'
+
+
+def test_retry_all_ends_though_a_worker_fails_the_jobs_again(
+        command, uri, monkeypatch):
+    failing = addJobs(uri, {}, {}, {})
+    failAll(uri, failing)
+    retryAll = remotetask.TaskService.retryAll
+    batches = []
+
+    def retryAndFailAgain(self, *args):
+        # A worker quicker than the command: each batch fails again at once.
+        batches.append(args)
+        assert len(batches) <= 10, 'retry --all goes on and on'
+        count = retryAll(self, *args)
+        for jobid in failing:
+            while self.getStatus(jobid) != 'error':
+                self.processNext(jobid=jobid)
+        return count
+
+    monkeypatch.setattr(remotetask.TaskService, 'retryAll',
+                        retryAndFailAgain)
+    assert command('retry', '--all', '--batch', 1).stdout == '3\n'
+    assert len(batches) == 3
+    history = json.loads(command('show', failing[0], '--json').stdout)[
+        'history']
+    assert len(history) == 6                  # retried once
+
+
+def test_run_now_queues_a_run_of_a_cron_job(command, uri):
+    cronid = int(command('cron', 'append', '{}', '--hour', '3').stdout)
+    runid = int(command('run-now', cronid).stdout)
+    assert runid != cronid
+    data = json.loads(command('show', runid, '--json').stdout)
+    assert (data['status'], data['runOf'], data['task']) == \
+        ('queued', cronid, 'append')
+    assert command('status', cronid).stdout == 'cronjob\n'
+    [plain] = addJobs(uri, {})
+    assert oneLine(command('run-now', plain)) == \
+        f'remotetask: job {plain} is queued, not a waiting cron job'
+
+
+def test_pause_and_resume_a_service(cli, command, uri):
+    paused = command('pause')
+    assert paused.stdout == ('service site1.mail paused: no worker claims '
+                             'its jobs until remotetask resume --service '
+                             'site1.mail\n')
+    [jobid] = addJobs(uri, {'path': os.devnull})
+    processAll(uri)
+    assert command('status', jobid).stdout == 'queued\n'
+    listed = json.loads(cli('services', '--db', uri, '--json').stdout)[
+        'services']
+    assert {row['id']: row['paused'] for row in listed} == \
+        {'svc': False, 'site1.mail': True}
+    assert json.loads(command('resume', '--json').stdout) == \
+        {'service': 'site1.mail', 'paused': False}
+    processAll(uri)
+    assert command('status', jobid).stdout == 'completed\n'
+
+
+def test_pause_and_resume_a_cron_job(command, uri):
+    cronid = int(command('cron', 'append', '{}', '--hour', '3').stdout)
+    assert command('pause', cronid).stdout == (
+        f'cron job {cronid} paused: its runs are skipped until remotetask '
+        f'resume {cronid}\n')
+    db, service = openService(uri)
+    assert (service.jobs[cronid].paused, service.isPaused()) == (True, False)
+    db.close()
+    shown = command('show', cronid).stdout
+    assert 'status:       cronjob (paused)\n' in shown
+    assert command('resume', cronid).stdout == f'cron job {cronid} resumed\n'
+    assert json.loads(command('show', cronid, '--json').stdout)['paused'] \
+        is False
+    [plain] = addJobs(uri, {})
+    assert oneLine(command('pause', plain)) == (
+        f'remotetask: job {plain} is not a cron job: pause JOBID pauses cron '
+        f'jobs; pause without a JOBID pauses the whole service')
+
+
+def test_show_says_everything_about_a_failed_job(command, uri):
+    [jobid] = addJobs(uri, {})
+    failAll(uri, [jobid])
+    shown = command('show', jobid)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[:6] == [
+        f'job:          {jobid}', 'task:         append',
+        'status:       error', 'input:        {}',
+        "error:        KeyError: 'path'", 'priority:     0']
+    header = lines.index('attempt  started (UTC)            took  worker   '
+                         '             outcome')
+    attempts = lines[header + 1:header + 4]
+    assert [line.split()[0] for line in attempts] == ['1', '2', '3']
+    assert all(line.endswith("(in a transaction)    KeyError: 'path'")
+               for line in attempts)
+    assert lines[header + 5] == 'traceback of attempt 3 (--json has every ' \
+        "attempt's):"
+    assert lines[header + 6] == 'Traceback (most recent call last):'
+    assert lines[-1] == "KeyError: 'path'"
+    data = json.loads(command('show', jobid, '--json').stdout)
+    assert [sorted(attempt) for attempt in data['history']] == [
+        ['attempt', 'ended', 'error', 'started', 'traceback', 'worker']] * 3
+    assert all(attempt['traceback'].endswith("KeyError: 'path'\n")
+               for attempt in data['history'])
+
+
+def test_show_a_cron_job_names_its_days(command):
+    cronid = int(command('cron', 'append', '{}', '--minute', '0', '--hour',
+                         '9', '--dayOfWeek', 'mon').stdout)
+    lines = command('show', cronid).stdout.splitlines()
+    assert 'schedule:     at 09:00 on Monday (UTC)' in lines
+    assert 'as cron:      0 9 * * mon (UTC)' in lines
+    assert 'policy:       missed runs: once' in lines
+    data = json.loads(command('show', cronid, '--json').stdout)
+    assert (data['schedule']['dayOfWeek'], data['paused']) == ([0], False)
+
+
+def test_jobs_of_a_task(command, uri):
+    zope.component.provideUtility(tasks.Append(), name='other')
+    ids = addJobs(uri, {}, {})
+    db, service = openService(uri)
+    otherid = service.add('other', {})
+    transaction.commit()
+    db.close()
+    page = json.loads(command('jobs', '--task', 'other', '--json').stdout)
+    assert [job['id'] for job in page['jobs']] == [otherid]
+    listed = command('jobs', '--task', 'append', '--status', 'queued')
+    assert [int(line.split()[0]) for line in
+            listed.stdout.splitlines()[1:]] == ids
+    assert command('jobs', '--task', 'nosuch').stdout == ''
+
+
+def test_services_lists_counts_queue_and_oldest_waiting(cli, uri):
+    addJobs(uri, {'path': os.devnull}, {})
+    db, service = openService(uri)
+    service.processNext()
+    transaction.commit()
+    db.close()
+    listed = cli('services', '--db', uri)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ['service', 'paused', 'queued', 'waits',
+                                'for', 'workers', 'jobs']
+    assert lines[1].split()[:3] == ['svc', 'no', '0']
+    assert lines[1].endswith('  none')
+    mail = lines[2].split()
+    assert mail[:3] == ['site1.mail', 'no', '1']
+    assert lines[2].endswith('  1 queued, 1 completed')
+    data = json.loads(cli('services', '--db', uri, '--json').stdout)
+    [row] = [row for row in data['services'] if row['id'] == 'site1.mail']
+    assert (row['counts'], row['queued'], row['workers'], row['site']) == \
+        ({'queued': 1, 'completed': 1}, 1, 0, 'site1')
+    assert 0 <= time.time() - row['oldestWaiting'] < 600
+
+
+def test_services_of_an_empty_database(cli, tmp_path):
+    path = os.path.join(tmp_path, 'Data.fs')
+    remotetask.openDatabase(path).close()
+    listed = cli('services', '--db', path)
+    assert (listed.returncode, listed.stdout) == (0, '')
+    assert oneLine(listed, 0) == (
+        f'remotetask: the database has no services (remotetask init --db '
+        f'{path} --service NAME makes one)')
+
+
+def test_workers_with_heartbeats_and_jobs_in_hand(cli, command, uri):
+    assert oneLine(command('workers'), 0) == (
+        'remotetask: no worker has registered with service site1.mail '
+        '(remotetask worker runs one)')
+    [held, other] = addJobs(uri, {}, {})
+    db, service = openService(uri)
+    service.registerWorker('host1:17:abc', 30.0)
+    service.registerWorker('host2:18:def', 0.001)      # its lease runs out
+    service.claimJob(held, 'host1:17:abc')
+    service.setProgress(held, 0.5, 'half way')
+    transaction.commit()
+    db.close()
+    shown = command('show', held).stdout.splitlines()
+    assert 'status:       processing' in shown
+    assert 'worker:       host1:17:abc' in shown
+    assert 'progress:     50% half way' in shown
+    listed = command('workers')
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ['service', 'host', 'pid', 'heartbeat',
+                                'lease', 'jobs', 'in', 'hand']
+    first = lines[1].split()
+    assert first[:3] == ['site1.mail', socket.gethostname(), str(os.getpid())]
+    assert first[-2:] == ['held', str(held)]
+    assert lines[2].split()[-2:] == ['expired', 'none']
+    data = json.loads(cli('workers', '--db', uri, '--json').stdout)['workers']
+    assert [(row['service'], row['id'], row['jobs'], row['expired'])
+            for row in data] == [
+        ('site1.mail', 'host1:17:abc', {str(held): 1}, False),
+        ('site1.mail', 'host2:18:def', {}, True)]
+    assert all(0 <= row['heartbeatAge'] < 600 for row in data)
+    # Of one service only.
+    assert json.loads(cli('workers', '--db', uri, '--service', 'svc',
+                          '--json').stdout) == {'workers': []}
+
+
 @pytest.fixture(scope='module')
 def zeo(tmp_path_factory):
     server = ZEOServer(str(tmp_path_factory.mktemp('zeo')))
@@ -297,7 +580,9 @@ def test_plain_paths_are_filestorages(cli, uri, tmp_path, monkeypatch):
 @pytest.mark.parametrize('name, args', [
     ('status', ['1']), ('result', ['1']), ('jobs', []),
     ('add', ['append']), ('cron', ['append', '--hour', '1']),
-    ('cancel', ['1']), ('clean', []),
+    ('cancel', ['1']), ('clean', []), ('show', ['1']), ('retry', ['1']),
+    ('retry', ['--all']), ('run-now', ['1']), ('pause', []),
+    ('resume', ['1']), ('services', []), ('workers', []),
 ])
 def test_a_mistyped_path_makes_no_database(cli, tmp_path, name, args):
     path = os.path.join(tmp_path, 'Dta.fs')
@@ -324,7 +609,8 @@ def test_read_only_commands_write_nothing(command, uri):
     path = uri[len('file://'):]
     size = os.path.getsize(path)
     for args in (['status', jobid], ['result', jobid], ['jobs'],
-                 ['jobs', '--status', 'queued']):
+                 ['jobs', '--status', 'queued', '--task', 'append'],
+                 ['show', jobid], ['services'], ['workers']):
         assert command(*args).returncode in (0, 3)
     assert os.path.getsize(path) == size
 
@@ -468,8 +754,10 @@ BAD_INPUT = [
      '--minute: minute value 61 is out of range 0-59'),
     (('cron', 'append', '--hour', '0-99999999999'), 'remotetask cron: '
      'argument --hour: hour value 99999999999 is out of range 0-23'),
-    (('cron', 'append', '--dayOfWeek', 'mon'), 'remotetask cron: argument '
-     "--dayOfWeek: dayOfWeek value 'mon' is not a number"),
+    (('cron', 'append', '--dayOfWeek', 'mo'), 'remotetask cron: argument '
+     "--dayOfWeek: dayOfWeek value 'mo' is not a number or a day: use * for "
+     "every day, numbers from 0 (Monday) to 6 (Sunday) and ranges such as "
+     "0-4, or names such as mon-fri"),
     (('cron', 'append', '--cron', '0 0 30 2 *'),
      "remotetask: cron expression '0 0 30 2 *' never fires"),
     (('cron', 'append', '--cron', ''), 'remotetask cron: argument --cron: '
@@ -499,6 +787,34 @@ BAD_INPUT = [
      "module 'no.such.module': ModuleNotFoundError: No module named 'no'"),
     (('jobs', '--nosuch'), 'remotetask: unrecognized arguments: --nosuch '
      '(see remotetask --help)'),
+    (('retry',), 'remotetask: retry needs a JOBID, or --all for every '
+     'failed job (--all --status cancelled for the cancelled ones)'),
+    (('retry', '1', '--all'), 'remotetask: retry takes a JOBID or --all, not '
+     'both'),
+    (('retry', '1', '--task', 'append'), 'remotetask: --status, --task and '
+     '--batch go with --all; retry JOBID retries that job'),
+    (('retry', '--all', '--status', 'queued'), "remotetask retry: argument "
+     "--status: unknown status to retry 'queued'; the statuses retried are "
+     "error, cancelled"),
+    (('retry', '--all', '--batch', '0'), 'remotetask retry: argument --batch:'
+     " must be a whole number from 1 to 100000, not '0'"),
+    (('retry', '--all', '--task', ''), 'remotetask retry: argument --task: '
+     'must be the name of a task, not empty'),
+    (('run-now', 'x'), 'remotetask run-now: argument JOBID: must be a job id '
+     "from 0 to 2147483647, not 'x'"),
+    (('run-now',), 'remotetask run-now: the following arguments are '
+     'required: JOBID'),
+    (('pause', '-1'), 'remotetask pause: argument JOBID: must be a job id '
+     "from 0 to 2147483647, not '-1'"),
+    (('resume', '99'), 'remotetask: no job with id 99'),
+    (('show', '2147483648'), 'remotetask show: argument JOBID: must be a job '
+     "id from 0 to 2147483647, not '2147483648'"),
+    (('jobs', '--task', ''), 'remotetask jobs: argument --task: must be the '
+     'name of a task, not empty'),
+    (('workers', '--service', 'nope'), "remotetask: no service 'nope'; the "
+     "database has: svc, site1.mail"),
+    (('services', '--service', ''), 'remotetask services: argument '
+     '--service: must be a service path, not empty'),
     # Bytes of the command line that are not UTF-8 come as surrogates.
     (('add', 'append', '"caf\udcff"'), 'remotetask add: argument input: '
      'holds bytes that are not UTF-8: \'"caf\\udcff"\''),

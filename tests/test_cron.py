@@ -66,12 +66,35 @@ def sequence(expression, now, zone, count):
     ('0 0 * * 5-7', 'dayOfWeek', (0, 5, 6)),
     ('0 0 * * sat-sun', 'dayOfWeek', (0, 6)),
     ('0 0 * * 1/2', 'dayOfWeek', (1, 3, 5)),
+    # a/n counts from a to the field's last day, Saturday: 7 is no eighth
+    # day, and 7/n starts at Sunday (0), as croniter has it.
+    ('0 0 * * 1/3', 'dayOfWeek', (1, 4)),
+    ('0 0 * * 7/2', 'dayOfWeek', (0, 2, 4, 6)),
+    ('0 0 * * 6/1', 'dayOfWeek', (6,)),
+    ('0 0 * * 3-7/2', 'dayOfWeek', (0, 3, 5)),
     ('0 0 * * */2', 'dayOfWeek', (0, 2, 4, 6)),
     ('0 0 * * *', 'dayOfWeek', EVERY_WEEKDAY),
     ('  0\t0  * *   *  ', 'hour', (0,)),
 ])
 def test_fields_expand_to_sorted_tuples(expression, field, values):
     assert getattr(cron.parseCron(expression), field) == values
+
+
+@pytest.mark.parametrize('field, days', [
+    ('7/2', {'Sun', 'Tue', 'Thu', 'Sat'}), ('1/3', {'Mon', 'Thu'}),
+    ('0/3', {'Sun', 'Wed', 'Sat'}), ('5/1', {'Fri', 'Sat'}),
+    ('3-7/2', {'Wed', 'Fri', 'Sun'}), ('*/3', {'Sun', 'Wed', 'Sat'}),
+])
+def test_stepped_weekdays_fire_on_the_days_croniter_gives(field, days):
+    expression = f'0 0 * * {field}'
+    start = utc(2026, 1, 4)                 # a Sunday
+    ours = {datetime.datetime(*when).strftime('%a')
+            for when in sequence(expression, start, 'UTC', 14)}
+    it = croniter.croniter(expression,
+                           datetime.datetime.fromtimestamp(start, UTC))
+    theirs = {it.get_next(datetime.datetime).strftime('%a')
+              for _ in range(14)}
+    assert ours == theirs == days
 
 
 @pytest.mark.parametrize('expression, restricted', [

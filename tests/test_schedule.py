@@ -6,15 +6,18 @@ import re
 
 import pytest
 
-from lovely.remotetask import schedule
+from lovely.remotetask import cron, schedule
+from lovely.remotetask.describe import describeFields
 from lovely.remotetask.exceptions import ScheduleError
+from lovely.remotetask.job import CronJob
+from lovely.remotetask.serialize import scheduleData, scheduleText
 
 UTC = datetime.timezone.utc
 
 
 def walkDays(now, minute, hour, dayOfMonth, month, dayOfWeek, years=30):
     """The reference: visit every day and test every field, the slow way."""
-    minutes, hours, days, months, weekdays = schedule._effectiveFields(
+    minutes, hours, days, months, weekdays = schedule.effectiveFields(
         minute, hour, dayOfMonth, month, dayOfWeek)
     start = datetime.datetime.fromtimestamp(now, UTC)
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -61,8 +64,8 @@ def test_next_call_is_strictly_after_now():
 
 
 def test_fields_finer_than_the_finest_given_are_pinned():
-    assert schedule._effectiveFields((), (3,), (), (), ())[0] == (0,)
-    minutes, hours, days, months, weekdays = schedule._effectiveFields(
+    assert schedule.effectiveFields((), (3,), (), (), ())[0] == (0,)
+    minutes, hours, days, months, weekdays = schedule.effectiveFields(
         (), (), (), (6,), ())
     assert (minutes, hours, days) == ((0,), (0,), (1,))
     assert len(weekdays) == 7
@@ -153,3 +156,100 @@ def test_field_text_out_of_bounds_is_refused_before_it_is_expanded(
     # a MemoryError.
     with pytest.raises(ScheduleError, match=re.escape(message)):
         schedule.parseFieldText('minute', text)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('mon-fri', (0, 1, 2, 3, 4)), ('Sat,SUN', (5, 6)),
+    ('monday, wednesday-Friday', (0, 2, 3, 4)), ('0,sun', (0, 6)),
+])
+def test_days_of_the_week_are_taken_by_name(text, expected):
+    assert schedule.parseFieldText('dayOfWeek', text) == expected
+
+
+def test_months_are_taken_by_name():
+    assert schedule.parseFieldText('month', 'jan,July-sep,12') == \
+        (1, 7, 8, 9, 12)
+
+
+@pytest.mark.parametrize('name, text, message', [
+    ('dayOfWeek', 'mo', "dayOfWeek value 'mo' is not a number or a day: use "
+     "* for every day, numbers from 0 (Monday) to 6 (Sunday) and ranges "
+     "such as 0-4, or names such as mon-fri"),
+    ('dayOfWeek', 'sun-mon', "dayOfWeek range 'sun-mon' runs backwards"),
+    ('month', 'smarch', "month value 'smarch' is not a number or a month"),
+    ('hour', 'mon', "hour value 'mon' is not a number: use * for every hour"),
+])
+def test_names_belong_to_their_field(name, text, message):
+    with pytest.raises(ScheduleError, match=re.escape(message)):
+        schedule.parseFieldText(name, text)
+
+
+# Schedules shown
+
+EVERY = dict(minute=tuple(range(0, 60, 15)), hour=tuple(range(9, 18)),
+             dayOfWeek=tuple(range(5)))
+
+
+@pytest.mark.parametrize('fields, words, asCron', [
+    # Monday is 0 here and 1 in cron: shown by name, never as '0 9 * * 0'.
+    (dict(minute=(0,), hour=(9,), dayOfWeek=(0,)), 'at 09:00 on Monday',
+     '0 9 * * mon'),
+    (dict(dayOfWeek=(6,)), 'at 00:00 on Sunday', '0 0 * * sun'),
+    (dict(dayOfWeek=(5, 6)), 'at 00:00 on Saturday and Sunday',
+     '0 0 * * sun,sat'),
+    ({}, 'every minute', '* * * * *'),
+    (dict(hour=(2,)), 'at 02:00 every day', '0 2 * * *'),
+    (dict(minute=(0, 10)), 'every hour at :00 and :10', '0,10 * * * *'),
+    (dict(month=(1, 5, 12)), 'at 00:00 on the 1st in January, May and '
+     'December', '0 0 1 jan,may,dec *'),
+    (dict(minute=(10,), dayOfMonth=(1, 2, 3, 22)), 'every hour at :10 on '
+     'the 1st to 3rd and 22nd', '10 * 1-3,22 * *'),
+    (EVERY, 'at :00, :15, :30 and :45 of the hours 09 to 17 on Monday to '
+     'Friday', '*/15 9-17 * * mon-fri'),
+    (dict(minute=tuple(range(60)), hour=(9,)),
+     'every minute from 09:00 to 09:59', '* 9 * * *'),
+    (dict(minute=(0, 30), hour=(9, 17)),
+     'at 09:00, 09:30, 17:00 and 17:30 every day', '0,30 9,17 * * *'),
+    # Both day fields must match: cron would take either, so no cron.
+    (dict(dayOfMonth=(13,), dayOfWeek=(4,)),
+     'at 00:00 on the 13th if it is a Friday', None),
+    (dict(dayOfMonth=tuple(range(1, 8)), dayOfWeek=(0,)),
+     'at 00:00 on the 1st to 7th if it is a Monday', None),
+    (dict(dayOfMonth=(13,), dayOfWeek=tuple(range(7))),
+     'at 00:00 on the 13th', '0 0 13 * *'),
+])
+def test_tuple_schedules_are_shown_in_words_and_cron(fields, words, asCron):
+    assert describeFields(**fields) == words
+    assert cron.fieldsAsCron(**fields) == asCron
+    job = CronJob(1, 'echo', None, **fields)
+    assert scheduleText(job) == words + ' (UTC)'
+    data = scheduleData(job)
+    assert (data['text'], data['asCron']) == (words + ' (UTC)', asCron)
+
+
+def test_cron_and_delayed_schedules_are_shown_as_given():
+    job = CronJob(1, 'echo', None, cron='0 9 * * mon', timezone='Asia/Tokyo')
+    assert scheduleText(job) == '0 9 * * mon (Asia/Tokyo)'
+    assert scheduleData(job)['asCron'] is None
+    assert scheduleText(CronJob(1, 'echo', None, cron='@daily')) == '@daily'
+    assert scheduleText(CronJob(1, 'echo', None, delay=30)) == \
+        'once, 30 s after it was added'
+
+
+@pytest.mark.parametrize('seed', range(300))
+def test_the_cron_shown_fires_when_the_fields_do(seed):
+    rnd = random.Random(seed)
+    fields = randomFields(rnd)
+    expression = cron.fieldsAsCron(**fields)
+    minutes, hours, days, months, weekdays = schedule.effectiveFields(**fields)
+    if len(days) < 31 and len(weekdays) < 7:
+        assert expression is None
+        return
+    now = rnd.uniform(0, 2_000_000_000)
+    for _ in range(3):
+        expected = schedule.nextCallTime(now, **fields)
+        if expected is None:
+            break
+        assert cron.nextCronTime(expression, now) == expected, \
+            (fields, expression)
+        now = expected

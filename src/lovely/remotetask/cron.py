@@ -27,7 +27,7 @@ import zoneinfo
 
 from lovely.remotetask.exceptions import ScheduleError
 from lovely.remotetask.schedule import (
-    LONGEST_MONTH, firstFrom, walkCalendar)
+    LONGEST_MONTH, effectiveFields, firstFrom, walkCalendar)
 
 #: Names accepted for months (1-12) and weekdays (0-6, Sunday first).
 MONTH_NAMES = ('jan', 'feb', 'mar', 'apr', 'may', 'jun',
@@ -148,6 +148,54 @@ def nextCronTime(spec: CronSpec | str, now: float,
         raise ScheduleError(
             f'cron expression {spec.expression!r} never fires')
     return _instant(zone, wall)
+
+
+def fieldsAsCron(minute=(), hour=(), dayOfMonth=(), month=(),
+                 dayOfWeek=()) -> str | None:
+    """The cron expression that fires when a tuple schedule does, or None.
+
+    Tuple schedules count weekdays from Monday as 0, cron from Sunday; the
+    expression names the days and months (``mon-fri``, ``jan,jul``) so
+    that no reader can take one numbering for the other.  The fields a
+    tuple schedule pins are written out.  When both day fields restrict
+    the days there is none: a tuple schedule needs both to match, cron
+    either.
+    """
+    minutes, hours, days, months, weekdays = effectiveFields(
+        minute, hour, dayOfMonth, month, dayOfWeek)
+    if len(days) < 31 and len(weekdays) < 7:
+        return None
+    weekdays = sorted((day + 1) % 7 for day in weekdays)
+    return ' '.join((
+        _cronField(minutes, 0, 59), _cronField(hours, 0, 23),
+        _cronField(days, 1, 31), _cronField(months, 1, 12, MONTH_NAMES),
+        _cronField(weekdays, 0, 6, DAY_NAMES)))
+
+
+def _cronField(values, low, high, names=None) -> str:
+    """One field of an expression for sorted `values`: ``*``, a step
+    (``*/15``, ``9-17/2``, numbers only), or values and ranges."""
+    values = list(values)
+    if values == list(range(low, high + 1)):
+        return '*'
+    step = values[1] - values[0] if len(values) > 2 else 0
+    if names is None and step > 1 and values[-1] + step > high and \
+            values == list(range(values[0], high + 1, step)):
+        first = '*' if values[0] == low else f'{values[0]}-{values[-1]}'
+        return f'{first}/{step}'
+
+    def text(value):
+        return str(value) if names is None else names[value - low]
+    parts, start = [], 0
+    for index, value in enumerate(values):
+        if index + 1 == len(values) or values[index + 1] != value + 1:
+            run = values[start:index + 1]
+            if len(run) > 2:
+                parts.append(f'{text(run[0])}-{text(run[-1])}')
+            else:
+                parts.extend(map(text, run))
+            start = index + 1
+    return ','.join(parts)
 
 
 def _parseField(text, name, low, high, top, names) -> tuple:

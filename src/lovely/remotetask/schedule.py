@@ -49,13 +49,48 @@ def checkField(name: str, values: Iterable[int]) -> tuple:
     return tuple(sorted(checked))
 
 
+#: Names taken for the values of a field, as people write them: the days
+#: of the week count from Monday as 0 (cron's count from Sunday), so a name
+#: cannot be mistaken.
+NAMES = {
+    'month': ('january', 'february', 'march', 'april', 'may', 'june',
+              'july', 'august', 'september', 'october', 'november',
+              'december'),
+    'dayOfWeek': ('monday', 'tuesday', 'wednesday', 'thursday', 'friday',
+                  'saturday', 'sunday'),
+}
+#: The names a field's values are taken by: whole, and their first three
+#: letters.
+_NAMES = {field: {spelling: number
+                  for number, name in enumerate(names, _RANGES[field][0])
+                  for spelling in (name, name[:3])}
+          for field, names in NAMES.items()}
+
+
+#: What `parseFieldText` says a field takes.
+_TAKES = dict(
+    minute='a number: use * for every minute, or numbers and ranges such as '
+    '0,15,30 or 1-5',
+    hour='a number: use * for every hour, or numbers and ranges such as '
+    '9,17 or 9-17',
+    dayOfMonth='a number: use * for every day of the month, or numbers and '
+    'ranges such as 1,15 or 1-7',
+    month='a number or a month: use * for every month, numbers and ranges '
+    'such as 1,7 or 1-3, or names such as jan,jul',
+    dayOfWeek='a number or a day: use * for every day, numbers from 0 '
+    '(Monday) to 6 (Sunday) and ranges such as 0-4, or names such as '
+    'mon-fri')
+
+
 def parseFieldText(name: str, text: str) -> tuple:
     """A tuple field written as people write it: ``*`` (or nothing) for
-    every value, else numbers and ranges, ``0,15,30`` or ``1-5``.
+    every value, else numbers and ranges, ``0,15,30`` or ``1-5``; days
+    of the week and months also by name (``mon-fri``, ``january,jul``).
 
     Ranges are checked against the field's bounds before they are
     expanded, so that a huge one costs nothing."""
     low, high = _RANGES[name]
+    names = _NAMES.get(name, {})
     text = text.strip()
     if text in ('', EVERY):
         return ()
@@ -65,14 +100,13 @@ def parseFieldText(name: str, text: str) -> tuple:
         first, dash, last = part.partition('-')
         try:
             if dash:
-                start, stop = int(first), int(last)
+                start = _fieldValue(first, names)
+                stop = _fieldValue(last, names)
             else:
-                start = stop = int(part)
+                start = stop = _fieldValue(part, names)
         except ValueError:
-            raise ScheduleError(
-                f'{name} value {_shorten(part)!r} is not a number: use * '
-                f'for every {name}, or numbers and ranges such as 0,15,30 '
-                f'or 1-5') from None
+            raise ScheduleError(f'{name} value {_shorten(part)!r} is not '
+                                f'{_TAKES[name]}') from None
         if stop < start:
             raise ScheduleError(f'{name} range {part!r} runs backwards')
         for value in (start, stop):
@@ -82,6 +116,13 @@ def parseFieldText(name: str, text: str) -> tuple:
                     f'{low}-{high}')
         values.extend(range(start, stop + 1))
     return checkField(name, values)
+
+
+def _fieldValue(text: str, names: dict) -> int:
+    text = text.strip()
+    if text.lower() in names:
+        return names[text.lower()]
+    return int(text)
 
 
 def _shorten(text: str, limit: int = 40) -> str:
@@ -132,7 +173,7 @@ def nextCallTime(now: float, minute=(), hour=(), dayOfMonth=(), month=(),
     must both match when both are given.  Returns None for a schedule that
     never fires, such as 30 February.  The fields must have been checked.
     """
-    minutes, hours, days, months, weekdays = _effectiveFields(
+    minutes, hours, days, months, weekdays = effectiveFields(
         minute, hour, dayOfMonth, month, dayOfWeek)
     if not any(day <= LONGEST_MONTH[m - 1] for m in months for day in days):
         return None
@@ -182,8 +223,11 @@ def walkCalendar(start: int, months: tuple, hours: tuple, minutes: tuple,
     return None
 
 
-def _effectiveFields(minute, hour, dayOfMonth, month, dayOfWeek):
-    """Fill free fields with their whole range, pinning the finer ones."""
+def effectiveFields(minute=(), hour=(), dayOfMonth=(), month=(),
+                    dayOfWeek=()) -> list:
+    """The values each field takes, finest first: free fields filled with
+    their whole range, those finer than the finest field given pinned to
+    their first value."""
     givenDay = bool(dayOfMonth or dayOfWeek)
     finest = ('minute' if minute else 'hour' if hour else
               'day' if givenDay else 'month' if month else None)

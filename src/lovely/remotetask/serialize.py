@@ -8,6 +8,8 @@ import datetime
 import math
 from typing import Optional
 
+from lovely.remotetask.cron import fieldsAsCron
+from lovely.remotetask.describe import describeFields
 from lovely.remotetask.interfaces import (
     CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER,
     ICronJob)
@@ -53,25 +55,37 @@ def jobData(job, url: str) -> dict:
 
 
 def scheduleData(job) -> dict:
-    """A cron or delayed job's schedule, as the API takes it back."""
+    """A cron or delayed job's schedule, as the API takes it back, with
+    `text` (`scheduleText`) and, for tuple fields, `asCron`: the cron
+    expression that fires at the same times, in cron's numbering (None
+    when there is none)."""
     data = dict(cron=job.cron.expression if job.cron is not None else None,
                 timezone=job.timezone if job.cron is not None else None)
     for name in SCHEDULE_FIELDS:
         data[name] = list(getattr(job, name))
     data.update(delay=job.delay, missed=job.missed, graceTime=job.graceTime,
-                overlap=job.overlap, nextRun=job.nextRun, lastRun=job.lastRun)
+                overlap=job.overlap, nextRun=job.nextRun, lastRun=job.lastRun,
+                text=scheduleText(job), asCron=_asCron(job))
     return data
 
 
+def _asCron(job):
+    if job.delay is not None or job.cron is not None:
+        return None
+    return fieldsAsCron(*(getattr(job, name) for name in SCHEDULE_FIELDS))
+
+
 def scheduleText(job) -> str:
-    """A cron job's schedule in one line, for people."""
+    """A cron job's schedule in one line, for people: a cron expression as
+    written, with its zone unless UTC; tuple fields in words, with the
+    days named (their numbers count Monday as 0, cron's Sunday), in UTC."""
     if job.delay is not None:
         return f'once, {job.delay:g} s after it was added'
     if job.cron is not None:
         zone = '' if job.timezone in (None, 'UTC') else f' ({job.timezone})'
         return f'{job.cron.expression}{zone}'
-    return ' '.join(','.join(map(str, getattr(job, name))) or '*'
-                    for name in SCHEDULE_FIELDS) + ' (UTC)'
+    return describeFields(*(getattr(job, name)
+                            for name in SCHEDULE_FIELDS)) + ' (UTC)'
 
 
 def formatTime(timestamp: Optional[float]) -> str:
