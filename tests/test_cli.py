@@ -279,8 +279,8 @@ def test_a_filestorage_held_by_another_process(fileUri, tmp_path):
             f"remotetask: cannot open database '{path}': it is in use by "
             f"process {worker.pid}: a FileStorage serves one process at a "
             f"time; stop that process, or serve the file through a ZEO "
-            f"server (runzeo -a 127.0.0.1:8100 -f {path}) and give every "
-            f"process --db zeo://127.0.0.1:8100")
+            f"server (remotetask zeo --address 127.0.0.1:8100 --db {path}) "
+            f"and give every process --db zeo://127.0.0.1:8100")
         # Reading needs no lock: read-only commands see the file as it is.
         listed = run('jobs', '--db', path, '--service', 'svc', '--json')
         assert listed.returncode == 0, listed.stderr

@@ -309,8 +309,8 @@ def _wait(session, job, timeout):
             f'job {job.id} is {job.status}, and waiting for it needs a '
             f'database that processes share: this one sees no other '
             f'process\'s commits; serve a FileStorage through ZEO '
-            f'(runzeo -a 127.0.0.1:8100 -f PATH) and give --db '
-            f'zeo://127.0.0.1:8100')
+            f'(remotetask zeo --address 127.0.0.1:8100 --db PATH) and give '
+            f'--db zeo://127.0.0.1:8100')
     interrupted = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():

@@ -179,8 +179,8 @@ def _openFailure(error, path):
         holder = _lockHolder(path)
         return (f'it is in use by {holder}: a FileStorage serves one process '
                 f'at a time; stop that process, or serve the file through a '
-                f'ZEO server (runzeo -a 127.0.0.1:8100 -f {path}) and give '
-                f'every process --db zeo://127.0.0.1:8100')
+                f'ZEO server (remotetask zeo --address 127.0.0.1:8100 --db '
+                f'{path}) and give every process --db zeo://127.0.0.1:8100')
     return _reason(error)
 
 
