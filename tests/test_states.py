@@ -11,8 +11,9 @@ step, committed, the service must agree with it through each of its views
 workers and their jobs), seen by the connection that made the change and
 by a second one.
 
-Issue 13 lists wrong answers of the current code, which the state machine
-finds; each of them also has a plain regression test at the end.
+Issue 13 listed wrong answers of the code of its day, which the state
+machine found, with seven more; each of the four has a plain regression
+test at the end.
 """
 import dataclasses
 import itertools
@@ -48,7 +49,6 @@ from lovely.remotetask.run import Outcome
 from lovely.remotetask.task import SimpleTask
 from lovely.remotetask.testing import TaskServiceStub
 
-ISSUE_13 = 'issue 13: a status and its index disagree'
 #: When the state machine's clock starts: 2030-01-01 00:00 UTC.
 START = 1893456000
 STATUSES = (QUEUED, PROCESSING, CANCELLED, ERROR, COMPLETED, DELAYED,
@@ -238,14 +238,12 @@ class Model:
 
     # Moves
 
-    @staticmethod
-    def waiting(job) -> str:
-        return {JOB: QUEUED, ONCE: DELAYED, CRON: CRONJOB}[job.kind]
-
-    def enqueue(self, job, status):
-        job.status = status
+    def enqueue(self, job, order=None):
+        """Queue a job: its status says so, whatever its kind (a cron job
+        whose run waits is queued, as a delayed job that came due)."""
+        job.status = QUEUED
         job.ready = True
-        job.order = self.tick()
+        job.order = self.tick() if order is None else order
 
     def finish(self, job, status):
         job.status = status
@@ -276,7 +274,7 @@ class Model:
                 job.status = RETRY
                 job.due = now + wait
             else:
-                self.enqueue(job, self.waiting(job))
+                self.enqueue(job)
         else:
             self.finish(job, ERROR)
 
@@ -295,7 +293,9 @@ class Model:
         delayed jobs, and queue what is due (a cron job's run waits while
         the one before it waits or runs)."""
         for job in self.jobs.values():
-            if job.unscheduled:
+            # A cron job rescheduled while its run waits or goes is
+            # scheduled once the run is done.
+            if job.unscheduled and not self.busy(job):
                 job.unscheduled = False
                 job.due = self.nextTime(job, now)
         due = sorted((job.due, jobid) for jobid, job in self.jobs.items()
@@ -304,10 +304,10 @@ class Model:
             job = self.jobs[jobid]
             if job.kind != CRON:
                 job.due = None
-                self.enqueue(job, self.waiting(job))
+                self.enqueue(job)
             elif not self.busy(job):
                 job.due = self.nextTime(job, now)
-                self.enqueue(job, job.status)
+                self.enqueue(job)
 
     def claimable(self, now) -> bool:
         """Whether a claim at `now` would get a job."""
@@ -493,7 +493,7 @@ class TaskServiceStates(RuleBasedStateMachine):
         job = self.model.jobs[jobid] = Expected(
             JOB, task, STARTLATER, priority=priority, key=key)
         if not startLater:
-            self.model.enqueue(job, QUEUED)
+            self.model.enqueue(job)
 
     @rule(task=TASK_NAMES, minute=st.sampled_from([0, 30]))
     def addCronJob(self, task, minute):
@@ -526,7 +526,7 @@ class TaskServiceStates(RuleBasedStateMachine):
         started = self.step(lambda: self.service.startJob(jobid))
         assert started == (job.status == STARTLATER)
         if started:
-            self.model.enqueue(job, QUEUED)
+            self.model.enqueue(job)
 
     # Time
 
@@ -641,7 +641,7 @@ class TaskServiceStates(RuleBasedStateMachine):
         self.step(lambda: release(self.service, jobid, job.attempts))
         job.attempts -= 1
         job.holder = None
-        self.model.enqueue(job, self.model.waiting(job))
+        self.model.enqueue(job, job.order)    # back where it stood
 
     @rule()
     def processNext(self):
@@ -659,6 +659,7 @@ class TaskServiceStates(RuleBasedStateMachine):
             jobid, lambda: self.service.processNext(self.now, jobid))
         if job is None:
             return
+        self.model.promote(self.now)    # processNext queues what is due
         if not job.ready and job.status != PROCESSING:
             self.step(lambda: self.service.processNext(self.now, jobid),
                       JobStateError)
@@ -701,20 +702,19 @@ class TaskServiceStates(RuleBasedStateMachine):
         job = self.known(jobid, lambda: self.service.reschedule(jobid))
         if job is None:
             return
-        if job.kind == JOB or \
-                job.status not in (CRONJOB, DELAYED, PROCESSING):
+        accepted = {JOB: (), CRON: (CRONJOB, QUEUED, PROCESSING),
+                    ONCE: (DELAYED, QUEUED)}[job.kind]
+        if job.status not in accepted:
+            # A delayed job that runs already cannot be scheduled again.
             self.step(lambda: self.service.reschedule(jobid), JobStateError)
             return
         self.step(lambda: self.service.reschedule(jobid))
-        if job.kind == CRON:
-            # A run already due (queued or running) stays.
-            job.due = None
-            job.unscheduled = True
-        elif job.status != PROCESSING:
+        job.due = None
+        job.unscheduled = True
+        if job.kind == ONCE:
             job.ready = False
-            job.due = None
-            job.unscheduled = True
-        # A delayed job that runs already is not scheduled again.
+            job.status = DELAYED
+        # A cron job's run already due (queued or running) stays.
 
     @rule(status=st.sampled_from([None, COMPLETED, ERROR, CANCELLED,
                                   (ERROR, CANCELLED), QUEUED]),
@@ -833,8 +833,6 @@ def quiet():
     logger.setLevel(level)
 
 
-@pytest.mark.xfail(strict=True, reason=f'{ISSUE_13}: statusCounts, jobsPage, '
-                   f'hasJobsWaiting, reschedule, claims by unknown workers')
 def test_every_view_agrees_with_each_jobs_status(stateDb, quiet):
     database, examples = stateDb
     provideTasks()
@@ -874,20 +872,18 @@ def cronRunWaiting(service):
     return cron
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=ISSUE_13)
 def test_a_cron_job_whose_run_waits_is_counted_once(service):
     cronRunWaiting(service)
     counts = {s: n for s, n in service.statusCounts().items() if n}
-    assert counts == {COMPLETED: 1, CRONJOB: 1}
+    assert counts == {COMPLETED: 1, QUEUED: 1}   # its run is queued
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=ISSUE_13)
 def test_a_cron_job_whose_run_waits_is_listed_once(service):
     cron = cronRunWaiting(service)
-    assert [job.id for job in service.jobsPage(CRONJOB)[0]] == [cron]
+    assert [job.id for job in service.jobsPage(QUEUED)[0]] == [cron]
+    assert service.jobsPage(CRONJOB)[0] == []
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=ISSUE_13)
 def test_a_job_claimed_without_a_worker_is_counted_and_listed(service):
     jobid = service.add('echo')
     assert service.claimNextJob() == jobid
@@ -897,7 +893,6 @@ def test_a_job_claimed_without_a_worker_is_counted_and_listed(service):
         (1, [jobid])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=ISSUE_13)
 def test_a_job_run_by_processNext_sees_itself_processing(service):
     seen = []
 
@@ -912,7 +907,6 @@ def test_a_job_run_by_processNext_sees_itself_processing(service):
     assert seen == [(PROCESSING, 1, [jobid])]
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=ISSUE_13)
 def test_the_stub_takes_priority_and_key_as_its_interface_says():
     stub = TaskServiceStub({'echo': lambda input: input})
     assert verifyObject(interfaces.ITaskService, stub)

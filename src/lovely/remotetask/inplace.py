@@ -28,8 +28,7 @@ class InPlace:
                 due = job.timeOfNextCall(now)
             if due is not None and due <= now:
                 return True
-        due = self.nextDue()
-        return due is not None and due <= now
+        return any(due <= now for due, _ in placement.filedDue(self, 1))
 
     def claimNextJob(self, now=None, worker=None):
         claimed = self.claimNextJobs(1, now, worker)
@@ -53,7 +52,7 @@ class InPlace:
                 claim = self.claimed(jobid)     # claimed by claimNextJob()
             else:
                 claim = self.claimJob(jobid)
-        savepoint = _savepoint()
+        savepoint = _savepoint(self)
         outcome = runJob(self, claim)
         if not outcome.ok and savepoint is not None:
             savepoint.rollback()  # undo what the failed task wrote
@@ -66,9 +65,13 @@ class InPlace:
 
 
 
-def _savepoint():
-    """A savepoint of the current transaction, if all its resources allow."""
+def _savepoint(service):
+    """A savepoint of the transaction that changes `service`, if all its
+    resources allow."""
+    jar = service._p_jar
+    manager = jar.transaction_manager if jar is not None else \
+        transaction.manager
     try:
-        return transaction.savepoint()
+        return manager.savepoint()
     except TypeError:
         return None

@@ -15,11 +15,13 @@ counts in them.  Readers merge the lanes: counts add up, and chains are
 read in the order of their entries' stamps.
 
 A stamp is the database's last transaction id when the entry was made
-(shifted to about a millisecond), so an entry made after another
-transaction committed sorts after the entries that transaction made: jobs
-are first in, first out as far as commit order tells; jobs added by
-transactions running at the same time may come in either order.  An entry
-is its stamp and its job id in one int, so that entries sort as they should.
+(cut to about a millisecond), and a count of the lane's entries made in
+that millisecond: an entry made after another transaction committed sorts
+after the entries that transaction made, and a lane's entries sort in the
+order it made them.  Jobs are so first in, first out as far as commit
+order tells; jobs added by transactions running at the same time may come
+in either order.  An entry is its stamp and its job id in one int, so that
+entries sort as they should.
 """
 import random
 import threading
@@ -38,6 +40,8 @@ ID_BITS = 31
 _ID_MASK = (1 << ID_BITS) - 1
 #: Tids count 2**32 per minute; this many low bits make about a millisecond.
 _STAMP_SHIFT = 16
+#: Bits for the count of a lane's entries within one millisecond.
+_COUNT_BITS = 20
 
 #: Minutes of finished jobs a lane counts, for charts of throughput.
 ACTIVITY_MINUTES = 60
@@ -62,12 +66,13 @@ def entryStamp(value: int) -> int:
 def stampTime(stamp: int) -> float:
     """The epoch seconds of a stamp (see `ZODB.TimeStamp`)."""
     from lovely.remotetask.workers import tidTime
-    return tidTime((stamp << _STAMP_SHIFT).to_bytes(8, 'big'))
+    tid = (stamp >> _COUNT_BITS) << _STAMP_SHIFT
+    return tidTime(tid.to_bytes(8, 'big'))
 
 
 def currentStamp(service) -> int:
-    """The stamp of an entry made now: the database's last transaction, or
-    the clock for a service that is in no database."""
+    """The time of an entry made now, for `Lane.nextStamp`: the database's
+    last transaction, or the clock for a service in no database."""
     jar = service._p_jar
     # The connection's own storage (not the one a savepoint puts in its
     # place): RelStorage's shared one may not be used from several threads.
@@ -101,6 +106,16 @@ class Lane(Versioned):
         #: minute (epoch seconds // 60) -> {status: jobs this writer
         #: finished with it in that minute}, for the last ACTIVITY_MINUTES.
         self.activity = {}
+
+    #: The stamp of the last entry the lane made.
+    lastStamp = 0
+
+    def nextStamp(self, now: int) -> int:
+        """The stamp of an entry made at `now` (see `currentStamp`): after
+        every entry this lane made before."""
+        stamp = max(now << _COUNT_BITS, self.lastStamp + 1)
+        self.lastStamp = stamp
+        return stamp
 
     def count(self, status: str, delta: int) -> None:
         counts = dict(self.counts)

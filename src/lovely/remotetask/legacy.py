@@ -77,7 +77,8 @@ def migrate(service) -> int:
     lane = ownLane(service)
     for job in jobs:
         service.jobs.adopt(job, lane)
-    stamp = currentStamp(service) - len(jobs)
+    # Stamps before any this lane makes, in the old queue's order.
+    stamp = (currentStamp(service) - 1) << 20
     # Queued jobs in their old order, priorities highest first.
     queued = []
     for priority in reversed(list(old['_queues'] or {})):

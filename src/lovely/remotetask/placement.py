@@ -76,9 +76,11 @@ def place(service, job, status: str, *, worker: Optional[str] = None,
         if worker is not None:
             service._workers[worker].hold(job.id, job.attempts)
             return
-    value = entry(currentStamp(service) if stamp is None else stamp, job.id)
-    job._token = lane.chain(_channel(job, status, stamp is not None)).append(
-        value)
+    back = stamp is not None
+    if not back:
+        stamp = lane.nextStamp(currentStamp(service))
+    value = entry(stamp, job.id)
+    job._token = lane.chain(_channel(job, status, back)).append(value)
     job._entry = value
     if status in FINISHED:
         lane.finished(status, time.time())
@@ -128,6 +130,18 @@ def filed(service, due: float, jobid: int):
                 NEVER if job.scheduledFor is None else job.scheduledFor):
         return job
     return None
+
+
+def filedDue(service, count: int) -> list:
+    """(due, job id) of the first `count` jobs filed in the schedule that
+    are still there."""
+    found = []
+    for due, jobid in service._schedule.keys():
+        if filed(service, due, jobid) is not None:
+            found.append((due, jobid))
+            if len(found) == count:
+                break
+    return found
 
 
 def due(service, now: float) -> Iterator[tuple]:

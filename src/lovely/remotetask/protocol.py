@@ -292,9 +292,8 @@ class WorkerProtocol:
         wait to be filed: then `promote` has work now."""
         for _ in placement.toFile(self):
             return 0.0
-        for due, jobid in self._schedule.keys():
-            if placement.filed(self, due, jobid) is not None:
-                return due
+        for due, _ in placement.filedDue(self, 1):
+            return due
         return None
 
     def expire(self, now=None, limit: int = 500) -> int:
