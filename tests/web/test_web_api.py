@@ -421,16 +421,24 @@ def test_cancel_all_in_batches(client, reader, monkeypatch):
     service = reader.service()
     ids = [service.add('echo', n) for n in range(20)]
     ids.append(service.add('echo', 'later', startLater=True))
-    ids.append(service.addCronJob('echo', minute=(1,)))
     ids.append(service.addCronJob('echo', delay=60))
+    due = service.addCronJob('echo', minute=(0,))
+    service.promote(0)
+    service.promote(3600)             # due: in the queue, to run now
+    cron = service.addCronJob('echo', minute=(1,))
     done = service.add('echo', 'done')
     service.processNext(jobid=done)
     reader.tm.commit()
+    assert reader.service().getStatus(due) == 'queued'
     response = client.post('/api/services/svc/cancel-all', headers=MANAGE)
-    assert response.json == {'cancelled': 23}
+    assert response.json == {'cancelled': 22, 'statuses': [
+        'queued', 'start later', 'delayed', 'retry']}
     service = reader.service()
     assert {service.getStatus(j) for j in ids} == {'cancelled'}
     assert service.getStatus(done) == 'completed'
+    # Cron jobs keep their schedules, also when a run waits in the queue.
+    assert (service.getStatus(cron), service.getStatus(due)) == (
+        'cronjob', 'queued')
 
 
 # Listing jobs
