@@ -287,13 +287,18 @@ def test_cancel_all_and_clean_report_how_many(browser, reader):
         service.add('echo', n)
     done = service.add('echo', 'done')
     service.processNext(jobid=done)
+    cron = service.addCronJob('echo', minute=(0,))
     reader.tm.commit()
     page = browser.get('/services/svc')
-    page = page.forms['cancel-all-form'].submit(status=303).follow()
-    assert page.html.select_one('#flash').text == 'Cancelled 5 jobs.'
+    form = page.forms['cancel-all-form']
+    assert 'Cron jobs keep their schedules.' in form.action + page.html.select_one(
+        '#cancel-all-form')['data-confirm']
+    page = form.submit(status=303).follow()
+    assert page.html.select_one('#flash').text == (
+        'Cancelled 5 waiting jobs; cron jobs keep their schedules.')
     page = page.forms['clean-form'].submit(status=303).follow()
     assert page.html.select_one('#flash').text == 'Removed 6 finished jobs.'
-    assert list(reader.service().jobs.keys()) == []
+    assert list(reader.service().jobs.keys()) == [cron]
 
 
 # The table
@@ -403,10 +408,9 @@ def test_security_headers(browser):
 
 def test_services_page(client, reader):
     page = login(client).get('/')
-    links = [(a.text, a['href']) for a in page.html.select('table a')
-             if a['href'].startswith('/services/')]
+    links = [(a.text, a['href']) for a in page.html.select('td.name a')]
     assert links == [('svc', '/services/svc'),
-                     ('mail', '/services/site1.mail')]
+                     ('site1.mail', '/services/site1.mail')]
 
 
 def test_header_credentials_need_no_csrf(app, reader):
