@@ -150,8 +150,9 @@ def main(argv=None):
                      f'--user-data-dir={tmp}/chromium',
                      '--window-size=1280,900'):
             options.add_argument(flag)
-        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(
-            executable_path=CHROMEDRIVER))
+        driver = webdriver.Chrome(options=options,
+                                  service=webdriver.ChromeService(
+                                      executable_path=CHROMEDRIVER))
         try:
             wait = WebDriverWait(driver, 30)
             driver.get(f'{url}/login?token={TOKEN}')

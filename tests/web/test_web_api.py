@@ -646,13 +646,17 @@ class BatchContext:
     """What `actions` needs of a request: commits between batches, here
     with workers that run (and fail again) what was retried meanwhile."""
 
-    def __init__(self, service, tm, between):
+    def __init__(self, service, tm, between=lambda: None, conflicts=0):
         self.tm, self.between = tm, between
         self.app = type('App', (), {'attempts': 3})
         self.service = service
         self.commits = 0
+        self.conflicts = conflicts
 
     def commitBatch(self):
+        if self.conflicts:
+            self.conflicts -= 1
+            raise ConflictError('simulated')
         self.tm.commit()
         self.commits += 1
         assert self.commits < 20, 'retry all does not end'
@@ -801,3 +805,22 @@ def test_listings_by_task(client, reader, monkeypatch):
     assert (seen, pages) == (fails, 6)
     client.get('/api/services/svc/jobs?task=' + 'x' * 1001, headers=READ,
                status=400)
+
+
+def test_a_batch_that_conflicts_is_done_again(reader, monkeypatch):
+    from lovely.remotetask.web import actions
+    monkeypatch.setattr(settings, 'RETRY_BATCH', 2)
+    monkeypatch.setattr(settings, 'CANCEL_BATCH', 2)
+    service = reader.service()
+    fails = [service.add('fail', n) for n in range(5)]
+    service.process()
+    reader.tm.commit()
+    ctx = BatchContext(service, reader.tm, conflicts=2)
+    assert actions.retryAll(ctx, service) == 5
+    assert {service.getStatus(j) for j in fails} == {'queued'}
+    ctx = BatchContext(service, reader.tm, conflicts=1)
+    assert actions.cancelWaiting(ctx, service) == 5
+    assert {reader.service().getStatus(j) for j in fails} == {'cancelled'}
+    ctx = BatchContext(service, reader.tm, conflicts=3)
+    with pytest.raises(ConflictError):
+        actions.retryAll(ctx, service, 'cancelled')

@@ -109,38 +109,36 @@ def retryAll(ctx, service, status: str = ERROR,
     """Retry every job of `status` (error or cancelled), of `task` if
     given, in batches of `settings.RETRY_BATCH`; return how many.
 
-    Only the jobs that had the status when this began: a retried job that
-    fails again while this goes on comes back at the end of the listing,
-    and is not retried a second time (a task that fails at once would
-    otherwise keep this going as long as workers keep up).  A job whose
-    unique key another waiting job holds is left as it is.
+    Each job once: a retried job that fails again while this goes on comes
+    back at the end of the listing, and is passed there (a task that fails
+    at once would otherwise keep this going as long as workers keep up).
+    A job whose unique key another waiting job holds is left as it is.
     """
     if status not in RETRYABLE:
         raise InvalidArgumentError(
             f'only {" and ".join(RETRYABLE)} jobs are retried, not '
             f'{status!r}')
-    budget = [service.statusCounts().get(status, 0)]
+    walk = _Walk(service, status, settings.RETRY_BATCH, task)
+    retried, batch = set(), []
 
     def retry(job) -> bool:
-        if budget[0] <= 0:
-            walk.ended = True
+        if job.id in retried:
             return False
         try:
             service.retry(job.id)
         except JobStateError:   # its key is taken by a job that waits
             return False
-        budget[0] -= 1
+        batch.append(job.id)
         return True
 
-    walk = _Walk(service, status, settings.RETRY_BATCH, task)
-    start = [budget[0]]
-
-    def rewind():
-        walk.rewind()
-        budget[0] = start[0]
-
-    def batch():
-        start[0] = budget[0]
+    def nextBatch() -> int:
+        # The batch before committed (a conflict would have rewound).
+        retried.update(batch)
+        batch.clear()
         return walk.batch(retry)
 
-    return inBatches(ctx, batch, rewind)
+    def rewind() -> None:
+        walk.rewind()
+        batch.clear()
+
+    return inBatches(ctx, nextBatch, rewind)

@@ -41,7 +41,7 @@ from lovely.remotetask.web.api import pageParameters
 from lovely.remotetask.web.app import MAX_JOB_ID, HTTPError
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.detail import HTML, renderDetail
-from lovely.remotetask.web.parsing import intValue, loadJSON
+from lovely.remotetask.web.parsing import intValue, loadJSON, shown
 from lovely.remotetask.web.rendering import (
     count as _count, errorResponse, redirect, render, static, templates)
 from lovely.remotetask.web.schedules import FieldErrors, formValues, fromForm
@@ -222,13 +222,16 @@ def servicePage(ctx, service, status=200, **forms):
         lastHour={s: sum(m[s] for m in minutes)
                   for s in overview.ACTIVITY_STATUSES},
         retryStatus=retryStatus,
-        retryLabel=f'Retry all {"failed" if retryStatus == ERROR else "cancelled"}'
-                   f' jobs' + (f' of task {state["task"]}'
-                               if state['task'] else ''),
+        retryLabel=_retryLabel(retryStatus, state['task']),
         rowsUrl=ctx.url(f'/services/{entry.path}/rows.json'),
         liveQuery=urllib.parse.urlencode(_stateQuery(dict(state, after=None))),
         live=state['after'] is None,
         refreshInterval=settings.REFRESH_INTERVAL, **forms)
+
+
+def _retryLabel(status, task) -> str:
+    what = 'failed' if status == ERROR else 'cancelled'
+    return f'Retry all {what} jobs' + (f' of task {task}' if task else '')
 
 
 def _workerRow(ctx, entry, worker) -> dict:
@@ -470,8 +473,9 @@ def _selected(ctx, entry):
 def cancelAll(ctx, service):
     entry = ctx.service(service)
     cancelled = actions.cancelWaiting(ctx, entry.service)
-    return goBack(ctx, entry, f'Cancelled {_count(cancelled, "waiting job")}; '
-                f'cron jobs keep their schedules.')
+    return goBack(ctx, entry,
+                  f'Cancelled {_count(cancelled, "waiting job")}; cron jobs '
+                  f'keep their schedules.')
 
 
 def retryAll(ctx, service):
@@ -480,12 +484,12 @@ def retryAll(ctx, service):
     status = form.get('status') or ERROR
     if status not in actions.RETRYABLE:
         raise HTTPError(400, f'only {" and ".join(actions.RETRYABLE)} jobs '
-                        f'are retried, not {status!r}')
+                        f'are retried, not {shown(status)}')
     task = form.get('task', '').strip() or None
     retried = actions.retryAll(ctx, entry.service, status, task)
     what = 'failed' if status == ERROR else 'cancelled'
     return goBack(ctx, entry, f'Retried {_count(retried, f"{what} job")}'
-                f'{f" of task {task}" if task else ""}.')
+                  f'{f" of task {task}" if task else ""}.')
 
 
 def clean(ctx, service):

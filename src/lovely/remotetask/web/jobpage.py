@@ -69,7 +69,8 @@ def allowed(job) -> dict:
         cancel=job.status in CANCELLABLE,
         stop=job.status == PROCESSING and not job.stopRequested,
         start=job.status == STARTLATER,
-        runNow=ICronJob.providedBy(job) and job.status in (CRONJOB, DELAYED),
+        # A delayed job runs once, later: a run now would be a second one.
+        runNow=recurring and job.status == CRONJOB,
         pause=recurring and not job.paused and job.status not in
         actions.RETRYABLE,
         resume=recurring and job.paused,

@@ -243,4 +243,3 @@ def errorResponse(request, error, identity, app) -> webob.Response:
                               charset='utf-8')
     response.headers.update(error.headers)
     return response
-
