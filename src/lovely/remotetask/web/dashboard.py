@@ -31,7 +31,7 @@ from lovely.remotetask.exceptions import (
     JobStateError, RemoteTaskError, UnknownTaskError)
 from lovely.remotetask.interfaces import (
     CANCELLABLE, CANCELLED, COMPLETED, CRONJOB, DELAYED, ERROR, FINISHED,
-    PROCESSING, QUEUED, RETRY, ICronJob)
+    PROCESSING, QUEUED, RETRY, STARTLATER, ICronJob)
 from lovely.remotetask.locate import listServices
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.schedule import MISSED_POLICIES, checkDelay
@@ -58,7 +58,8 @@ ORDER_TEXT = {
     None: 'All jobs, newest first.',
     QUEUED: 'Queued jobs in the order they will run: by priority, then '
             'first come, first served.',
-    PROCESSING: 'Running jobs, by worker.',
+    PROCESSING: 'Jobs in hand, by worker.',
+    STARTLATER: 'Jobs that wait to be started, in the order they came.',
     COMPLETED: 'Completed jobs in the order they finished, the oldest '
                'first.',
     ERROR: 'Failed jobs in the order they failed, the oldest first.',
