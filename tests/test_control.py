@@ -421,6 +421,20 @@ def test_finished_jobs_are_counted_by_minute(service):
     assert minutes[-1][1] == {'completed': 1}
 
 
+def test_runs_of_cron_jobs_are_counted_by_minute(service):
+    """A cron job goes back to its schedule after each run, and is never
+    finished; its runs count as finished jobs all the same."""
+    remotetask.provideTask(lambda input: input, name='echo')
+    remotetask.provideTask(failing(OSError('down')), name='flaky')
+    for task in ('echo', 'flaky'):
+        jobid = service.addCronJob(task, minute=(0,))
+        service.promote(0)                       # scheduled for 00:00
+    service.process(3600)                        # 01:00: both ran
+    assert service.getStatus(jobid) == 'cronjob'
+    minutes = service.activity(time.time(), minutes=1)
+    assert minutes[-1][1] == {'completed': 1, 'error': 1}
+
+
 def test_a_paused_service_gives_no_job_to_claim(service):
     remotetask.provideTask(lambda input: input, name='echo')
     jobid = service.add('echo', 1)

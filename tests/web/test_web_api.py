@@ -421,16 +421,24 @@ def test_cancel_all_in_batches(client, reader, monkeypatch):
     service = reader.service()
     ids = [service.add('echo', n) for n in range(20)]
     ids.append(service.add('echo', 'later', startLater=True))
-    ids.append(service.addCronJob('echo', minute=(1,)))
     ids.append(service.addCronJob('echo', delay=60))
+    due = service.addCronJob('echo', minute=(0,))
+    service.promote(0)
+    service.promote(3600)             # due: in the queue, to run now
+    cron = service.addCronJob('echo', minute=(1,))
     done = service.add('echo', 'done')
     service.processNext(jobid=done)
     reader.tm.commit()
+    assert reader.service().getStatus(due) == 'queued'
     response = client.post('/api/services/svc/cancel-all', headers=MANAGE)
-    assert response.json == {'cancelled': 23}
+    assert response.json == {'cancelled': 22, 'statuses': [
+        'queued', 'start later', 'delayed', 'retry']}
     service = reader.service()
     assert {service.getStatus(j) for j in ids} == {'cancelled'}
     assert service.getStatus(done) == 'completed'
+    # Cron jobs keep their schedules, also when a run waits in the queue.
+    assert (service.getStatus(cron), service.getStatus(due)) == (
+        'cronjob', 'queued')
 
 
 # Listing jobs
@@ -543,3 +551,276 @@ def test_a_job_shows_priority_progress_and_next_attempt(client, reader):
         (0.25, 'a quarter')
     page = client.get('/services/svc', headers=MANAGE)
     assert '25% a quarter, priority 3' in page.text
+
+
+# Operators' actions
+
+def failing(exception):
+    def task(input):
+        raise exception
+    return task
+
+
+def test_retry_a_failed_or_cancelled_job(client, reader):
+    failed = add(client, {'task': 'fail', 'input': 'x'})
+    cancelled = add(client, {'task': 'echo', 'startLater': True})
+    done = add(client, {'task': 'echo'})
+    client.post(cancelled['url'] + '/cancel', headers=MANAGE)
+    service = reader.service()
+    service.process()
+    reader.tm.commit()
+    for job in (failed, cancelled):
+        shown = client.post(job['url'] + '/retry', headers=MANAGE).json
+        assert (shown['id'], shown['status'], shown['error']) == (
+            job['id'], 'queued', None)
+    response = client.post(done['url'] + '/retry', headers=MANAGE,
+                           status=409)
+    assert response.json['error'] == (
+        f'job {done["id"]} is completed: only failed and cancelled jobs are '
+        f'retried')
+    client.post(failed['url'] + '/retry', headers=READ, status=403)
+    service = reader.service()
+    assert [service.getStatus(j['id']) for j in (failed, cancelled, done)] \
+        == ['queued', 'queued', 'completed']
+    # The same job runs again: a new attempt, the first one's kept.
+    service.process()
+    reader.tm.commit()
+    shown = client.get(failed['url'], headers=READ).json
+    assert (shown['status'], shown['attempts']) == ('error', 2)
+    assert [a['attempt'] for a in shown['history']] == [1, 2]
+
+
+def test_a_job_shows_the_history_of_its_attempts(client, reader):
+    from lovely import remotetask
+    remotetask.provideTask(failing(ValueError('bad value')), name='broken')
+    job = add(client, {'task': 'broken'})
+    reader.service().process()     # three attempts, each failed
+    reader.tm.commit()
+    shown = client.get(job['url'], headers=READ).json
+    assert (shown['status'], shown['attempts'], shown['error']) == (
+        'error', 3, 'ValueError: bad value')
+    assert [(a['attempt'], a['worker'], a['error']) for a in
+            shown['history']] == [(n, None, 'ValueError: bad value')
+                                  for n in (1, 2, 3)]
+    for attempt in shown['history']:
+        assert attempt['started'] <= attempt['ended']
+        assert attempt['traceback'].startswith('Traceback (most recent call')
+        assert attempt['traceback'].endswith('ValueError: bad value\n')
+    assert shown['dashboard'] == f'/services/svc/jobs/{job["id"]}'
+
+
+def test_retry_all_in_batches_by_status_and_task(client, reader,
+                                                  monkeypatch):
+    monkeypatch.setattr(settings, 'RETRY_BATCH', 3)
+    from lovely import remotetask
+    from lovely.remotetask.retry import RetryPolicy
+    remotetask.provideTask(failing(ValueError('no')), name='other',
+                           retry=RetryPolicy(maxAttempts=1))
+    service = reader.service()
+    fails = [service.add('fail', n) for n in range(7)]
+    others = [service.add('other', n) for n in range(2)]
+    cancelled = service.add('echo', 'c')
+    service.cancel(cancelled)
+    service.process()
+    reader.tm.commit()
+    response = client.post_json('/api/services/svc/retry-all',
+                                {'task': 'fail'}, headers=MANAGE)
+    assert response.json == {'retried': 7}
+    service = reader.service()
+    assert {service.getStatus(j) for j in fails} == {'queued'}
+    assert {service.getStatus(j) for j in others} == {'error'}
+    assert client.post('/api/services/svc/retry-all', headers=MANAGE).json \
+        == {'retried': 2}
+    assert client.post_json('/api/services/svc/retry-all',
+                            {'status': 'cancelled'}, headers=MANAGE).json \
+        == {'retried': 1}
+    for body, field in [({'status': 'completed'}, 'status'),
+                        ({'task': 5}, 'task'), ({'state': 'error'}, 'state')]:
+        response = client.post_json('/api/services/svc/retry-all', body,
+                                    headers=MANAGE, status=400)
+        assert field in response.json['fields']
+    assert reader.service().statusCounts() == {'queued': 10}
+
+
+class BatchContext:
+    """What `actions` needs of a request: commits between batches, here
+    with workers that run (and fail again) what was retried meanwhile."""
+
+    def __init__(self, service, tm, between=lambda: None, conflicts=0):
+        self.tm, self.between = tm, between
+        self.app = type('App', (), {'attempts': 3})
+        self.service = service
+        self.commits = 0
+        self.conflicts = conflicts
+
+    def commitBatch(self):
+        if self.conflicts:
+            self.conflicts -= 1
+            raise ConflictError('simulated')
+        self.tm.commit()
+        self.commits += 1
+        assert self.commits < 20, 'retry all does not end'
+        self.between()
+
+
+def test_retry_all_retries_each_job_once(reader, monkeypatch):
+    """Jobs that fail again while "retry all" goes on come back at the end
+    of the failed jobs; they are not retried a second time."""
+    from lovely.remotetask.web import actions
+    monkeypatch.setattr(settings, 'RETRY_BATCH', 2)
+    service = reader.service()
+    fails = [service.add('fail', n) for n in range(5)]
+    service.process()
+    reader.tm.commit()
+    ctx = BatchContext(service, reader.tm, service.process)
+    assert actions.retryAll(ctx, service) == 5
+    assert ctx.commits == 3
+    assert {service.jobs[j].attempts for j in fails} == {2}
+
+
+def test_run_a_cron_job_now(client, reader):
+    cron = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'input': 'tick', 'cron': '0 4 * * *'},
+        headers=MANAGE).json
+    response = client.post(cron['url'] + '/run-now', headers=MANAGE,
+                           status=201)
+    run = response.json
+    assert response.headers['Location'] == run['url']
+    assert (run['status'], run['runOf'], run['input'], run['task']) == (
+        'queued', cron['id'], 'tick', 'echo')
+    service = reader.service()
+    service.processNext(jobid=run['id'])
+    reader.tm.commit()
+    shown = client.get(cron['url'], headers=READ).json
+    assert (shown['status'], shown['result']) == ('cronjob', 'tick')
+    plain = add(client, {'task': 'echo'})
+    response = client.post(plain['url'] + '/run-now', headers=MANAGE,
+                           status=409)
+    assert response.json['error'] == f'job {plain["id"]} is not a cron job'
+
+
+def test_pause_and_resume_a_cron_job(client, reader):
+    cron = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'minute': [0]}, headers=MANAGE).json
+    shown = client.post(cron['url'] + '/pause', headers=MANAGE).json
+    assert shown['schedule']['paused'] is True
+    service = reader.service()
+    service.promote(0)
+    assert service.promote(3600) == 0        # its run is skipped
+    reader.tm.abort()
+    shown = client.post(cron['url'] + '/resume', headers=MANAGE).json
+    assert shown['schedule']['paused'] is False
+    delayed = client.post_json('/api/services/svc/jobs', {
+        'task': 'echo', 'delay': 60}, headers=MANAGE).json
+    response = client.post(delayed['url'] + '/pause', headers=MANAGE,
+                           status=409)
+    assert response.json['error'] == f'job {delayed["id"]} is not a cron job'
+
+
+def test_pause_and_resume_a_service(client, reader):
+    jobid = add(client, {'task': 'echo'})['id']
+    shown = client.post('/api/services/svc/pause', headers=MANAGE).json
+    assert shown['paused'] is True
+    service = reader.service()
+    assert service.isPaused() and service.claimNextJob() is None
+    reader.tm.abort()
+    assert client.get('/api/services/svc', headers=READ).json['paused']
+    assert client.post('/api/services/svc/resume',
+                       headers=MANAGE).json['paused'] is False
+    assert reader.service().claimNextJob() == jobid
+    client.post('/api/services/svc/pause', headers=READ, status=403)
+
+
+def test_a_service_overview(client, reader):
+    service = reader.service()
+    first = service.add('echo', 1)
+    service.add('echo', 2)
+    service.add('echo', 3, startLater=True)
+    done = service.add('echo', 4)
+    service.processNext(jobid=done)
+    reader.tm.commit()
+    service = reader.service()
+    service.registerWorker('w1', 30)
+    claimed, = service.claim('w1')
+    reader.tm.commit()
+    assert claimed.jobid == first
+    service = reader.service()
+    service.heartbeat('w1', 30)
+    reader.tm.commit()
+    shown = client.get('/api/services/svc', headers=READ).json
+    assert shown['counts'] == dict(
+        queued=1, processing=1, retry=0, delayed=0, cronjob=0, completed=1,
+        cancelled=0, error=0, **{'start later': 1})
+    assert (shown['total'], shown['queued'], shown['paused']) == (
+        4, 1, False)
+    assert 0 <= shown['oldestWaitingAge'] < 60
+    worker, = shown['workers']
+    assert (worker['id'], worker['jobs'], worker['leaseTime']) == (
+        'w1', {str(first): 1}, 30)
+    assert 0 <= worker['heartbeatAge'] < 30 and not worker['expired']
+    listed = client.get('/api/services', headers=READ).json['services']
+    assert [s['counts']['queued'] for s in listed] == [1, 0]
+
+
+def test_jobs_finished_per_minute(client, reader):
+    service = reader.service()
+    for n in range(3):
+        service.add('echo', n)
+    service.add('fail', 'x')
+    service.process()
+    reader.tm.commit()
+    minutes = client.get('/api/services/svc/activity?minutes=5',
+                         headers=READ).json['minutes']
+    assert len(minutes) == 5
+    assert [m['start'] for m in minutes] == sorted(m['start'] for m in minutes)
+    last = minutes[-1]
+    assert (last['completed'], last['error'], last['cancelled']) == (3, 1, 0)
+    assert len(client.get('/api/services/svc/activity',
+                          headers=READ).json['minutes']) == 60
+    for bad in ('0', '61', 'x'):
+        client.get(f'/api/services/svc/activity?minutes={bad}', headers=READ,
+                   status=400)
+
+
+def test_listings_by_task(client, reader, monkeypatch):
+    service = reader.service()
+    ids = [service.add('echo' if n % 3 else 'fail', n) for n in range(12)]
+    reader.tm.commit()
+    fails = [j for n, j in enumerate(ids) if n % 3 == 0][::-1]
+    page = client.get('/api/services/svc/jobs?task=fail&limit=3',
+                      headers=READ).json
+    assert [j['id'] for j in page['jobs']] == fails[:3]
+    assert page['nextUrl'].endswith('&limit=3&task=fail')
+    rest = client.get(page['nextUrl'], headers=READ).json
+    assert [j['id'] for j in rest['jobs']] == fails[3:]
+    # A filtered page reads a bounded number of jobs: it may come short,
+    # with more to come.
+    from lovely.remotetask import listing
+    monkeypatch.setattr(listing, 'TASK_SCAN', 2)
+    seen, url, pages = [], '/api/services/svc/jobs?task=fail&limit=3', 0
+    while url:
+        page = client.get(url, headers=READ).json
+        seen += [j['id'] for j in page['jobs']]
+        url, pages = page['nextUrl'], pages + 1
+    assert (seen, pages) == (fails, 6)
+    client.get('/api/services/svc/jobs?task=' + 'x' * 1001, headers=READ,
+               status=400)
+
+
+def test_a_batch_that_conflicts_is_done_again(reader, monkeypatch):
+    from lovely.remotetask.web import actions
+    monkeypatch.setattr(settings, 'RETRY_BATCH', 2)
+    monkeypatch.setattr(settings, 'CANCEL_BATCH', 2)
+    service = reader.service()
+    fails = [service.add('fail', n) for n in range(5)]
+    service.process()
+    reader.tm.commit()
+    ctx = BatchContext(service, reader.tm, conflicts=2)
+    assert actions.retryAll(ctx, service) == 5
+    assert {service.getStatus(j) for j in fails} == {'queued'}
+    ctx = BatchContext(service, reader.tm, conflicts=1)
+    assert actions.cancelWaiting(ctx, service) == 5
+    assert {reader.service().getStatus(j) for j in fails} == {'cancelled'}
+    ctx = BatchContext(service, reader.tm, conflicts=3)
+    with pytest.raises(ConflictError):
+        actions.retryAll(ctx, service, 'cancelled')

@@ -218,3 +218,82 @@ def test_basic_credentials_only_from_the_dashboards_own_pages(
     assert flash.text == 'Removed 1 finished job.'
     reader.tm.begin()
     assert list(reader.service().jobs.keys()) == []
+
+
+def test_operators_pages_in_a_browser(server, browser, reader):
+    """The overview, a service's page that follows its jobs live, a
+    failed job's page with its traceback, retrying, running a cron job now
+    and pausing the service, as a person clicks through them."""
+    from lovely.remotetask.retry import RetryPolicy
+
+    def broken(input):
+        raise ValueError(f'bad {input}')
+    remotetask.provideTask(broken, retry=RetryPolicy(maxAttempts=1))
+    service = reader.service()
+    failed = service.add('broken', 'x')
+    service.processNext(jobid=failed)
+    cron = service.addCronJob('echo', 'tick', cron='0 4 * * *')
+    reader.tm.commit()
+    wait = waiting(browser)
+    browser.get(f'{server.url}/login?token={MANAGE_TOKEN}')
+    row = wait.until(lambda d: d.find_element(By.ID, 'service-svc'))
+    assert row.find_element(By.CSS_SELECTOR, 'td.status-error').text == '1'
+    link = row.find_element(By.CSS_SELECTOR, 'td.name a')
+    link.click()
+    wait.until(lambda d: gone(link))
+    assert browser.find_element(By.TAG_NAME, 'h1').text == 'Service svc'
+    bars = browser.find_elements(By.CSS_SELECTOR,
+                                 '#activity-chart g.minute')
+    assert len(bars) == 60 and bars[-1].find_elements(By.CSS_SELECTOR,
+                                                      'rect.failed')
+
+    # A job added elsewhere shows at the top of the table, and runs, while
+    # the page stays.
+    browser.execute_script('window.sameDocument = true;')
+    added = reader.service().add('echo', 'live')
+    reader.tm.commit()
+    first = 'table#jobs tbody tr[data-job]'
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, first).get_attribute(
+        'data-job') == str(added))
+    wait.until(lambda d: statusOf(d, added) == 'completed')
+    assert browser.execute_script('return window.sameDocument === true;')
+
+    # The failed job's page, from its id in the table.
+    link = browser.find_element(By.CSS_SELECTOR, f'#job-{failed} td.id a')
+    link.click()
+    wait.until(lambda d: gone(link))
+    traceback = browser.find_element(By.CSS_SELECTOR,
+                                     '#attempts pre.traceback')
+    assert not traceback.is_displayed()
+    browser.find_element(By.CSS_SELECTOR, '#attempts summary').click()
+    assert traceback.is_displayed()
+    assert traceback.text.endswith("ValueError: bad x")
+    submit(browser, browser.find_element(By.ID, 'retry'))
+    flash = wait.until(lambda d: d.find_element(By.ID, 'flash'))
+    assert flash.text == f'Retried job {failed}: queued again.'
+    wait.until(lambda d: reader.service().jobs[failed].attempts == 2)
+
+    # Run the cron job now: the browser lands on the run's page.
+    browser.get(f'{server.url}/services/svc/jobs/{cron}')
+    submit(browser, wait.until(lambda d: d.find_element(By.ID, 'run-now')))
+    runOf = wait.until(lambda d: d.find_element(By.ID, 'fact-run-of'))
+    assert runOf.text == f'cron job {cron}'
+    run = int(browser.current_url.rsplit('/', 1)[1])
+    wait.until(lambda d: reader.service().getStatus(run) == 'completed')
+
+    # Pause the service, then retry all failed jobs, which asks first.
+    browser.get(f'{server.url}/services/svc')
+    submit(browser, wait.until(lambda d: d.find_element(By.ID, 'pause')))
+    state = wait.until(lambda d: d.find_element(By.ID, 'paused-state'))
+    assert state.text.startswith('Paused: no worker claims its jobs')
+    assert reader.service().isPaused()
+    wait.until(lambda d: reader.service().getStatus(failed) == 'error')
+    button = browser.find_element(By.ID, 'retry-all')
+    button.click()
+    wait.until(lambda d: d.switch_to.alert).accept()
+    wait.until(lambda d: gone(button))
+    flash = wait.until(lambda d: d.find_element(By.ID, 'flash'))
+    assert flash.text == 'Retried 1 failed job.'
+    assert reader.service().getStatus(failed) == 'queued'
+    submit(browser, browser.find_element(By.ID, 'resume'))
+    wait.until(lambda d: reader.service().getStatus(failed) == 'error')

@@ -287,13 +287,17 @@ def test_cancel_all_and_clean_report_how_many(browser, reader):
         service.add('echo', n)
     done = service.add('echo', 'done')
     service.processNext(jobid=done)
+    cron = service.addCronJob('echo', minute=(0,))
     reader.tm.commit()
     page = browser.get('/services/svc')
+    question = page.html.select_one('#cancel-all-form')['data-confirm']
+    assert question.endswith('Cron jobs keep their schedules.')
     page = page.forms['cancel-all-form'].submit(status=303).follow()
-    assert page.html.select_one('#flash').text == 'Cancelled 5 jobs.'
+    assert page.html.select_one('#flash').text == (
+        'Cancelled 5 waiting jobs; cron jobs keep their schedules.')
     page = page.forms['clean-form'].submit(status=303).follow()
     assert page.html.select_one('#flash').text == 'Removed 6 finished jobs.'
-    assert list(reader.service().jobs.keys()) == []
+    assert list(reader.service().jobs.keys()) == [cron]
 
 
 # The table
@@ -403,10 +407,9 @@ def test_security_headers(browser):
 
 def test_services_page(client, reader):
     page = login(client).get('/')
-    links = [(a.text, a['href']) for a in page.html.select('table a')
-             if a['href'].startswith('/services/')]
+    links = [(a.text, a['href']) for a in page.html.select('td.name a')]
     assert links == [('svc', '/services/svc'),
-                     ('mail', '/services/site1.mail')]
+                     ('site1.mail', '/services/site1.mail')]
 
 
 def test_header_credentials_need_no_csrf(app, reader):
@@ -428,3 +431,324 @@ def test_no_application_root(tmp_path):
     assert client.get('/api/services', headers=MANAGE).json == {
         'services': []}
     db.close()
+
+
+# The overview
+
+def test_the_overview_counts_jobs_by_status(browser, reader):
+    service = reader.service()
+    for n in range(3):
+        service.add('echo', n)
+    failed = service.add('fail', 'x')
+    service.processNext(jobid=failed)
+    reader.connection.root()['Application']['site1']['mail'].pause()
+    reader.tm.commit()
+    page = browser.get('/')
+    row = page.html.select_one('#service-svc')
+    counts = {td['class'][1]: td.text for td in row.select('td.count')}
+    assert (counts['status-queued'], counts['status-error'],
+            counts['status-completed']) == ('3', '1', '0')
+    assert row.select_one('td.state').text == 'running'
+    assert row.select_one('td.oldest').text.endswith(' s')
+    assert row.select_one('td.status-error a')['href'] == (
+        '/services/svc?status=error')
+    mail = page.html.select_one('#service-site1\\.mail')
+    assert mail.select_one('td.state').text == 'paused'
+    # Paused and resumed from the overview, which it goes back to.
+    form = next(f for f in page.forms.values()
+                if f.action == '/services/site1.mail/resume')
+    response = form.submit(status=303)
+    assert response.location == '/'
+    page = response.follow()
+    assert page.html.select_one('#flash').text == 'Resumed site1.mail.'
+    assert not reader.service('site1.mail').isPaused()
+
+
+def test_a_service_page_shows_its_overview(browser, reader):
+    service = reader.service()
+    for n in range(4):
+        service.add('echo', n)
+    service.add('fail', 'x')
+    service.process()
+    waiting = service.add('echo', 'waiting')
+    service.registerWorker('w1', 30)
+    claimed, = service.claim('w1')
+    reader.tm.commit()
+    page = browser.get('/services/svc')
+    tabs = {a['id']: a.select_one('.count').text
+            for a in page.html.select('#status-tabs a')}
+    assert (tabs['tab-all'], tabs['tab-completed'], tabs['tab-error'],
+            tabs['tab-processing']) == ('6', '4', '1', '1')
+    assert 'current' in page.html.select_one('#tab-all')['class']
+    assert page.html.select_one('#last-hour').text.split() == [
+        '4', 'completed,', '1', 'failed,', '0', 'cancelled.']
+    chart = page.html.select_one('svg#activity-chart')
+    minutes = chart.select('g.minute')
+    assert len(minutes) == 60
+    last = minutes[-1]
+    assert last.title.text.endswith('UTC: 4 completed, 1 failed')
+    assert [r['class'] for r in last.select('rect')] == [['completed'],
+                                                         ['failed']]
+    worker = page.html.select_one('#workers tbody tr')
+    assert worker.select_one('.worker-id').text == 'w1'
+    assert [a.text for a in worker.select('.held a')] == [str(claimed.jobid)]
+    assert claimed.jobid == waiting
+    assert page.html.select_one('#queue').text.startswith('Queue: 0 waiting')
+
+
+def test_pause_and_resume_a_service(browser, reader):
+    page = browser.get('/services/svc?status=queued')
+    assert page.html.select_one('#paused-state').text.startswith('Running')
+    page = page.forms['pause-form'].submit(status=303).follow()
+    assert page.request.path_qs == '/services/svc?status=queued'
+    assert page.html.select_one('#flash').text.startswith('Paused svc: no '
+                                                          'worker claims')
+    assert page.html.select_one('#paused-state').text.startswith('Paused')
+    assert reader.service().isPaused()
+    page.forms['resume-form'].submit(status=303)
+    assert not reader.service().isPaused()
+
+
+# Listings
+
+def test_filter_by_task(browser, reader, monkeypatch):
+    service = reader.service()
+    ids = [service.add('echo' if n % 2 else 'fail', n) for n in range(6)]
+    reader.tm.commit()
+    page = browser.get('/services/svc?task=fail&limit=2')
+    assert rowIds(page) == [ids[4], ids[2]]
+    assert page.forms['filter']['task'].value == 'fail'
+    page = page.click(linkid='next-page')
+    assert rowIds(page) == [ids[0]]
+    assert page.html.select('#short-page') == []
+    from lovely.remotetask import listing
+    monkeypatch.setattr(listing, 'TASK_SCAN', 1)
+    page = browser.get('/services/svc?task=fail&limit=2')
+    assert rowIds(page) == []
+    assert page.html.select_one('#short-page').text.startswith(
+        'Filtering by task reads a')
+    assert page.html.select_one('#next-page')
+
+
+def test_the_listing_says_its_order(browser):
+    assert browser.get('/services/svc').html.select_one(
+        '#order').text.split('.')[0] == 'All jobs, newest first'
+    assert browser.get('/services/svc?status=error').html.select_one(
+        '#order').text.startswith('Failed jobs in the order they failed')
+    text = browser.get('/services/svc?sort=task').html.select_one(
+        '#order').text
+    assert 'This page is sorted by task; sorting orders the jobs of this ' \
+        'page only.' in ' '.join(text.split())
+
+
+def test_rows_follow_the_first_page(browser, reader):
+    service = reader.service()
+    old = [service.add('echo', n) for n in range(3)]
+    reader.tm.commit()
+    data = browser.get('/services/svc/rows.json?head=1&limit=3').json
+    assert data['order'] == old[::-1]
+    service = reader.service()
+    new = service.add('fail', 'new')
+    service.processNext(jobid=old[0])
+    reader.tm.commit()
+    data = browser.get('/services/svc/rows.json?head=1&limit=3').json
+    assert data['order'] == [new, old[2], old[1]]
+    row = data['rows'][str(new)]
+    assert row['html'].startswith(f'<tr id="job-{new}" data-job="{new}"')
+    assert f'href="/services/svc/jobs/{new}"' in row['html']
+    data = browser.get('/services/svc/rows.json?head=1&status=queued'
+                       '&sort=task&order=desc').json
+    assert data['order'] == [new, old[1], old[2]]
+
+
+# Retrying
+
+def test_retry_selected_and_all(browser, reader):
+    service = reader.service()
+    failed = [service.add('fail', n) for n in range(3)]
+    waiting = service.add('echo', 'w')
+    service.process()
+    service.cancel(service.add('echo', 'c'))
+    reader.tm.commit()
+    page = browser.get('/services/svc?status=error')
+    boxes = {int(box['value']): box.has_attr('disabled')
+             for box in page.html.select('input.select')}
+    assert boxes == {j: False for j in failed}
+    assert page.html.select_one('#retry-all').text == 'Retry all failed jobs'
+    assert page.html.select_one('#retry-selected')['formaction'] == (
+        '/services/svc/retry')
+    form = page.forms['jobs-form']
+    form.get('ids', index=0).checked = True
+    form.action = '/services/svc/retry'      # as the button's formaction
+    page = form.submit(status=303).follow()
+    assert page.html.select_one('#flash').text == 'Retried 1 job.'
+    assert reader.service().getStatus(failed[0]) == 'queued'
+    csrf = page.html.select_one('input[name=_csrf]')['value']
+    page = browser.post('/services/svc/retry', [
+        ('_csrf', csrf), ('ids', str(failed[0])), ('ids', str(waiting))],
+        status=303).follow()
+    assert page.html.select_one('#flash').text == (
+        f'Retried 0 jobs. Not retried: {failed[0]} (queued), '
+        f'{waiting} (completed).')
+    page = browser.get('/services/svc?status=error&task=fail')
+    assert page.html.select_one('#retry-all').text == (
+        'Retry all failed jobs of task fail')
+    page = page.forms['retry-all-form'].submit(status=303).follow()
+    assert page.html.select_one('#flash').text == (
+        'Retried 2 failed jobs of task fail.')
+    page = browser.get('/services/svc?status=cancelled')
+    page = page.forms['retry-all-form'].submit(status=303).follow()
+    assert page.html.select_one('#flash').text == 'Retried 1 cancelled job.'
+    assert reader.service().statusCounts() == {'queued': 4, 'completed': 1}
+
+
+# A job's page
+
+def test_every_listing_links_to_the_job_page(browser, reader):
+    jobid = reader.service().add('echo', 'x')
+    reader.tm.commit()
+    page = browser.get('/services/svc').click(href=f'/services/svc/jobs/'
+                                                   f'{jobid}$')
+    assert page.html.h1.text.split() == ['Job', f'{jobid}:', 'echo',
+                                         'queued']
+    assert page.html.select_one('#api-link')['href'] == (
+        f'/api/services/svc/jobs/{jobid}')
+    browser.get('/services/svc/jobs/123', status=404)
+    browser.get('/services/svc/jobs/x', status=400)
+
+
+def facts(page):
+    return {dt.text: dt.find_next_sibling('dd').text.strip()
+            for dt in page.html.select('#facts dt')}
+
+
+def test_a_failed_jobs_page(browser, reader):
+    def broken(input):
+        raise ValueError(f'bad {input["n"]}')
+    remotetask.provideTask(broken)
+    service = reader.service()
+    jobid = service.add('broken', {'n': 1, 'text': '<b>'}, priority=7)
+    service.process()
+    reader.tm.commit()
+    page = browser.get(f'/services/svc/jobs/{jobid}')
+    shown = facts(page)
+    assert (shown['Status'], shown['Task'], shown['Attempts'],
+            shown['Priority']) == ('error', 'broken', '3', '7')
+    assert shown['Created'] and shown['Started'] and shown['Ended']
+    assert page.html.select_one('#input').text == (
+        '{\n  "n": 1,\n  "text": "<b>"\n}')
+    assert page.html.select_one('#error').text == 'ValueError: bad 1'
+    attempts = page.html.select('#attempts tbody tr')
+    assert [tr.select_one('.number').text for tr in attempts] == [
+        '3', '2', '1']
+    traceback = attempts[0].select_one('details pre.traceback').text
+    assert traceback.startswith('Traceback (most recent call last)')
+    assert traceback.endswith('ValueError: bad 1\n')
+    buttons = [b['id'] for b in page.html.select('#job-actions button')]
+    assert buttons == ['retry']
+    # The task's detail renderer shows there too.
+    provideDetail(lambda job, svc: HTML(f'<em>n={job.input["n"]}</em>'),
+                  task='broken')
+    page = browser.get(f'/services/svc/jobs/{jobid}')
+    assert page.html.select_one('#detail').decode_contents() == '<em>n=1</em>'
+    page = page.forms['retry-form'].submit(status=303).follow()
+    assert page.request.path == f'/services/svc/jobs/{jobid}'
+    assert page.html.select_one('#flash').text == (
+        f'Retried job {jobid}: queued again.')
+    assert facts(page)['Status'] == 'queued'
+    assert facts(page)['Retried by hand'] == 'after attempt 3'
+
+
+def test_the_actions_on_a_jobs_page(browser, reader):
+    service = reader.service()
+    later = service.add('echo', 'later', startLater=True)
+    cron = service.addCronJob('echo', 'tick', cron='0 4 * * *')
+    queued = service.add('echo', 'q')
+    reader.tm.commit()
+
+    def buttons(jobid):
+        page = browser.get(f'/services/svc/jobs/{jobid}')
+        return page, [b['id'] for b in page.html.select('#job-actions button')]
+
+    page, found = buttons(later)
+    assert found == ['start', 'cancel']
+    page = page.forms['start-form'].submit(status=303).follow()
+    assert page.html.select_one('#flash').text == (
+        f'Started job {later}: it is queued.')
+    page, found = buttons(queued)
+    assert found == ['cancel']
+    page = page.forms['cancel-form'].submit(status=303).follow()
+    assert page.html.select_one('#flash').text == f'Cancelled job {queued}.'
+    assert buttons(queued)[1] == ['retry']
+
+    page, found = buttons(cron)
+    assert found == ['run-now', 'pause-job', 'cancel']
+    assert page.html.select_one('#cancel').text == 'Cancel schedule'
+    assert facts(page)['Schedule'].startswith('0 4 * * *')
+    page = page.forms['run-now-form'].submit(status=303).follow()
+    run = int(page.request.path.rsplit('/', 1)[1])
+    assert page.html.select_one('#flash').text == (
+        f'Queued job {run}, a run of cron job {cron} now.')
+    assert facts(page)['Run of'] == f'cron job {cron}'
+    assert page.html.select_one('#fact-run-of a')['href'] == (
+        f'/services/svc/jobs/{cron}')
+    page, _ = buttons(cron)
+    page = page.forms['pause-job-form'].submit(status=303).follow()
+    assert facts(page)['Paused'] == 'yes: its runs are skipped'
+    assert [b['id'] for b in page.html.select('#job-actions button')] == [
+        'run-now', 'resume-job', 'cancel']
+    page.forms['resume-job-form'].submit(status=303)
+    assert not reader.service().jobs[cron].paused
+
+    # The schedule is edited on the page too, and the form goes back there.
+    page, _ = buttons(cron)
+    form = page.forms['edit-form']
+    form['cron'] = form['timezone'] = ''
+    form['minute'] = '15'
+    page = form.submit(status=303).follow()
+    assert page.request.path == f'/services/svc/jobs/{cron}'
+    assert page.html.select_one('#flash').text == f'Saved cron job {cron}.'
+    assert reader.service().jobs[cron].minute == (15,)
+
+
+def test_a_running_jobs_page(browser, reader):
+    service = reader.service()
+    jobid = service.add('echo', 'x')
+    service.registerWorker('w1', 30)
+    service.claim('w1')
+    service.setProgress(jobid, 0.5, 'half way')
+    reader.tm.commit()
+    page = browser.get(f'/services/svc/jobs/{jobid}')
+    assert (facts(page)['Worker'], facts(page)['Progress'][:13]) == (
+        'w1', '50% half way ')
+    assert page.html.select_one('#progress progress')['value'] == '0.5'
+    assert page.html.select_one('#no-attempts')
+    page = page.forms['stop-form'].submit(status=303).follow()
+    assert page.html.select_one('#flash').text.startswith(
+        f'Asked job {jobid} to stop')
+    assert facts(page)['Stop'].startswith('asked to stop')
+    assert [b['id'] for b in page.html.select('#job-actions button')] == []
+
+
+def test_read_only_sees_no_actions_on_a_jobs_page(client, reader):
+    service = reader.service()
+    failed = service.add('fail', 'x')
+    service.process()
+    reader.tm.commit()
+    page = login(client, READ_TOKEN).get(f'/services/svc/jobs/{failed}')
+    assert page.html.select('#job-actions, form') == [
+        page.html.select_one('#logout-form')]
+    csrf = page.html.select_one('input[name=_csrf]')['value']
+    client.post(f'/services/svc/jobs/{failed}/retry', {'_csrf': csrf},
+                status=403)
+    assert reader.service().getStatus(failed) == 'error'
+
+
+def test_the_chart_scale():
+    from lovely.remotetask.web.charts import activityChart, niceMaximum
+    assert [niceMaximum(n) for n in (0, 1, 2, 3, 7, 10, 11, 99, 101)] == [
+        1, 1, 2, 5, 10, 10, 20, 100, 200]
+    svg = activityChart([dict(start=0, completed=3, error=1, cancelled=0),
+                         dict(start=60, completed=0, error=0, cancelled=2)])
+    assert svg.count('<rect') == 2 and '>5</text>' in svg
+    assert '<title>00:00 UTC: 3 completed, 1 failed</title>' in svg

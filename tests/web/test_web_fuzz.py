@@ -146,6 +146,7 @@ def test_paths(fuzzed):
             body = json.dumps({}).encode()
         send(client, route.method, path, body, headers,
              'application/json' if body is not None else None)
+    client.cookiejar.clear()   # a flash message the last route left
     for path in ('/static/%FF', '/static/%ED%A0%80', '/%FF', '/api/%FF',
                  '/xmlrpc/%FF', '/static/..%2Fapp.py', '/static/%00'):
         assert send(client, 'GET', path).status_int in (400, 401, 404, 405)
@@ -153,9 +154,11 @@ def test_paths(fuzzed):
 
 #: The query parameters each page reads.
 QUERIES = {
-    '/api/services/svc/jobs': ('status', 'after', 'limit'),
-    '/services/svc': ('status', 'after', 'limit', 'sort', 'order'),
-    '/services/svc/rows.json': ('ids',),
+    '/api/services/svc/jobs': ('status', 'after', 'limit', 'task'),
+    '/api/services/svc/activity': ('minutes',),
+    '/services/svc': ('status', 'after', 'limit', 'sort', 'order', 'task'),
+    '/services/svc/rows.json': ('ids', 'head', 'status', 'task', 'limit',
+                                'sort', 'order'),
     '/services/svc/jobs/{cron}/edit': ('back',),
     '/login': ('next', 'token'),
 }
@@ -189,7 +192,12 @@ FORMS = {
     '/services/svc/cron': ('task',) + SCHEDULE,
     '/services/svc/jobs/{cron}/edit': ('back',) + SCHEDULE,
     '/services/svc/cancel': ('ids', 'back'),
+    '/services/svc/retry': ('ids', 'back'),
     '/services/svc/cancel-all': ('back',),
+    '/services/svc/retry-all': ('status', 'task', 'back'),
+    '/services/svc/pause': ('back', 'to'),
+    '/services/svc/resume': ('back', 'to'),
+    '/services/svc/jobs/{cron}/run-now': ('to',),
     '/services/svc/clean': ('back', '_csrf'),
     '/login': ('token', 'next'),
 }
@@ -219,6 +227,7 @@ def test_json_fields(fuzzed):
             'input', 'cron', 'minute', 'delay', 'missed', 'graceTime',
             'overlap', 'timezone'),
         '/api/services/svc/clean': ('status',),
+        '/api/services/svc/retry-all': ('status', 'task'),
     }
     for path, names in bodies.items():
         method = 'PUT' if path.endswith('/schedule') else 'POST'
@@ -253,7 +262,8 @@ XMLRPC_VALUES = [
 def test_xmlrpc_calls(fuzzed):
     app, client, csrf, ids = fuzzed
     methods = ['add', 'cancel', 'getStatus', 'getResult', 'getError',
-               'getAvailableTasks', 'nosuch', '']
+               'getAvailableTasks', 'startJob', 'retry', 'retryAll',
+               'runNow', 'pauseJob', 'isPaused', 'nosuch', '']
     values = XMLRPC_VALUES + list(ids.values())
     for method in methods:
         for value in values:

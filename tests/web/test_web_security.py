@@ -261,8 +261,8 @@ def test_mounted_below_a_prefix(app, reader):
     jobid, = jobIds(reader.service())
     page = response.follow()
     assert page.html.select_one('#flash').text == f'Added job {jobid} (echo).'
-    assert page.html.select_one(f'#job-{jobid} a')['href'].startswith(
-        '/remotetask/api/services/svc/jobs/')
+    assert page.html.select_one(f'#job-{jobid} a')['href'] == (
+        f'/remotetask/services/svc/jobs/{jobid}')
     response = page.forms['logout-form'].submit(status=303)
     assert response.location == '/remotetask/login'
     assert 'Path=/remotetask/' in response.headers['Set-Cookie']

@@ -61,7 +61,9 @@ def test_mistakes_are_faults_that_change_nothing(live, reader):
     remote = proxy(live)
     assert faultOf(lambda: remote.frobnicate(1)) == (
         -32601, "unknown method 'frobnicate'; this service offers add, "
-        'cancel, getAvailableTasks, getError, getResult, getStatus')
+        'cancel, getAvailableTasks, getError, getResult, getStatus, '
+        'isPaused, pause, pauseJob, resume, retry, retryAll, runNow, '
+        'startJob')
     assert faultOf(lambda: remote.add('nosuch', 1)) == (
         -32602, "no task named 'nosuch' is registered")
     assert faultOf(lambda: remote.add()) == (
@@ -139,3 +141,57 @@ def test_body_over_the_limit(db):
     response = client.post('/xmlrpc/svc', body, headers={
         'Authorization': f'Bearer {MANAGE_TOKEN}'}, status=413)
     assert response.text == 'the request body is over the limit of 200 bytes'
+
+
+def test_operators_actions(live, reader):
+    remote = proxy(live)
+    later = remote.add('echo', 'later')
+    service = reader.service()
+    service.cancel(later)
+    failed = service.add('fail', 'x')
+    held = service.add('echo', 'held', startLater=True)
+    cron = service.addCronJob('echo', 'tick', minute=(0,))
+    service.process()
+    reader.tm.commit()
+    assert remote.retry(failed) is True
+    assert remote.getStatus(failed) == 'queued'
+    assert remote.startJob(held) is True
+    assert remote.startJob(held) is False          # started already
+    run = remote.runNow(cron)
+    assert reader.service().jobs[run].runOf == cron
+    assert remote.pauseJob(cron) is True
+    assert reader.service().jobs[cron].paused
+    assert remote.pauseJob(cron, False) is True
+    assert not reader.service().jobs[cron].paused
+    assert (remote.isPaused(), remote.pause(), remote.isPaused()) == (
+        False, True, True)
+    assert reader.service().isPaused()
+    assert (remote.resume(), remote.isPaused()) == (True, False)
+    assert remote.retryAll('cancelled', '') == 1
+    assert remote.getStatus(later) == 'queued'
+    assert remote.retryAll() == 0
+
+
+def test_operators_mistakes_are_faults(live, reader):
+    remote = proxy(live)
+    service = reader.service()
+    done = service.add('echo', 1)
+    service.process()
+    reader.tm.commit()
+    assert faultOf(lambda: remote.retry(done)) == (
+        -32500, f'job {done} is completed: only failed and cancelled jobs '
+        f'are retried')
+    assert faultOf(lambda: remote.runNow(done)) == (
+        -32500, f'job {done} is completed, not a waiting cron job')
+    assert faultOf(lambda: remote.pauseJob(done, 'yes')) == (
+        -32602, "pauseJob: paused is a boolean, not 'yes'")
+    assert faultOf(lambda: remote.retryAll('completed')) == (
+        -32602, "retryAll: the status is one of error, cancelled, not "
+        "'completed'")
+    assert faultOf(lambda: remote.retryAll('error', 3)) == (
+        -32602, 'retryAll: the task is a name, a string, not 3')
+    with pytest.raises(xmlrpc.client.ProtocolError) as caught:
+        proxy(live, token=READ_TOKEN).pause()
+    assert caught.value.errcode == 403
+    assert proxy(live, token=READ_TOKEN).isPaused() is False
+    assert not reader.service().isPaused()

@@ -37,7 +37,7 @@ from lovely.remotetask.locate import (
     addService, applicationRoot, findService, listServices)
 from lovely.remotetask.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
-    SCHEDULE_FIELDS, STATUSES, formatTime, jobData, jsonValue, scheduleData)
+    SCHEDULE_FIELDS, STATUSES, formatTime, jobData, jsonValue)
 from lovely.remotetask.service import MAX_JOB_ID, PRIORITIES, TaskService
 from lovely.remotetask.watch import CommitWatch
 

@@ -209,8 +209,10 @@ class ITaskService(Interface):
 
     def retryAll(status=ERROR, task=None, limit=100):
         """Retry up to `limit` jobs of `status` (error or cancelled), of
-        `task` if given, oldest first, and return how many; call it in one
-        transaction after another until it returns 0."""
+        `task` if given, oldest first, and return how many.  To retry all,
+        call it in one transaction after another until it returns less
+        than `limit`, at most as many times as there were such jobs: jobs
+        that fail again meanwhile come back."""
 
     def pauseJob(jobid, paused=True):
         """Pause a cron job (its runs are skipped until it is resumed), or

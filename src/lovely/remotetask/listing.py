@@ -5,6 +5,15 @@ from the index that holds the jobs of a status (see `placement`), or, for
 all jobs, from the writers' blocks of ids newest first (see `jobmap`).  A
 page ends with a cursor, the key of its last job: the next page reads on
 past it, so jobs that come or go meanwhile neither repeat nor get skipped.
+
+A listing merges several streams, one per writer (its blocks, or its
+chain of a status).  The cursor also says where each stream stood (the id
+of the job it had read last), so that the next page starts each stream
+there, in the block or chain segment of that job, instead of reading
+everything before the cursor again: a page deep down costs what the first
+does.  A stream the cursor says nothing of (a writer that came since, a
+job that left) is read from its start, and the key alone keeps the page
+right.
 """
 import base64
 import heapq
@@ -16,11 +25,20 @@ from typing import Iterator, Optional
 from lovely.remotetask import placement
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import PROCESSING, QUEUED
+from lovely.remotetask.jobmap import SLOTS
 from lovely.remotetask.lanes import entryId, entryStamp, stampTime
 
 
+#: Job ids are below this; a cursor's hints above it are chain entries.
+MAX_JOB_ID = 2 ** 31 - 1
+
 #: Jobs a listing filtered by task reads for one page at most.
 TASK_SCAN = 5000
+
+#: The most streams whose places a cursor keeps (the others are read from
+#: their start), and the longest cursor taken.
+MAX_HINTS = 64
+MAX_CURSOR_LENGTH = 2000
 
 
 class Listing:
@@ -57,8 +75,9 @@ class Listing:
             raise InvalidArgumentError(
                 f'unknown status {status!r}; the statuses are '
                 f'{", ".join(placement.STATUSES)}')
-        cursor = None if after is None else parseCursor(after)
-        stream = _stream(self, status)
+        cursor, hints = (None, ()) if after is None else _parse(after)
+        places = {}
+        stream = _stream(self, status, _Places(self, hints, cursor, places))
         if cursor is not None:
             stream = itertools.dropwhile(lambda item: item[0] <= cursor,
                                          stream)
@@ -69,7 +88,7 @@ class Listing:
                         scanned >= TASK_SCAN:
                     # More to come; a filtered page may come short, as it
                     # reads at most TASK_SCAN jobs.
-                    return page, formatCursor(last)
+                    return page, formatCursor(last, places.values())
                 job = self.jobs[jobid]
                 last = key
                 if task is None or job.task == task:
@@ -80,23 +99,86 @@ class Listing:
         return page, None
 
 
-def _stream(service, status) -> Iterator[tuple]:
+class _Places:
+    """Where each stream of a listing starts (from a cursor's hints), and
+    where each stood last (`places`, stream -> hint), for the next cursor.
+
+    A writer's blocks are hinted by the id of a job in them (jobs never
+    move from block to block); a chain by the entry of a job in it (a job
+    that left the chain and came back has another entry, and says nothing
+    of where the old one was).
+    """
+
+    def __init__(self, service, hints, cursor, places: dict) -> None:
+        self.places = places
+        self.blocks = {}      # lane key -> (block, job id)
+        self.segments = {}    # id(chain) -> segment
+        for hint in hints:
+            if hint > MAX_JOB_ID:
+                job = service.jobs.get(entryId(hint))
+                if job is not None and job._entry == hint and \
+                        job._token is not None:
+                    self.segments.setdefault(id(job._token.chain),
+                                             job._token)
+                continue
+            job = service.jobs.get(hint)
+            block = service.jobs._block(hint)
+            # An id used again after its block was emptied and taken away
+            # is a newer job: not the one hinted.
+            if job is not None and block.lane is not None and \
+                    (cursor is None or (-job.created, -job.id) >= cursor):
+                self.blocks.setdefault(block.lane.key, (block, hint))
+
+    def segmentsOf(self, chain):
+        """The segments of `chain` from where the cursor left it."""
+        segment = self.segments.get(id(chain))
+        if segment is None:
+            yield from chain._segments()
+            return
+        while segment is not None:
+            yield segment
+            segment = segment.next
+
+    def merged(self, chains) -> Iterator[int]:
+        """The entries of several chains in order, each chain read from
+        where the cursor left it."""
+        def entries(chain):
+            for segment in self.segmentsOf(chain):
+                for value in segment.entries:
+                    self.places[id(chain)] = value
+                    yield value
+        return heapq.merge(*[entries(chain) for chain in chains])
+
+
+def _stream(service, status, places) -> Iterator[tuple]:
     if status is None:
-        return _newest(service)
+        return _newest(service, places)
     if status == QUEUED:
-        return (((-priority, value), entryId(value))
-                for priority, _, value in placement.queued(service))
+        return _queued(service, places)
     if status == PROCESSING:
-        local = ((('', value), entryId(value)) for _, value in
-                 placement.merged(placement.chainsOf(service, (PROCESSING,))))
+        local = ((('', value), entryId(value)) for value in places.merged(
+            placement.chainsOf(service, (PROCESSING,))))
         held = (((workerId, jobid), jobid)
                 for workerId, record in sorted(service._workers.items())
                 for jobid in sorted(record.heldJobs()))
         return itertools.chain(local, held)
     if status in placement.SCHEDULED:
         return _scheduled(service, status)
-    return (((value,), entryId(value)) for _, value in placement.merged(
+    return (((value,), entryId(value)) for value in places.merged(
         placement.chainsOf(service, (status,))))
+
+
+def _queued(service, places):
+    """Queued jobs in the order they run: by priority, then as they came
+    (see `placement.queued`)."""
+    byPriority = {}
+    for lane in service._lanes:
+        for channel, chain in lane.chains.items():
+            if isinstance(channel, tuple):
+                byPriority.setdefault(channel[1], []).append(chain)
+    for priority in sorted(byPriority, reverse=True):
+        for value in places.merged(byPriority[priority]):
+            yield (-priority, value), entryId(value)
 
 
 def _scheduled(service, status):
@@ -110,38 +192,65 @@ def _scheduled(service, status):
         yield (1, value, 0), entryId(value)
 
 
-def _newest(service):
-    """Every job, newest first: each writer's blocks from its newest,
-    merged."""
-    return heapq.merge(*[_laneJobs(lane)
+def _newest(service, places):
+    """Every job, newest first: each writer's blocks from its newest (or
+    from where the cursor left them), merged."""
+    return heapq.merge(*[_laneJobs(lane, places)
                          for lane in service._lanes.withJobs()])
 
 
-def _laneJobs(lane):
-    block = lane.block
+def _laneJobs(lane, places):
+    block, hint = places.blocks.get(lane.key, (lane.block, None))
+    if hint is not None:
+        # From the hinted job on: the newer ones of its block came before
+        # it, and need not be loaded to be passed.
+        slots = block.slots[:(hint & (SLOTS - 1)) + 1]
+        yield from _blockJobs(lane, places, slots)
+        block = block.prev
     while block is not None:
-        for job in block.jobs(reverse=True):
-            yield (-job.created, -job.id), job.id
+        yield from _blockJobs(lane, places, block.slots)
         block = block.prev
 
 
-def formatCursor(key: tuple) -> str:
-    """An opaque, URL-safe string for the key of a listing's last job."""
-    text = json.dumps(list(key), separators=(',', ':'))
+def _blockJobs(lane, places, slots):
+    for job in reversed(slots):
+        if job is not None:
+            places.places[lane.key] = job.id
+            yield (-job.created, -job.id), job.id
+
+
+def formatCursor(key: tuple, hints=()) -> str:
+    """An opaque, URL-safe string for the key of a listing's last job and
+    the ids of the jobs where its streams stood."""
+    data = dict(k=list(key), h=list(hints)[:MAX_HINTS])
+    text = json.dumps(data, separators=(',', ':'))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip('=')
 
 
 def parseCursor(text) -> tuple:
     """The key a cursor stands for; InvalidArgumentError if it is none."""
+    return _parse(text)[0]
+
+
+def _parse(text):
+    """(key, hints) of a cursor; InvalidArgumentError if it is none."""
     try:
-        if not isinstance(text, str) or len(text) > 400:
+        if not isinstance(text, str) or len(text) > MAX_CURSOR_LENGTH:
             raise ValueError
         data = base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
-        key = json.loads(data.decode())
+        data = json.loads(data.decode())
+        if isinstance(data, list):      # a cursor without hints
+            data = dict(k=data, h=[])
+        key, hints = data['k'], data['h']
         if not isinstance(key, list) or not key or not all(
                 isinstance(part, (int, float, str)) for part in key):
             raise ValueError
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        if not isinstance(hints, list) or len(hints) > MAX_HINTS or not all(
+                isinstance(h, int) and not isinstance(h, bool)
+                for h in hints):
+            raise ValueError
+    except (ValueError, UnicodeDecodeError, RecursionError, KeyError,
+            TypeError):
         raise InvalidArgumentError(
             f'{text!r} is not a cursor of a listing') from None
-    return tuple(key)
+    return tuple(key), tuple(hints)

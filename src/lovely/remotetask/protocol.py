@@ -208,6 +208,8 @@ class WorkerProtocol:
             # it; its next time was set when this run was queued.
             job.attempts = job.retryBase = 0
             placement.place(self, job, CRONJOB)
+            # Counted as a finished job would be, for the activity chart.
+            ownLane(self).finished(COMPLETED if outcome.ok else ERROR, ended)
             self._notify(JobCompleted if outcome.ok else JobFailed, job)
         elif outcome.ok:
             self._finish(job, COMPLETED, JobCompleted)

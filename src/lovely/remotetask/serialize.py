@@ -48,7 +48,7 @@ def jobData(job, url: str) -> dict:
         completed=job.completed, attempts=job.attempts, worker=job.worker,
         priority=job.priority, key=job.key, nextAttempt=(
             job.scheduledFor if job.status == RETRY else None),
-        url=url)
+        runOf=job.runOf, url=url)
     if ICronJob.providedBy(job):
         data['schedule'] = scheduleData(job)
     return data
@@ -65,7 +65,8 @@ def scheduleData(job) -> dict:
         data[name] = list(getattr(job, name))
     data.update(delay=job.delay, missed=job.missed, graceTime=job.graceTime,
                 overlap=job.overlap, nextRun=job.nextRun, lastRun=job.lastRun,
-                text=scheduleText(job), asCron=_asCron(job))
+                text=scheduleText(job), asCron=_asCron(job),
+                paused=job.paused)
     return data
 
 
@@ -94,3 +95,13 @@ def formatTime(timestamp: Optional[float]) -> str:
         return ''
     moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
     return moment.strftime('%Y-%m-%d %H:%M:%S')
+
+
+def historyData(job) -> list:
+    """The attempts a job made, newest last: attempt, worker, started,
+    ended, error and traceback (the last few, tracebacks cut short; see
+    `job.HISTORY_LENGTH`)."""
+    return [dict(attempt=entry.get('attempt'), worker=entry.get('worker'),
+                 started=entry.get('started'), ended=entry.get('ended'),
+                 error=entry.get('error'), traceback=entry.get('traceback'))
+            for entry in job.history]

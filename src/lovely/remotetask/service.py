@@ -246,8 +246,10 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
     def retryAll(self, status: str = ERROR, task: Optional[str] = None,
                  limit: int = 100) -> int:
         """Retry up to `limit` jobs of `status` (error or cancelled), of
-        `task` if given, the oldest first; return how many.  Call it in one
-        transaction after another until it returns 0."""
+        `task` if given, the oldest first; return how many.  To retry all,
+        call it in one transaction after another, until it returns less
+        than `limit` or as many times as there were such jobs to begin with:
+        jobs that fail again meanwhile come back to the same status."""
         if status not in (ERROR, CANCELLED):
             raise InvalidArgumentError(
                 f'only error and cancelled jobs are retried, not {status!r}')
@@ -274,8 +276,8 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
         """Queue a run of a cron job now, besides its schedule; return the
         id of the job that runs."""
         job = self._job(jobid)
-        if not isinstance(job, CronJob) or job.status not in (
-                CRONJOB, DELAYED):
+        if not isinstance(job, CronJob) or not job.recurring or \
+                job.status != CRONJOB:
             raise JobStateError(
                 f'job {jobid} is {job.status}, not a waiting cron job')
         run = self._newRun(job)

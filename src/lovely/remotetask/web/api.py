@@ -11,19 +11,18 @@ import json
 import urllib.parse
 
 import webob
-from transaction.interfaces import TransientError
 
-from lovely.remotetask.interfaces import CANCELLABLE, FINISHED, STARTLATER
+from lovely.remotetask.interfaces import ERROR, FINISHED, STARTLATER
+from lovely.remotetask.lanes import ACTIVITY_MINUTES
 from lovely.remotetask.listing import parseCursor
-from lovely.remotetask.pickling import checkStorable
-from lovely.remotetask.web import openapi, settings
-from lovely.remotetask.web.app import HTTPError
-from lovely.remotetask.web.parsing import intParameter, loadJSON, shown
-from lovely.remotetask.web.auth import MANAGE, READ
-from lovely.remotetask.web.schedules import FieldErrors, fromJSON
-from lovely.remotetask.serialize import STATUSES, jobData
 from lovely.remotetask.locate import listServices
-
+from lovely.remotetask.pickling import checkStorable
+from lovely.remotetask.serialize import STATUSES, historyData, jobData
+from lovely.remotetask.web import actions, openapi, overview, settings
+from lovely.remotetask.web.app import HTTPError
+from lovely.remotetask.web.auth import MANAGE, READ
+from lovely.remotetask.web.parsing import intParameter, loadJSON, shown
+from lovely.remotetask.web.schedules import FieldErrors, fromJSON
 
 
 def register(router) -> None:
@@ -39,10 +38,21 @@ def register(router) -> None:
         ('GET', '/api/services/{service}/jobs/{job}', job, READ),
         ('POST', '/api/services/{service}/jobs/{job}/cancel', cancel, MANAGE),
         ('POST', '/api/services/{service}/jobs/{job}/start', start, MANAGE),
+        ('POST', '/api/services/{service}/jobs/{job}/retry', retry, MANAGE),
+        ('POST', '/api/services/{service}/jobs/{job}/run-now', runNow,
+         MANAGE),
+        ('POST', '/api/services/{service}/jobs/{job}/pause', pauseJob,
+         MANAGE),
+        ('POST', '/api/services/{service}/jobs/{job}/resume', resumeJob,
+         MANAGE),
         ('PUT', '/api/services/{service}/jobs/{job}/schedule', reschedule,
          MANAGE),
+        ('GET', '/api/services/{service}/activity', activity, READ),
         ('POST', '/api/services/{service}/clean', clean, MANAGE),
         ('POST', '/api/services/{service}/cancel-all', cancelAll, MANAGE),
+        ('POST', '/api/services/{service}/retry-all', retryAll, MANAGE),
+        ('POST', '/api/services/{service}/pause', pauseService, MANAGE),
+        ('POST', '/api/services/{service}/resume', resumeService, MANAGE),
     ]
     for method, template, handler, right in routes:
         router.add(method, template, handler, right, 'api')
@@ -85,8 +95,18 @@ def service(ctx, service):
     entry = ctx.service(service)
     data = _serviceData(ctx, entry)
     data.update(tasks=sorted(entry.service.getAvailableTasks()),
-                workers=entry.service.getWorkers())
+                workers=overview.workers(entry.service),
+                activity=ctx.url(f'/api/services/{entry.path}/activity'))
     return respond(data)
+
+
+def activity(ctx, service):
+    """Jobs finished per minute over the last hour (``minutes``: fewer)."""
+    entry = ctx.service(service)
+    minutes = intParameter(ctx.request.GET, 'minutes', ACTIVITY_MINUTES, 1,
+                           ACTIVITY_MINUTES)
+    return respond(dict(minutes=overview.activity(entry.service,
+                                                  minutes=minutes)))
 
 
 def tasks(ctx, service):
@@ -98,31 +118,39 @@ def jobs(ctx, service):
     """A page of jobs: ``status``, ``after`` (the cursor of the page before)
     and ``limit`` select it; only that page is read."""
     entry = ctx.service(service)
-    status, after, limit = pageParameters(ctx.request.GET)
-    page, cursor = entry.service.jobsPage(status=status, after=after,
-                                          limit=limit)
+    query = pageParameters(ctx.request.GET)
+    page, cursor = entry.service.jobsPage(**query)
     data = dict(jobs=[jobData(j, _jobUrl(ctx, entry, j.id)) for j in page],
                 next=cursor, nextUrl=None)
     if cursor is not None:
-        query = dict(after=cursor, limit=limit)
-        if status is not None:
-            query['status'] = status
+        following = dict(after=cursor, limit=query['limit'])
+        following.update((name, query[name]) for name in ('status', 'task')
+                         if query[name] is not None)
         data['nextUrl'] = ctx.url(
             f'/api/services/{entry.path}/jobs?'
-            + urllib.parse.urlencode(query))
+            + urllib.parse.urlencode(following))
     return respond(data)
 
 
 def job(ctx, service, job):
+    """A job with all there is to know: its progress, and the history of
+    its attempts with their errors and tracebacks."""
     entry = ctx.service(service)
     found = ctx.job(entry, job)
+    return respond(fullJobData(ctx, entry, found))
+
+
+def fullJobData(ctx, entry, found) -> dict:
     data = jobData(found, _jobUrl(ctx, entry, found.id))
     data['progress'] = entry.service.getProgress(found.id)
-    return respond(data)
+    data['history'] = historyData(found)
+    data['dashboard'] = ctx.url(f'/services/{entry.path}/jobs/{found.id}')
+    return data
 
 
-def pageParameters(query):
-    """(status, after, limit) of a listing's query string, checked."""
+def pageParameters(query) -> dict:
+    """The keywords of ``jobsPage`` in a listing's query string (status,
+    after, limit, task), checked."""
     status = query.get('status') or None
     if status is not None and status not in STATUSES:
         message = f'unknown status {shown(status)}; the statuses are ' \
@@ -138,7 +166,18 @@ def pageParameters(query):
             raise HTTPError(400, message, fields=dict(after=message))
     limit = intParameter(query, 'limit', settings.PAGE_SIZE, 1,
                          settings.MAX_PAGE_SIZE)
-    return status, after, limit
+    return dict(status=status, after=after, limit=limit,
+                task=taskParameter(query))
+
+
+def taskParameter(query):
+    """The task name a listing is filtered by, or None."""
+    task = query.get('task', '').strip() or None
+    if task is not None and len(task) > settings.MAX_FIELD_LENGTH:
+        message = f'task is {len(task)} characters long; at most ' \
+            f'{settings.MAX_FIELD_LENGTH} are taken'
+        raise HTTPError(400, message, fields=dict(task=message))
+    return task
 
 
 # Changing
@@ -194,10 +233,41 @@ def cancel(ctx, service, job):
 def start(ctx, service, job):
     entry = ctx.service(service)
     found = ctx.job(entry, job)
-    if not entry.service.startJob(found.id):
+    startJob(entry.service, found)
+    return respond(jobData(found, _jobUrl(ctx, entry, found.id)))
+
+
+def startJob(service, found) -> None:
+    if not service.startJob(found.id):
         raise HTTPError(409, f'job {found.id} is {found.status}; only jobs '
                         f'that are {STARTLATER} can be started')
+
+
+def retry(ctx, service, job):
+    """Run a failed or cancelled job again: the same job, a new attempt."""
+    entry = ctx.service(service)
+    found = ctx.job(entry, job)
+    entry.service.retry(found.id)
     return respond(jobData(found, _jobUrl(ctx, entry, found.id)))
+
+
+def runNow(ctx, service, job):
+    """Queue a run of a cron job now, besides its schedule: a new job."""
+    entry = ctx.service(service)
+    found = ctx.cronJob(entry, job)
+    return _created(ctx, entry, entry.service.runNow(found.id))
+
+
+def pauseJob(ctx, service, job, paused=True):
+    """Pause a cron job: its runs are skipped until it is resumed."""
+    entry = ctx.service(service)
+    found = ctx.cronJob(entry, job)
+    entry.service.pauseJob(found.id, paused)
+    return respond(jobData(found, _jobUrl(ctx, entry, found.id)))
+
+
+def resumeJob(ctx, service, job):
+    return pauseJob(ctx, service, job, paused=False)
 
 
 def reschedule(ctx, service, job):
@@ -228,37 +298,44 @@ def clean(ctx, service):
 
 
 def cancelAll(ctx, service):
-    """Cancel every job that has not run yet, in batches."""
+    """Cancel every job that waits to run once, in batches; cron jobs
+    keep their schedules."""
     entry = ctx.service(service)
-    return respond(dict(cancelled=cancelEverything(ctx, entry.service)))
+    return respond(dict(cancelled=actions.cancelWaiting(ctx, entry.service),
+                        statuses=list(actions.WAITING)))
 
 
-def cancelEverything(ctx, service) -> int:
-    """Cancel every cancellable job of `service`, committing after each
-    batch of `settings.CANCEL_BATCH`; return how many."""
-    cancelled = conflicts = 0
-    for status in CANCELLABLE:
-        while True:
-            # Cancelled jobs leave the status, so each batch reads the
-            # first page again.
-            page, _ = service.jobsPage(status=status,
-                                       limit=settings.CANCEL_BATCH)
-            if not page:
-                break
-            for found in page:
-                service.cancel(found.id)
-            try:
-                ctx.commitBatch()
-            except TransientError:
-                # A job of the batch was claimed meanwhile: read it again.
-                conflicts += 1
-                if conflicts >= ctx.app.attempts:
-                    raise
-                ctx.tm.abort()
-                ctx.tm.begin()
-                continue
-            cancelled += len(page)
-    return cancelled
+def retryAll(ctx, service):
+    """Retry every failed (or cancelled) job, of one task if given, in
+    batches."""
+    entry = ctx.service(service)
+    body = readBody(ctx, allowed=('status', 'task'), optional=True)
+    status = body.get('status', ERROR)
+    if status not in actions.RETRYABLE:
+        message = f'status must be one of ' \
+            f'{", ".join(actions.RETRYABLE)}, not {shown(status)}'
+        raise HTTPError(400, message, fields=dict(status=message))
+    task = body.get('task')
+    if task is not None and not isinstance(task, str):
+        message = f'task must be the name of a task, not {shown(task)}'
+        raise HTTPError(400, message, fields=dict(task=message))
+    return respond(dict(retried=actions.retryAll(
+        ctx, entry.service, status, task or None)))
+
+
+def pauseService(ctx, service, paused=True):
+    """Pause a service: no worker, here or elsewhere, claims its jobs
+    until it is resumed; the jobs in hand run to their end."""
+    entry = ctx.service(service)
+    if paused:
+        entry.service.pause()
+    else:
+        entry.service.resume()
+    return respond(_serviceData(ctx, entry))
+
+
+def resumeService(ctx, service):
+    return pauseService(ctx, service, paused=False)
 
 
 # Helpers
@@ -314,7 +391,7 @@ def _jobUrl(ctx, entry, jobid) -> str:
 
 def _serviceData(ctx, entry) -> dict:
     return dict(id=entry.path, name=entry.name, site=entry.site,
-                processing=entry.service.isProcessing(),
+                **overview.summary(entry.service),
                 url=ctx.url(f'/api/services/{entry.path}'),
                 jobs=ctx.url(f'/api/services/{entry.path}/jobs'),
                 xmlrpc=ctx.url(f'/xmlrpc/{entry.path}'),

@@ -1,4 +1,5 @@
-"""The detail cell of a job in the dashboard, which a task can customise.
+"""The detail of a job in the dashboard (its cell in the jobs table, and
+its part of the job's page), which a task can customise.
 
 As the 2009 package looked up a view named ``<task>_detail`` and then
 ``detail``, the dashboard looks up a renderer (a named ``IJobDetail``

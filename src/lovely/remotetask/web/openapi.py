@@ -67,11 +67,45 @@ _SCHEMAS = {
     'Service': {'type': 'object', 'properties': {
         'id': {'type': 'string'}, 'name': {'type': 'string'},
         'site': {'type': ['string', 'null']},
-        'processing': {'type': 'boolean'}, 'url': {'type': 'string'},
+        'processing': {'type': 'boolean', 'description':
+                       'whether a thread of the serving process processes it'},
+        'paused': {'type': 'boolean', 'description':
+                   'paused services give no job to any worker'},
+        'counts': {'type': 'object', 'description': 'jobs by status (every '
+                   'status)', 'additionalProperties': {'type': 'integer'}},
+        'total': {'type': 'integer'},
+        'queued': {'type': 'integer', 'description': 'the queue\'s depth'},
+        'oldestWaiting': {'type': ['number', 'null'], 'description':
+                          'since when the longest-waiting queued job waits '
+                          '(epoch seconds)'},
+        'oldestWaitingAge': {'type': ['number', 'null'],
+                             'description': 'for how many seconds'},
+        'url': {'type': 'string'},
         'jobs': {'type': 'string'}, 'xmlrpc': {'type': 'string'},
         'dashboard': {'type': 'string'},
+        'activity': {'type': 'string', 'description': 'on a single service'},
         'tasks': {'type': 'array', 'items': {'type': 'string'}},
-        'workers': {'type': 'array', 'items': {'type': 'object'}}}},
+        'workers': {'type': 'array', 'items': _ref('Worker')}}},
+    'Worker': {'type': 'object', 'properties': {
+        'id': {'type': 'string'}, 'host': {'type': 'string'},
+        'pid': {'type': 'integer'},
+        'jobs': {'type': 'object', 'description': 'the jobs in hand: job id '
+                 'to attempt', 'additionalProperties': {'type': 'integer'}},
+        'leaseTime': {'type': 'number'},
+        'lastSeen': {'type': 'number', 'description': 'the last heartbeat, '
+                     'on the database\'s clock (epoch seconds)'},
+        'heartbeatAge': {'type': 'number', 'description': 'seconds since, '
+                         'on the serving machine\'s clock'},
+        'expired': {'type': 'boolean', 'description': 'the heartbeat is '
+                    'older than the lease: its jobs are taken back'},
+        'started': {'type': 'number'}}},
+    'Attempt': {'type': 'object', 'properties': {
+        'attempt': {'type': 'integer'},
+        'worker': {'type': ['string', 'null']},
+        'started': {'type': ['number', 'null']},
+        'ended': {'type': 'number'},
+        'error': {'type': ['string', 'null']},
+        'traceback': {'type': ['string', 'null']}}},
     'Job': {'type': 'object', 'properties': {
         'id': {'type': 'integer'}, 'task': {'type': 'string'},
         'status': {'type': 'string', 'enum': list(STATUSES)},
@@ -91,7 +125,14 @@ _SCHEMAS = {
         'progress': {'type': ['object', 'null'], 'description':
                      'what the running task reported last: fraction, '
                      'message, time (on a single job only)'},
+        'history': {'type': 'array', 'items': _ref('Attempt'),
+                    'description': 'the last attempts, the newest last (on '
+                    'a single job only)'},
+        'runOf': {'type': ['integer', 'null'], 'description': 'the cron '
+                  'job this job is a run of'},
         'url': {'type': 'string'},
+        'dashboard': {'type': 'string', 'description': 'the job\'s page (on '
+                      'a single job only)'},
         'schedule': _ref('Schedule')}},
     'Schedule': {'type': 'object', 'description': 'A cron expression (with '
                  'its time zone) or tuple fields in UTC (Monday is day 0), '
@@ -108,7 +149,8 @@ _SCHEMAS = {
                      'nextRun': {'type': ['number', 'null'],
                                  'readOnly': True},
                      'lastRun': {'type': ['number', 'null'],
-                                 'readOnly': True}}},
+                                 'readOnly': True},
+                     'paused': {'type': 'boolean', 'readOnly': True}}},
     'NewJob': {'type': 'object', 'required': ['task'],
                'additionalProperties': False, 'properties': {
                    'task': {'type': 'string'}, 'input': {},
@@ -133,6 +175,12 @@ _SCHEMAS = {
 def document(base: str = '/api') -> dict:
     """The OpenAPI document, with `base` the URL the API is served at."""
     job = _json(_ref('Job'), 'The job')
+    service = _json(_ref('Service'), 'The service')
+
+    def jobAction(summary, responses=None, errors=(400, 404, 409)):
+        return {'post': _operation(summary, responses or {'200': job},
+                                   parameters=[_SERVICE, _JOB], manage=True,
+                                   errors=errors)}
     paths = {
         '/': {'get': _operation('Links to the API and the right you hold', {
             '200': _json({'type': 'object'}, 'Links')})},
@@ -143,8 +191,8 @@ def document(base: str = '/api') -> dict:
             '200': _json({'type': 'object', 'properties': {'services': {
                 'type': 'array', 'items': _ref('Service')}}}, 'Services')})},
         '/services/{service}': {'get': _operation(
-            'A service, its tasks and workers',
-            {'200': _json(_ref('Service'), 'The service')},
+            'A service: its jobs by status, queue, tasks and workers',
+            {'200': service},
             parameters=[_SERVICE], errors=(404,))},
         '/services/{service}/tasks': {'get': _operation(
             'The names of the tasks the service can run',
@@ -153,7 +201,7 @@ def document(base: str = '/api') -> dict:
             parameters=[_SERVICE], errors=(404,))},
         '/services/{service}/jobs': {
             'get': _operation(
-                'A page of jobs, by id or, with a status, in that '
+                'A page of jobs, newest first or, with a status, in that '
                 'status\'s order; only the page is read',
                 {'200': _json(_ref('JobPage'), 'A page')},
                 parameters=[_SERVICE,
@@ -167,7 +215,13 @@ def document(base: str = '/api') -> dict:
                             {'name': 'limit', 'in': 'query',
                              'schema': {'type': 'integer', 'minimum': 1,
                                         'maximum': settings.MAX_PAGE_SIZE,
-                                        'default': settings.PAGE_SIZE}}],
+                                        'default': settings.PAGE_SIZE}},
+                            {'name': 'task', 'in': 'query',
+                             'schema': {'type': 'string'},
+                             'description': 'Only jobs of this task.  A '
+                             'page reads a bounded number of jobs, so it '
+                             'may hold fewer than limit, or none, and still '
+                             'have a next page'}],
                 errors=(400, 404)),
             'post': _operation(
                 'Add a job: now, later (startLater) or after a delay',
@@ -177,8 +231,20 @@ def document(base: str = '/api') -> dict:
             'Add a cron job', {'201': job}, body=_ref('NewCronJob'),
             parameters=[_SERVICE], manage=True, errors=(400, 404, 413))},
         '/services/{service}/jobs/{job}': {'get': _operation(
-            'A job: status, result, error, times, attempts', {'200': job},
-            parameters=[_SERVICE, _JOB], errors=(400, 404))},
+            'A job: status, result, error, times, progress, and the history '
+            'of its attempts with their errors and tracebacks',
+            {'200': job}, parameters=[_SERVICE, _JOB], errors=(400, 404))},
+        '/services/{service}/jobs/{job}/retry': jobAction(
+            'Run a failed or cancelled job again: the same job, a new '
+            'attempt whose retry policy counts anew; a cron job goes back '
+            'to its schedule'),
+        '/services/{service}/jobs/{job}/run-now': jobAction(
+            'Queue a run of a cron job now, besides its schedule: a new job, '
+            'whose runOf is the cron job', {'201': job}),
+        '/services/{service}/jobs/{job}/pause': jobAction(
+            'Pause a cron job: its runs are skipped until it is resumed'),
+        '/services/{service}/jobs/{job}/resume': jobAction(
+            'Resume a paused cron job'),
         '/services/{service}/jobs/{job}/cancel': {'post': _operation(
             'Cancel a job that has not run (or a cron job\'s future runs)',
             {'200': job}, parameters=[_SERVICE, _JOB], manage=True,
@@ -201,10 +267,46 @@ def document(base: str = '/api') -> dict:
                     'completed', 'cancelled', 'error']}}}},
             parameters=[_SERVICE], manage=True, errors=(400, 404))},
         '/services/{service}/cancel-all': {'post': _operation(
-            'Cancel every job that has not run, in batches; say how many',
+            'Cancel every job that waits to run once (queued, start later, '
+            'delayed, retry), in batches of a transaction each; cron jobs '
+            'keep their schedules.  Say how many, and the statuses',
             {'200': _json({'type': 'object', 'properties': {
-                'cancelled': {'type': 'integer'}}}, 'How many')},
+                'cancelled': {'type': 'integer'},
+                'statuses': {'type': 'array', 'items': {
+                    'type': 'string'}}}}, 'How many')},
             parameters=[_SERVICE], manage=True, errors=(404,))},
+        '/services/{service}/retry-all': {'post': _operation(
+            'Retry every failed (or cancelled) job, of a task if given, in '
+            'batches of a transaction each; say how many',
+            {'200': _json({'type': 'object', 'properties': {
+                'retried': {'type': 'integer'}}}, 'How many')},
+            body={'type': 'object', 'properties': {
+                'status': {'type': 'string', 'enum': ['error', 'cancelled'],
+                           'default': 'error'},
+                'task': {'type': 'string'}}},
+            parameters=[_SERVICE], manage=True, errors=(400, 404))},
+        '/services/{service}/pause': {'post': _operation(
+            'Pause the service: no worker, here or elsewhere, claims its '
+            'jobs until it is resumed; jobs in hand run to their end',
+            {'200': service}, parameters=[_SERVICE], manage=True,
+            errors=(404,))},
+        '/services/{service}/resume': {'post': _operation(
+            'Resume a paused service', {'200': service},
+            parameters=[_SERVICE], manage=True, errors=(404,))},
+        '/services/{service}/activity': {'get': _operation(
+            'Jobs finished per minute (completed, error, cancelled), the '
+            'oldest minute first',
+            {'200': _json({'type': 'object', 'properties': {'minutes': {
+                'type': 'array', 'items': {'type': 'object', 'properties': {
+                    'start': {'type': 'number'},
+                    'completed': {'type': 'integer'},
+                    'error': {'type': 'integer'},
+                    'cancelled': {'type': 'integer'}}}}}}, 'Minutes')},
+            parameters=[_SERVICE, {
+                'name': 'minutes', 'in': 'query', 'schema': {
+                    'type': 'integer', 'minimum': 1, 'maximum': 60,
+                    'default': 60}}],
+            errors=(400, 404))},
     }
     return {
         'openapi': '3.1.0',

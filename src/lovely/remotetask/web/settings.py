@@ -36,6 +36,9 @@ MAX_PAGE_SIZE = 500
 #: that one request does not hold one huge transaction.
 CANCEL_BATCH = 100
 
+#: How many jobs "retry all" retries per transaction, for the same reason.
+RETRY_BATCH = 100
+
 #: How often a request whose transaction conflicted is tried in all.
 ATTEMPTS = 3
 

@@ -10,7 +10,12 @@ Clients written for the old package keep working::
 The methods are ``getAvailableTasks()`` (the task names, sorted),
 ``add(task, input)``, ``cancel(jobid)`` (true), ``getStatus(jobid)``,
 ``getResult(jobid)`` and ``getError(jobid)``; a missing result or error is
-``<nil/>``, which ``xmlrpc.client`` reads as None.
+``<nil/>``, which ``xmlrpc.client`` reads as None.  Operators' actions
+have the names of the Python API: ``startJob(jobid)`` (whether it was
+started), ``retry(jobid)``, ``retryAll(status='error', task=None)`` (how
+many, in batches of a transaction each), ``runNow(jobid)`` (the id of the
+run), ``pauseJob(jobid, paused=True)``, ``pause()``, ``resume()`` and
+``isPaused()``; those that return nothing in Python return true.
 
 The request is parsed by defusedxml's expat parser with DTDs, entities
 and external references refused, so an entity bomb ("billion laughs")
@@ -30,6 +35,8 @@ from defusedxml.xmlrpc import DefusedExpatParser
 
 from lovely.remotetask.exceptions import (
     JobStateError, RemoteTaskError, UnknownJobError)
+from lovely.remotetask.interfaces import ERROR
+from lovely.remotetask.web import actions
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.app import MAX_JOB_ID
 from lovely.remotetask.web.errors import HTTPError
@@ -50,7 +57,8 @@ def register(router) -> None:
 class Methods:
     """The XML-RPC methods of one service."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, ctx, service) -> None:
+        self.ctx = ctx
         self.service = service
 
     def getAvailableTasks(self):
@@ -75,6 +83,48 @@ class Methods:
     def getError(self, jobid):
         return self.service.getError(_jobId('getError', jobid))
 
+    # Operators' actions, named as in the Python API.
+
+    def startJob(self, jobid):
+        return self.service.startJob(_jobId('startJob', jobid))
+
+    def retry(self, jobid):
+        self.service.retry(_jobId('retry', jobid))
+        return True
+
+    def retryAll(self, status=ERROR, task=None):
+        """Retry every failed (or cancelled) job, of `task` if given ('' or
+        nil: any), in batches; return how many."""
+        if status not in actions.RETRYABLE:
+            raise BadParameter(f'retryAll: the status is one of '
+                               f'{", ".join(actions.RETRYABLE)}, not '
+                               f'{shown(status)}')
+        if task is not None and not isinstance(task, str):
+            raise BadParameter(f'retryAll: the task is a name, a string, '
+                               f'not {shown(task)}')
+        return actions.retryAll(self.ctx, self.service, status, task or None)
+
+    def runNow(self, jobid):
+        return self.service.runNow(_jobId('runNow', jobid))
+
+    def pauseJob(self, jobid, paused=True):
+        if not isinstance(paused, bool):
+            raise BadParameter(f'pauseJob: paused is a boolean, not '
+                               f'{shown(paused)}')
+        self.service.pauseJob(_jobId('pauseJob', jobid), paused)
+        return True
+
+    def pause(self):
+        self.service.pause()
+        return True
+
+    def resume(self):
+        self.service.resume()
+        return True
+
+    def isPaused(self):
+        return self.service.isPaused()
+
 
 class BadParameter(Exception):
     """A parameter of the wrong type or out of range (fault -32602)."""
@@ -91,7 +141,9 @@ def _jobId(method, jobid):
 
 #: The methods and the right each needs.
 RIGHTS = dict(getAvailableTasks=READ, add=MANAGE, cancel=MANAGE,
-              getStatus=READ, getResult=READ, getError=READ)
+              getStatus=READ, getResult=READ, getError=READ,
+              startJob=MANAGE, retry=MANAGE, retryAll=MANAGE, runNow=MANAGE,
+              pauseJob=MANAGE, pause=MANAGE, resume=MANAGE, isPaused=READ)
 
 
 def endpoint(ctx, service):
@@ -112,7 +164,7 @@ def endpoint(ctx, service):
                      f'unknown method {shown(name)}; this service offers '
                      f'{", ".join(sorted(RIGHTS))}')
     ctx.require(RIGHTS[name])
-    method = getattr(Methods(entry.service), name)
+    method = getattr(Methods(ctx, entry.service), name)
     try:
         inspect.signature(method).bind(*params)
         checkDepth(params, 'the call')
@@ -191,4 +243,3 @@ def errorResponse(request, error, identity, app) -> webob.Response:
                               charset='utf-8')
     response.headers.update(error.headers)
     return response
-

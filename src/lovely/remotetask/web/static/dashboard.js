@@ -1,54 +1,97 @@
-// lovely.remotetask dashboard: refreshes the states of the jobs shown,
-// without reloading the page, from the service's rows.json; selects all
-// rows; asks before the forms that act on every job.  No framework.
+// lovely.remotetask dashboard: keeps the jobs table up to date without
+// reloading the page, from the service's rows.json; selects all rows;
+// asks before the forms that act on many jobs.  No framework.
+//
+// On the first page of a listing ("live"), the table follows the listing:
+// new jobs show where the listing puts them (newest first: at the top),
+// and jobs that left it (another status, past the page) go.  On the pages
+// after it, the rows shown stay and their states are kept up to date.
+// The server renders each row (escaped) the way it rendered the page.
 (function () {
   'use strict';
 
   var FINISHED = ['completed', 'cancelled', 'error', 'removed'];
 
+  function jobRows(table) {
+    return Array.prototype.slice.call(
+      table.querySelectorAll('tbody tr[data-job]'));
+  }
+
   function rowsToWatch(table) {
-    return Array.prototype.filter.call(
-      table.querySelectorAll('tbody tr[data-job]'),
-      function (row) {
-        var status = row.querySelector('td.status').textContent;
-        return FINISHED.indexOf(status) < 0;
-      });
-  }
-
-  function setText(row, name, value) {
-    var cell = row.querySelector('td.' + name);
-    if (cell && cell.textContent !== String(value)) {
-      cell.textContent = value;
-    }
-  }
-
-  function update(row, data) {
-    if (!data) {   // removed meanwhile
-      setText(row, 'status', 'removed');
-      row.className = 'status-removed';
-      return;
-    }
-    ['status', 'started', 'completed', 'attempts', 'note'].forEach(function (name) {
-      setText(row, name, data[name]);
+    return jobRows(table).filter(function (row) {
+      var status = row.querySelector('td.status').textContent;
+      return FINISHED.indexOf(status) < 0;
     });
-    row.className = 'status-' + data.status.replace(/ /g, '-');
-    // The server escaped the detail (see detail.renderDetail).
-    var detail = row.querySelector('td.detail .detail-text');
-    if (detail && detail.innerHTML !== data.detail) {
-      detail.innerHTML = data.detail;
+  }
+
+  function build(html) {
+    var holder = document.createElement('tbody');
+    holder.innerHTML = html;
+    return holder.firstElementChild;
+  }
+
+  // The row of `data`: `row` itself if nothing changed, else a new one
+  // that keeps the row's checkbox ticked.
+  function fresh(row, data) {
+    if (row && row.dataset.html === data.html) { return row; }
+    var made = build(data.html);
+    made.dataset.html = data.html;
+    var box = row && row.querySelector('input.select');
+    var newBox = made.querySelector('input.select');
+    if (box && newBox && box.checked && !newBox.disabled) {
+      newBox.checked = true;
     }
+    if (row) { row.parentNode.replaceChild(made, row); }
+    return made;
+  }
+
+  function markRemoved(row) {
+    var cell = row.querySelector('td.status');
+    cell.textContent = 'removed';
+    row.className = 'status-removed';
     var box = row.querySelector('input.select');
-    if (box) {
-      box.disabled = !data.cancellable;
-      if (box.disabled) { box.checked = false; }
-    }
+    if (box) { box.disabled = true; box.checked = false; }
+  }
+
+  function follow(table, data) {
+    var body = table.tBodies[0];
+    var shown = {};
+    jobRows(table).forEach(function (row) { shown[row.dataset.job] = row; });
+    var first = !table.dataset.followed;
+    var placed = data.order.map(function (id) {
+      var row = fresh(shown[id], data.rows[String(id)]);
+      if (!shown[id] && !first) { row.classList.add('new'); }
+      delete shown[id];
+      return row;
+    });
+    Object.keys(shown).forEach(function (id) {
+      body.removeChild(shown[id]);
+    });
+    placed.forEach(function (row) { body.appendChild(row); });
+    var empty = body.querySelector('tr.empty-row');
+    if (empty) { empty.hidden = placed.length > 0; }
+    table.dataset.followed = '1';
+  }
+
+  function update(table, data) {
+    jobRows(table).forEach(function (row) {
+      var found = data.rows[row.dataset.job];
+      if (found) { fresh(row, found); } else { markRemoved(row); }
+    });
   }
 
   function refresh(table) {
-    var rows = rowsToWatch(table);
-    if (rows.length === 0 || document.hidden) { return Promise.resolve(); }
-    var ids = rows.map(function (row) { return row.dataset.job; });
+    var live = table.dataset.live === '1';
+    var rows = live ? jobRows(table) : rowsToWatch(table);
+    if ((!live && rows.length === 0) || document.hidden) {
+      return Promise.resolve();
+    }
+    // Live, the server reads the listing's first page again; else the
+    // rows shown that may still change.
+    var ids = live ? [] : rows.map(function (row) { return row.dataset.job; });
     var url = table.dataset.rowsUrl + '?ids=' + ids.join(',');
+    if (table.dataset.state) { url += '&' + table.dataset.state; }
+    if (live) { url += '&head=1'; }
     return fetch(url, {credentials: 'same-origin',
                        headers: {'Accept': 'application/json'}})
       .then(function (response) {
@@ -56,8 +99,9 @@
         return response.json();
       })
       .then(function (data) {
-        rows.forEach(function (row) { update(row, data.rows[row.dataset.job]); });
+        if (live) { follow(table, data); } else { update(table, data); }
         table.dataset.refreshed = String(Date.now());
+        delete table.dataset.refreshError;
       })
       .catch(function (error) { table.dataset.refreshError = String(error); });
   }
