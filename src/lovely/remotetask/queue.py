@@ -126,5 +126,11 @@ class Chain(Versioned):
             segment = segment.next
 
 
-# Stored by the development versions before lanes (see `legacy`).
-from lovely.remotetask.legacy import JobQueue, _Segment  # noqa: E402,F401
+
+def __getattr__(name):
+    # The classes the development versions before lanes stored under this
+    # module's name, for their services to load (see `legacy`).
+    if name in ('JobQueue', '_Segment'):
+        from lovely.remotetask import legacy
+        return getattr(legacy, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
