@@ -27,7 +27,7 @@ import zoneinfo
 
 from lovely.remotetask.exceptions import ScheduleError
 from lovely.remotetask.schedule import (
-    LONGEST_MONTH, effectiveFields, firstFrom, walkCalendar)
+    LONGEST_MONTH, effectiveFields, firstFrom, runs, walkCalendar)
 
 #: Names accepted for months (1-12) and weekdays (0-6, Sunday first).
 MONTH_NAMES = ('jan', 'feb', 'mar', 'apr', 'may', 'jun',
@@ -186,15 +186,12 @@ def _cronField(values, low, high, names=None) -> str:
 
     def text(value):
         return str(value) if names is None else names[value - low]
-    parts, start = [], 0
-    for index, value in enumerate(values):
-        if index + 1 == len(values) or values[index + 1] != value + 1:
-            run = values[start:index + 1]
-            if len(run) > 2:
-                parts.append(f'{text(run[0])}-{text(run[-1])}')
-            else:
-                parts.extend(map(text, run))
-            start = index + 1
+    parts = []
+    for run in runs(values):
+        if len(run) > 2:
+            parts.append(f'{text(run[0])}-{text(run[-1])}')
+        else:
+            parts.extend(map(text, run))
     return ','.join(parts)
 
 

@@ -129,6 +129,16 @@ def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + '...'
 
 
+def runs(values) -> list:
+    """Sorted `values` cut into runs of consecutive numbers."""
+    found, start = [], 0
+    for index, value in enumerate(values):
+        if index + 1 == len(values) or values[index + 1] != value + 1:
+            found.append(values[start:index + 1])
+            start = index + 1
+    return found
+
+
 def checkDelay(delay) -> Optional[float]:
     """Return `delay` if it is None or a number of seconds >= 0."""
     if delay is None:
