@@ -151,8 +151,7 @@ def test_tasks_ignoring_their_time_limits_are_bounded(app):
                 if t.name.startswith('remotetask-job-')]
 
     waitForStatus(service, stubborn[:2], status='error')
-    processor = remotetask.processing._running[
-        remotetask.processing._key(service)].processor
+    processor = remotetask.processing.processorOf(service)
     testing.waitUntil(lambda: processor.blockedSince is not None)
     assert processor.abandoned == 2 and len(running()) == 2
     assert service.getStatus(after) == 'queued'

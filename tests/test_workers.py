@@ -314,3 +314,19 @@ def test_a_worker_outlives_any_exception_of_a_task(client):
     client.waitForAll(bad, status='error')
     client.waitForAll(good)
     assert worker.stop() == 0
+
+
+def test_a_result_too_large_fails_its_job_and_nothing_big_is_written(client):
+    """A task returning 5 MB (the limit is 4 MB): the worker refuses to
+    store it, the job fails saying so, and the next job runs."""
+    zope.component.provideUtility(tasks.Huge(), name='huge')
+    big = client.service.add('huge', 5 * 1024 * 1024)
+    small = client.service.add('huge', 10)
+    client.tm.commit()
+    [worker] = client.workers(1, '--wait-time', '0.1')
+    client.waitForAll([small])
+    client.waitForAll([big], status='error')
+    assert 'is larger than the limit of 4,194,304 bytes' in \
+        client.service.getError(big)
+    assert client.service.getResult(big) is None
+    assert worker.stop() == 0

@@ -105,3 +105,14 @@ class Stubborn:
 
 
 zope.component.provideUtility(Stubborn(), name='stubborn')
+
+
+@implementer(ITask)
+class Huge:
+    """Returns a text of as many bytes as its input says."""
+
+    def __call__(self, service, jobid, input):
+        return 'x' * input
+
+
+zope.component.provideUtility(Huge(), name='huge')

@@ -153,6 +153,13 @@ def serviceOids(db) -> List[bytes]:
         return [oid for (dbid, oid) in _running if dbid == id(db)]
 
 
+def processorOf(service):
+    """The processor that runs `service` in this process, or None."""
+    with _lock:
+        entry = _running.get(_key(service))
+    return None if entry is None else entry.processor
+
+
 def isRunning(service) -> bool:
     with _lock:
         entry = _running.get(_key(service))
