@@ -103,9 +103,9 @@ class Lane(Versioned):
         #: The block of job ids this writer hands out (see `jobmap`).
         self.block = None
         self.retired = False
-        #: minute (epoch seconds // 60) -> {status: jobs this writer
-        #: finished with it in that minute}, for the last ACTIVITY_MINUTES.
-        self.activity = {}
+        #: The jobs this writer finished, by minute (see `Activity`): kept
+        #: apart, so that the lane each step rewrites stays small.
+        self.activity = None
 
     #: The stamp of the last entry the lane made.
     lastStamp = 0
@@ -126,13 +126,9 @@ class Lane(Versioned):
 
     def finished(self, status: str, when: float) -> None:
         """Count a job finished with `status` at `when` in its minute."""
-        minute = int(when // 60)
-        activity = {m: counts for m, counts in self.activity.items()
-                    if m > minute - ACTIVITY_MINUTES}
-        counts = dict(activity.get(minute, {}))
-        counts[status] = counts.get(status, 0) + 1
-        activity[minute] = counts
-        self.activity = activity
+        if self.activity is None:
+            self.activity = Activity()
+        self.activity.count(status, when)
 
     def chain(self, channel) -> Chain:
         """This lane's chain of `channel`, made when first needed."""
@@ -154,6 +150,25 @@ class Lane(Versioned):
 
     def __repr__(self):
         return f'<Lane {self.key:x}>'
+
+
+class Activity(Versioned):
+    """The jobs one writer finished in each of the last ACTIVITY_MINUTES
+    minutes, by status; only its writer changes it."""
+
+    def __init__(self) -> None:
+        self._initState()
+        #: minute (epoch seconds // 60) -> {status: count}
+        self.minutes = {}
+
+    def count(self, status: str, when: float) -> None:
+        minute = int(when // 60)
+        minutes = {m: counts for m, counts in self.minutes.items()
+                   if m > minute - ACTIVITY_MINUTES}
+        counts = dict(minutes.get(minute, {}))
+        counts[status] = counts.get(status, 0) + 1
+        minutes[minute] = counts
+        self.minutes = minutes
 
 
 class Lanes(Versioned):
@@ -210,7 +225,9 @@ class Lanes(Versioned):
         last = int(now // 60)
         total = {minute: {} for minute in range(last - minutes + 1, last + 1)}
         for lane in self._lanes.values():
-            for minute, counts in lane.activity.items():
+            if lane.activity is None:
+                continue
+            for minute, counts in lane.activity.minutes.items():
                 if minute in total:
                     for status, count in counts.items():
                         total[minute][status] = \
