@@ -40,8 +40,9 @@ ID_BITS = 31
 _ID_MASK = (1 << ID_BITS) - 1
 #: Tids count 2**32 per minute; this many low bits make about a millisecond.
 _STAMP_SHIFT = 16
-#: Bits for the count of a lane's entries within one millisecond.
-_COUNT_BITS = 20
+#: Bits for the count of a lane's entries within one millisecond (more in
+#: one millisecond move the stamp on by one: it stays after those before).
+_COUNT_BITS = 12
 
 #: Minutes of finished jobs a lane counts, for charts of throughput.
 ACTIVITY_MINUTES = 60
@@ -63,23 +64,33 @@ def entryStamp(value: int) -> int:
     return value >> ID_BITS
 
 
-def stampTime(stamp: int) -> float:
-    """The epoch seconds of a stamp (see `ZODB.TimeStamp`)."""
+def stampTime(service, stamp: int) -> float:
+    """The epoch seconds of one of `service`'s stamps (see ZODB.TimeStamp)."""
     from lovely.remotetask.workers import tidTime
-    tid = (stamp >> _COUNT_BITS) << _STAMP_SHIFT
+    tid = ((stamp >> _COUNT_BITS) + service._lanes.epoch) << _STAMP_SHIFT
     return tidTime(tid.to_bytes(8, 'big'))
+
+
+def firstStamp(milliseconds: int) -> int:
+    """The first stamp of a millisecond (see `currentStamp`)."""
+    return milliseconds << _COUNT_BITS
+
+
+def _milliseconds(tid: bytes) -> int:
+    return u64(tid) >> _STAMP_SHIFT
 
 
 def currentStamp(service) -> int:
     """The time of an entry made now, for `Lane.nextStamp`: the database's
-    last transaction, or the clock for a service in no database."""
+    last transaction, or the clock for a service in no database, counted
+    from when the service was made (so that stamps take few bytes)."""
     jar = service._p_jar
     # The connection's own storage (not the one a savepoint puts in its
     # place): RelStorage's shared one may not be used from several threads.
     tid = jar._normal_storage.lastTransaction() if jar is not None else None
     if not tid or tid == b'\0' * 8:
         tid = newTid(None)
-    return u64(tid) >> _STAMP_SHIFT
+    return _milliseconds(tid) - service._lanes.epoch
 
 
 class Lane(Versioned):
@@ -113,7 +124,7 @@ class Lane(Versioned):
     def nextStamp(self, now: int) -> int:
         """The stamp of an entry made at `now` (see `currentStamp`): after
         every entry this lane made before."""
-        stamp = max(now << _COUNT_BITS, self.lastStamp + 1)
+        stamp = max(firstStamp(now), self.lastStamp + 1)
         self.lastStamp = stamp
         return stamp
 
@@ -177,6 +188,9 @@ class Lanes(Versioned):
     def __init__(self) -> None:
         self._initState()
         self._lanes = {}
+        #: When the service was made, in the milliseconds of stamps: stamps
+        #: count from it.
+        self.epoch = _milliseconds(newTid(None))
         #: Lanes retired while jobs they made remain, for listings.
         self._retired = {}
         self.retiredCounts = {}

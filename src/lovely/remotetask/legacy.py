@@ -57,7 +57,8 @@ def migrate(service) -> int:
         return 0
     from lovely.remotetask import placement
     from lovely.remotetask.jobmap import JobMap
-    from lovely.remotetask.lanes import Lanes, currentStamp, ownLane
+    from lovely.remotetask.lanes import (
+        Lanes, currentStamp, firstStamp, ownLane)
     from lovely.remotetask.registry import KeyIndex, Registry
     from lovely.remotetask.service import Settings
     old = {name: service.__dict__.get(name) for name in
@@ -78,7 +79,7 @@ def migrate(service) -> int:
     for job in jobs:
         service.jobs.adopt(job, lane)
     # Stamps before any this lane makes, in the old queue's order.
-    stamp = (currentStamp(service) - 1) << 20
+    stamp = firstStamp(currentStamp(service) - len(jobs) // 1000 - 1)
     # Queued jobs in their old order, priorities highest first.
     queued = []
     for priority in reversed(list(old['_queues'] or {})):

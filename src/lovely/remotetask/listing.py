@@ -63,7 +63,7 @@ class Listing:
                  for channel, chain in lane.chains.items()
                  if isinstance(channel, tuple)]
         heads = [value for value in heads if value is not None]
-        return stampTime(entryStamp(min(heads))) if heads else None
+        return stampTime(self, entryStamp(min(heads))) if heads else None
 
     def jobsPage(self, status=None, after: Optional[str] = None,
                  limit: int = 50, task: Optional[str] = None):
