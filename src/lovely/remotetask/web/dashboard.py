@@ -37,11 +37,11 @@ from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.schedule import MISSED_POLICIES, checkDelay
 from lovely.remotetask.serialize import SCHEDULE_FIELDS, STATUSES, formatTime
 from lovely.remotetask.web import actions, auth, charts, overview, settings
-from lovely.remotetask.web.api import pageParameters
-from lovely.remotetask.web.app import MAX_JOB_ID, HTTPError
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.detail import HTML, renderDetail
-from lovely.remotetask.web.parsing import intValue, loadJSON, shown
+from lovely.remotetask.web.errors import HTTPError
+from lovely.remotetask.web.parsing import (
+    MAX_JOB_ID, intValue, loadJSON, pageParameters, shown)
 from lovely.remotetask.web.rendering import (
     count as _count, errorResponse, redirect, render, static, templates)
 from lovely.remotetask.web.schedules import FieldErrors, formValues, fromForm
