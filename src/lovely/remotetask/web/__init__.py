@@ -4,6 +4,19 @@
 services of a ZODB database; ``remotetask serve`` serves it with waitress,
 set up by ``createServer``.
 
+The modules, none importing back into one that imports it:
+
+- `app` takes a request through: `routing` finds its handler, `access`
+  (with `auth`) lets it in, `context` is what the handler works with, and
+  `errors` is the answer when it fails; `parsing` and `schedules` read
+  the values a request sends.
+- `api` (described by `openapi`), `xmlrpc` and `dashboard` are the three
+  faces; they share `actions` (work in batches) and `overview` (figures).
+- The dashboard's pages: `servicepage`, `jobpage`, `forms`,
+  `serviceactions` and `login`, with `pagestate`, `rendering`, `charts`
+  and `detail`.
+- `serving`, `settings` and `demo` are for ``remotetask serve``.
+
 The names below are imported when first used, so that ``web.settings``
 (the defaults the command line shares) loads without the Web stack.
 """

@@ -14,14 +14,14 @@ import webob
 
 from lovely.remotetask.interfaces import ERROR, FINISHED, STARTLATER
 from lovely.remotetask.lanes import ACTIVITY_MINUTES
-from lovely.remotetask.listing import parseCursor
 from lovely.remotetask.locate import listServices
 from lovely.remotetask.pickling import checkStorable
-from lovely.remotetask.serialize import STATUSES, historyData, jobData
-from lovely.remotetask.web import actions, openapi, overview, settings
-from lovely.remotetask.web.app import HTTPError
+from lovely.remotetask.serialize import historyData, jobData
+from lovely.remotetask.web import actions, openapi, overview
 from lovely.remotetask.web.auth import MANAGE, READ
-from lovely.remotetask.web.parsing import intParameter, loadJSON, shown
+from lovely.remotetask.web.errors import HTTPError
+from lovely.remotetask.web.parsing import (
+    intParameter, loadJSON, pageParameters, shown)
 from lovely.remotetask.web.schedules import FieldErrors, fromJSON
 
 
@@ -146,38 +146,6 @@ def fullJobData(ctx, entry, found) -> dict:
     data['history'] = historyData(found)
     data['dashboard'] = ctx.url(f'/services/{entry.path}/jobs/{found.id}')
     return data
-
-
-def pageParameters(query) -> dict:
-    """The keywords of ``jobsPage`` in a listing's query string (status,
-    after, limit, task), checked."""
-    status = query.get('status') or None
-    if status is not None and status not in STATUSES:
-        message = f'unknown status {shown(status)}; the statuses are ' \
-            f'{", ".join(STATUSES)}'
-        raise HTTPError(400, message, fields=dict(status=message))
-    after = query.get('after') or None
-    if after is not None:
-        try:
-            parseCursor(after)
-        except ValueError:
-            message = f'after must be the cursor of a page, not ' \
-                f'{shown(after)}'
-            raise HTTPError(400, message, fields=dict(after=message))
-    limit = intParameter(query, 'limit', settings.PAGE_SIZE, 1,
-                         settings.MAX_PAGE_SIZE)
-    return dict(status=status, after=after, limit=limit,
-                task=taskParameter(query))
-
-
-def taskParameter(query):
-    """The task name a listing is filtered by, or None."""
-    task = query.get('task', '').strip() or None
-    if task is not None and len(task) > settings.MAX_FIELD_LENGTH:
-        message = f'task is {len(task)} characters long; at most ' \
-            f'{settings.MAX_FIELD_LENGTH} are taken'
-        raise HTTPError(400, message, fields=dict(task=message))
-    return task
 
 
 # Changing

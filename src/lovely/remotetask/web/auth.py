@@ -13,7 +13,7 @@ adds, cancels, starts, edits and cleans.  A token carries one of them.
   carry the session's CSRF token (a form field or a header).
 - Browsers also remember Basic credentials and send them whatever page
   made the request: a change with Basic credentials that a browser sends
-  from a page of another origin is refused (see `app._checkOrigin`).
+  from a page of another origin is refused (see `access.checkOrigin`).
   Scripts send no ``Origin`` header and are not concerned; Bearer tokens
   need no check, as no other site can make a browser send one.
 

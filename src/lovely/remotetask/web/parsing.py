@@ -5,10 +5,15 @@ thousand deep, ``NaN``, a lone surrogate, a value of the wrong type) ends
 in a value or in an `HTTPError` 400 that names what was wrong; never in an
 exception that would make a 500.  What a message quotes of the request is
 cut short, so that an error does not echo a megabyte back.
+
+Job ids and the parameters of a listing (status, cursor, page size, task)
+are read here once for the JSON API, XML-RPC and the dashboard.
 """
 import json
 from typing import Optional
 
+from lovely.remotetask.listing import parseCursor
+from lovely.remotetask.serialize import STATUSES
 from lovely.remotetask.web import settings
 from lovely.remotetask.web.errors import HTTPError
 
@@ -53,6 +58,57 @@ def intParameter(query, name: str, default: Optional[int], low: int,
     if text in (None, ''):
         return default
     return intValue(text, name, low, high)
+
+
+#: Job ids are the keys of 32-bit BTrees: ints in [0, 2**31).
+MAX_JOB_ID = 2**31 - 1
+
+
+def parseJobId(text: str) -> int:
+    jobid = None
+    if len(text) <= settings.MAX_NUMBER_LENGTH:
+        try:
+            jobid = int(text)
+        except ValueError:
+            pass
+    if jobid is None:
+        raise HTTPError(400, f'a job id is an int, not {shown(text)}')
+    if not 0 <= jobid <= MAX_JOB_ID:
+        raise HTTPError(404, f'no job with id {jobid}: job ids are in '
+                        f'[0, 2**31)')
+    return jobid
+
+
+def pageParameters(query) -> dict:
+    """The keywords of ``jobsPage`` in a listing's query string (status,
+    after, limit, task), checked."""
+    status = query.get('status') or None
+    if status is not None and status not in STATUSES:
+        message = f'unknown status {shown(status)}; the statuses are ' \
+            f'{", ".join(STATUSES)}'
+        raise HTTPError(400, message, fields=dict(status=message))
+    after = query.get('after') or None
+    if after is not None:
+        try:
+            parseCursor(after)
+        except ValueError:
+            message = f'after must be the cursor of a page, not ' \
+                f'{shown(after)}'
+            raise HTTPError(400, message, fields=dict(after=message))
+    limit = intParameter(query, 'limit', settings.PAGE_SIZE, 1,
+                         settings.MAX_PAGE_SIZE)
+    return dict(status=status, after=after, limit=limit,
+                task=taskParameter(query))
+
+
+def taskParameter(query):
+    """The task name a listing is filtered by, or None."""
+    task = query.get('task', '').strip() or None
+    if task is not None and len(task) > settings.MAX_FIELD_LENGTH:
+        message = f'task is {len(task)} characters long; at most ' \
+            f'{settings.MAX_FIELD_LENGTH} are taken'
+        raise HTTPError(400, message, fields=dict(task=message))
+    return task
 
 
 class _Refused(ValueError):

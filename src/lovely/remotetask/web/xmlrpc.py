@@ -38,9 +38,8 @@ from lovely.remotetask.exceptions import (
 from lovely.remotetask.interfaces import ERROR
 from lovely.remotetask.web import actions
 from lovely.remotetask.web.auth import MANAGE, READ
-from lovely.remotetask.web.app import MAX_JOB_ID
 from lovely.remotetask.web.errors import HTTPError
-from lovely.remotetask.web.parsing import checkDepth, shown
+from lovely.remotetask.web.parsing import MAX_JOB_ID, checkDepth, shown
 
 PARSE_ERROR = -32700
 UNKNOWN_METHOD = -32601
