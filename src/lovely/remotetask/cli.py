@@ -13,7 +13,7 @@ import argparse
 import logging
 import signal
 import sys
-import threading
+import time
 from typing import List, Optional
 
 import transaction
@@ -105,9 +105,12 @@ def worker(args) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr,
         format='%(asctime)s %(levelname)s %(name)s %(message)s')
-    stop = threading.Event()
+    # The handlers only note the signal: one that took a lock (as
+    # Event.set does) could wait for ever on a lock the main thread held
+    # when the signal came.
+    signalled = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, frame: signalled.append(signum))
     try:
         overrides = dict(leaseTime=args.lease, waitTime=args.wait_time)
         factory = None
@@ -129,7 +132,8 @@ def worker(args) -> int:
             zeoserver.checkResolution(db, oid)
         log.info('worker running %s; SIGTERM stops it', ', '.join(started))
         status = 0
-        while not stop.wait(1.0):
+        while not signalled:
+            time.sleep(0.1)   # a signal cuts it short
             if processing.blocked() > RECYCLE_AFTER:
                 log.critical('tasks that ignored their time limits keep '
                              'running: the worker exits (status %s) for a '

@@ -14,7 +14,6 @@ import importlib
 import json
 import logging
 import re
-import signal
 import sys
 import threading
 import time
@@ -311,12 +310,11 @@ def _wait(session, job, timeout):
             f'process\'s commits; serve a FileStorage through ZEO '
             f'(remotetask zeo --address 127.0.0.1:8100 --db PATH) and give '
             f'--db zeo://127.0.0.1:8100')
-    interrupted = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT,
-                                 lambda *_: interrupted.set())
+    # Ctrl-C raises KeyboardInterrupt here, as it does by default: a
+    # handler that set an Event could wait for ever on the lock the main
+    # thread holds inside Event.wait.
     watch = CommitWatch(session.db)
+    never = threading.Event()
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
@@ -332,15 +330,12 @@ def _wait(session, job, timeout):
                 _say(f'job {job.id} is still {job.status} after '
                      f'{timeout:g} s')
                 return NOT_FINISHED
-            watch.wait(interrupted, left)
-            if interrupted.is_set():
-                _progressLine(None, None)
-                _say(f'stopped waiting; job {job.id} is still '
-                     f'{job.status}')
-                return INTERRUPTED
+            watch.wait(never, left)
+    except KeyboardInterrupt:
+        _progressLine(None, None)
+        _say(f'stopped waiting; job {job.id} is still {job.status}')
+        return INTERRUPTED
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
         _progressLine(None, None)
 
 

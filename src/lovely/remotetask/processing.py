@@ -27,6 +27,7 @@ from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import CANCELLED
 from lovely.remotetask.locate import servicePath
+from lovely.remotetask.retry import policyOf
 from lovely.remotetask.run import Outcome
 
 log = logging.getLogger('lovely.remotetask')
@@ -275,8 +276,10 @@ def _releaseHeld(service, workerId) -> List[int]:
         job = service.jobs.get(jobid)
         if job is None or job.worker != workerId:
             continue
+        policy = policyOf(service.queryTask(job.task))
         service.recordOutcome(Outcome(
-            jobid, job.attempts, retryable=True,
+            jobid, job.attempts,
+            retryable=job.attempts - job.retryBase < policy.maxAttempts,
             error=f'the process stopped during attempt {job.attempts}'))
         given.append(jobid)
     service.unregisterWorker(workerId)
