@@ -14,6 +14,7 @@ from BTrees.OOBTree import OOBTree
 from persistent.mapping import PersistentMapping
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
+from ZODB.utils import u64
 
 from lovely import remotetask
 from lovely.remotetask import metrics, packing
@@ -21,7 +22,9 @@ from lovely.remotetask.cli import main
 from lovely.remotetask.exceptions import InvalidArgumentError, PackBusyError
 from lovely.remotetask.service import Settings
 from lovely.remotetask.testing import LogCapture, waitUntil
-from servers import Worker, ZEOServer, runCommand, waitFor
+from servers import (
+    POSTGRES, PostgresDatabase, Worker, ZEOServer, postgresReachable,
+    runCommand, waitFor)
 
 
 @pytest.fixture(autouse=True)
@@ -308,12 +311,22 @@ def test_pack_command_needs_a_database_that_is_there(tmp_path, cli):
 # Several processes: a ZEO server, worker processes and the command
 
 class Shared:
-    """The test's view of a database that a ZEO server serves."""
+    """The test's view of a database that worker processes share: served
+    by a ZEO server, or RelStorage on PostgreSQL (history free)."""
 
-    def __init__(self, directory):
-        self.server = ZEOServer(directory)
-        self.server.start()
-        self.db = remotetask.openDatabase(self.server.uri)
+    def __init__(self, kind, directory):
+        self.server = self.postgres = None
+        if kind == 'zeo':
+            self.server = ZEOServer(directory)
+            self.server.start()
+            self.uri = self.server.uri
+        else:
+            if not postgresReachable():
+                pytest.skip('no PostgreSQL at 127.0.0.1:5432 (user '
+                            'postgres)')
+            self.postgres = PostgresDatabase()
+            self.uri = self.postgres.uri + '?keep_history=false'
+        self.db = remotetask.openDatabase(self.uri)
         self.tm = transaction.TransactionManager()
         self.connection = self.db.open(transaction_manager=self.tm)
         self.service = newService(self.connection)
@@ -322,16 +335,51 @@ class Shared:
         self.tm.begin()
         return packing.lastPack(self.connection)
 
+    def stored(self, oid) -> bool:
+        """Whether the storage holds the object, read from its file or
+        its tables (not through a client's cache)."""
+        if self.server is not None:
+            return oid in _fileOids(self.server.path)
+        import psycopg2
+        connection = psycopg2.connect(dbname=self.postgres.name,
+                                      **POSTGRES)
+        try:
+            cursor = connection.cursor()
+            cursor.execute('SELECT count(*) FROM object_state WHERE '
+                           'zoid = %s', (u64(oid),))
+            return cursor.fetchone()[0] > 0
+        finally:
+            connection.close()
+
     def close(self):
         self.tm.abort()
         self.connection.close()
         self.db.close()
-        self.server.close()
+        if self.server is not None:
+            self.server.close()
+        else:
+            self.postgres.drop()
+
+
+def _fileOids(path):
+    storage = FileStorage(path, read_only=True)
+    try:
+        return {record.oid for transaction_ in storage.iterator()
+                for record in transaction_}
+    finally:
+        storage.close()
 
 
 @pytest.fixture
 def shared(tmp_path):
-    made = Shared(str(tmp_path))
+    made = Shared('zeo', str(tmp_path))
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=['zeo', 'relstorage-hf'])
+def anyShared(request, tmp_path):
+    made = Shared(request.param, str(tmp_path))
     yield made
     made.close()
 
@@ -372,32 +420,33 @@ def test_two_worker_processes_that_both_want_to_pack(shared, tmp_path):
         assert event == ('started', 'complete')[index % 2], events
 
 
-def test_pack_command_waits_its_turn_and_packs_over_zeo(shared):
+def test_pack_command_waits_its_turn_then_packs(anyShared):
     """Another process holds the pack lease (the test): the command does
     nothing and says who packs; once it is given back, the command removes
-    the finished jobs past their retention and packs."""
+    the finished jobs past their retention, and the pack their objects."""
+    shared = anyShared
     shared.service.keepFinished = 0
-    marker = f'gone-{uuid.uuid4().hex}'
-    shared.service.add('echo', marker)
+    jobid = shared.service.add('echo', 'gone after the pack')
     shared.service.process()
     shared.tm.commit()
+    oid = shared.service.jobs[jobid]._p_oid
     lease = packing._Lease(shared.db, 'the test', leaseTime=60)
     lease.take()
-    busy = runCommand('pack', '--db', shared.server.uri)
+    busy = runCommand('pack', '--db', shared.uri)
     assert busy.returncode == 1 and busy.stdout == ''
     assert busy.stderr.startswith(
         'remotetask: another pack of this database runs: the test, since ')
     assert busy.stderr.endswith('; nothing was done\n')
     assert shared.record().holder == 'the test'
-    assert onDisk(shared.server.path, marker)
+    assert shared.stored(oid)
     lease.giveBack(packing.PackResult(0, 0, 0, None, None, 0))
     lease.close()
 
-    done = runCommand('pack', '--db', shared.server.uri, '--json')
+    done = runCommand('pack', '--db', shared.uri, '--json')
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result['expired'] == 1 and result['error'] is None
-    assert result['sizeAfter'] < result['sizeBefore']
-    assert not onDisk(shared.server.path, marker)
+    assert not shared.stored(oid)
     record = shared.record()
     assert record.holder is None and record.packs == 2
+    assert jobid not in shared.service.jobs
