@@ -4,8 +4,8 @@ cost?
 A hand-run benchmark, not a test; a run at full scale takes about twenty
 minutes::
 
-    .venv/bin/python benchmarks/soak.py [--jobs 500000] [--keep 60]
-        [--pack-every 60] [--pack-keep 0] [--only off,on]
+    .venv/bin/python benchmarks/soak.py [--jobs 500000] [--keep 120]
+        [--pack-every 30] [--pack-keep 0] [--only off,on]
 
 A FileStorage in a temporary directory holds a `TaskService` in the
 application root, processed by ``service.startProcessing()`` (a
@@ -313,10 +313,10 @@ def _mmm(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--jobs', type=int, default=500_000)
-    parser.add_argument('--keep', type=float, default=60.0,
-                        help='keepFinished, seconds (default 60)')
-    parser.add_argument('--pack-every', type=float, default=60.0,
-                        help='packEvery, seconds (default 60)')
+    parser.add_argument('--keep', type=float, default=120.0,
+                        help='keepFinished, seconds (default 120)')
+    parser.add_argument('--pack-every', type=float, default=30.0,
+                        help='packEvery, seconds (default 30)')
     parser.add_argument('--pack-keep', type=float, default=0.0,
                         help='packKeep, seconds (default 0)')
     parser.add_argument('--lease', type=float, default=60.0,

@@ -337,9 +337,11 @@ def packIfDue(session, processor) -> bool:
     """Start a pack of the processor's database in a thread of its own, if
     its service's `packEvery` wants one now and no pack runs; return
     whether one started."""
+    if not processor.running:
+        return False
     now = time.time()
-    every, keep, due = session.read(lambda service: (
-        service.packEvery, service.packKeep,
+    keep, due = session.read(lambda service: (
+        service.packKeep,
         service.packEvery is not None and _isDue(service, now)))
     if not due:
         return False
@@ -348,11 +350,7 @@ def packIfDue(session, processor) -> bool:
         running = _threads.get(db)
         if running is not None and running.is_alive():
             return False
-        thread = _threads[db] = threading.Thread(
-            target=_packInBackground, daemon=True,
-            args=(db, keep, processor.serviceOid, processor.workerId),
-            name=f'remotetask-pack-{processor.name}')
-        thread.owner = processor
+        thread = _threads[db] = _PackThread(db, keep, processor)
     thread.start()
     return True
 
@@ -362,19 +360,28 @@ def _isDue(service, now) -> bool:
     return record is None or record.isDue(service.packEvery, now)
 
 
-def _packInBackground(db, keep, serviceOid, workerId) -> None:
-    try:
-        result = pack(db, keep, services=[serviceOid],
-                      holder=f'worker {workerId}')
-    except PackBusyError:
-        return              # another process packs
-    except Exception:
-        log.exception('packing the database failed')
-        return
-    log.info('database packed in %.1f s: %s -> %s bytes%s', result.seconds,
-             result.sizeBefore, result.sizeAfter,
-             f' ({result.expired} finished jobs expired first)'
-             if result.expired else '')
+class _PackThread(threading.Thread):
+    """A pack started by a processor's lease keeper."""
+
+    def __init__(self, db, keep, processor) -> None:
+        super().__init__(name=f'remotetask-pack-{processor.name}',
+                         daemon=True)
+        self.db, self.keep, self.owner = db, keep, processor
+
+    def run(self) -> None:
+        owner = self.owner
+        try:
+            result = pack(self.db, self.keep, services=[owner.serviceOid],
+                          holder=f'worker {owner.workerId}')
+        except PackBusyError:
+            return              # another process packs
+        except Exception:
+            log.exception('packing the database failed')
+            return
+        log.info('database packed in %.1f s: %s -> %s bytes%s',
+                 result.seconds, result.sizeBefore, result.sizeAfter,
+                 f' ({result.expired} finished jobs expired first)'
+                 if result.expired else '')
 
 
 def waitForPack(processor) -> None:
@@ -382,8 +389,8 @@ def waitForPack(processor) -> None:
     closed under a pack may be left with the pack half done."""
     with _lock:
         thread = _threads.get(processor.db)
-    if thread is None or getattr(thread, 'owner', None) is not processor \
-            or not thread.is_alive():
+    if thread is None or thread.owner is not processor or \
+            not thread.is_alive():
         return
     log.info('processor %s waits for its pack of the database to finish',
              processor.name)
