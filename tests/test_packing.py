@@ -392,16 +392,18 @@ def serverPacks(server):
         return re.findall(r'pack\(time=\S+\) (started|complete)', log.read())
 
 
-def test_two_worker_processes_that_both_want_to_pack(shared, tmp_path):
-    """Two workers over ZEO, both due to pack all the time, with packs that
-    take a while: never do two packs run at once (the ZEO server's
-    FileStorage would refuse the second), and they keep packing."""
+def test_two_worker_processes_that_both_want_to_pack(anyShared, tmp_path):
+    """Two workers, both due to pack all the time, with packs that take a
+    while: never do two packs run at once (the ZEO server's FileStorage
+    would refuse the second, and so would RelStorage's pack lock), and
+    they keep packing."""
+    shared = anyShared
     ballast = shared.connection.root()['ballast'] = OOBTree()
     for i in range(20000):        # live objects: each pack reads them all
         ballast[i] = PersistentMapping(n=i)
     shared.service.packEvery, shared.service.packKeep = 0.2, 0
     shared.tm.commit()
-    workers = [Worker(str(tmp_path), shared.server.uri, '--services', 'svc',
+    workers = [Worker(str(tmp_path), shared.uri, '--services', 'svc',
                       '--lease', '1', name=f'w{n}') for n in (1, 2)]
     try:
         waitFor(lambda: (shared.record() is not None and
@@ -414,10 +416,11 @@ def test_two_worker_processes_that_both_want_to_pack(shared, tmp_path):
         line for line in output.splitlines(True)
         if ' ERROR ' in line or 'Traceback' in line), output
     assert output.count('database packed in') >= 4
-    events = serverPacks(shared.server)
-    assert events.count('started') >= 4
-    for index, event in enumerate(events):   # never two at once
-        assert event == ('started', 'complete')[index % 2], events
+    if shared.server is not None:
+        events = serverPacks(shared.server)
+        assert events.count('started') >= 4
+        for index, event in enumerate(events):   # never two at once
+            assert event == ('started', 'complete')[index % 2], events
 
 
 def test_pack_command_waits_its_turn_then_packs(anyShared):
