@@ -337,13 +337,11 @@ def packIfDue(session, processor) -> bool:
     """Start a pack of the processor's database in a thread of its own, if
     its service's `packEvery` wants one now and no pack runs; return
     whether one started."""
-    if not processor.running:
-        return False
     now = time.time()
     keep, due = session.read(lambda service: (
         service.packKeep,
         service.packEvery is not None and _isDue(service, now)))
-    if not due:
+    if not due or not processor.running:
         return False
     db = processor.db
     with _lock:
