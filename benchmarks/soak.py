@@ -1,7 +1,7 @@
 """Does a busy job database stay bounded on disk, and what does packing
 cost?
 
-A hand-run benchmark, not a test; a run at full scale takes about twenty
+A hand-run benchmark, not a test; a run at full scale takes about 25
 minutes::
 
     .venv/bin/python benchmarks/soak.py [--jobs 500000] [--keep 120]
@@ -10,9 +10,10 @@ minutes::
 A FileStorage in a temporary directory holds a `TaskService` in the
 application root, processed by ``service.startProcessing()`` (a
 SimpleProcessor, a thread of this process; its lease keeper beats every
-quarter of ``--lease``, 15 seconds by default).  The main thread adds ``--jobs`` echo jobs, one per transaction,
-as fast as it can while the processor runs them (a trickle, as W1 of
-benchmarks/peers.py), holding back while more than ``--backlog`` wait.
+quarter of ``--lease``, 15 seconds by default).  The main thread adds
+``--jobs`` echo jobs, one per transaction, as fast as it can while the
+processor runs them (a trickle, as W1 of benchmarks/peers.py), holding
+back while more than ``--backlog`` wait.
 Finished jobs are kept ``--keep`` seconds (``keepFinished``).  The same
 run is made twice on fresh databases:
 
@@ -50,7 +51,7 @@ from ZODB import DB
 from ZODB.FileStorage import FileStorage
 
 import lovely.remotetask
-from lovely.remotetask import TaskService, getApplicationRoot, packing
+from lovely.remotetask import TaskService, getApplicationRoot
 from lovely.remotetask import testing
 from lovely.remotetask.events import JobCompleted
 from lovely.remotetask.interfaces import FINISHED

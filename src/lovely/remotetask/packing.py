@@ -32,13 +32,13 @@ from typing import Iterable, Optional
 import transaction
 from transaction.interfaces import TransientError
 
-from lovely.remotetask.defaults import PACK_KEEP, PACK_LEASE_TIME
+from lovely.remotetask.defaults import PACK_LEASE_TIME
 from lovely.remotetask.exceptions import InvalidArgumentError, PackBusyError
 from lovely.remotetask.session import Backoff, Session, poolGrownBy
 from lovely.remotetask.versioning import Versioned
 from lovely.remotetask.workers import newWorkerId, tidTime
 
-__all__ = ['KEY', 'PACK_KEEP', 'PackRecord', 'PackResult', 'lastPack',
+__all__ = ['KEY', 'PackRecord', 'PackResult', 'lastPack',
            'pack', 'packIfDue', 'waitForPack']
 
 log = logging.getLogger('lovely.remotetask')
