@@ -13,8 +13,9 @@ expires old ones; `listing` lists and counts.  What is stored: `lanes`
 """
 from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (
-    InvalidArgumentError, JobStateError, RemoteTaskError, ScheduleError,
-    TaskError, UnknownJobError, UnknownTaskError, UnstorableError)
+    InvalidArgumentError, JobStateError, PackBusyError, RemoteTaskError,
+    ScheduleError, TaskError, UnknownJobError, UnknownTaskError,
+    UnstorableError)
 from lovely.remotetask.database import DatabaseError, openDatabase
 from lovely.remotetask.folder import Folder, getApplicationRoot
 from lovely.remotetask.processor import MultiProcessor, SimpleProcessor
@@ -23,7 +24,7 @@ from lovely.remotetask.task import SimpleTask, provideTask
 
 __all__ = [
     'DatabaseError', 'Folder', 'InvalidArgumentError', 'JobStateError',
-    'MultiProcessor', 'RemoteTaskError',
+    'MultiProcessor', 'PackBusyError', 'RemoteTaskError',
     'ScheduleError', 'SimpleProcessor', 'SimpleTask', 'TaskError',
     'TaskService', 'UnknownJobError', 'UnknownTaskError', 'UnstorableError',
     'getApplicationRoot', 'interfaces', 'openDatabase', 'provideTask',

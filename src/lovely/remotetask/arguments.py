@@ -70,6 +70,21 @@ def seconds(low: float = 0.0, high: float = DAY, *,
     return parse
 
 
+def days(high: float = 3650.0) -> _Type:
+    """A number of days, from 0 to `high`."""
+    what = f'a number of days from 0 to {high:g}'
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            _refuse(what, text)
+        if not 0 <= value <= high:      # NaN fails too
+            _refuse(what, text)
+        return value
+    return parse
+
+
 def word(what: str, anyBytes: bool = False) -> _Type:
     """Any text but an empty one; with `anyBytes` (for file names), also
     bytes that are not UTF-8."""

@@ -665,6 +665,37 @@ def _inBatches(session, step, batch: int, total, verb: str) -> int:
     return done
 
 
+def pack(session, args):
+    """Remove the finished jobs past their retention of the services
+    found, then pack the database: one pack at a time (see `packing`)."""
+    from lovely.remotetask import packing
+    from lovely.remotetask.exceptions import PackBusyError
+    root = applicationRoot(session.connection, args.root_key)
+    services = [entry.service._p_oid for entry in listServices(root)
+                if entry.service.keepFinished is not None]
+    session.tm.abort()
+    try:
+        result = packing.pack(session.db, args.days * arguments.DAY,
+                              services=services)
+    except PackBusyError as error:
+        _say(error)
+        return FAILED
+    except Exception as error:
+        _say(f'the pack failed: {type(error).__name__}: {error}')
+        return FAILED
+    _show(args, result.asDict(),
+          f'packed in {result.seconds:.1f} s: {_bytes(result.sizeBefore)} '
+          f'-> {_bytes(result.sizeAfter)}; history before '
+          f'{formatTime(result.packTime)} UTC dropped; {result.expired} '
+          f'finished jobs past their retention removed first')
+
+
+def _bytes(size) -> str:
+    if size is None:
+        return 'unknown'
+    return f'{size / 1e6:.1f} MB' if size >= 1e6 else f'{size / 1e3:.1f} kB'
+
+
 def takeLateInput(args, extras) -> list:
     """Take a job's input given after options (``add TASK --priority 5
     INPUT``), which argparse leaves over when the positional before it
@@ -855,3 +886,23 @@ def addParsers(commands, common) -> None:
     parser.add_argument('--batch', default=1000, metavar='N',
                         type=arguments.integer(1, MAX_BATCH),
                         help='jobs removed per transaction (default 1000)')
+    packHelp = ('pack the database: drop the history older than --days, and '
+            'the finished jobs past their services\' retention')
+    parser = commands.add_parser(
+        'pack', parents=[common], help=packHelp,
+        description=packHelp[0].upper()
+        + packHelp[1:] + '.', epilog='One pack runs at a time; a pack that '
+        f'finds another running does nothing and exits with {FAILED}.')
+    parser.set_defaults(command=lambda args: run(
+        pack, args, write=True, service=False), parser=parser)
+    parser.add_argument('--db', required=True, metavar='URI',
+                        type=arguments.word('a database URI or path',
+                                            anyBytes=True),
+                        help='the database: a FileStorage file\'s path, '
+                        'zeo://host:port, postgres://user@host/dbname, ...')
+    parser.add_argument('--days', default=0.0, metavar='N',
+                        type=arguments.days(),
+                        help='keep the history of the last N days (default '
+                        '0: only what is current)')
+    parser.add_argument('--json', action='store_true',
+                        help='print what the pack did as JSON')

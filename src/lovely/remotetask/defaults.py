@@ -36,3 +36,11 @@ CONFLICT_WAIT = 0.005
 #: Larger ones are refused (an input) or fail the job (a result), and
 #: nothing big is written.
 MAX_STORED_SIZE = 4 * 1024 * 1024
+
+#: Seconds of history an automatic pack keeps (see `packing`): longer than
+#: the longest transaction, which may still read what a pack removes.
+PACK_KEEP = 600.0
+
+#: Seconds a pack's lease on its database lasts after the packer last
+#: renewed it; a packer that died holding it loses it then.
+PACK_LEASE_TIME = 60.0

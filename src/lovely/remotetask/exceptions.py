@@ -48,3 +48,7 @@ class ScheduleError(RemoteTaskError, ValueError):
 
 class UnstorableError(RemoteTaskError, ValueError):
     """A value cannot be pickled into the database."""
+
+
+class PackBusyError(RemoteTaskError):
+    """Another pack of the same database runs; nothing was done."""

@@ -2,15 +2,16 @@
 
 While a processor runs, its lease keeper beats the worker's heartbeat,
 takes back the jobs of workers that stopped beating (see `workers`),
-removes expired finished jobs, retires lanes their writers left, queues
-scheduled jobs as they come due (waking the processor), and passes stop
-requests on to the worker's running jobs.
+removes expired finished jobs, retires lanes their writers left, starts
+packs of the database when the service's settings want them (see
+`packing`), queues scheduled jobs as they come due (waking the processor),
+and passes stop requests on to the worker's running jobs.
 """
 import logging
 import threading
 import time
 
-from lovely.remotetask import context
+from lovely.remotetask import context, packing
 from lovely.remotetask.interfaces import CANCELLED
 from lovely.remotetask.session import Session
 
@@ -48,6 +49,7 @@ class LeaseKeeper(threading.Thread):
                 except Exception:
                     log.exception('worker %s: lease keeping failed',
                                   processor.workerId)
+            packing.waitForPack(processor)
 
     def beat(self, session) -> None:
         workerId, leaseTime = self.processor.workerId, self.processor.leaseTime
@@ -70,6 +72,7 @@ class LeaseKeeper(threading.Thread):
             steps.insert(0, lambda service: service.recoverJobs(now))
         for step in steps:
             session.commitOrRetry(step, timeout=leaseTime)
+        packing.packIfDue(session, self.processor)
 
     def promote(self, session) -> None:
         """Queue the scheduled jobs that came due, and wake the processor

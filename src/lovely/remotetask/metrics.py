@@ -1,8 +1,9 @@
 """Prometheus metrics (with the optional `prometheus_client` package).
 
 Two kinds: gauges read from the database at each scrape (jobs by status,
-queue depth, age of the oldest waiting job, per service), and a histogram
-of task run times that each process keeps for the jobs it ran.  Serve them
+queue depth, age of the oldest waiting job, per service; the size of the
+database and how its last pack went), and a histogram of task run times
+that each process keeps for the jobs it ran.  Serve them
 with `wsgiApp(db)` (mount it, e.g. at /metrics) or, in a worker process,
 ``remotetask worker --metrics-port 9100``.
 """
@@ -16,6 +17,7 @@ try:
 except ImportError:   # pragma: no cover - the package is optional
     prometheus_client = None
 
+from lovely.remotetask import packing
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.locate import applicationRoot, listServices
 
@@ -65,12 +67,40 @@ class ServiceCollector:
                 oldest = service.oldestWaiting()
                 age.add_metric([name], 0 if oldest is None
                                else max(0.0, now - oldest))
+            database = list(_databaseGauges(self.db, connection))
         finally:
             tm.abort()
             connection.close()
         yield jobs
         yield depth
         yield age
+        yield from database
+
+
+def _databaseGauges(db, connection):
+    """The size of the database, and how its last pack went: a size that
+    keeps growing, or a last pack long ago or failed, means the disk
+    fills (see docs/operations.rst)."""
+    try:
+        size = db.storage.getSize()
+    except Exception:
+        size = None
+    if size is not None:
+        yield GaugeMetricFamily(
+            'remotetask_database_bytes', 'Size of the database (the '
+            'storage\'s own figure: a FileStorage\'s file)', value=size)
+    record = packing.lastPack(connection)
+    if record is None or record.finished is None:
+        return
+    yield GaugeMetricFamily(
+        'remotetask_last_pack_timestamp_seconds',
+        'When the last pack of the database ended', value=record.finished)
+    yield GaugeMetricFamily(
+        'remotetask_last_pack_duration_seconds',
+        'How long the last pack of the database took', value=record.seconds)
+    yield GaugeMetricFamily(
+        'remotetask_last_pack_failed', '1 when the last pack of the '
+        'database failed', value=0 if record.error is None else 1)
 
 
 def _services(connection, rootKey, services):

@@ -20,7 +20,7 @@ from lovely.remotetask import interfaces, legacy, placement, processing
 from lovely.remotetask.autostart import (  # the seed had them here
     bootStrapSubscriber, getAutostartServiceNames)
 from lovely.remotetask.context import checkProgress
-from lovely.remotetask.defaults import MAX_STORED_SIZE, WAIT_TIME
+from lovely.remotetask.defaults import MAX_STORED_SIZE, PACK_KEEP, WAIT_TIME
 from lovely.remotetask.events import JobAdded, JobCancelled, notifyOnCommit
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, JobStateError, RemoteTaskError, UnknownJobError,
@@ -33,6 +33,7 @@ from lovely.remotetask.jobmap import JobMap
 from lovely.remotetask.inplace import InPlace
 from lovely.remotetask.lanes import Lanes, ownLane
 from lovely.remotetask.listing import Listing
+from lovely.remotetask.packing import checkPackEvery, checkPackKeep
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.processor import SimpleProcessor
 from lovely.remotetask.protocol import WorkerProtocol
@@ -72,6 +73,10 @@ class Settings(Versioned):
     """What users set on a service, kept apart from it so that setting it
     does not change the service object that every transaction reads."""
 
+    # Settings added later: settings stored before read these.
+    packEvery = None
+    packKeep = PACK_KEEP
+
     def __init__(self) -> None:
         self._initState()
         #: Seconds finished jobs are kept; None keeps them until `clean`.
@@ -80,15 +85,26 @@ class Settings(Versioned):
         self.paused = False
         #: The most bytes an input, result or error may take when stored.
         self.maxStoredSize = MAX_STORED_SIZE
+        #: Seconds between packs of the database by the service's
+        #: processors; None packs never (see `packing`).
+        self.packEvery = None
+        #: Seconds of history those packs keep.
+        self.packKeep = PACK_KEEP
 
 
 #: What a service of this version stores beside its jobs.
 _STRUCTURES = ('_lanes', '_schedule', '_keys', '_settings')
 
 
-def _setting(name, doc):
-    return property(lambda self: getattr(self._settings, name),
-                    lambda self, value: setattr(self._settings, name, value),
+class _Setting(property):
+    """A service's attribute that lives in its `Settings`."""
+
+
+def _setting(name, doc, check=None):
+    def set(self, value):
+        setattr(self._settings, name,
+                value if check is None else check(value))
+    return _Setting(lambda self: getattr(self._settings, name), set,
                     doc=doc)
 
 
@@ -112,6 +128,11 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
     maxStoredSize = _setting(
         'maxStoredSize', 'The most bytes a job\'s input, result or error '
         'may take when stored.')
+    packEvery = _setting(
+        'packEvery', 'Seconds between packs of the database by the '
+        'service\'s processors; None packs never.', checkPackEvery)
+    packKeep = _setting(
+        'packKeep', 'Seconds of history the packs keep.', checkPackKeep)
 
     def __init__(self) -> None:
         self._initState()
@@ -134,6 +155,15 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
                 f'lovely.remotetask before 1.0 and must be migrated: start '
                 f'a worker for it, or run "remotetask migrate --db URI"')
         raise AttributeError(name)
+
+    def __setattr__(self, name, value):
+        # Persistent marks an object changed on any attribute set, a
+        # property's too: a setting changes the Settings object alone.
+        setting = getattr(type(self), name, None)
+        if isinstance(setting, _Setting):
+            setting.__set__(self, value)
+        else:
+            super().__setattr__(name, value)
 
     # Adding jobs
 
