@@ -442,3 +442,31 @@ def test_a_paused_service_gives_no_job_to_claim(service):
     assert service.isPaused() and service.claimNextJob() is None
     service.resume()
     assert service.claimNextJob() == jobid
+
+
+def test_the_lease_keeper_expires_as_many_batches_as_are_due(
+        db, monkeypatch):
+    """Finished jobs expire in batches, one transaction each, as long as
+    batches come full: a busy service does not pile them up."""
+    from lovely.remotetask import leasekeeper
+    from lovely.remotetask.session import Session
+    remotetask.provideTask(lambda input: input, name='echo')
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    for n in range(25):
+        service.add('echo', n)
+    service.process()
+    service.keepFinished = 0
+    transaction.commit()
+
+    class Processor:
+        leaseTime, workerId, serviceOid = 60.0, 'w', service._p_oid
+
+    keeper = leasekeeper.LeaseKeeper.__new__(leasekeeper.LeaseKeeper)
+    keeper.processor, keeper.stopping = Processor(), threading.Event()
+    monkeypatch.setattr(leasekeeper, 'EXPIRE_BATCH', 10)
+    with Session(db, service._p_oid, 'w') as session:
+        keeper.expire(session, budget=60)
+    connection.sync()
+    assert len(service.jobs) == 0
+    connection.close()

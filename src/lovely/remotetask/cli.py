@@ -178,10 +178,7 @@ def migrate(args) -> int:
 
 def zeoServer(args) -> int:
     from lovely.remotetask import zeoserver
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
-        format='%(asctime)s %(levelname)s %(name)s %(message)s')
-    zeoserver.serve(args.address, args.db)
+    zeoserver.serve(args.address, args.db)   # runzeo sets up its logging
     return 0
 
 

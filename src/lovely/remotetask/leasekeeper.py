@@ -18,6 +18,10 @@ from lovely.remotetask.session import Session
 log = logging.getLogger('lovely.remotetask')
 
 
+#: Finished jobs removed per transaction when they expire.
+EXPIRE_BATCH = 500
+
+
 class LeaseKeeper(threading.Thread):
 
     #: Seconds between looks for due jobs and stop requests.
@@ -58,8 +62,7 @@ class LeaseKeeper(threading.Thread):
             timeout=leaseTime)
         now, before = record.heartbeat.lastSeen, self.lastSeen
         self.lastSeen = now
-        steps = [lambda service: service.expire(),
-                 lambda service: service.retireLanes()]
+        steps = [lambda service: service.retireLanes()]
         if before is not None and now - before > leaseTime:
             # This worker could not beat for longer than a lease: the
             # database was away, and live workers could not beat either.
@@ -72,7 +75,19 @@ class LeaseKeeper(threading.Thread):
             steps.insert(0, lambda service: service.recoverJobs(now))
         for step in steps:
             session.commitOrRetry(step, timeout=leaseTime)
+        self.expire(session, budget=leaseTime / 8)
         packing.packIfDue(session, self.processor)
+
+    def expire(self, session, budget: float) -> None:
+        """Remove expired finished jobs, a batch per transaction, while
+        batches come full and for at most `budget` seconds: enough to keep
+        up with jobs finishing at any rate between two heartbeats."""
+        deadline = time.monotonic() + budget
+        while session.commitOrRetry(
+                lambda service: service.expire(limit=EXPIRE_BATCH),
+                timeout=self.processor.leaseTime) == EXPIRE_BATCH and \
+                time.monotonic() < deadline and not self.stopping.is_set():
+            pass
 
     def promote(self, session) -> None:
         """Queue the scheduled jobs that came due, and wake the processor
