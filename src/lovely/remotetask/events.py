@@ -5,8 +5,9 @@ A host subscribes to react: ``zope.component.provideHandler(handler,
 commits, in the order they happened, and not at all when it aborts: a
 claim that conflicted and was tried again sends one `JobStarted`, not two.
 """
+import zope.component
 import zope.event
-from zope.interface import Attribute, Interface, implementer
+from zope.interface import Attribute, Interface, implementer, providedBy
 
 from lovely.remotetask.commits import pendingOnCommit
 
@@ -84,6 +85,26 @@ class JobCancelled(JobEvent):
     pass
 
 
+def _listened(event) -> bool:
+    """Whether anyone listens for `event`: a subscriber of zope.event, or,
+    when zope.component's dispatch is the only one, a handler in the
+    component registry of the site in use."""
+    subscribers = zope.event.subscribers
+    if not subscribers:
+        return False
+    if not all(_isComponentDispatch(subscriber)
+               for subscriber in subscribers):
+        return True
+    registry = zope.component.getSiteManager().adapters
+    return bool(registry.subscriptions((providedBy(event),), None))
+
+
+def _isComponentDispatch(subscriber) -> bool:
+    # zope.component.event.dispatch, which importing that module installs.
+    return getattr(subscriber, '__module__', None) == 'zope.component.event' \
+        and getattr(subscriber, '__name__', None) == 'dispatch'
+
+
 class _Pending(list):
     """The events of one transaction, sent once it commits."""
 
@@ -95,7 +116,7 @@ class _Pending(list):
 def notifyOnCommit(service, event: JobEvent) -> None:
     """Send `event` once the transaction that `service` is changed in
     commits (the thread's transaction, for a service not stored yet)."""
-    if not zope.event.subscribers:
+    if not _listened(event):
         return   # nobody listens: spare the bookkeeping
 
     def pending():

@@ -65,13 +65,11 @@ class Job(Versioned):
     #: policy counts the attempts since.
     retryBase = 0
     # Where the job is (see `placement`): the segment of its chain entry,
-    # the entry, and how often it moved.
+    # the entry (kept when the job leaves its chain: a job claimed and given
+    # back unstarted goes back to where it stood), and how often it moved.
     _token = None
     _entry = None
     _moves = 0
-    #: The stamp of the job's last queue entry: a job claimed and given
-    #: back unstarted goes back to that place in the queue.
-    _queueStamp = None
     #: The cron job whose run this is, for the runs of cron jobs whose
     #: runs may overlap.
     runOf = None

@@ -24,13 +24,13 @@ in either order.  An entry is its stamp and its job id in one int, so that
 entries sort as they should.
 """
 import random
-import threading
 import time
-import weakref
 from typing import Dict, Iterator, Optional
 
 from ZODB.utils import newTid, u64
 
+from lovely.remotetask.interfaces import (
+    CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER)
 from lovely.remotetask.merge import mergeCounts, mergeMapping
 from lovely.remotetask.queue import Chain
 from lovely.remotetask.versioning import Versioned
@@ -93,53 +93,84 @@ def currentStamp(service) -> int:
     return _milliseconds(tid) - service._lanes.epoch
 
 
+#: The statuses a lane counts, in the order of `LaneState.counts`.
+COUNTED = (QUEUED, PROCESSING, RETRY, STARTLATER, DELAYED, CRONJOB) + \
+    FINISHED
+
+
+_INDEX = {status: index for index, status in enumerate(COUNTED)}
+_ZEROS = (0,) * len(COUNTED)
+
+
 class Lane(Versioned):
-    """What one writer wrote: status counts and chains.
+    """One writer's chains and blocks of job ids, and its state.
 
     Only its writer changes a lane (and a processor retiring it, which
     conflicts with the writer on purpose), so it has no conflict
-    resolution.
+    resolution.  What every step changes is kept in a small object of its
+    own (`LaneState`): the lane itself is rewritten only when it starts a
+    chain or a block.
     """
 
     def __init__(self, key: int) -> None:
         self._initState()
         self.key = key
         self.created = time.time()
-        #: status -> how many jobs this writer moved into it, less those it
-        #: moved out (may be negative).
-        self.counts = {}
         #: channel -> Chain: ('queued', priority), 'start later',
         #: 'schedule', and each finished status.
         self.chains = {}
         #: The block of job ids this writer hands out (see `jobmap`).
         self.block = None
         self.retired = False
-        #: The jobs this writer finished, by minute (see `Activity`): kept
-        #: apart, so that the lane each step rewrites stays small.
-        self.activity = None
+        self.state = LaneState()
+        #: The jobs this writer finished in the last minutes (see
+        #: `ActivityLog`), made when first needed.
+        self.log = None
 
-    #: The stamp of the last entry the lane made.
-    lastStamp = 0
+    @property
+    def counts(self) -> Dict[str, int]:
+        """status -> how many jobs this writer moved into it, less those it
+        moved out (may be negative)."""
+        return {status: count for status, count in
+                zip(COUNTED, self.state.counts) if count}
+
+    def count(self, status: str, delta: int) -> None:
+        state = self.state
+        counts = state.counts or _ZEROS
+        index = _INDEX[status]
+        state.counts = counts[:index] + (counts[index] + delta,) + \
+            counts[index + 1:]
 
     def nextStamp(self, now: int) -> int:
         """The stamp of an entry made at `now` (see `currentStamp`): after
         every entry this lane made before."""
-        stamp = max(firstStamp(now), self.lastStamp + 1)
-        self.lastStamp = stamp
+        stamp = max(firstStamp(now), self.state.stamp + 1)
+        self.state.stamp = stamp
         return stamp
-
-    def count(self, status: str, delta: int) -> None:
-        counts = dict(self.counts)
-        counts[status] = counts.get(status, 0) + delta
-        if not counts[status]:
-            del counts[status]
-        self.counts = counts
 
     def finished(self, status: str, when: float) -> None:
         """Count a job finished with `status` at `when` in its minute."""
-        if self.activity is None:
-            self.activity = Activity()
-        self.activity.count(status, when)
+        minute = int(when // 60)
+        state = self.state
+        if state.minute is not None and state.minute[0] != minute:
+            # A new minute: the last one goes to the log.
+            if self.log is None:
+                self.log = ActivityLog()
+            self.log.add(state.minute, minute)
+            state.minute = None
+        counts = list(state.minute[1:] if state.minute is not None else
+                      (0,) * len(FINISHED))
+        counts[FINISHED.index(status)] += 1
+        state.minute = (minute,) + tuple(counts)
+
+    def minutes(self) -> Dict[int, Dict[str, int]]:
+        """minute -> {finished status: count} of the last minutes."""
+        found = {} if self.log is None else dict(self.log.minutes)
+        if self.state.minute is not None:
+            found[self.state.minute[0]] = self.state.minute[1:]
+        return {minute: {status: count for status, count
+                         in zip(FINISHED, counts) if count}
+                for minute, counts in found.items()}
 
     def chain(self, channel) -> Chain:
         """This lane's chain of `channel`, made when first needed."""
@@ -154,31 +185,49 @@ class Lane(Versioned):
 
     def lastWritten(self) -> float:
         from lovely.remotetask.workers import tidTime
-        serial = self._p_serial
+        serial = self.state._p_serial
         if serial is None or serial == b'\0' * 8:
             return self.created
         return tidTime(serial)
+
+    def retire(self) -> None:
+        self.retired = True
+        # Conflicts with a step its writer takes at the same time.
+        self.state.retired = True
 
     def __repr__(self):
         return f'<Lane {self.key:x}>'
 
 
-class Activity(Versioned):
-    """The jobs one writer finished in each of the last ACTIVITY_MINUTES
-    minutes, by status; only its writer changes it."""
+class LaneState(Versioned):
+    """What every step of a lane's writer changes, in few bytes: its counts
+    of each status (in COUNTED's order), the stamp of its last entry, and
+    (minute, completed, cancelled, error) of the jobs it finished in the
+    last minute it finished some."""
 
     def __init__(self) -> None:
         self._initState()
-        #: minute (epoch seconds // 60) -> {status: count}
+        self.counts = ()
+        self.stamp = 0
+        self.minute = None
+        self.retired = False
+
+
+class ActivityLog(Versioned):
+    """The jobs one writer finished in each of the last ACTIVITY_MINUTES
+    minutes but the current one (see `Lane.finished`): written once a
+    minute at most."""
+
+    def __init__(self) -> None:
+        self._initState()
+        #: minute (epoch seconds // 60) -> counts in FINISHED's order
         self.minutes = {}
 
-    def count(self, status: str, when: float) -> None:
-        minute = int(when // 60)
+    def add(self, minute: tuple, now: int) -> None:
         minutes = {m: counts for m, counts in self.minutes.items()
-                   if m > minute - ACTIVITY_MINUTES}
-        counts = dict(minutes.get(minute, {}))
-        counts[status] = counts.get(status, 0) + 1
-        minutes[minute] = counts
+                   if m > now - ACTIVITY_MINUTES}
+        if minute[0] > now - ACTIVITY_MINUTES:
+            minutes[minute[0]] = minute[1:]
         self.minutes = minutes
 
 
@@ -239,9 +288,7 @@ class Lanes(Versioned):
         last = int(now // 60)
         total = {minute: {} for minute in range(last - minutes + 1, last + 1)}
         for lane in self._lanes.values():
-            if lane.activity is None:
-                continue
-            for minute, counts in lane.activity.minutes.items():
+            for minute, counts in lane.minutes().items():
                 if minute in total:
                     for status, count in counts.items():
                         total[minute][status] = \
@@ -258,10 +305,10 @@ class Lanes(Versioned):
             return []
         total = dict(self.retiredCounts)
         for lane in retired:
-            lane.retired = True
             for status, count in lane.counts.items():
                 total[status] = total.get(status, 0) + count
-            lane.counts = {}
+            lane.retire()
+            lane.state.counts = ()
         self.retiredCounts = {s: c for s, c in total.items() if c}
         self._lanes = {key: lane for key, lane in self._lanes.items()
                        if not lane.retired}
@@ -278,11 +325,11 @@ class Lanes(Versioned):
         return list(self._lanes.values()) + list(self._retired.values())
 
 
-#: connection -> {service oid: the key of its lane}.  Kept by connection,
-#: not on the service object, which the connection's cache may turn into a
-#: ghost at any commit, and which then loses what is not stored.
-_laneKeys = weakref.WeakKeyDictionary()
-_laneKeysLock = threading.Lock()
+#: Where a connection keeps {service oid: the key of its lane}: on the
+#: connection itself, which one thread uses at a time, and not on the
+#: service object, which the connection's cache may turn into a ghost at
+#: any commit (and which then loses what is not stored).
+_KEYS = '_lovely_remotetask_lanes'
 
 
 def ownLane(service) -> Lane:
@@ -293,17 +340,18 @@ def ownLane(service) -> Lane:
     """
     lanes = service._lanes
     jar = service._p_jar
-    if jar is None:
+    if jar is None:     # in no database yet: a volatile attribute will do
         key = getattr(service, '_v_laneKey', None)
     else:
-        with _laneKeysLock:
-            key = _laneKeys.get(jar, {}).get(service._p_oid)
+        keys = jar.__dict__.get(_KEYS)
+        if keys is None:
+            keys = jar.__dict__[_KEYS] = {}
+        key = keys.get(service._p_oid)
     lane = lanes.get(key) if key is not None else None
     if lane is None or lane.retired:
         lane = lanes.add()
         if jar is None:
             service._v_laneKey = lane.key
         else:
-            with _laneKeysLock:
-                _laneKeys.setdefault(jar, {})[service._p_oid] = lane.key
+            keys[service._p_oid] = lane.key
     return lane

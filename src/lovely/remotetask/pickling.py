@@ -40,8 +40,13 @@ class _ReferencePickler(pickle.Pickler):
 
 
 def storedSize(value, what: str, limit: int = MAX_STORED_SIZE) -> int:
-    """The bytes `value` takes pickled; raise `UnstorableError` naming
-    `what` if it cannot be pickled or takes more than `limit`."""
+    """The bytes `value` takes pickled (at most: small plain values are not
+    pickled to find out); raise `UnstorableError` naming `what` if it
+    cannot be pickled or takes more than `limit`."""
+    if value is None or type(value) in (bool, int, float):
+        return 16
+    if type(value) in (str, bytes) and len(value) * 4 + 16 <= limit:
+        return len(value) * 4 + 16
     sink = _Counter(limit)
     try:
         _ReferencePickler(sink, protocol=3).dump(value)

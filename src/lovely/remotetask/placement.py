@@ -59,7 +59,7 @@ def _channel(job, status, back=False):
 
 
 def place(service, job, status: str, *, worker: Optional[str] = None,
-          stamp: Optional[int] = None) -> None:
+          stamp: Optional[int] = None, lane=None) -> None:
     """Put a job that is nowhere (new, or just taken) where `status` says.
 
     A queued job goes to the end of its priority's queue, or where
@@ -67,7 +67,7 @@ def place(service, job, status: str, *, worker: Optional[str] = None,
     processing job is held by `worker`.  A scheduled job waits to be
     filed by its `scheduledFor` (None: the next time of its schedule).
     """
-    lane = ownLane(service)
+    lane = lane or ownLane(service)
     lane.count(status, 1)
     job._moves += 1
     job.status = status
@@ -88,25 +88,26 @@ def place(service, job, status: str, *, worker: Optional[str] = None,
         processing.wakeAfterCommit(service)
 
 
-def take(service, job) -> None:
-    """Take a job out of where it is (see `place`)."""
-    ownLane(service).count(job.status, -1)
+def take(service, job):
+    """Take a job out of where it is (see `place`); return the lane of
+    the connection, for the `place` that follows."""
+    lane = ownLane(service)
+    lane.count(job.status, -1)
     job._moves += 1
     if job.status == PROCESSING and job.worker is not None:
         holder = service._workers.get(job.worker)
         if holder is not None:
             holder.release(job.id)
-        return
+        return lane
     if job._token is not None:
         segment, job._token = job._token, None
         segment.chain.take(segment, job._entry)
-        job._entry = None
     # A job filed in the schedule leaves its entry there (see `filed`).
+    return lane
 
 
 def move(service, job, status: str, **where) -> None:
-    take(service, job)
-    place(service, job, status, **where)
+    place(service, job, status, lane=take(service, job), **where)
 
 
 def file(service, job, due: float) -> None:
@@ -179,6 +180,13 @@ def queued(service) -> Iterator[tuple]:
 
 def merged(chains) -> Iterator[tuple]:
     """(segment, entry) of several chains, in the order of their entries."""
+    if len(chains) == 1:       # most often: one writer adds the jobs
+        return ((segment, value) for segment in chains[0]._segments()
+                for value in segment.entries)
+    return _merged(chains)
+
+
+def _merged(chains) -> Iterator[tuple]:
     streams = [((value, segment) for segment in chain._segments()
                 for value in segment.entries) for chain in chains]
     for value, segment in heapq.merge(*streams, key=lambda item: item[0]):

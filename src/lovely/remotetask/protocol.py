@@ -121,7 +121,7 @@ class WorkerProtocol:
             self.registerWorker(workerId, LEASE_TIME)
         if self.isPaused():
             return []
-        spread = self._spreadOf(workerId)
+        spread = self._spreadOf(workerId) if len(self._workers) > 1 else 0
         candidates = list(_first(placement.queued(self), spread + limit))
         start = max(0, min(spread, len(candidates) - limit))
         chosen = candidates[start:start + limit]
@@ -145,13 +145,13 @@ class WorkerProtocol:
                      job.input, job.retryBase)
 
     def _claim(self, job, workerId) -> Claim:
-        job._queueStamp = entryStamp(job._entry)
-        placement.take(self, job)
+        lane = placement.take(self, job)
         job.attempts += 1
         job.started = time.time()
-        placement.place(self, job, PROCESSING, worker=workerId)
+        placement.place(self, job, PROCESSING, worker=workerId, lane=lane)
         self._notify(JobStarted, job)
-        return self.claimed(job.id)
+        return Claim(job.id, job.attempts, job.task, self.queryTask(job.task),
+                     job.input, job.retryBase)
 
     def _releaseOrphans(self, workerId, inHand) -> None:
         """Give back jobs the service says `workerId` holds but that it did
@@ -172,8 +172,9 @@ class WorkerProtocol:
         placement.take(self, job)
         job.attempts -= 1
         job.worker = None
-        # Back to where it stood: before the jobs that came since.
-        placement.place(self, job, QUEUED, stamp=job._queueStamp)
+        # Back to where it stood: before the jobs that came since (its
+        # queue entry's stamp, which the job keeps until it is queued anew).
+        placement.place(self, job, QUEUED, stamp=entryStamp(job._entry))
 
     def recordOutcome(self, outcome: Outcome, now=None) -> None:
         job = self._job(outcome.jobid)
@@ -194,39 +195,40 @@ class WorkerProtocol:
                                            self.maxStoredSize // 4))
         job.recordAttempt(ended, error, outcome.traceback)
         job.completed = ended
-        job.stopRequested = False
+        if job.stopRequested:
+            job.stopRequested = False
         if outcome.ok:
             job.output, job.error = outcome.output, None
         else:
             job.error = error
-        placement.take(self, job)
+        lane = placement.take(self, job)
         recurring = getattr(job, 'recurring', False)
         if outcome.cancelled and not recurring:
-            self._finish(job, CANCELLED, JobCancelled)
+            self._finish(job, CANCELLED, JobCancelled, lane)
         elif recurring:
             # A cron job carries on with its schedule whatever came of
             # it; its next time was set when this run was queued.
             job.attempts = job.retryBase = 0
-            placement.place(self, job, CRONJOB)
+            placement.place(self, job, CRONJOB, lane=lane)
             # Counted as a finished job would be, for the activity chart.
             ownLane(self).finished(COMPLETED if outcome.ok else ERROR, ended)
             self._notify(JobCompleted if outcome.ok else JobFailed, job)
         elif outcome.ok:
-            self._finish(job, COMPLETED, JobCompleted)
+            self._finish(job, COMPLETED, JobCompleted, lane)
         elif outcome.retryable:
             if outcome.wait > 0:
                 job.scheduledFor = now + outcome.wait
-                placement.place(self, job, RETRY)
+                placement.place(self, job, RETRY, lane=lane)
             else:
-                placement.place(self, job, QUEUED)
+                placement.place(self, job, QUEUED, lane=lane)
             self._notify(JobRetried, job)
         else:
-            self._finish(job, ERROR, JobFailed)
+            self._finish(job, ERROR, JobFailed, lane)
         if getattr(job, 'runOf', None) is not None:
             self._reportRun(job)
 
-    def _finish(self, job, status, event) -> None:
-        placement.place(self, job, status)
+    def _finish(self, job, status, event, lane=None) -> None:
+        placement.place(self, job, status, lane=lane)
         if job.key is not None:
             self._keys.discard(job.key, job.id)
         self._notify(event, job)
@@ -361,11 +363,6 @@ def _first(iterable, count):
         if index >= count:
             return
         yield item
-
-
-def _stamp(job):
-    """The stamp of a job's last queue entry, to put it back there."""
-    return None if job.history is None else getattr(job, '_queuedStamp', None)
 
 
 def _never(job, due):
