@@ -389,3 +389,37 @@ def test_start_later_jobs_are_listed_from_an_index(stored):
     stored.cancel(later[1])
     assert [job.id for job in stored.jobsPage(interfaces.STARTLATER)[0]] \
         == [later[2]]
+
+
+def test_a_job_history_of_dicts_is_read_as_attempts():
+    """State version 2 kept each attempt as a dict."""
+    job = Job(1, 'echo', None)
+    state = job.__getstate__()
+    state.update(_stateVersion=2, history=(dict(
+        attempt=1, worker='w1', started=10.0, ended=11.0, error='E: x',
+        traceback='Traceback ...'),))
+    old = Job.__new__(Job)
+    old.__setstate__(state)
+    assert old.history == (dict(attempt=1, worker='w1', started=10.0,
+                                ended=11.0, error='E: x',
+                                traceback='Traceback ...'),)
+    assert 'history' not in old.__dict__
+
+
+def test_lane_state_of_plain_attributes_is_read_packed():
+    from lovely.remotetask.lanes import COUNTED, FINISHED, LaneState
+    counts = tuple(range(1, len(COUNTED) + 1))
+    minute = (29000000,) + (2,) * len(FINISHED)
+    old = LaneState.__new__(LaneState)
+    old.__setstate__({'_stateVersion': 1, 'counts': counts,
+                      'stamp': 1234, 'minute': minute, 'retired': True})
+    assert (old.counts, old.stamp, old.minute, old.retired) == (
+        counts, 1234, minute, True)
+    again = LaneState.__new__(LaneState)
+    again.__setstate__(old.__getstate__())
+    assert (again.counts, again.stamp, again.minute, again.retired) == (
+        counts, 1234, minute, True)
+    fresh = LaneState.__new__(LaneState)
+    fresh.__setstate__(LaneState().__getstate__())
+    assert (fresh.counts, fresh.stamp, fresh.minute, fresh.retired) == (
+        (), 0, None, False)

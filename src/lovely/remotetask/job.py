@@ -22,6 +22,9 @@ from lovely.remotetask.versioning import Versioned
 HISTORY_LENGTH = 10
 TRACEBACK_LENGTH = 8000
 ERROR_LENGTH = 10000
+#: What a job's history tells of each attempt.
+ATTEMPT_FIELDS = ('attempt', 'worker', 'started', 'ended', 'error',
+                  'traceback')
 
 
 def _mergeMoves(old, committed, new):
@@ -37,11 +40,23 @@ def _fromVersion1(state):
     return state
 
 
+def _fromVersion2(state):
+    """Version 2 kept the history as dicts, one per attempt."""
+    state = dict(state)
+    history = state.pop('history', ())
+    if history:
+        state['_attempts'] = tuple(
+            tuple(attempt.get(field) for field in ATTEMPT_FIELDS)
+            for attempt in history)
+    return state
+
+
 @implementer(interfaces.IJob)
 class Job(Versioned):
 
-    _stateVersion = 2
-    _migrations = {0: lambda state: state, 1: _fromVersion1}
+    _stateVersion = 3
+    _migrations = {0: lambda state: state, 1: _fromVersion1,
+                   2: _fromVersion2}
 
     status = interfaces.QUEUED
     output = None
@@ -54,9 +69,9 @@ class Job(Versioned):
     priority = 0
     key = None
     scheduledFor = None
-    #: The attempts made, newest last: dicts of attempt, worker, started,
-    #: ended, error and traceback (see `recordAttempt`).
-    history = ()
+    # The attempts made, newest last, as tuples in ATTEMPT_FIELDS' order:
+    # a job is written at every step, and tuples pickle small.
+    _attempts = ()
     #: (fraction, message, time) of the last progress report, or None.
     progress = None
     #: Set when the job was cancelled while it ran: it is asked to stop.
@@ -88,10 +103,15 @@ class Job(Versioned):
         """Add the attempt that just ended to the history."""
         if traceback is not None and len(traceback) > TRACEBACK_LENGTH:
             traceback = '...\n' + traceback[-TRACEBACK_LENGTH:]
-        attempt = dict(attempt=self.attempts, worker=self.worker,
-                       started=self.started, ended=ended, error=error,
-                       traceback=traceback)
-        self.history = (self.history + (attempt,))[-HISTORY_LENGTH:]
+        attempt = (self.attempts, self.worker, self.started, ended, error,
+                   traceback)
+        self._attempts = (self._attempts + (attempt,))[-HISTORY_LENGTH:]
+
+    @property
+    def history(self) -> tuple:
+        """The attempts made, newest last: dicts of ATTEMPT_FIELDS."""
+        return tuple(dict(zip(ATTEMPT_FIELDS, attempt))
+                     for attempt in self._attempts)
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.id}>'

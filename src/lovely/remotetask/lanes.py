@@ -24,6 +24,7 @@ in either order.  An entry is its stamp and its job id in one int, so that
 entries sort as they should.
 """
 import random
+import struct
 import time
 from typing import Dict, Iterator, Optional
 
@@ -200,17 +201,48 @@ class Lane(Versioned):
 
 
 class LaneState(Versioned):
-    """What every step of a lane's writer changes, in few bytes: its counts
-    of each status (in COUNTED's order), the stamp of its last entry, and
-    (minute, completed, cancelled, error) of the jobs it finished in the
-    last minute it finished some."""
+    """What every step of a lane's writer changes: its counts of each
+    status (in COUNTED's order), the stamp of its last entry, and (minute,
+    completed, cancelled, error) of the jobs it finished in the last minute
+    it finished some.
+
+    Every step writes it, so it is stored as one string of packed ints
+    rather than as a dozen objects each pickled on its own.
+    """
+
+    _stateVersion = 2
+    _migrations = {0: dict, 1: lambda state: {'packed': _pack(**{
+        name: state.get(name, default)
+        for name, default in _UNPACKED.items()})}}
 
     def __init__(self) -> None:
         self._initState()
-        self.counts = ()
-        self.stamp = 0
-        self.minute = None
-        self.retired = False
+        self.__dict__.update(_UNPACKED)
+
+    def __getstate__(self):
+        return {'_stateVersion': self._stateVersion,
+                'packed': _pack(self.retired, self.stamp, self.counts,
+                                self.minute)}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        values = _PACKED.unpack(self.__dict__.pop('packed'))
+        counts = values[2:2 + len(COUNTED)]
+        minute = values[2 + len(COUNTED):]
+        self.__dict__.update(
+            retired=values[0], stamp=values[1],
+            counts=counts if any(counts) else (),
+            minute=None if minute[0] == -1 else minute)
+
+
+# retired, stamp, counts, then the minute (-1 for none) and its counts.
+_PACKED = struct.Struct(f'<?q{len(COUNTED)}q{1 + len(FINISHED)}q')
+_UNPACKED = {'retired': False, 'stamp': 0, 'counts': (), 'minute': None}
+
+
+def _pack(retired, stamp, counts, minute):
+    return _PACKED.pack(retired, stamp, *(counts or _ZEROS),
+                        *(minute or (-1,) + (0,) * len(FINISHED)))
 
 
 class ActivityLog(Versioned):

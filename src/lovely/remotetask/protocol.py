@@ -198,7 +198,9 @@ class WorkerProtocol:
         if job.stopRequested:
             job.stopRequested = False
         if outcome.ok:
-            job.output, job.error = outcome.output, None
+            job.output = outcome.output
+            if job.error is not None:
+                job.error = None
         else:
             job.error = error
         lane = placement.take(self, job)

@@ -182,7 +182,8 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
         priority = checkPriority(priority)
         self._checkTask(task, input)
         job = Job(self.jobs.allocate(ownLane(self)), task, input)
-        job.priority = priority
+        if priority:
+            job.priority = priority
         self.jobs.store(job)
         if key is not None:
             job.key = key
@@ -201,7 +202,8 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
                       dayOfWeek, delay, cron=cron, timezone=timezone,
                       missed=missed, graceTime=graceTime, overlap=overlap)
         job.id = self.jobs.allocate(ownLane(self))
-        job.priority = priority
+        if priority:
+            job.priority = priority
         self.jobs.store(job)
         placement.place(self, job, CRONJOB if job.recurring else DELAYED)
         self._notify(JobAdded, job)
