@@ -96,7 +96,7 @@ class Cluster:
         def done():
             # Read counters only, so that watching costs the server little.
             self.tm.begin()
-            return self.service.statusCounts()['completed'] == jobs
+            return self.service.statusCounts().get('completed', 0) == jobs
         waitFor(done, 600)
 
     def trickle(self, jobs):

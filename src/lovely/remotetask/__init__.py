@@ -9,7 +9,10 @@ each job is and so its status; `protocol` claims, records and gives back
 expires old ones; `listing` lists and counts.  What is stored: `lanes`
 (each writer's own), `queue` (chains of entries), `jobmap` (jobs by id),
 `registry`, `workers`; pure arithmetic in `schedule`, `cron`, `retry` and
-`merge`.
+`merge`.  The tools: `cli` (the ``remotetask`` command), its commands in
+`commands` (those that change) and `reports` (those that read), their
+options in `parsers`; `locate` finds services wherever a database keeps
+them; `web` is the HTTP API and the dashboard.
 """
 from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (

@@ -19,7 +19,7 @@ from typing import List, Optional
 import transaction
 
 from lovely.remotetask import (
-    arguments, autostart, commands, processing, zeoserver)
+    arguments, autostart, commands, parsers, processing, zeoserver)
 from lovely.remotetask.commands import CommandError as UsageError
 from lovely.remotetask.commands import importTasks
 from lovely.remotetask.database import (
@@ -55,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         parser = _parser()
         args, extras = parser.parse_known_args(argv)
-        extras = commands.takeLateInput(args, extras)
+        extras = parsers.takeLateInput(args, extras)
         if extras:
             parser.error(f'unrecognized arguments: {" ".join(extras)}')
     except SystemExit as done:          # --help, --version, or bad input
@@ -420,5 +420,5 @@ def _parser():
     zeo.add_argument('--db', required=True, metavar='PATH',
                      type=arguments.word('a file path', anyBytes=True),
                      help='the FileStorage file it serves')
-    commands.addParsers(subparsers, common)
+    parsers.addParsers(subparsers, common)
     return parser
