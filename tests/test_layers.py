@@ -5,6 +5,7 @@ import sys
 
 def test_the_core_does_not_import_the_web_service():
     code = ('import sys, lovely.remotetask, lovely.remotetask.commands, '
+            'lovely.remotetask.reports, lovely.remotetask.parsers, '
             'lovely.remotetask.metrics; '
             'print(sorted(m for m in sys.modules if ".web" in m))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
