@@ -13,7 +13,7 @@ from zope.component.persistentregistry import PersistentComponents
 
 import servers
 from lovely import remotetask
-from lovely.remotetask import autostart, locate, processing
+from lovely.remotetask import autostart, containers, locate, processing
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import ITaskService
 from lovely.remotetask.locate import (
@@ -194,7 +194,7 @@ def test_a_wildcard_looks_at_so_many_entries(db, monkeypatch, caplog):
         users[f'user{n}'] = PersistentMapping()
     users['zz'] = remotetask.TaskService()
     transaction.commit()
-    monkeypatch.setattr(locate, 'SCAN_LIMIT', 3)
+    monkeypatch.setattr(containers, 'SCAN_LIMIT', 3)
     with caplog.at_level(logging.WARNING, 'lovely.remotetask'):
         assert paths(app) == []
     assert 'holds more than 3 objects' in caplog.text

@@ -12,7 +12,8 @@ expires old ones; `listing` lists and counts.  What is stored: `lanes`
 `merge`.  The tools: `cli` (the ``remotetask`` command), its commands in
 `commands` (those that change) and `reports` (those that read), their
 options in `parsers`; `locate` finds services wherever a database keeps
-them; `web` is the HTTP API and the dashboard.
+them (with `paths` and `containers`); `web` is the HTTP API and the
+dashboard.
 """
 from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (

@@ -19,7 +19,7 @@ from typing import Iterable, List, Optional, Union
 
 import transaction
 
-from lovely.remotetask import legacy, locate
+from lovely.remotetask import containers, legacy, locate, paths
 from lovely.remotetask.exceptions import InvalidArgumentError, RemoteTaskError
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY
 
@@ -127,7 +127,7 @@ def _migrate(service) -> None:
 
 def _startDirective(root, directive: str, factory, arguments) -> List[str]:
     try:
-        siteNames, serviceName = locate.parseDirective(directive)
+        siteNames, serviceName = paths.parseDirective(directive)
     except InvalidArgumentError as error:
         log.error('%s', error)
         return []
@@ -135,7 +135,7 @@ def _startDirective(root, directive: str, factory, arguments) -> List[str]:
     started = []
     selected = list(locate.sites(root, siteNames))
     if not selected and siteNames is not None:
-        log.error('site %s not found', locate.joinPath(siteNames))
+        log.error('site %s not found', paths.joinPath(siteNames))
     for label, names, site in selected:
         found = False
         for name, below, service in locate.services(site, serviceName):
@@ -153,11 +153,11 @@ def _startDirective(root, directive: str, factory, arguments) -> List[str]:
             log.info('service %s on site %s started', name, label)
             started.append(entry.path)
         if not found and not wildcard:
-            other = locate.child(site, serviceName)
-            if other is not None and locate.isContainer(other):
+            other = containers.child(site, serviceName)
+            if other is not None and containers.isContainer(other):
                 log.error('%s on site %s is no service but a site: %s@* '
                           'names its services', serviceName, label,
-                          locate.joinPath(names + [serviceName]))
+                          paths.joinPath(names + [serviceName]))
             else:
                 log.error('service %s on site %s not found', serviceName,
                           label)

@@ -20,29 +20,27 @@ either spelling is taken wherever a service is named; the tools print
 paths.  Wildcards (``site@*``, ``*@name``, ``*@*``) stay bounded: the sites
 of ``*`` are the application root and its direct children that are
 containers or sites, never a walk of the whole database.
+
+Paths and directives as text are `paths`' business; what a container
+holds, whatever its framework, `containers`'.
 """
 import dataclasses
-import logging
 import weakref
 from typing import Iterator, List, Optional, Tuple
 
 from ZODB.utils import u64, z64
 
+from lovely.remotetask.containers import (
+    SITE_MANAGER, child, children, isContainer, isService, registeredServices,
+    siteManager, traverse)
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY, Folder
 from lovely.remotetask.interfaces import ITaskService
-
-log = logging.getLogger('lovely.remotetask')
+from lovely.remotetask.paths import (
+    joinPath, parseDirective, quoteName, splitPath)
 
 #: How directives and log lines name the application root as a site.
 ROOT_LABEL = 'root'
-#: The path step from a site into its site manager.
-SITE_MANAGER = '++etc++site'
-#: The most entries a wildcard looks at in one container: a BTree of a
-#: million users at the root is not searched for services.
-SCAN_LIMIT = 10000
-
-_SPECIAL = {'%': '%25', '.': '%2E', '@': '%40', ',': '%2C', '*': '%2A'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,64 +60,6 @@ class ServiceEntry:
         return self.path.replace('%', '%25')
 
 
-# Names and paths
-
-def quoteName(name: str) -> str:
-    """A name as one step of a path."""
-    return ''.join(_SPECIAL.get(char, char) for char in name)
-
-
-def unquoteName(text: str) -> str:
-    for char, escape in _SPECIAL.items():
-        if char != '%':
-            text = text.replace(escape, char).replace(escape.lower(), char)
-    return text.replace('%25', '%')
-
-
-def joinPath(names) -> str:
-    return '.'.join(quoteName(name) for name in names)
-
-
-def splitPath(path: str) -> List[str]:
-    """The names of a dotted path; a bad path is an InvalidArgumentError."""
-    if not isinstance(path, str) or not path:
-        raise InvalidArgumentError(
-            f'a service path is a non-empty string, not {path!r}')
-    steps = path.split('.')
-    if '' in steps:
-        raise InvalidArgumentError(f'the path {path!r} has an empty name')
-    return [unquoteName(step) for step in steps]
-
-
-def parseDirective(text: str) -> Tuple[Optional[List[str]], str]:
-    """Split ``site@name`` (or a path ``a.b.name``) into the site's names
-    (None for ``*``, [] for the application root) and the service name
-    (``*`` for every one)."""
-    parts = text.split('@')
-    if not text:
-        raise InvalidArgumentError(
-            f'invalid autostart directive {text!r}: expected site@service')
-    if len(parts) == 1:
-        names = splitPath(text)
-        if '*' in names:
-            raise InvalidArgumentError(
-                f'{text!r}: a path has no wildcards, write site@*')
-        return names[:-1], names[-1]
-    if len(parts) != 2 or not parts[1]:
-        raise InvalidArgumentError(
-            f'invalid autostart directive {text!r}: expected site@service')
-    site, name = parts
-    if name != '*':
-        name = unquoteName(name)
-        if '.' in parts[1]:
-            raise InvalidArgumentError(
-                f'{text!r}: the service of site@service is a name, not a '
-                f'path')
-    if site == '*':
-        return None, name
-    return ([] if not site else splitPath(site)), name
-
-
 # The database's structure
 
 def applicationRoot(connection, rootKey: str = APPLICATION_ROOT_KEY):
@@ -130,109 +70,6 @@ def applicationRoot(connection, rootKey: str = APPLICATION_ROOT_KEY):
         if app is not None:
             return app
     return root
-
-
-def _kind(obj):
-    """The class of `obj`, seen through an acquisition wrapper (Zope)."""
-    kind = type(obj)
-    if kind.__name__.endswith('AcquisitionWrapper'):
-        return type(obj.aq_base)
-    return kind
-
-
-def isService(obj) -> bool:
-    """Whether `obj` is a task service; its class tells, so that a ghost
-    is not loaded to be asked."""
-    return ITaskService.implementedBy(_kind(obj)) or (
-        getattr(obj, '_p_changed', False) is not None
-        and ITaskService.providedBy(obj))
-
-
-def isContainer(obj) -> bool:
-    """Whether `obj` keeps objects by name (its class tells)."""
-    kind = _kind(obj)
-    if isService(obj):
-        return False
-    return (hasattr(kind, 'objectIds') and hasattr(kind, '_getOb')) or (
-        hasattr(kind, 'items') and hasattr(kind, 'get'))
-
-
-def siteManager(obj):
-    """The site manager of a site (its own component registry), or None."""
-    get = getattr(obj, 'getSiteManager', None)
-    if get is None or isService(obj):
-        return None
-    try:
-        return get()
-    except Exception:   # not a site: Zope raises ComponentLookupError
-        return None
-
-
-def registeredServices(registry) -> Iterator[Tuple[str, object]]:
-    """(name, service) of the task services registered in `registry`
-    itself (not those it inherits), by name."""
-    registered = getattr(registry, 'registeredUtilities', None)
-    if registered is None:
-        return
-    found = sorted(
-        ((reg.name, reg.component) for reg in registered()
-         if reg.provided.isOrExtends(ITaskService) and reg.name),
-        key=lambda item: item[0])
-    yield from found
-
-
-def children(container) -> Iterator[Tuple[str, object]]:
-    """(name, object) of what `container` holds, by name, at most
-    `SCAN_LIMIT` of them."""
-    if hasattr(_kind(container), 'objectIds'):
-        names = container.objectIds()
-        getter = container._getOb
-    elif isContainer(container):
-        names = container.keys()
-        getter = container.get
-    else:
-        return
-    taken = []
-    for name in names:
-        if len(taken) == SCAN_LIMIT:
-            log.warning('%r holds more than %s objects: services past them '
-                        'are found by path only', container, SCAN_LIMIT)
-            break
-        if isinstance(name, str):
-            taken.append(name)
-    for name in sorted(taken):
-        yield name, getter(name, None)
-
-
-def child(container, name: str):
-    """The object called `name` in `container`, or None."""
-    if name == SITE_MANAGER:
-        return siteManager(container)
-    found = None
-    if hasattr(_kind(container), 'objectIds'):
-        # Only objects held: _getOb would find attributes and methods too.
-        found = container._getOb(name, None) if name in container else None
-    elif isContainer(container):
-        try:
-            found = container.get(name)
-        except TypeError:   # a BTree of other keys
-            found = None
-    if found is None:
-        # A site manager: the utility registered under that name.
-        for registered, service in registeredServices(container):
-            if registered == name:
-                return service
-    return found
-
-
-def traverse(root, names):
-    """The object at `names` below `root`, or None."""
-    obj = root
-    for name in names:
-        obj = child(obj, name)
-        if obj is None:
-            return None
-    return obj
 
 
 # Selecting services
@@ -477,6 +314,3 @@ def addService(root: Folder, path: str, service) -> ServiceEntry:
     container[names[-1]] = service
     return ServiceEntry(path, names[0] if len(names) == 2 else None,
                         names[-1], service)
-
-
-

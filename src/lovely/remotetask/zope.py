@@ -31,7 +31,7 @@ from zope.component.hooks import getSite, setSite
 from zope.component.interfaces import ISite
 from zope.interface import implementer
 
-from lovely.remotetask import locate
+from lovely.remotetask import containers, locate, paths
 from lovely.remotetask.exceptions import TaskError
 from lovely.remotetask.interfaces import ITask
 from lovely.remotetask.service import TaskService as _TaskService
@@ -107,7 +107,7 @@ def zopeContext(service, user: Optional[str] = None,
     app = makerequest(service._p_jar.root()[rootKey])
     request = app.REQUEST
     path = locate.servicePath(service, rootKey)
-    context = _contextOf(app, locate.splitPath(path), service)
+    context = _contextOf(app, paths.splitPath(path), service)
     if context is None:
         request.close()
         raise TaskError(f'service {path!r} is not found in the Zope tree')
@@ -136,7 +136,7 @@ def _contextOf(app, names, service):
     last OFS object on the way (a site manager is no OFS object)."""
     obj = context = app
     for name in names:
-        found = locate.child(obj, name)
+        found = containers.child(obj, name)
         if found is None:
             return None
         if _acquires(obj):
