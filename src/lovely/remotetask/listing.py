@@ -171,13 +171,8 @@ def _stream(service, status, places) -> Iterator[tuple]:
 def _queued(service, places):
     """Queued jobs in the order they run: by priority, then as they came
     (see `placement.queued`)."""
-    byPriority = {}
-    for lane in service._lanes:
-        for channel, chain in lane.chains.items():
-            if isinstance(channel, tuple):
-                byPriority.setdefault(channel[1], []).append(chain)
-    for priority in sorted(byPriority, reverse=True):
-        for value in places.merged(byPriority[priority]):
+    for priority, chains in placement.queuedChains(service):
+        for value in places.merged(chains):
             yield (-priority, value), entryId(value)
 
 

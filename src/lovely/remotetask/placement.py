@@ -168,14 +168,21 @@ def count(service, status: Optional[str] = None):
 def queued(service) -> Iterator[tuple]:
     """(priority, segment, entry) of the queued jobs in the order they
     run: by priority, then first in first out."""
+    for priority, chains in queuedChains(service):
+        for segment, value in merged(chains):
+            yield priority, segment, value
+
+
+def queuedChains(service) -> list:
+    """(priority, the chains of every lane that queue jobs of it), the
+    highest priority first."""
     byPriority = {}
     for lane in service._lanes:
         for channel, chain in lane.chains.items():
             if isinstance(channel, tuple):
                 byPriority.setdefault(channel[1], []).append(chain)
-    for priority in sorted(byPriority, reverse=True):
-        for segment, value in merged(byPriority[priority]):
-            yield priority, segment, value
+    return sorted(byPriority.items(), key=lambda item: item[0],
+                  reverse=True)
 
 
 def merged(chains) -> Iterator[tuple]:
