@@ -56,22 +56,12 @@ def migrate(service) -> int:
     if not service._legacyLayout:
         return 0
     from lovely.remotetask import placement
-    from lovely.remotetask.jobmap import JobMap
-    from lovely.remotetask.lanes import (
-        Lanes, currentStamp, firstStamp, ownLane)
-    from lovely.remotetask.registry import KeyIndex, Registry
-    from lovely.remotetask.service import Settings
+    from lovely.remotetask.lanes import currentStamp, firstStamp, ownLane
     old = {name: service.__dict__.get(name) for name in
            OLD_ATTRIBUTES + ('_workers',)}
     oldJobs = service.__dict__['jobs']
     jobs = sorted(oldJobs.values(), key=lambda job: (job.created, job.id))
-    # The new structures, as a new service has them.
-    service._lanes = Lanes()
-    service.jobs = JobMap(service._lanes)
-    service._schedule = placement.newSchedule()
-    service._workers = Registry()
-    service._keys = KeyIndex()
-    service._settings = Settings()
+    service._makeStructures()
     service._settings.keepFinished = old['keepFinished']
     for workerId, record in (old['_workers'] or {}).items():
         service._workers[workerId] = record

@@ -136,6 +136,11 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
 
     def __init__(self) -> None:
         self._initState()
+        self._makeStructures()
+
+    def _makeStructures(self) -> None:
+        """The stored structures of a new service, empty (`legacy`
+        migrates an old service into them)."""
         self._lanes = Lanes()
         self.jobs = JobMap(self._lanes)
         self._schedule = placement.newSchedule()
