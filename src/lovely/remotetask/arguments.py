@@ -97,6 +97,16 @@ def word(what: str, anyBytes: bool = False) -> _Type:
     return parse
 
 
+def addDatabase(parser, help: str = 'the database: a FileStorage file\'s '
+                'path, file:///path/Data.fs, zeo://host:port, '
+                'postgres://user@host/dbname, ...') -> None:
+    """The ``--db URI`` option, the same in every command that needs a
+    database."""
+    parser.add_argument('--db', required=True, metavar='URI',
+                        type=word('a database URI or path', anyBytes=True),
+                        help=help)
+
+
 def rootKey(text: str) -> str:
     """The key of the application root: '' for the database root itself."""
     return text if text == '' else word('a key, or "" for the database '
@@ -200,4 +210,3 @@ def _notJson(text: str, error: json.JSONDecodeError) -> str:
         message += (f'; a string needs JSON\'s double quotes inside the '
                     f'shell\'s: {quoted}')
     return message
-

@@ -308,12 +308,7 @@ def _parser():
         description='Run the processors of the services that the directives '
         'name until SIGTERM or SIGINT.')
     run.set_defaults(command=worker)
-    run.add_argument('--db', required=True, metavar='URI',
-                     type=arguments.word('a database URI or path',
-                                         anyBytes=True),
-                     help='the database: a FileStorage file\'s path, '
-                     'file:///path/Data.fs, zeo://host:port, '
-                     'postgres://user@host/dbname, ...')
+    arguments.addDatabase(run)
     run.add_argument('--services', required=True, type=_directives,
                      metavar='DIRECTIVES',
                      help='comma-separated service paths (site1.Svc) or '
@@ -403,10 +398,7 @@ def _parser():
         'one, keeping every job.  Workers do it for the services they '
         'start; this does it for all.')
     moving.set_defaults(command=migrate)
-    moving.add_argument('--db', required=True, metavar='URI',
-                        type=arguments.word('a database URI or path',
-                                            anyBytes=True),
-                        help='the database')
+    arguments.addDatabase(moving)
     zeo = subparsers.add_parser(
         'zeo', help='run a ZEO server that resolves this package\'s '
         'conflicts',

@@ -46,12 +46,7 @@ def addParsers(commands, common) -> None:
     # The page sizes are the API's; web.settings loads without the Web stack.
     from lovely.remotetask.web import settings as webSettings
     database = argparse.ArgumentParser(add_help=False, parents=[common])
-    database.add_argument('--db', required=True, metavar='URI',
-                          type=arguments.word('a database URI or path',
-                                              anyBytes=True),
-                          help='the database: a FileStorage file\'s path, '
-                          'file:///path/Data.fs, zeo://host:port, '
-                          'postgres://user@host/dbname, ...')
+    arguments.addDatabase(database)
     database.add_argument('--json', action='store_true',
                           help='print JSON, as the API answers')
     servicePath = arguments.word('a service path')
@@ -216,11 +211,7 @@ def addParsers(commands, common) -> None:
         f'finds another running does nothing and exits with {FAILED}.')
     parser.set_defaults(command=lambda args: run(
         pack, args, write=True, service=False), parser=parser)
-    parser.add_argument('--db', required=True, metavar='URI',
-                        type=arguments.word('a database URI or path',
-                                            anyBytes=True),
-                        help='the database: a FileStorage file\'s path, '
-                        'zeo://host:port, postgres://user@host/dbname, ...')
+    arguments.addDatabase(parser)
     parser.add_argument('--days', default=0.0, metavar='N',
                         type=arguments.days(),
                         help='keep the history of the last N days (default '
