@@ -211,9 +211,7 @@ class LaneState(Versioned):
     """
 
     _stateVersion = 2
-    _migrations = {0: dict, 1: lambda state: {'packed': _pack(**{
-        name: state.get(name, default)
-        for name, default in _UNPACKED.items()})}}
+    _migrations = {0: dict, 1: lambda state: _packedFromVersion1(state)}
 
     def __init__(self) -> None:
         self._initState()
@@ -238,6 +236,12 @@ class LaneState(Versioned):
 # retired, stamp, counts, then the minute (-1 for none) and its counts.
 _PACKED = struct.Struct(f'<?q{len(COUNTED)}q{1 + len(FINISHED)}q')
 _UNPACKED = {'retired': False, 'stamp': 0, 'counts': (), 'minute': None}
+
+
+def _packedFromVersion1(state):
+    """Version 1 kept each of the counters as an attribute of its own."""
+    return {'packed': _pack(**{name: state.get(name, default)
+                               for name, default in _UNPACKED.items()})}
 
 
 def _pack(retired, stamp, counts, minute):
