@@ -44,6 +44,9 @@ from ZODB.utils import get_pickle_metadata, p64, u64
 import lovely.remotetask
 from lovely.remotetask import TaskService
 
+# A sibling script, found as the script's directory is on sys.path.
+from benchkit import fsyncTimes
+
 TARGET_RATIO = 1.3
 FILL_BATCH = 5000
 #: The header of a data record in a FileStorage file.
@@ -188,22 +191,6 @@ def sourceVersion():
         return src
     return f'{src} at git {head.stdout.strip()}' + (
         ' with uncommitted changes' if dirty else '')
-
-
-def fsyncTimes(directory, count):
-    """Seconds each of `count` fsyncs of a 2 KB append in `directory` took:
-    the floor of a commit, and how busy the disk is."""
-    path = os.path.join(directory, 'fsync.probe')
-    times = []
-    with open(path, 'ab') as f:
-        for _ in range(count):
-            f.write(b'x' * 2000)
-            f.flush()
-            t0 = time.perf_counter()
-            os.fsync(f.fileno())
-            times.append(time.perf_counter() - t0)
-    os.unlink(path)
-    return times
 
 
 def baseline(tmp, ops):

@@ -84,8 +84,6 @@ import platform
 import queue
 import re
 import shlex
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -93,6 +91,9 @@ import tempfile
 import threading
 import time
 import uuid
+
+# A sibling script, found as the script's directory is on sys.path.
+from benchkit import RunError, freePort, fsyncMs, stopProcess, waitForPort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = sys.executable
@@ -111,10 +112,6 @@ TARGET_CONFLICTS = 0.001    # issue 12: at most 0.1% without retry
 
 def say(*args):
     print(*args, flush=True)
-
-
-class RunError(Exception):
-    """A setup that could not run or did not finish."""
 
 
 # ---------------------------------------------------------------------------
@@ -617,36 +614,6 @@ def tail(path, lines=5):
         return ' | '.join(f.read().strip().splitlines()[-lines:])
 
 
-def freePort():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def waitForPort(port, process):
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RunError(f'server exited with {process.returncode}')
-        with socket.socket() as s:
-            if s.connect_ex(('127.0.0.1', port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RunError(f'nothing listens on 127.0.0.1:{port}')
-
-
-def stopProcess(process, timeout=30):
-    """SIGTERM, then SIGKILL after `timeout` seconds; the exit status."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
-
-
 @contextlib.contextmanager
 def zeoServer(side, directory):
     """A ZEO server that can import the side's source."""
@@ -657,7 +624,7 @@ def zeoServer(side, directory):
              '-f', os.path.join(directory, 'Data.fs')],
             stdout=log, stderr=subprocess.STDOUT, env=side.env())
         try:
-            waitForPort(port, process)
+            waitForPort(port, START_TIMEOUT, process)
             yield f'zeo://127.0.0.1:{port}'
         finally:
             stopProcess(process)
@@ -1114,21 +1081,6 @@ def versions():
         except importlib.metadata.PackageNotFoundError:
             out.append(f'{name} not installed')
     return ', '.join(out)
-
-
-def fsyncMs(directory, count=200):
-    """Median ms of an fsync of a 2 KB append: how busy the disk is."""
-    path = os.path.join(directory, 'fsync.probe')
-    times = []
-    with open(path, 'ab') as f:
-        for _ in range(count):
-            f.write(b'x' * 2000)
-            f.flush()
-            t0 = time.perf_counter()
-            os.fsync(f.fileno())
-            times.append(time.perf_counter() - t0)
-    os.unlink(path)
-    return statistics.median(times) * 1e3
 
 
 def probe(side, directory):

@@ -51,6 +51,7 @@ from lovely.remotetask.interfaces import COMPLETED
 
 # A sibling script, found as the script's directory is on sys.path.
 from backlog import sourceVersion
+from benchkit import freePort
 
 STORAGES = ('file', 'zeo', 'relstorage-hp', 'relstorage-hf')
 TIMEOUT = 900
@@ -58,12 +59,6 @@ TIMEOUT = 900
 
 def say(*args):
     print(*args, flush=True)
-
-
-def freePort():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager

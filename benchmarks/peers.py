@@ -103,7 +103,6 @@ import platform
 import pstats
 import re
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -125,7 +124,9 @@ from lovely.remotetask.interfaces import COMPLETED, FINISHED
 
 # Siblings, found as the script's directory is on sys.path.
 import benchtasks
-from backlog import fsyncTimes, sourceVersion
+from backlog import sourceVersion
+from benchkit import (
+    RunError, freePort, fsyncMs, stopProcess, waitForPort)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = sys.executable
@@ -157,40 +158,6 @@ def say(*args):
 
 class Skip(Exception):
     """A peer that cannot run here; the message says why."""
-
-
-class RunError(Exception):
-    """A run that did not complete: a job failed, or time ran out."""
-
-
-def freePort():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def waitForPort(port, timeout, process=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RunError(f'server exited with {process.returncode}')
-        with socket.socket() as s:
-            if s.connect_ex(('127.0.0.1', port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RunError(f'nothing listens on 127.0.0.1:{port} after {timeout} s')
-
-
-def stopProcess(process, timeout=30):
-    """SIGTERM, then SIGKILL after `timeout` seconds; the exit status."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 class LogCount(logging.Handler):
@@ -1358,12 +1325,6 @@ def profileOurs(tmp, n):
 # ---------------------------------------------------------------------------
 
 
-def fsyncProbe(directory, count=200):
-    """Median ms of an fsync of a 2 KB append in `directory`: how busy
-    the disk is (other work on the machine shows here)."""
-    return statistics.median(fsyncTimes(directory, count)) * 1e3
-
-
 def versions():
     out = []
     for name in ('ZODB', 'ZEO', 'huey', 'rq', 'redis', 'procrastinate',
@@ -1459,7 +1420,7 @@ def main(argv=None):
         scratch = tempfile.TemporaryDirectory(prefix='remotetask-peers-')
     with scratch as tmp:
         say(f'fsync of a 2 KB append at the start: median '
-            f'{fsyncProbe(tmp):.3f} ms')
+            f'{fsyncMs(tmp):.3f} ms')
         systems = [Ours(tmp)]
         for name in peers:
             try:
@@ -1509,7 +1470,7 @@ def main(argv=None):
                     runContended, nW5, args.producers)
         if args.profile:
             profileOurs(tmp, args.profile)
-        fsyncEnd = fsyncProbe(tmp)
+        fsyncEnd = fsyncMs(tmp)
 
     say('\nsummary (us/peer: above 1 means lovely.remotetask is ahead; '
         'throughput us/peer, W3 latency p50 peer/us; W4: vs (a) and (b))')

@@ -30,13 +30,10 @@ import transaction.interfaces
 
 from lovely import remotetask
 
+# A sibling script, found as the script's directory is on sys.path.
+from benchkit import freePort
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def freePort():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def waitFor(condition, timeout):
