@@ -31,6 +31,7 @@ INDEX_BITS = 6
 BLOCKS = 1 << INDEX_BITS
 #: How many blocks there are: job ids are below 2**31.
 BLOCK_NUMBERS = 1 << (31 - SLOT_BITS)
+_ID_LIMIT = BLOCK_NUMBERS << SLOT_BITS
 #: Tries at a random free block before giving up (the id space is full).
 _TRIES = 1000
 
@@ -104,7 +105,16 @@ class JobMap(Versioned):
     # The mapping
 
     def get(self, jobid, default=None):
-        block = self._block(jobid)
+        # Every step of a job looks it up: `_block`, inlined.
+        if type(jobid) is not int and (
+                not isinstance(jobid, int) or isinstance(jobid, bool)):
+            return default
+        if not 0 <= jobid < _ID_LIMIT:
+            return default
+        superblock = self._tree.get(jobid >> (SLOT_BITS + INDEX_BITS))
+        if superblock is None:
+            return default
+        block = superblock.blocks.get((jobid >> SLOT_BITS) & (BLOCKS - 1))
         if block is None:
             return default
         job = block.slots[jobid & (SLOTS - 1)]
@@ -202,7 +212,7 @@ class JobMap(Versioned):
 
     def _block(self, jobid) -> Optional[Block]:
         if not isinstance(jobid, int) or isinstance(jobid, bool) or \
-                not 0 <= jobid < (BLOCK_NUMBERS << SLOT_BITS):
+                not 0 <= jobid < _ID_LIMIT:
             return None
         number, index, _ = _split(jobid)
         superblock = self._tree.get(number)

@@ -137,10 +137,9 @@ class Lane(Versioned):
 
     def count(self, status: str, delta: int) -> None:
         state = self.state
-        counts = state.counts or _ZEROS
-        index = _INDEX[status]
-        state.counts = counts[:index] + (counts[index] + delta,) + \
-            counts[index + 1:]
+        counts = list(state.counts or _ZEROS)
+        counts[_INDEX[status]] += delta
+        state.counts = tuple(counts)
 
     def nextStamp(self, now: int) -> int:
         """The stamp of an entry made at `now` (see `currentStamp`): after

@@ -99,8 +99,9 @@ def take(service, job):
         if holder is not None:
             holder.release(job.id)
         return lane
-    if job._token is not None:
-        segment, job._token = job._token, None
+    segment = job._token
+    if segment is not None:
+        del job._token     # a class default: not pickled with the job
         segment.chain.take(segment, job._entry)
     # A job filed in the schedule leaves its entry there (see `filed`).
     return lane
@@ -115,8 +116,9 @@ def file(service, job, due: float) -> None:
     cannot fire again): from its lane's 'schedule' chain into the
     schedule, which processors read in order."""
     job._moves += 1
-    if job._token is not None:
-        segment, job._token = job._token, None
+    segment = job._token
+    if segment is not None:
+        del job._token
         segment.chain.take(segment, job._entry)
         job._entry = None
     job.scheduledFor = None if due == NEVER else due

@@ -83,9 +83,12 @@ class Chain(Versioned):
     def take(self, segment: Segment, entry: int) -> None:
         """Remove `entry` from `segment`, one of this chain's; raise
         KeyError if it is not there."""
-        if entry not in segment.entries:
-            raise KeyError(entry)
-        segment.entries = tuple(e for e in segment.entries if e != entry)
+        entries = segment.entries
+        try:
+            index = entries.index(entry)
+        except ValueError:
+            raise KeyError(entry) from None
+        segment.entries = entries[:index] + entries[index + 1:]
         self._advance()
 
     def first(self, count: int = 1) -> Iterator[Tuple[Segment, int]]:
