@@ -10,7 +10,7 @@ from transaction.interfaces import TransientError
 from zope.interface import implementer
 
 from lovely import remotetask
-from lovely.remotetask import testing
+from lovely.remotetask import processing, testing
 from lovely.remotetask.session import CONFLICT, Session
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import ITask
@@ -202,6 +202,34 @@ def test_a_task_whose_writes_conflict_runs_again(app, anyDb):
     assert (job.attempts, job.output, job.error) == (1, 1, None)
     assert attempts == [1, 1]
     assert app['counter'].hits == 1 and app['counter'].rival
+
+
+def test_the_commit_of_an_add_wakes_the_idle_processor_of_this_process(app):
+    """The processor would look again in a minute; the commit that adds a
+    job wakes it at once."""
+    remotetask.provideTask(lambda n: n, name='echo')
+    service = newService(app, factory=remotetask.SimpleProcessor,
+                         waitTime=60)
+    service.startProcessing()
+    processor = processing.processorOf(service)
+    testing.waitUntil(lambda: processor._idle)     # waiting its minute
+    jobid = service.add('echo', 1)
+    transaction.commit()
+    waitForStatus(service, jobid, timeout=15)
+
+
+def test_an_add_with_no_processor_in_this_process_hooks_no_commit(app):
+    """Workers elsewhere find the job when they look: the add gives its
+    transaction no hook to wake a processor (a hook costs the commit)."""
+    remotetask.provideTask(lambda n: n, name='echo')
+    service = newService(app)
+    service.add('echo', 1)
+    assert list(transaction.get().getAfterCommitHooks()) == []
+    transaction.commit()
+    service.startProcessing()
+    service.add('echo', 2)
+    assert len(list(transaction.get().getAfterCommitHooks())) == 1
+    transaction.commit()
 
 
 class _LongWindow(remotetask.SimpleProcessor):

@@ -186,14 +186,16 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
                 return existing
         priority = checkPriority(priority)
         self._checkTask(task, input)
-        job = Job(self.jobs.allocate(ownLane(self)), task, input)
+        lane = ownLane(self)
+        job = Job(self.jobs.allocate(lane), task, input)
         if priority:
             job.priority = priority
         self.jobs.store(job)
         if key is not None:
             job.key = key
             self._keys.set(key, job.id)
-        placement.place(self, job, STARTLATER if startLater else QUEUED)
+        placement.place(self, job, STARTLATER if startLater else QUEUED,
+                        lane=lane)
         self._notify(JobAdded, job)
         return job.id
 
