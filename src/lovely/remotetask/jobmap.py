@@ -17,7 +17,7 @@ A writer's blocks are also linked in the order it filled them, newest
 last, so that jobs can be listed newest first (see `listing`).
 """
 import random
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, Optional
 
 from BTrees.IOBTree import IOBTree
 from ZODB.POSException import ConflictError
@@ -87,11 +87,6 @@ class Superblock(Versioned):
             old['blocks'], committed['blocks'], new['blocks'], 'block'))
 
 
-def _split(jobid: int) -> Tuple[int, int, int]:
-    return (jobid >> (SLOT_BITS + INDEX_BITS),
-            (jobid >> SLOT_BITS) & (BLOCKS - 1), jobid & (SLOTS - 1))
-
-
 class JobMap(Versioned):
     """A read-only mapping of job id to job (`ITaskService.jobs`), in id
     order; the service adds and removes jobs."""
@@ -105,16 +100,7 @@ class JobMap(Versioned):
     # The mapping
 
     def get(self, jobid, default=None):
-        # Every step of a job looks it up: `_block`, inlined.
-        if type(jobid) is not int and (
-                not isinstance(jobid, int) or isinstance(jobid, bool)):
-            return default
-        if not 0 <= jobid < _ID_LIMIT:
-            return default
-        superblock = self._tree.get(jobid >> (SLOT_BITS + INDEX_BITS))
-        if superblock is None:
-            return default
-        block = superblock.blocks.get((jobid >> SLOT_BITS) & (BLOCKS - 1))
+        block = self._block(jobid)
         if block is None:
             return default
         job = block.slots[jobid & (SLOTS - 1)]
@@ -211,12 +197,15 @@ class JobMap(Versioned):
     # Blocks
 
     def _block(self, jobid) -> Optional[Block]:
-        if not isinstance(jobid, int) or isinstance(jobid, bool) or \
-                not 0 <= jobid < _ID_LIMIT:
+        # Every step of a job looks it up here: no calls but the trees'.
+        if type(jobid) is not int and (
+                not isinstance(jobid, int) or isinstance(jobid, bool)):
             return None
-        number, index, _ = _split(jobid)
-        superblock = self._tree.get(number)
-        return None if superblock is None else superblock.blocks.get(index)
+        if not 0 <= jobid < _ID_LIMIT:
+            return None
+        superblock = self._tree.get(jobid >> (SLOT_BITS + INDEX_BITS))
+        return None if superblock is None else \
+            superblock.blocks.get((jobid >> SLOT_BITS) & (BLOCKS - 1))
 
     def _blockAt(self, number: int) -> Optional[Block]:
         return self._block(number << SLOT_BITS)

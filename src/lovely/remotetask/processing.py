@@ -170,10 +170,11 @@ def isRunning(service) -> bool:
 
 def wakeAfterCommit(service) -> None:
     """Wake `service`'s processor once the current transaction commits,
-    if one runs in this process: with none (an application whose workers
-    run elsewhere) the transaction gets no hook, which would cost every
-    add a tenth of its time.  A processor started between the add and
-    the commit finds the job when it looks next."""
+    if one runs in this process.  With none (an application whose workers
+    run elsewhere) the transaction gets no hook: a transaction with one
+    aborts every connection it used once it committed, a few percent of
+    an add.  A processor started between the add and the commit finds the
+    job when it looks next."""
     key = _key(service)
     if key in _running:     # a hint, read without the lock
         afterCommit(service, lambda: _wake(key), once=service)
