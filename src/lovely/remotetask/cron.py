@@ -27,7 +27,7 @@ import zoneinfo
 
 from lovely.remotetask.exceptions import ScheduleError
 from lovely.remotetask.schedule import (
-    LONGEST_MONTH, effectiveFields, firstFrom, runs, walkCalendar)
+    LONGEST_MONTH, effectiveFields, firstFrom, spans, walkCalendar)
 
 #: Names accepted for months (1-12) and weekdays (0-6, Sunday first).
 MONTH_NAMES = ('jan', 'feb', 'mar', 'apr', 'may', 'jun',
@@ -186,13 +186,7 @@ def _cronField(values, low, high, names=None) -> str:
 
     def text(value):
         return str(value) if names is None else names[value - low]
-    parts = []
-    for run in runs(values):
-        if len(run) > 2:
-            parts.append(f'{text(run[0])}-{text(run[-1])}')
-        else:
-            parts.extend(map(text, run))
-    return ','.join(parts)
+    return ','.join(spans(values, text, '-'))
 
 
 def _parseField(text, name, low, high, top, names) -> tuple:

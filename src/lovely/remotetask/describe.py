@@ -8,7 +8,7 @@ with the days named and the fields a schedule pins written out:
 """
 from typing import Callable, Sequence
 
-from lovely.remotetask.schedule import NAMES, effectiveFields, runs
+from lovely.remotetask.schedule import NAMES, effectiveFields, spans
 
 WEEKDAYS = tuple(name.title() for name in NAMES['dayOfWeek'])
 MONTHS = tuple(name.title() for name in NAMES['month'])
@@ -76,13 +76,7 @@ def _spans(values: Sequence[int], text: Callable[[int], str],
            last: str = 'and') -> str:
     """Sorted `values` as words: runs of three or more as "a to b", the
     rest listed, the last joined by `last`."""
-    parts = []
-    for run in runs(values):
-        if len(run) > 2:
-            parts.append(f'{text(run[0])} to {text(run[-1])}')
-        else:
-            parts.extend(map(text, run))
-    return _join(parts, last)
+    return _join(spans(values, text, ' to '), last)
 
 
 def _join(parts, last: str = 'and') -> str:

@@ -139,6 +139,19 @@ def runs(values) -> list:
     return found
 
 
+def spans(values, text, through: str) -> list:
+    """Sorted `values` as parts to show: a run of three or more consecutive
+    numbers as one part, its first and last joined by `through`, any other
+    value as a part of its own; each value shown by `text`."""
+    parts = []
+    for run in runs(values):
+        if len(run) > 2:
+            parts.append(f'{text(run[0])}{through}{text(run[-1])}')
+        else:
+            parts.extend(map(text, run))
+    return parts
+
+
 def checkDelay(delay) -> Optional[float]:
     """Return `delay` if it is None or a number of seconds >= 0."""
     if delay is None:
