@@ -1,4 +1,5 @@
-"""Helpers for tests that run a service in background threads."""
+"""Helpers for tests that run a service in background threads, and for
+what a read costs."""
 import transaction
 
 from lovely import remotetask
@@ -30,3 +31,18 @@ def waitForStatus(service, jobids, status='completed', timeout=30):
         return not remaining
 
     testing.waitUntil(done, timeout, interval=0.01)
+
+
+def loads(db, read):
+    """How many objects `read()` loads from the storage, cache emptied."""
+    db.cacheMinimize()
+    loaded = []
+    storage = db.storage
+    original = storage.loadBefore
+    storage.loadBefore = lambda oid, tid: (loaded.append(oid),
+                                           original(oid, tid))[1]
+    try:
+        read()
+    finally:
+        del storage.loadBefore
+    return len(set(loaded))

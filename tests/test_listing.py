@@ -10,6 +10,7 @@ from lovely import remotetask
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.listing import formatCursor, parseCursor
 from lovely.remotetask.task import TaskError
+from services import loads
 
 
 @pytest.fixture
@@ -46,21 +47,6 @@ def fill(tms, services, count, task='echo'):
     for tm in tms:
         tm.commit()
     return ids
-
-
-def loads(db, read):
-    """How many objects `read()` loads from the storage, cache emptied."""
-    db.cacheMinimize()
-    loaded = []
-    storage = db.storage
-    original = storage.loadBefore
-    storage.loadBefore = lambda oid, tid: (loaded.append(oid),
-                                           original(oid, tid))[1]
-    try:
-        read()
-    finally:
-        del storage.loadBefore
-    return len(set(loaded))
 
 
 def cursorAt(service, status, position, limit=100):
