@@ -32,11 +32,13 @@ class _Counter:
 
 class _ReferencePickler(pickle.Pickler):
     # ZODB stores persistent objects as references, not inline: stop at them
-    # as it does, rather than pickling whatever graph they lead to.
-    def persistent_id(self, obj):
+    # as it does, rather than pickling whatever graph they lead to.  The
+    # pickler asks `reducer_override` only about objects of classes it does
+    # not know (a `persistent_id` would be called for every int and str).
+    def reducer_override(self, obj):
         if isinstance(obj, persistent.Persistent):
-            return id(obj)
-        return None
+            return int, (0,)
+        return NotImplemented
 
 
 def storedSize(value, what: str, limit: int = MAX_STORED_SIZE) -> int:

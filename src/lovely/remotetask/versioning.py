@@ -21,8 +21,11 @@ class Versioned(persistent.Persistent):
     _migrations = {0: dict}
 
     def __setstate__(self, state):
-        state = dict(state or {})
         current = type(self)._stateVersion
+        if state and state.get('_stateVersion') == current:
+            # Most loads: nothing to migrate, and no copy to make.
+            return super().__setstate__(state)
+        state = dict(state or {})
         version = state.get('_stateVersion', 0)
         if version > current:
             raise RemoteTaskError(
