@@ -411,6 +411,26 @@ def test_failed_jobs_are_retried_by_hand_one_by_one_or_all(service):
     assert 'Traceback' in job.history[-1]['traceback']
 
 
+def test_a_first_attempt_that_succeeded_is_told_by_the_job_itself(service):
+    """Most jobs succeed at once: their history is not stored apart, yet
+    reads as every other job's; a cron job keeps each run."""
+    remotetask.provideTask(lambda input: input, name='echo')
+    jobid = service.add('echo', 'x')
+    cronid = service.addCronJob('echo', minute=(0,))
+    service.promote(0)
+    service.process(3600)
+    service.promote(7200)
+    service.process(7200)
+    job = service.jobs[jobid]
+    assert '_attempts' not in job.__getstate__()
+    assert job.history == (dict(
+        attempt=1, worker=job.worker, started=job.started,
+        ended=job.completed, error=None, traceback=None),)
+    cron = service.jobs[cronid]
+    assert [(run['attempt'], run['error']) for run in cron.history] == [
+        (1, None), (1, None)]
+
+
 def test_finished_jobs_are_counted_by_minute(service):
     remotetask.provideTask(lambda input: input, name='echo')
     jobid = service.add('echo', 1)

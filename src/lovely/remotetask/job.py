@@ -70,8 +70,13 @@ class Job(Versioned):
     key = None
     scheduledFor = None
     # The attempts made, newest last, as tuples in ATTEMPT_FIELDS' order:
-    # a job is written at every step, and tuples pickle small.
+    # a job is written at every step, and tuples pickle small.  A first
+    # attempt that succeeded, as most do, is left out: the job's own
+    # fields tell it (see `history`).
     _attempts = ()
+    #: Whether every attempt is kept, even a lone success (the runs of a
+    #: cron job, which all count as first attempts).
+    _keepsEveryAttempt = False
     #: (fraction, message, time) of the last progress report, or None.
     progress = None
     #: Set when the job was cancelled while it ran: it is asked to stop.
@@ -101,6 +106,9 @@ class Job(Versioned):
 
     def recordAttempt(self, ended: float, error=None, traceback=None):
         """Add the attempt that just ended to the history."""
+        if error is None and self.attempts == 1 and not self._attempts \
+                and not self._keepsEveryAttempt:
+            return
         if traceback is not None and len(traceback) > TRACEBACK_LENGTH:
             traceback = '...\n' + traceback[-TRACEBACK_LENGTH:]
         attempt = (self.attempts, self.worker, self.started, ended, error,
@@ -110,8 +118,13 @@ class Job(Versioned):
     @property
     def history(self) -> tuple:
         """The attempts made, newest last: dicts of ATTEMPT_FIELDS."""
+        attempts = self._attempts
+        if not attempts and self.status == interfaces.COMPLETED and \
+                self.attempts == 1:
+            attempts = ((1, self.worker, self.started, self.completed, None,
+                         None),)
         return tuple(dict(zip(ATTEMPT_FIELDS, attempt))
-                     for attempt in self._attempts)
+                     for attempt in attempts)
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.id}>'
@@ -121,6 +134,7 @@ class Job(Versioned):
 class CronJob(Job):
 
     status = interfaces.CRONJOB
+    _keepsEveryAttempt = True
     minute = hour = dayOfMonth = month = dayOfWeek = ()
     delay = None
     cron = None
