@@ -423,3 +423,31 @@ def test_lane_state_of_plain_attributes_is_read_packed():
     fresh.__setstate__(LaneState().__getstate__())
     assert (fresh.counts, fresh.stamp, fresh.minute, fresh.retired) == (
         (), 0, None, False)
+
+
+def test_an_entry_is_stamped_without_waiting_for_the_storage_lock(stored, db):
+    """A FileStorage holds its lock while it syncs a commit to disk; a
+    producer stamping its entry meanwhile reads its own snapshot instead."""
+    import threading
+    from lovely.remotetask.lanes import _lastSeen
+    storage = stored._p_jar._normal_storage
+    expected = db.lastTransaction()
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with db.storage._lock:
+            held.set()
+            release.wait(10)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        seen = []
+        reader = threading.Thread(
+            target=lambda: seen.append(_lastSeen(storage)), daemon=True)
+        reader.start()
+        reader.join(5)
+        assert seen == [expected]
+    finally:
+        release.set()
+        holder.join()

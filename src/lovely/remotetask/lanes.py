@@ -14,13 +14,13 @@ finished jobs of each status).  No other connection appends to them or
 counts in them.  Readers merge the lanes: counts add up, and chains are
 read in the order of their entries' stamps.
 
-A stamp is the database's last transaction id when the entry was made
-(cut to about a millisecond), and a count of the lane's entries made in
-that millisecond: an entry made after another transaction committed sorts
-after the entries that transaction made, and a lane's entries sort in the
-order it made them.  Jobs are so first in, first out as far as commit
-order tells; jobs added by transactions running at the same time may come
-in either order.  An entry is its stamp and its job id in one int, so that
+A stamp is the last transaction the writer's connection sees (the start
+of its snapshot, cut to about a millisecond), and a count of the lane's
+entries made in that millisecond: an entry made in a transaction that
+began after another committed sorts after the entries that transaction
+made, and a lane's entries sort in the order it made them.  Jobs are so
+first in, first out as far as commit order tells; jobs added by
+transactions running at the same time may come in either order.  An entry is its stamp and its job id in one int, so that
 entries sort as they should.
 """
 import random
@@ -28,7 +28,7 @@ import struct
 import time
 from typing import Dict, Iterator, Optional
 
-from ZODB.utils import newTid, u64
+from ZODB.utils import newTid, p64, u64
 
 from lovely.remotetask.interfaces import (
     CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER)
@@ -86,12 +86,26 @@ def currentStamp(service) -> int:
     last transaction, or the clock for a service in no database, counted
     from when the service was made (so that stamps take few bytes)."""
     jar = service._p_jar
-    # The connection's own storage (not the one a savepoint puts in its
-    # place): RelStorage's shared one may not be used from several threads.
-    tid = jar._normal_storage.lastTransaction() if jar is not None else None
+    tid = _lastSeen(jar._normal_storage) if jar is not None else None
     if not tid or tid == b'\0' * 8:
         tid = newTid(None)
     return _milliseconds(tid) - service._lanes.epoch
+
+
+def _lastSeen(storage) -> Optional[bytes]:
+    """The last transaction a connection's own storage (not the one a
+    savepoint puts in its place) sees.
+
+    ZODB's MVCC adapter (FileStorage, ZEO) keeps where the connection's
+    snapshot starts: reading it takes no lock, whereas the storage's
+    `lastTransaction` waits for the storage lock, which a FileStorage
+    holds while it syncs a commit to disk.  Other storages (RelStorage)
+    are asked.
+    """
+    start = getattr(storage, '_start', None)
+    if start:
+        return p64(u64(start) - 1)
+    return storage.lastTransaction()
 
 
 #: The statuses a lane counts, in the order of `LaneState.counts`.
