@@ -28,6 +28,7 @@ import struct
 import time
 from typing import Dict, Iterator, Optional
 
+from ZODB.mvccadapter import MVCCAdapterInstance
 from ZODB.utils import newTid, p64, u64
 
 from lovely.remotetask.interfaces import (
@@ -102,7 +103,8 @@ def _lastSeen(storage) -> Optional[bytes]:
     holds while it syncs a commit to disk.  Other storages (RelStorage)
     are asked.
     """
-    start = getattr(storage, '_start', None)
+    start = storage._start if isinstance(storage, MVCCAdapterInstance) \
+        else None
     if start:
         return p64(u64(start) - 1)
     return storage.lastTransaction()
