@@ -20,8 +20,9 @@ entries made in that millisecond: an entry made in a transaction that
 began after another committed sorts after the entries that transaction
 made, and a lane's entries sort in the order it made them.  Jobs are so
 first in, first out as far as commit order tells; jobs added by
-transactions running at the same time may come in either order.  An entry is its stamp and its job id in one int, so that
-entries sort as they should.
+transactions running at the same time may come in either order.  An
+entry is its stamp and its job id in one int, so that entries sort as
+they should.
 """
 import random
 import struct
@@ -83,9 +84,10 @@ def _milliseconds(tid: bytes) -> int:
 
 
 def currentStamp(service) -> int:
-    """The time of an entry made now, for `Lane.nextStamp`: the database's
-    last transaction, or the clock for a service in no database, counted
-    from when the service was made (so that stamps take few bytes)."""
+    """The time of an entry made now, for `Lane.nextStamp`: the last
+    transaction the connection sees, or the clock for a service in no
+    database, counted from when the service was made (so that stamps take
+    few bytes)."""
     jar = service._p_jar
     tid = _lastSeen(jar._normal_storage) if jar is not None else None
     if not tid or tid == b'\0' * 8:
