@@ -111,9 +111,13 @@ class Job(Versioned):
             return
         if traceback is not None and len(traceback) > TRACEBACK_LENGTH:
             traceback = '...\n' + traceback[-TRACEBACK_LENGTH:]
-        attempt = (self.attempts, self.worker, self.started, ended, error,
-                   traceback)
+        attempt = self._attempt(ended, error, traceback)
         self._attempts = (self._attempts + (attempt,))[-HISTORY_LENGTH:]
+
+    def _attempt(self, ended: float, error=None, traceback=None) -> tuple:
+        """The attempt in hand, ended at `ended`, in ATTEMPT_FIELDS' order."""
+        return (self.attempts, self.worker, self.started, ended, error,
+                traceback)
 
     @property
     def history(self) -> tuple:
@@ -121,8 +125,7 @@ class Job(Versioned):
         attempts = self._attempts
         if not attempts and self.status == interfaces.COMPLETED and \
                 self.attempts == 1:
-            attempts = ((1, self.worker, self.started, self.completed, None,
-                         None),)
+            attempts = (self._attempt(self.completed),)
         return tuple(dict(zip(ATTEMPT_FIELDS, attempt))
                      for attempt in attempts)
 
