@@ -2,6 +2,7 @@
 service that changes meanwhile shows each job once."""
 import base64
 import json
+import time
 
 import pytest
 import transaction
@@ -138,3 +139,26 @@ def test_what_is_no_cursor(two, text):
     tms, services = two
     with pytest.raises(InvalidArgumentError, match='is not a cursor'):
         services[0].jobsPage(None, text)
+
+
+def test_a_job_that_comes_after_a_quiet_spell_waits_since_it_came(
+        two, monkeypatch):
+    # An entry's stamp is the last commit its writer saw: an hour before,
+    # when nothing was committed for an hour.
+    tms, services = two
+    hourLater = time.time() + 3600
+    monkeypatch.setattr(time, 'time', lambda clock=time.time: clock() + 3600)
+    services[0].add('echo', 1)
+    tms[0].commit()
+    assert services[0].oldestWaiting() >= hourLater
+
+
+def test_a_cron_run_waits_since_it_was_due():
+    remotetask.provideTask(lambda input: input, name='echo')
+    service = remotetask.TaskService()
+    jobid = service.addCronJob('echo', minute=(0,))
+    job = service.jobs[jobid]
+    service.promote()                  # files it for its next hour
+    service.promote(now=job.scheduledFor + 30)
+    assert service.queueLength() == 1
+    assert service.oldestWaiting() >= job.lastRun

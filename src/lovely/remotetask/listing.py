@@ -58,12 +58,26 @@ class Listing:
 
     def oldestWaiting(self) -> Optional[float]:
         """Since when the job that waits longest in the queue waits (epoch
-        seconds), or None."""
+        seconds), or None.
+
+        An entry's stamp is the last commit its writer saw, which after a
+        quiet spell may be long before the entry was made: the job's own
+        times (added, due, last ended) bound it from below.
+        """
         heads = [chain.peek() for lane in self._lanes
                  for channel, chain in lane.chains.items()
                  if isinstance(channel, tuple)]
-        heads = [value for value in heads if value is not None]
-        return stampTime(self, entryStamp(min(heads))) if heads else None
+        return min((self._waitingSince(entry) for entry in heads
+                    if entry is not None), default=None)
+
+    def _waitingSince(self, entry: int) -> float:
+        since = stampTime(self, entryStamp(entry))
+        job = self.jobs.get(entryId(entry))
+        if job is None:
+            return since
+        delay = getattr(job, 'delay', None) or 0
+        return max(since, job.created + delay, job.completed or 0,
+                   getattr(job, 'lastRun', None) or 0)
 
     def jobsPage(self, status=None, after: Optional[str] = None,
                  limit: int = 50, task: Optional[str] = None):
