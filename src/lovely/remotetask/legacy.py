@@ -2,15 +2,13 @@
 migration.
 
 Those versions kept one queue per priority, shared by every writer, and
-indexes beside the jobs.  Their classes stay here so that such a service
-still loads; `migrate` moves it, in the current transaction, to the
-stored structures of this version, keeping every job, its id, its status
-and its place in the queue.  Workers and ``remotetask serve`` migrate the
+indexes beside the jobs.  Their queue classes stay in `queue`, where they
+were stored, so that such a service still loads; `migrate` moves it, in
+the current transaction, to the stored structures of this version,
+keeping every job, its id, its status and its place in the queue.  Workers and ``remotetask serve`` migrate the
 services they start; ``remotetask migrate`` migrates all of a database's.
 """
 import logging
-
-import persistent
 
 from lovely.remotetask.interfaces import (
     CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER)
@@ -22,25 +20,6 @@ OLD_ATTRIBUTES = (
     '_queue', '_scheduled', '_unscheduled', '_finished', '_queues',
     '_progress', '_stopRequests', '_startLater', 'keepFinished',
     '_legacyLayout')
-
-
-class _Segment(persistent.Persistent):
-    """A segment of the old queues: ids in order."""
-
-    entries = ()
-    next = None
-
-
-class JobQueue(persistent.Persistent):
-    """An old queue: a chain of segments."""
-
-    _head = None
-
-    def __iter__(self):
-        segment = self._head
-        while segment is not None:
-            yield from segment.entries
-            segment = segment.next
 
 
 def markLegacy(state: dict) -> dict:

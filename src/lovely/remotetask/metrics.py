@@ -20,20 +20,9 @@ except ImportError:   # pragma: no cover - the package is optional
 from lovely.remotetask import packing
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.locate import applicationRoot, listServices
+from lovely.remotetask.runtimes import RUN_SECONDS, observeRun
 
-if prometheus_client is not None:
-    RUN_SECONDS = prometheus_client.Histogram(
-        'remotetask_task_run_seconds', 'Seconds a task took to run, by task',
-        ['task'])
-else:   # pragma: no cover
-    RUN_SECONDS = None
-
-
-def observeRun(task: str, seconds: float) -> None:
-    """Count a run of `task` that took `seconds` (nothing without
-    prometheus_client)."""
-    if RUN_SECONDS is not None:
-        RUN_SECONDS.labels(task=task).observe(seconds)
+__all__ = ['ServiceCollector', 'observeRun', 'registry', 'serve', 'wsgiApp']
 
 
 class ServiceCollector:

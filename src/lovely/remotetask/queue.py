@@ -13,6 +13,7 @@ conflict: a job is claimed once.
 """
 from typing import Iterator, Optional, Tuple
 
+import persistent
 from ZODB.POSException import ConflictError
 
 from lovely.remotetask.merge import mergeEntries, mergeFields
@@ -129,11 +130,21 @@ class Chain(Versioned):
             segment = segment.next
 
 
+class _Segment(persistent.Persistent):
+    """A segment of the queues of the development versions before lanes,
+    which stored it under this module's name (see `legacy`)."""
 
-def __getattr__(name):
-    # The classes the development versions before lanes stored under this
-    # module's name, for their services to load (see `legacy`).
-    if name in ('JobQueue', '_Segment'):
-        from lovely.remotetask import legacy
-        return getattr(legacy, name)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    entries = ()
+    next = None
+
+
+class JobQueue(persistent.Persistent):
+    """A queue of those versions: a chain of `_Segment`s."""
+
+    _head = None
+
+    def __iter__(self):
+        segment = self._head
+        while segment is not None:
+            yield from segment.entries
+            segment = segment.next

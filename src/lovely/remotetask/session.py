@@ -16,7 +16,7 @@ from typing import Optional
 import transaction
 from transaction.interfaces import TransientError
 
-from lovely.remotetask import metrics
+from lovely.remotetask import runtimes
 from lovely.remotetask.defaults import (
     CONFLICT_RETRIES, CONFLICT_WAIT, RECORD_TIMEOUT)
 from lovely.remotetask.exceptions import JobStateError
@@ -184,7 +184,7 @@ class Session:
                 conflict = error
                 continue
             finally:
-                metrics.observeRun(claim.taskName,
+                runtimes.observeRun(claim.taskName,
                                    time.monotonic() - started)
             if not outcome.ok or _nothingJoined(self.tm.get()):
                 self.tm.abort()

@@ -1,11 +1,10 @@
-"""BTrees with small interior nodes, for keys that arrive in order.
+"""The job trees of the development versions before lanes, which stored
+them under this module's name: kept so that such a service still loads
+(see `legacy`; `jobmap` holds the jobs now).
 
-Job ids are handed out in sequence, so every insertion lands at the right
-edge of the tree and splits a bucket every few dozen inserts.  Each split
-rewrites the parent node; with the default 500 children that node grows
-with the number of jobs, and so did the bytes written per job (measured:
-1.7 KB per add with an empty service, 2.4 KB with 20,000 jobs).  With 32
-children the rewrite stays small and the tree only grows a level deeper.
+They are BTrees with small interior nodes, for keys that arrive in order:
+with 32 children a split rewrites a small parent node, where the default
+500 made the bytes written per add grow with the number of jobs.
 """
 from BTrees.IIBTree import IITreeSet
 from BTrees.IOBTree import IOBTree
