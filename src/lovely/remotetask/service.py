@@ -20,7 +20,7 @@ from lovely.remotetask import interfaces, legacy, placement, processing
 from lovely.remotetask.autostart import (  # the seed had them here
     bootStrapSubscriber, getAutostartServiceNames)
 from lovely.remotetask.context import checkProgress
-from lovely.remotetask.defaults import MAX_STORED_SIZE, PACK_KEEP, WAIT_TIME
+from lovely.remotetask.defaults import WAIT_TIME
 from lovely.remotetask.events import JobAdded, JobCancelled, notifyOnCommit
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, JobStateError, RemoteTaskError, UnknownJobError,
@@ -38,6 +38,8 @@ from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.processor import SimpleProcessor
 from lovely.remotetask.protocol import WorkerProtocol
 from lovely.remotetask.registry import KeyIndex, Registry
+from lovely.remotetask.settings import (  # Settings: stored under this name
+    Setting, Settings, setting)
 from lovely.remotetask.versioning import Versioned
 
 __all__ = ['TaskService', 'bootStrapSubscriber', 'getAutostartServiceNames']
@@ -69,43 +71,8 @@ def checkKey(key):
     return key
 
 
-class Settings(Versioned):
-    """What users set on a service, kept apart from it so that setting it
-    does not change the service object that every transaction reads."""
-
-    # Settings added later: settings stored before read these.
-    packEvery = None
-    packKeep = PACK_KEEP
-
-    def __init__(self) -> None:
-        self._initState()
-        #: Seconds finished jobs are kept; None keeps them until `clean`.
-        self.keepFinished = None
-        #: Whether processors leave the service's jobs alone.
-        self.paused = False
-        #: The most bytes an input, result or error may take when stored.
-        self.maxStoredSize = MAX_STORED_SIZE
-        #: Seconds between packs of the database by the service's
-        #: processors; None packs never (see `packing`).
-        self.packEvery = None
-        #: Seconds of history those packs keep.
-        self.packKeep = PACK_KEEP
-
-
 #: What a service of this version stores beside its jobs.
 _STRUCTURES = ('_lanes', '_schedule', '_keys', '_settings')
-
-
-class _Setting(property):
-    """A service's attribute that lives in its `Settings`."""
-
-
-def _setting(name, doc, check=None):
-    def set(self, value):
-        setattr(self._settings, name,
-                value if check is None else check(value))
-    return _Setting(lambda self: getattr(self._settings, name), set,
-                    doc=doc)
 
 
 @implementer(interfaces.ITaskService, interfaces.IWorkerProtocol)
@@ -122,16 +89,16 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
     processorFactory = SimpleProcessor
     processorArguments = types.MappingProxyType({'waitTime': WAIT_TIME})
 
-    keepFinished = _setting(
+    keepFinished = setting(
         'keepFinished', 'Seconds finished jobs are kept; None keeps them '
         'until `clean`.')
-    maxStoredSize = _setting(
+    maxStoredSize = setting(
         'maxStoredSize', 'The most bytes a job\'s input, result or error '
         'may take when stored.')
-    packEvery = _setting(
+    packEvery = setting(
         'packEvery', 'Seconds between packs of the database by the '
         'service\'s processors; None packs never.', checkPackEvery)
-    packKeep = _setting(
+    packKeep = setting(
         'packKeep', 'Seconds of history the packs keep.', checkPackKeep)
 
     def __init__(self) -> None:
@@ -164,9 +131,9 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
     def __setattr__(self, name, value):
         # Persistent marks an object changed on any attribute set, a
         # property's too: a setting changes the Settings object alone.
-        setting = getattr(type(self), name, None)
-        if isinstance(setting, _Setting):
-            setting.__set__(self, value)
+        attribute = getattr(type(self), name, None)
+        if isinstance(attribute, Setting):
+            attribute.__set__(self, value)
         else:
             super().__setattr__(name, value)
 
