@@ -289,6 +289,32 @@ def test_pack_command_expires_and_packs_a_filestorage(tmp_path, cli):
     assert not onDisk(path, marker)
 
 
+def test_pack_command_can_remove_the_old_copy(tmp_path, cli):
+    path = str(tmp_path / 'Data.fs')
+
+    def runJobs():
+        db = DB(FileStorage(path))
+        connection = db.open()
+        root = remotetask.getApplicationRoot(connection, create=True)
+        finish(root['svc'] if 'svc' in root else newService(connection), 10)
+        connection.close()
+        db.close()
+    runJobs()
+    assert cli('pack', '--db', path)[0] == 0
+    assert os.path.exists(path + '.old')     # FileStorage's default
+    os.remove(path + '.old')
+    runJobs()
+    code, out, err = cli('pack', '--db', path, '--no-keep-old')
+    assert (code, err) == (0, '')
+    assert 'packed in' in out and not os.path.exists(path + '.old')
+
+
+def test_only_a_filestorage_of_the_command_drops_its_old_copy(cli):
+    code, out, err = cli('pack', '--db', 'memory://', '--no-keep-old')
+    assert (code, out) == (2, '')
+    assert err.startswith('remotetask: --no-keep-old is for a FileStorage')
+
+
 @pytest.mark.parametrize('days, message', [
     ('-1', "must be a number of days from 0 to 3650, not '-1'"),
     ('3651', "must be a number of days from 0 to 3650, not '3651'"),

@@ -383,6 +383,8 @@ def pack(session, args):
     found, then pack the database: one pack at a time (see `packing`)."""
     from lovely.remotetask import packing
     from lovely.remotetask.exceptions import PackBusyError
+    if not args.keep_old:
+        _dropOldCopy(session.db.storage)
     root = applicationRoot(session.connection, args.root_key)
     services = [entry.service._p_oid for entry in listServices(root)
                 if entry.service.keepFinished is not None]
@@ -401,6 +403,18 @@ def pack(session, args):
            f'-> {_bytes(result.sizeAfter)}; history before '
            f'{formatTime(result.packTime)} UTC dropped; {result.expired} '
            f'finished jobs past their retention removed first')
+
+
+def _dropOldCopy(storage) -> None:
+    """Make a FileStorage this command opened remove the copy a pack
+    leaves (``Data.fs.old``), which would double the disk it takes."""
+    from ZODB.FileStorage import FileStorage
+    if not isinstance(storage, FileStorage):
+        raise CommandError(
+            '--no-keep-old is for a FileStorage the command opens (file:// '
+            'or a path); a ZEO server keeps or removes Data.fs.old as its '
+            'own configuration says ("pack-keep-old false")')
+    storage.pack_keep_old = False
 
 
 def _bytes(size) -> str:

@@ -216,5 +216,9 @@ def addParsers(commands, common) -> None:
                         type=arguments.days(),
                         help='keep the history of the last N days (default '
                         '0: only what is current)')
+    parser.add_argument('--no-keep-old', dest='keep_old',
+                        action='store_false',
+                        help='remove the copy of a FileStorage that its '
+                        'pack leaves (Data.fs.old) once the pack is done')
     parser.add_argument('--json', action='store_true',
                         help='print what the pack did as JSON')
