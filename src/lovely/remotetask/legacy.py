@@ -5,8 +5,9 @@ Those versions kept one queue per priority, shared by every writer, and
 indexes beside the jobs.  Their queue classes stay in `queue`, where they
 were stored, so that such a service still loads; `migrate` moves it, in
 the current transaction, to the stored structures of this version,
-keeping every job, its id, its status and its place in the queue.  Workers and ``remotetask serve`` migrate the
-services they start; ``remotetask migrate`` migrates all of a database's.
+keeping every job, its id, its status and its place in the queue.
+Workers and ``remotetask serve`` migrate the services they start;
+``remotetask migrate`` migrates all of a database's.
 """
 import logging
 

@@ -185,7 +185,7 @@ class Session:
                 continue
             finally:
                 runtimes.observeRun(claim.taskName,
-                                   time.monotonic() - started)
+                                    time.monotonic() - started)
             if not outcome.ok or _nothingJoined(self.tm.get()):
                 self.tm.abort()
                 return outcome
