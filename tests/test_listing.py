@@ -105,7 +105,8 @@ def test_paging_through_a_changing_service_shows_each_job_once(two):
 
 def test_a_failed_job_that_fails_again_skips_nothing(two):
     """The cursor's place of a chain is the entry of a job: one that left
-    and came back (retried, failed again) has a new entry at the end."""
+    and came back (retried, failed again) has a new entry, the newest, and
+    says nothing of where the listing stood."""
     tms, services = two
     ids = fill(tms, services, 120, task='fail')
     for side, (service, tm) in enumerate(zip(services, tms)):
@@ -117,17 +118,22 @@ def test_a_failed_job_that_fails_again_skips_nothing(two):
     page, cursor = service.jobsPage('error', None, 10)
     shown = [job.id for job in page]
     following, _ = service.jobsPage('error', cursor, 10)
-    for job in following[:2]:
-        service.retry(job.id)
+    # Two jobs after the cursor and the one it stands at fail again.
+    again = [job.id for job in following[:2]] + [shown[-1]]
+    for jobid in again:
+        service.retry(jobid)
     service.process()
     tms[0].commit()
     rest, cursor = [], cursor
     while cursor is not None:
         page, cursor = service.jobsPage('error', cursor, 10)
         rest += [job.id for job in page]
-    # Each once: those that came back at their new place.
-    assert sorted(shown + rest) == sorted(ids)
-    assert rest[-2:] == [job.id for job in following[:2]]
+    # Each once, but for those that failed again: they are the newest now,
+    # before where the listing stood.
+    assert sorted(shown + rest + again[:2]) == sorted(ids)
+    assert not set(again) & set(rest)
+    top, _ = service.jobsPage('error', None, 3)
+    assert sorted(job.id for job in top) == sorted(again)
 
 
 @pytest.mark.parametrize('text', [

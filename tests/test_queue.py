@@ -165,3 +165,72 @@ def test_an_append_to_a_segment_left_behind_conflicts(clients):
     stale.commit()
     reader.abort()
     assert pull(reader.root['chain']) == 'b'
+
+
+def newestFirst(chain, start=None):
+    return [value for segment in chain.newestFirst(start)
+            for value in reversed(segment.entries)]
+
+
+def test_newest_first_over_a_chain_that_links_back():
+    chain = Chain(linksBack=True)
+    tokens = [chain.append(i) for i in range(3 * SEGMENT_SIZE + 5)]
+    for _ in range(SEGMENT_SIZE + 3):       # the reader moves the head on
+        pull(chain)
+    assert newestFirst(chain) == list(reversed(list(chain)))
+    middle = tokens[2 * SEGMENT_SIZE]
+    assert newestFirst(chain, middle) == \
+        list(range(3 * SEGMENT_SIZE - 1, SEGMENT_SIZE + 2, -1))
+
+
+def test_newest_first_over_segments_made_before_chains_linked_back():
+    chain = Chain()
+    for i in range(2 * SEGMENT_SIZE + 7):
+        chain.append(i)
+    chain.linksBack = True                  # as `Lane.chain` turns it on
+    for i in range(2 * SEGMENT_SIZE + 7, 4 * SEGMENT_SIZE):
+        chain.append(i)
+    pull(chain)
+    assert newestFirst(chain) == list(range(4 * SEGMENT_SIZE - 1, 0, -1))
+
+
+def test_what_the_head_left_is_garbage_a_pack_collects(db):
+    import transaction
+    from ZODB.POSException import POSKeyError
+    connection = db.open()
+    chain = connection.root()['chain'] = Chain(linksBack=True)
+    for i in range(3 * SEGMENT_SIZE):
+        chain.append(i)
+    transaction.commit()
+    left = chain.head._p_oid
+    for _ in range(SEGMENT_SIZE + 1):
+        pull(chain)
+    transaction.commit()
+    assert chain.head.prev is None
+    db.pack()
+    connection.cacheMinimize()
+    with pytest.raises(POSKeyError):
+        db.storage.load(left)
+    assert newestFirst(chain) == list(range(3 * SEGMENT_SIZE - 1,
+                                            SEGMENT_SIZE, -1))
+    connection.close()
+
+
+def test_a_reader_cutting_the_link_back_and_the_writer_appending_merge(
+        clients):
+    a, b = clients(), clients()
+    chain = a.root['chain'] = Chain(linksBack=True)
+    for i in range(2 * SEGMENT_SIZE - 1):
+        chain.append(i)
+    a.commit()
+    b.abort()
+    for i in range(SEGMENT_SIZE):     # the head moves to the tail segment
+        assert pull(a.root['chain']) == i
+    b.root['chain'].append('new')     # which the writer appends to
+    a.commit()
+    b.commit()
+    a.abort()
+    chain = a.root['chain']
+    assert chain.head.prev is None
+    assert newestFirst(chain) == \
+        ['new'] + list(range(2 * SEGMENT_SIZE - 2, SEGMENT_SIZE - 1, -1))

@@ -545,7 +545,7 @@ def test_the_listing_says_its_order(browser):
     assert browser.get('/services/svc').html.select_one(
         '#order').text.split('.')[0] == 'All jobs, newest first'
     assert browser.get('/services/svc?status=error').html.select_one(
-        '#order').text.startswith('Failed jobs in the order they failed')
+        '#order').text.startswith('Failed jobs, the last to fail first.')
     text = browser.get('/services/svc?sort=task').html.select_one(
         '#order').text
     assert 'This page is sorted by task; sorting orders the jobs of this ' \
@@ -589,7 +589,10 @@ def test_retry_selected_and_all(browser, reader):
     assert page.html.select_one('#retry-selected')['formaction'] == (
         '/services/svc/retry')
     form = page.forms['jobs-form']
-    form.get('ids', index=0).checked = True
+    # The last to fail first: the first job is the third box.
+    assert [int(box['value']) for box in page.html.select('input.select')] \
+        == failed[::-1]
+    form.get('ids', index=2).checked = True
     form.action = '/services/svc/retry'      # as the button's formaction
     page = form.submit(status=303).follow()
     assert page.html.select_one('#flash').text == 'Retried 1 job.'

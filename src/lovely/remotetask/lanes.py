@@ -191,11 +191,15 @@ class Lane(Versioned):
                 for minute, counts in found.items()}
 
     def chain(self, channel) -> Chain:
-        """This lane's chain of `channel`, made when first needed."""
+        """This lane's chain of `channel`, made when first needed.  The
+        finished jobs' chains are listed newest first too: they link
+        back (from their next segment on, for chains stored before)."""
         chain = self.chains.get(channel)
         if chain is None:
-            chain = Chain()
+            chain = Chain(linksBack=channel in FINISHED)
             self.chains = {**self.chains, channel: chain}
+        elif channel in FINISHED and not chain.linksBack:
+            chain.linksBack = True
         return chain
 
     def isEmpty(self) -> bool:

@@ -2,7 +2,9 @@
 
 Every listing is a stream of (key, job id) in ascending key order, read
 from the index that holds the jobs of a status (see `placement`), or, for
-all jobs, from the writers' blocks of ids newest first (see `jobmap`).  A
+all jobs, from the writers' blocks of ids newest first (see `jobmap`).
+Finished jobs are read from their chains' tails, the last to finish
+first.  A
 page ends with a cursor, the key of its last job: the next page reads on
 past it, so jobs that come or go meanwhile neither repeat nor get skipped.
 
@@ -24,7 +26,7 @@ from typing import Iterator, Optional
 
 from lovely.remotetask import placement
 from lovely.remotetask.exceptions import InvalidArgumentError
-from lovely.remotetask.interfaces import PROCESSING, QUEUED
+from lovely.remotetask.interfaces import FINISHED, PROCESSING, QUEUED
 from lovely.remotetask.jobmap import SLOTS
 from lovely.remotetask.lanes import entryId, entryStamp, stampTime
 
@@ -143,9 +145,12 @@ class _Places:
                     (cursor is None or (-job.created, -job.id) >= cursor):
                 self.blocks.setdefault(block.lane.key, (block, hint))
 
-    def segmentsOf(self, chain):
+    def segmentsOf(self, chain, newestFirst: bool = False):
         """The segments of `chain` from where the cursor left it."""
         segment = self.segments.get(id(chain))
+        if newestFirst:
+            yield from chain.newestFirst(segment)
+            return
         if segment is None:
             yield from chain._segments()
             return
@@ -153,15 +158,17 @@ class _Places:
             yield segment
             segment = segment.next
 
-    def merged(self, chains) -> Iterator[int]:
-        """The entries of several chains in order, each chain read from
-        where the cursor left it."""
+    def merged(self, chains, newestFirst: bool = False) -> Iterator[int]:
+        """The entries of several chains in order (or the reverse), each
+        chain read from where the cursor left it."""
         def entries(chain):
-            for segment in self.segmentsOf(chain):
-                for value in segment.entries:
+            for segment in self.segmentsOf(chain, newestFirst):
+                values = segment.entries
+                for value in reversed(values) if newestFirst else values:
                     self.places[id(chain)] = value
                     yield value
-        return heapq.merge(*[entries(chain) for chain in chains])
+        return heapq.merge(*[entries(chain) for chain in chains],
+                           reverse=newestFirst)
 
 
 def _stream(service, status, places) -> Iterator[tuple]:
@@ -178,6 +185,10 @@ def _stream(service, status, places) -> Iterator[tuple]:
         return itertools.chain(local, held)
     if status in placement.SCHEDULED:
         return _scheduled(service, status)
+    if status in FINISHED:
+        # The last to finish first, as operators look for them.
+        return (((-value,), entryId(value)) for value in places.merged(
+            placement.chainsOf(service, (status,)), newestFirst=True))
     return (((value,), entryId(value)) for value in places.merged(
         placement.chainsOf(service, (status,))))
 

@@ -6,6 +6,11 @@ a job, someone cancelling one); readers walk it from the first.  Each
 operation rewrites one segment of at most `SEGMENT_SIZE` entries, so it
 costs the same at any length.
 
+A chain that is read newest first too (the finished jobs of a status)
+links each segment to the one before it.  The head's link is cut when
+the head moves, so that what the readers left behind is garbage a pack
+collects, not a history kept alive from the tail.
+
 Only one writer ever appends to a chain (see `lanes`), so two appends
 never race to start the next segment.  Taking and appending merge (see
 `merge.mergeEntries`), except that two transactions taking the same entry
@@ -24,6 +29,9 @@ SEGMENT_SIZE = 30
 
 
 class Segment(Versioned):
+
+    #: The segment before this one, in a chain that links back.
+    prev = None
 
     def __init__(self, chain: 'Chain', seq: int) -> None:
         self._initState()
@@ -54,10 +62,16 @@ class Segment(Versioned):
 class Chain(Versioned):
     """First in, first out; the writer moves the tail, readers the head."""
 
-    def __init__(self) -> None:
+    #: Whether each new segment links to the one before it (see
+    #: `newestFirst`); chains stored before there were links have none.
+    linksBack = False
+
+    def __init__(self, linksBack: bool = False) -> None:
         self._initState()
         self.head = self.tail = Segment(self, 0)
         self.headSeq = 0
+        if linksBack:
+            self.linksBack = True
 
     def _p_resolveConflict(self, old, committed, new):
         # Readers that emptied the first segments move the head past them;
@@ -76,6 +90,8 @@ class Chain(Versioned):
         tail = self.tail
         if tail.appended >= SEGMENT_SIZE:
             tail.next = self.tail = Segment(self, tail.seq + 1)
+            if self.linksBack:
+                tail.next.prev = tail
             tail = tail.next
         tail.entries += (entry,)
         tail.appended += 1
@@ -113,6 +129,27 @@ class Chain(Versioned):
         for segment in self._segments():
             yield from segment.entries
 
+    def newestFirst(self, start: Optional[Segment] = None) \
+            -> Iterator[Segment]:
+        """The segments from `start` (the tail if None) back to the head."""
+        segment = self.tail if start is None else start
+        while True:
+            yield segment
+            if segment.seq <= self.headSeq:
+                return
+            before = segment.prev
+            if before is None:
+                # Segments made before the chain linked back: the ones
+                # before `segment`, found from the head.
+                older = []
+                for before in self._segments():
+                    if before.seq >= segment.seq:
+                        break
+                    older.append(before)
+                yield from reversed(older)
+                return
+            segment = before
+
     def _advance(self) -> None:
         """Move the head past empty segments the writer has left."""
         head = self.head
@@ -122,6 +159,8 @@ class Chain(Versioned):
             head = head.next
         if head is not self.head:
             self.head, self.headSeq = head, head.seq
+            if head.prev is not None:
+                del head.prev
 
     def _segments(self):
         segment = self.head

@@ -259,16 +259,15 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
         if status not in (ERROR, CANCELLED):
             raise InvalidArgumentError(
                 f'only error and cancelled jobs are retried, not {status!r}')
-        retried, after = 0, None
-        while retried < limit:
-            page, after = self.jobsPage(status, after, limit, task)
-            for job in page:
-                if retried < limit and (job.key is None or
-                                        self._pendingWithKey(job.key) is None):
-                    self.retry(job.id)
-                    retried += 1
-            if after is None:
+        retried = 0
+        for jobid in placement.ids(self, status):
+            if retried == limit:
                 break
+            job = self.jobs[jobid]
+            if (task is None or job.task == task) and (
+                    job.key is None or self._pendingWithKey(job.key) is None):
+                self.retry(jobid)     # to the queue: the walk goes on past it
+                retried += 1
         return retried
 
     def pauseJob(self, jobid: int, paused: bool = True) -> None:

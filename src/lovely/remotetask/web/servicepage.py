@@ -40,11 +40,9 @@ ORDER_TEXT = {
             'first come, first served.',
     PROCESSING: 'Jobs in hand, by worker.',
     STARTLATER: 'Jobs that wait to be started, in the order they came.',
-    COMPLETED: 'Completed jobs in the order they finished, the oldest '
-               'first.',
-    ERROR: 'Failed jobs in the order they failed, the oldest first.',
-    CANCELLED: 'Cancelled jobs in the order they were cancelled, the '
-               'oldest first.',
+    COMPLETED: 'Completed jobs, the last to finish first.',
+    ERROR: 'Failed jobs, the last to fail first.',
+    CANCELLED: 'Cancelled jobs, the last cancelled first.',
 }
 _SCHEDULED_ORDER = 'Jobs that wait for a time, the first due first.'
 
