@@ -114,7 +114,8 @@ def main():
     print(f'source: {os.path.dirname(remotetask.__file__)}')
     print(f'{len(steps)} of {args.jobs} jobs with three commits; medians, ms:')
     for step in STEPS:
-        print(f'  {step:<10} {statistics.median(s[step] for s in steps) * 1e3:6.3f}')
+        median = statistics.median(found[step] for found in steps)
+        print(f'  {step:<10} {median * 1e3:6.3f}')
     total = statistics.median(sum(s.values()) for s in steps)
     print(f'  {"total":<10} {total * 1e3:6.3f}')
     print(f'  bytes      {grown / args.jobs:6.0f} a job')
