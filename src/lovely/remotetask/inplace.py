@@ -64,7 +64,6 @@ class InPlace:
             pass
 
 
-
 def _savepoint(service):
     """A savepoint of the transaction that changes `service`, if all its
     resources allow."""

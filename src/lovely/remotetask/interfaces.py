@@ -189,10 +189,10 @@ class ITaskService(Interface):
         scheduled jobs by due time, finished jobs the last to finish
         first.  The cursor is an opaque string: pass it back as `after`
         for the next page, which goes on past the last job shown, however
-        jobs came and went meanwhile.  With `task`, only jobs of that task: such a page
-        reads at most `listing.TASK_SCAN` jobs, and may come short with a
-        cursor.  Raise ValueError for an unknown status, a limit below 1 or
-        a cursor that is not one.
+        jobs came and went meanwhile.  With `task`, only jobs of that task:
+        such a page reads at most `listing.TASK_SCAN` jobs, and may come
+        short with a cursor.  Raise ValueError for an unknown status, a
+        limit below 1 or a cursor that is not one.
         """
 
     def statusCounts():

@@ -413,6 +413,7 @@ class MultiProcessor(SimpleProcessor):
                  leaseTime: float = LEASE_TIME,
                  workerId: Optional[str] = None) -> None:
         if maxThreads < 1:
-            raise ValueError(f'maxThreads must be at least 1, not {maxThreads}')
+            raise ValueError(
+                f'maxThreads must be at least 1, not {maxThreads}')
         self.maxThreads = self.lanes = maxThreads
         super().__init__(db, serviceOid, waitTime, name, leaseTime, workerId)

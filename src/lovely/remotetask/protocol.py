@@ -32,6 +32,7 @@ from lovely.remotetask.workers import WorkerRecord
 
 log = logging.getLogger('lovely.remotetask')
 
+
 def _now(now):
     return time.time() if now is None else now
 

@@ -80,7 +80,8 @@ def includeme(config) -> None:
         config.add_subscriber(start, ApplicationCreated)
 
 
-def mountWebService(config, db, prefix: str, rootKey: str = APPLICATION_ROOT_KEY,
+def mountWebService(config, db, prefix: str,
+                    rootKey: str = APPLICATION_ROOT_KEY,
                     credentials: Optional[str] = None) -> None:
     """Serve the Web service of `db` below `prefix` (``/remotetask``)."""
     from pyramid.wsgi import wsgiapp2

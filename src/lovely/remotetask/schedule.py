@@ -158,7 +158,8 @@ def checkDelay(delay) -> Optional[float]:
         return None
     if isinstance(delay, bool) or not isinstance(delay, (int, float)) \
             or not math.isfinite(delay):
-        raise ScheduleError(f'delay must be a number of seconds, not {delay!r}')
+        raise ScheduleError(
+            f'delay must be a number of seconds, not {delay!r}')
     if delay < 0:
         raise ScheduleError(f'delay must not be negative, got {delay!r}')
     return delay
