@@ -2,11 +2,10 @@
 
 Every listing is a stream of (key, job id) in ascending key order, read
 from the index that holds the jobs of a status (see `placement`), or, for
-all jobs, from the writers' blocks of ids newest first (see `jobmap`).
-Finished jobs are read from their chains' tails, the last to finish
-first.  A
-page ends with a cursor, the key of its last job: the next page reads on
-past it, so jobs that come or go meanwhile neither repeat nor get skipped.
+all jobs, from the writers' blocks of ids newest first (see `jobmap`);
+finished jobs from their chains' tails, the last to finish first.  A page
+ends with a cursor, the key of its last job: the next page reads on past
+it, so jobs that come or go meanwhile neither repeat nor get skipped.
 
 A listing merges several streams, one per writer (its blocks, or its
 chain of a status).  The cursor also says where each stream stood (the id
