@@ -171,7 +171,9 @@ def addParsers(commands, common) -> None:
                      write=False)
     parser.add_argument('--status',
                         type=arguments.choice(STATUSES, 'status',
-                                              'statuses'))
+                                              'statuses'),
+                        help='only the jobs of this status, in its order '
+                        '(without: every job, newest first)')
     parser.add_argument('--after', metavar='CURSOR', type=arguments.cursor,
                         help='the cursor of a page, as the one before '
                         'printed it')
