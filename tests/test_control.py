@@ -12,7 +12,7 @@ from ZODB.POSException import ConflictError
 
 from lovely import remotetask
 from lovely.remotetask import context, events
-from lovely.remotetask.exceptions import JobStateError
+from lovely.remotetask.exceptions import InvalidArgumentError, JobStateError
 from lovely.remotetask.retry import RetryPolicy, RetryTask
 from lovely.remotetask.task import ProcessTask, SimpleTask
 from services import newService, waitForStatus
@@ -399,6 +399,12 @@ def test_failed_jobs_are_retried_by_hand_one_by_one_or_all(service):
     assert service.getStatus(failed[0]) == 'queued'
     with pytest.raises(JobStateError, match='only failed and cancelled'):
         service.retry(fine)
+    for limit in (0, -1, 2.5, True):
+        with pytest.raises(InvalidArgumentError,
+                           match=f'limit must be an int of at least 1, '
+                           f'not {limit!r}'):
+            service.retryAll(limit=limit)
+    assert service.getStatus(failed[1]) == 'error'   # nothing changed
     assert service.retryAll(limit=3) == 3
     assert service.retryAll(task='echo') == 0
     assert service.retryAll() == 1

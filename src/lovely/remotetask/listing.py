@@ -42,6 +42,15 @@ MAX_HINTS = 64
 MAX_CURSOR_LENGTH = 2000
 
 
+def checkLimit(limit) -> int:
+    """Return `limit` if it is an int of at least 1 (a page's or a
+    batch's size)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidArgumentError(
+            f'limit must be an int of at least 1, not {limit!r}')
+    return limit
+
+
 class Listing:
     """The looking-at part of `TaskService` (see ITaskService)."""
 
@@ -82,10 +91,7 @@ class Listing:
 
     def jobsPage(self, status=None, after: Optional[str] = None,
                  limit: int = 50, task: Optional[str] = None):
-        if isinstance(limit, bool) or not isinstance(limit, int) or \
-                limit < 1:
-            raise InvalidArgumentError(
-                f'limit must be an int of at least 1, not {limit!r}')
+        checkLimit(limit)
         if status is not None and status not in placement.STATUSES:
             raise InvalidArgumentError(
                 f'unknown status {status!r}; the statuses are '

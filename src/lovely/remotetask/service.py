@@ -32,7 +32,7 @@ from lovely.remotetask.job import CronJob, Job
 from lovely.remotetask.jobmap import JobMap
 from lovely.remotetask.inplace import InPlace
 from lovely.remotetask.lanes import Lanes, ownLane
-from lovely.remotetask.listing import Listing
+from lovely.remotetask.listing import Listing, checkLimit
 from lovely.remotetask.packing import checkPackEvery, checkPackKeep
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.processor import SimpleProcessor
@@ -259,6 +259,7 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
         if status not in (ERROR, CANCELLED):
             raise InvalidArgumentError(
                 f'only error and cancelled jobs are retried, not {status!r}')
+        checkLimit(limit)
         retried = 0
         for jobid in placement.ids(self, status):
             if retried == limit:
@@ -309,10 +310,8 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
             raise InvalidArgumentError(
                 f'clean() removes only {", ".join(FINISHED)} jobs, '
                 f'not {", ".join(map(repr, wrong))}')
-        if limit is not None and (isinstance(limit, bool) or
-                                  not isinstance(limit, int) or limit < 1):
-            raise InvalidArgumentError(
-                f'limit must be an int of at least 1, not {limit!r}')
+        if limit is not None:
+            checkLimit(limit)
         return self._removeFinished(sorted(set(statuses)), limit)
 
     # Looking at jobs
