@@ -16,7 +16,7 @@ import time
 
 import pytest
 import transaction
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 import zope.component
 import zodburi
 
@@ -912,6 +912,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
 
 
 @given(st.text())
+@example('0' * 10 + '\x1f' * 6 + '\U00010b56' * 30)  # escapes ten times longer
 def test_argument_types_refuse_with_a_message_or_take(text):
     for parse in TYPES:
         try:

@@ -13,7 +13,7 @@ import re
 import shlex
 from typing import Callable, Collection
 
-from lovely.remotetask.exceptions import ScheduleError
+from lovely.remotetask.exceptions import ScheduleError, quoted
 from lovely.remotetask.schedule import parseFieldText
 
 #: Seconds in a day: the most that a time-out, lease or grace time takes.
@@ -31,13 +31,8 @@ MAX_NUMBER_LENGTH = 100
 _Type = Callable[[str], object]
 
 
-def shorten(text: str, limit: int = 40) -> str:
-    """`text` as a message quotes it: at most `limit` characters."""
-    return text if len(text) <= limit else text[:limit] + '...'
-
-
 def _refuse(what: str, text: str):
-    raise argparse.ArgumentTypeError(f'must be {what}, not {shorten(text)!r}')
+    raise argparse.ArgumentTypeError(f'must be {what}, not {quoted(text)}')
 
 
 def integer(low: int, high: int, what: str = 'a whole number') -> _Type:
@@ -120,7 +115,7 @@ def _checkUtf8(text: str) -> None:
         text.encode('utf-8')
     except UnicodeEncodeError:
         raise argparse.ArgumentTypeError(
-            f'holds bytes that are not UTF-8: {shorten(text)!r}') from None
+            f'holds bytes that are not UTF-8: {quoted(text)}') from None
 
 
 def choice(choices: Collection[str], what: str, plural: str) -> _Type:
@@ -128,7 +123,7 @@ def choice(choices: Collection[str], what: str, plural: str) -> _Type:
     def parse(text):
         if text not in choices:
             raise argparse.ArgumentTypeError(
-                f'unknown {what} {shorten(text)!r}; the {plural} are '
+                f'unknown {what} {quoted(text)}; the {plural} are '
                 f'{", ".join(shlex.quote(c) for c in choices)}')
         return text
     return parse
@@ -204,9 +199,9 @@ def _notJson(text: str, error: json.JSONDecodeError) -> str:
     message = f'is not JSON ({error})'
     if text.strip() and text.strip()[0] not in '[{"-0123456789':
         # A word or a sentence: the user meant a string.
-        quoted = shlex.quote(json.dumps(text, ensure_ascii=False))
-        if len(quoted) > 60:
-            quoted = "'\"...\"'"
+        asShell = shlex.quote(json.dumps(text, ensure_ascii=False))
+        if len(asShell) > 60:
+            asShell = "'\"...\"'"
         message += (f'; a string needs JSON\'s double quotes inside the '
-                    f'shell\'s: {quoted}')
+                    f'shell\'s: {asShell}')
     return message

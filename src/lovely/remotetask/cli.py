@@ -24,6 +24,7 @@ from lovely.remotetask.commands import CommandError as UsageError
 from lovely.remotetask.commands import importTasks
 from lovely.remotetask.database import (
     CONNECT_TIMEOUT, DatabaseError, openDatabase)
+from lovely.remotetask.exceptions import quoted
 from lovely.remotetask.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.processor import WAIT_TIME, MultiProcessor
 from lovely.remotetask.workers import LEASE_TIME
@@ -121,7 +122,7 @@ def worker(args) -> int:
         if not started:
             known = ', '.join(autostart.listServices(db, args.root_key))
             raise UsageError(
-                f'no service matches {arguments.shorten(args.services)!r}; '
+                f'no service matches {quoted(args.services)}; '
                 f'the database has: '
                 f'{known or "no services"}')
         if args.metrics_port is not None:

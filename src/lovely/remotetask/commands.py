@@ -22,9 +22,9 @@ from transaction.interfaces import TransientError
 from ZEO.ClientStorage import ClientStorage
 
 from lovely.remotetask import arguments
-from lovely.remotetask.arguments import shorten
 from lovely.remotetask.database import DatabaseError, openDatabase
-from lovely.remotetask.exceptions import RemoteTaskError, UnknownTaskError
+from lovely.remotetask.exceptions import (
+    RemoteTaskError, UnknownTaskError, quoted, shorten)
 from lovely.remotetask.folder import getApplicationRoot
 from lovely.remotetask.interfaces import (
     CANCELLED, ERROR, FINISHED, QUEUED, ICronJob, ITask)
@@ -80,7 +80,7 @@ def importTasks(modules) -> None:
             importlib.import_module(module)
         except Exception as error:
             raise CommandError(
-                f'cannot import tasks module {shorten(module)!r}: '
+                f'cannot import tasks module {quoted(module)}: '
                 f'{type(error).__name__}: {shorten(str(error), 200)}'
             ) from None
 
@@ -111,7 +111,7 @@ class _Session:
         if entry is None:
             known = shorten(', '.join(e.path for e in listServices(root)), 300)
             raise CommandError(
-                f'no service {shorten(args.service)!r}; the database has: ' +
+                f'no service {quoted(args.service)}; the database has: ' +
                 (known or f'no services (remotetask init --service '
                           f'{shorten(args.service)} makes it)'))
         self.entry, self.service = entry, entry.service
@@ -186,7 +186,7 @@ def _unknownTask(error, args) -> CommandError:
     given = ' '.join(f'--tasks {module}' for module in args.tasks)
     registered = (f'; {given} registered ' if given else
                   '; registered here: ') + (', '.join(names) or 'none')
-    return CommandError(f'no task named {shorten(error.name)!r} is '
+    return CommandError(f'no task named {quoted(error.name)} is '
                         f'registered: name the module that registers it '
                         f'with --tasks MODULE{registered}')
 
@@ -195,7 +195,7 @@ def init(session, args):
     root = getApplicationRoot(session.connection, args.root_key,
                               create=True)
     if findService(root, args.service) is not None:
-        raise CommandError(f'there is a service at {shorten(args.service)!r} '
+        raise CommandError(f'there is a service at {quoted(args.service)} '
                            f'already; init leaves it as it is')
     try:
         entry = addService(root, args.service, TaskService())

@@ -6,6 +6,19 @@ builtin exceptions keeps working.  Messages name the offending id or value.
 """
 
 
+def shorten(text: str, limit: int = 40) -> str:
+    """`text` as a message quotes it: at most `limit` characters."""
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """The repr of `text` as a message quotes it, at most about `limit`
+    characters: cut after escaping, since one odd character can escape
+    to ten."""
+    shown = repr(text)
+    return shown if len(shown) <= limit + 2 else shown[:limit] + '...'
+
+
 class RemoteTaskError(Exception):
     """Base of every error this package raises on purpose."""
 

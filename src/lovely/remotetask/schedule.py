@@ -11,7 +11,7 @@ import datetime
 import math
 from typing import Iterable, Optional
 
-from lovely.remotetask.exceptions import ScheduleError
+from lovely.remotetask.exceptions import ScheduleError, quoted, shorten
 
 #: How people write "every value" of a field.
 EVERY = '*'
@@ -105,14 +105,14 @@ def parseFieldText(name: str, text: str) -> tuple:
             else:
                 start = stop = _fieldValue(part, names)
         except ValueError:
-            raise ScheduleError(f'{name} value {_shorten(part)!r} is not '
+            raise ScheduleError(f'{name} value {quoted(part)} is not '
                                 f'{_TAKES[name]}') from None
         if stop < start:
             raise ScheduleError(f'{name} range {part!r} runs backwards')
         for value in (start, stop):
             if not low <= value <= high:
                 raise ScheduleError(
-                    f'{name} value {_shorten(str(value))} is out of range '
+                    f'{name} value {shorten(str(value))} is out of range '
                     f'{low}-{high}')
         values.extend(range(start, stop + 1))
     return checkField(name, values)
@@ -123,10 +123,6 @@ def _fieldValue(text: str, names: dict) -> int:
     if text.lower() in names:
         return names[text.lower()]
     return int(text)
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit] + '...'
 
 
 def runs(values) -> list:
