@@ -449,6 +449,13 @@ def test_finished_jobs_are_counted_by_minute(service):
     finished = int(service.jobs[jobid].completed // 60) * 60
     assert {start: counts for start, counts in minutes if counts} == {
         finished: {'completed': 1}}
+    # The lanes count an hour: no more is asked for (10**9 minutes would
+    # make a list of as many).
+    for wrong in (0, 61, 10 ** 9, 2.5, True):
+        with pytest.raises(InvalidArgumentError,
+                           match=f'minutes must be an int from 1 to 60, '
+                           f'not {wrong!r}'):
+            service.activity(now, minutes=wrong)
 
 
 def test_runs_of_cron_jobs_are_counted_by_minute(service):

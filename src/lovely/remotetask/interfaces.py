@@ -223,8 +223,9 @@ class ITaskService(Interface):
         job of its own; return that job's id."""
 
     def activity(now=None, minutes=60):
-        """How many jobs finished in each of the last `minutes` minutes, by
-        status: a list of (minute start, {status: count}), oldest first."""
+        """How many jobs finished in each of the last `minutes` minutes (1
+        to 60), by status: a list of (minute start, {status: count}),
+        oldest first."""
 
     def oldestWaiting():
         """Since when (epoch seconds) the job queued longest waits, or

@@ -27,7 +27,8 @@ from lovely.remotetask import placement
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import FINISHED, PROCESSING, QUEUED
 from lovely.remotetask.jobmap import SLOTS
-from lovely.remotetask.lanes import entryId, entryStamp, stampTime
+from lovely.remotetask.lanes import (
+    ACTIVITY_MINUTES, entryId, entryStamp, stampTime)
 
 
 #: Job ids are below this; a cursor's hints above it are chain entries.
@@ -57,9 +58,15 @@ class Listing:
     def statusCounts(self) -> dict:
         return placement.count(self)
 
-    def activity(self, now=None, minutes: int = 60) -> list:
+    def activity(self, now=None, minutes: int = ACTIVITY_MINUTES) -> list:
         """How many jobs finished in each of the last `minutes` minutes,
-        by status: [(minute start, {status: count})], oldest first."""
+        by status: [(minute start, {status: count})], oldest first.  The
+        lanes count the last ACTIVITY_MINUTES minutes, and no more."""
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or \
+                not 1 <= minutes <= ACTIVITY_MINUTES:
+            raise InvalidArgumentError(
+                f'minutes must be an int from 1 to {ACTIVITY_MINUTES}, not '
+                f'{minutes!r}')
         return self._lanes.activity(time.time() if now is None else now,
                                     minutes)
 
