@@ -260,6 +260,18 @@ def test_bad_progress(service):
     assert service.getProgress(jobid) is None
 
 
+@pytest.mark.parametrize('step', ['process', 'promote', 'expire'])
+@pytest.mark.parametrize('now', ['x', float('nan'), float('inf'), True])
+def test_a_time_to_act_at_that_is_no_time(service, step, now):
+    remotetask.provideTask(lambda input: input, name='echo')
+    jobid = service.add('echo')
+    with pytest.raises(InvalidArgumentError,
+                       match=f'now must be a time in epoch seconds, '
+                       f'not {now!r}'):
+        getattr(service, step)(now)
+    assert service.getStatus(jobid) == 'queued'
+
+
 def test_events_in_order_for_a_whole_life(db):
     received = []
     zope.component.provideHandler(

@@ -33,8 +33,16 @@ from lovely.remotetask.workers import WorkerRecord
 log = logging.getLogger('lovely.remotetask')
 
 
-def _now(now):
-    return time.time() if now is None else now
+def _now(now) -> float:
+    """`now`, or the clock's time if None: a time to act at, as epoch
+    seconds."""
+    if now is None:
+        return time.time()
+    if isinstance(now, bool) or not isinstance(now, (int, float)) or \
+            not math.isfinite(now):
+        raise InvalidArgumentError(
+            f'now must be a time in epoch seconds, not {now!r}')
+    return now
 
 
 def checkLeaseTime(leaseTime) -> float:
@@ -304,9 +312,10 @@ class WorkerProtocol:
         return None
 
     def expire(self, now=None, limit: int = 500) -> int:
+        now = _now(now)
         if self.keepFinished is None:
             return 0
-        cutoff = _now(now) - self.keepFinished
+        cutoff = now - self.keepFinished
         return self._removeFinished(FINISHED, limit, cutoff)
 
     def _removeFinished(self, statuses, limit, cutoff=None) -> int:
