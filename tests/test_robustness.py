@@ -188,6 +188,9 @@ def test_a_worker_taken_for_dead_registers_again_when_it_claims(stored):
     (lambda s: s.clean(limit=0), 'limit must be an int of at least 1'),
     (lambda s: s.clean(limit=-1), 'limit must be an int of at least 1'),
     (lambda s: s.jobsPage(limit=0), 'limit must be an int of at least 1'),
+    (lambda s: s.jobsPage(task=5), 'task must be the name of a task, not 5'),
+    (lambda s: s.retryAll(limit=-1), 'limit must be an int of at least 1'),
+    (lambda s: s.activity(minutes=10 ** 9), 'minutes must be an int from'),
 ])
 def test_arguments_out_of_range_are_refused(stored, call, message):
     with pytest.raises(InvalidArgumentError, match=message):

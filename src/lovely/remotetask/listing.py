@@ -99,6 +99,9 @@ class Listing:
     def jobsPage(self, status=None, after: Optional[str] = None,
                  limit: int = 50, task: Optional[str] = None):
         checkLimit(limit)
+        if task is not None and not isinstance(task, str):
+            raise InvalidArgumentError(
+                f'task must be the name of a task, not {task!r}')
         if status is not None and status not in placement.STATUSES:
             raise InvalidArgumentError(
                 f'unknown status {status!r}; the statuses are '
