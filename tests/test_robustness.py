@@ -191,10 +191,27 @@ def test_a_worker_taken_for_dead_registers_again_when_it_claims(stored):
     (lambda s: s.jobsPage(task=5), 'task must be the name of a task, not 5'),
     (lambda s: s.retryAll(limit=-1), 'limit must be an int of at least 1'),
     (lambda s: s.activity(minutes=10 ** 9), 'minutes must be an int from'),
+    (lambda s: setattr(s, 'keepFinished', -1),
+     'keepFinished must be a number of seconds, 0 or more, or None'),
+    (lambda s: setattr(s, 'keepFinished', '1 day'), 'keepFinished must be'),
+    (lambda s: setattr(s, 'maxStoredSize', 0),
+     'maxStoredSize must be an int of at least 1, not 0'),
+    (lambda s: s.startProcessing(waitTime='x'),
+     "waitTime must be a positive number of seconds, not 'x'"),
+    (lambda s: s.startProcessing(waitTime=0), 'waitTime must be a positive'),
+    (lambda s: s.startProcessing(leaseTime=-1), 'leaseTime must be'),
+    (lambda s: s.startProcessing(remotetask.MultiProcessor, maxThreads=0),
+     'maxThreads must be an int of at least 1, not 0'),
+    (lambda s: s.stopProcessing(wait=-5),
+     'wait must be a number of seconds, 0 or more, or None'),
 ])
 def test_arguments_out_of_range_are_refused(stored, call, message):
+    settings = (stored.keepFinished, stored.maxStoredSize)
     with pytest.raises(InvalidArgumentError, match=message):
         call(stored)
+    # Nothing changed, nothing started.
+    assert (stored.keepFinished, stored.maxStoredSize) == settings
+    assert not stored.isProcessing()
 
 
 class _Processor:

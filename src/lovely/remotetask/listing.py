@@ -23,7 +23,7 @@ import json
 import time
 from typing import Iterator, Optional
 
-from lovely.remotetask import placement
+from lovely.remotetask import checks, placement
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import FINISHED, PROCESSING, QUEUED
 from lovely.remotetask.jobmap import SLOTS
@@ -43,15 +43,6 @@ MAX_HINTS = 64
 MAX_CURSOR_LENGTH = 2000
 
 
-def checkLimit(limit) -> int:
-    """Return `limit` if it is an int of at least 1 (a page's or a
-    batch's size)."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidArgumentError(
-            f'limit must be an int of at least 1, not {limit!r}')
-    return limit
-
-
 class Listing:
     """The looking-at part of `TaskService` (see ITaskService)."""
 
@@ -62,11 +53,7 @@ class Listing:
         """How many jobs finished in each of the last `minutes` minutes,
         by status: [(minute start, {status: count})], oldest first.  The
         lanes count the last ACTIVITY_MINUTES minutes, and no more."""
-        if isinstance(minutes, bool) or not isinstance(minutes, int) or \
-                not 1 <= minutes <= ACTIVITY_MINUTES:
-            raise InvalidArgumentError(
-                f'minutes must be an int from 1 to {ACTIVITY_MINUTES}, not '
-                f'{minutes!r}')
+        checks.whole('minutes', minutes, 1, ACTIVITY_MINUTES)
         return self._lanes.activity(time.time() if now is None else now,
                                     minutes)
 
@@ -98,7 +85,7 @@ class Listing:
 
     def jobsPage(self, status=None, after: Optional[str] = None,
                  limit: int = 50, task: Optional[str] = None):
-        checkLimit(limit)
+        checks.whole('limit', limit)
         if task is not None and not isinstance(task, str):
             raise InvalidArgumentError(
                 f'task must be the name of a task, not {task!r}')

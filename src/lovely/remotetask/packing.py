@@ -32,8 +32,9 @@ from typing import Iterable, Optional
 import transaction
 from transaction.interfaces import TransientError
 
+from lovely.remotetask import checks
 from lovely.remotetask.defaults import PACK_LEASE_TIME
-from lovely.remotetask.exceptions import InvalidArgumentError, PackBusyError
+from lovely.remotetask.exceptions import PackBusyError
 from lovely.remotetask.session import Backoff, Session, poolGrownBy
 from lovely.remotetask.versioning import Versioned
 from lovely.remotetask.workers import newWorkerId, tidTime
@@ -55,26 +56,13 @@ ATTEMPTS = 3
 
 def checkPackEvery(value):
     """None (no automatic packs), or a positive number of seconds."""
-    if value is not None and not _seconds(value, positive=True):
-        raise InvalidArgumentError(
-            f'packEvery must be a positive number of seconds, or None for '
-            f'no automatic packs, not {value!r}')
-    return value
+    return checks.seconds('packEvery', value, positive=True,
+                          noneMeans='for no automatic packs')
 
 
 def checkPackKeep(value):
     """A number of seconds, zero or more."""
-    if not _seconds(value):
-        raise InvalidArgumentError(
-            f'packKeep must be a number of seconds, 0 or more, not '
-            f'{value!r}')
-    return value
-
-
-def _seconds(value, positive=False) -> bool:
-    return isinstance(value, (int, float)) and \
-        not isinstance(value, bool) and value == value and \
-        value != float('inf') and (value > 0 if positive else value >= 0)
+    return checks.seconds('packKeep', value)
 
 
 class PackRecord(Versioned):

@@ -28,6 +28,7 @@ from typing import Optional
 
 from zope.interface import implementer
 
+from lovely.remotetask import checks
 from lovely.remotetask.defaults import LEASE_TIME, WAIT_TIME
 from lovely.remotetask.interfaces import IProcessor
 from lovely.remotetask.leasekeeper import LeaseKeeper
@@ -100,8 +101,8 @@ class SimpleProcessor:
     def __init__(self, db, serviceOid: bytes, waitTime: float = WAIT_TIME,
                  name: Optional[str] = None, leaseTime: float = LEASE_TIME,
                  workerId: Optional[str] = None) -> None:
-        if leaseTime <= 0:
-            raise ValueError(f'leaseTime must be positive, not {leaseTime}')
+        checks.seconds('waitTime', waitTime, positive=True)
+        checks.seconds('leaseTime', leaseTime, positive=True)
         self.db = db
         self.serviceOid = serviceOid
         self.waitTime = waitTime
@@ -412,8 +413,6 @@ class MultiProcessor(SimpleProcessor):
                  maxThreads: int = 5, name: Optional[str] = None,
                  leaseTime: float = LEASE_TIME,
                  workerId: Optional[str] = None) -> None:
-        if maxThreads < 1:
-            raise ValueError(
-                f'maxThreads must be at least 1, not {maxThreads}')
+        checks.whole('maxThreads', maxThreads)
         self.maxThreads = self.lanes = maxThreads
         super().__init__(db, serviceOid, waitTime, name, leaseTime, workerId)

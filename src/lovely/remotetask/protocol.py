@@ -9,11 +9,10 @@ scheduled jobs, taking back the jobs of dead workers, expiring finished
 jobs and retiring idle lanes.
 """
 import logging
-import math
 import time
 from typing import Iterable, List, Optional
 
-from lovely.remotetask import placement
+from lovely.remotetask import checks, placement
 from lovely.remotetask.placement import NEVER
 from lovely.remotetask.events import (
     JobCancelled, JobCompleted, JobFailed, JobRetried, JobStarted)
@@ -33,35 +32,13 @@ from lovely.remotetask.workers import WorkerRecord
 log = logging.getLogger('lovely.remotetask')
 
 
-def _now(now) -> float:
-    """`now`, or the clock's time if None: a time to act at, as epoch
-    seconds."""
-    if now is None:
-        return time.time()
-    if isinstance(now, bool) or not isinstance(now, (int, float)) or \
-            not math.isfinite(now):
-        raise InvalidArgumentError(
-            f'now must be a time in epoch seconds, not {now!r}')
-    return now
-
-
-def checkLeaseTime(leaseTime) -> float:
-    if isinstance(leaseTime, bool) or \
-            not isinstance(leaseTime, (int, float)) or \
-            not math.isfinite(leaseTime) or leaseTime <= 0:
-        raise InvalidArgumentError(
-            f'leaseTime must be a positive number of seconds, not '
-            f'{leaseTime!r}')
-    return leaseTime
-
-
 class WorkerProtocol:
     """The worker-facing steps of `TaskService` (see IWorkerProtocol)."""
 
     # Workers and leases
 
     def registerWorker(self, workerId: str, leaseTime: float) -> None:
-        checkLeaseTime(leaseTime)
+        checks.seconds('leaseTime', leaseTime, positive=True)
         if not isinstance(workerId, str) or not workerId:
             raise InvalidArgumentError(
                 f'a worker id is a non-empty string, not {workerId!r}')
@@ -81,7 +58,8 @@ class WorkerProtocol:
             self.registerWorker(workerId, leaseTime)
             record = self._workers[workerId]
         elif record.leaseTime != leaseTime:
-            record.leaseTime = checkLeaseTime(leaseTime)
+            record.leaseTime = checks.seconds('leaseTime', leaseTime,
+                                              positive=True)
         record.heartbeat.beats += 1
         return record
 
@@ -198,7 +176,7 @@ class WorkerProtocol:
                               self.maxStoredSize)
             except UnstorableError as error:
                 outcome = Outcome(job.id, outcome.attempt, error=str(error))
-        now = _now(now)
+        now = checks.moment(now)
         ended = time.time()
         error = shorten(outcome.error, min(ERROR_LENGTH,
                                            self.maxStoredSize // 4))
@@ -265,7 +243,7 @@ class WorkerProtocol:
         transaction, so that two workers that find the same run due
         conflict, and the run is queued once.
         """
-        now = _now(now)
+        now = checks.moment(now)
         for job in list(placement.toFile(self)):
             due = job.scheduledFor
             if due is None:
@@ -312,7 +290,7 @@ class WorkerProtocol:
         return None
 
     def expire(self, now=None, limit: int = 500) -> int:
-        now = _now(now)
+        now = checks.moment(now)
         if self.keepFinished is None:
             return 0
         cutoff = now - self.keepFinished
@@ -336,7 +314,7 @@ class WorkerProtocol:
 
     def retireLanes(self, now=None) -> int:
         """Retire the lanes that writers left idle and empty."""
-        retired = self._lanes.retireIdle(_now(now))
+        retired = self._lanes.retireIdle(checks.moment(now))
         for lane in retired:
             if lane.block is not None and lane.block.current:
                 self.jobs.leave(lane.block)

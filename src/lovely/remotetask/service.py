@@ -16,7 +16,8 @@ from typing import Optional
 import zope.component
 from zope.interface import classImplements, implementer
 
-from lovely.remotetask import interfaces, legacy, placement, processing
+from lovely.remotetask import (
+    checks, interfaces, legacy, placement, processing)
 from lovely.remotetask.autostart import (  # the seed had them here
     bootStrapSubscriber, getAutostartServiceNames)
 from lovely.remotetask.context import checkProgress
@@ -32,7 +33,7 @@ from lovely.remotetask.job import CronJob, Job
 from lovely.remotetask.jobmap import JobMap
 from lovely.remotetask.inplace import InPlace
 from lovely.remotetask.lanes import Lanes, ownLane
-from lovely.remotetask.listing import Listing, checkLimit
+from lovely.remotetask.listing import Listing
 from lovely.remotetask.packing import checkPackEvery, checkPackKeep
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.processor import SimpleProcessor
@@ -91,10 +92,12 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
 
     keepFinished = setting(
         'keepFinished', 'Seconds finished jobs are kept; None keeps them '
-        'until `clean`.')
+        'until `clean`.', lambda value: checks.seconds(
+            'keepFinished', value, noneMeans='to keep them until clean()'))
     maxStoredSize = setting(
         'maxStoredSize', 'The most bytes a job\'s input, result or error '
-        'may take when stored.')
+        'may take when stored.',
+        lambda value: checks.whole('maxStoredSize', value))
     packEvery = setting(
         'packEvery', 'Seconds between packs of the database by the '
         'service\'s processors; None packs never.', checkPackEvery)
@@ -259,7 +262,7 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
         if status not in (ERROR, CANCELLED):
             raise InvalidArgumentError(
                 f'only error and cancelled jobs are retried, not {status!r}')
-        checkLimit(limit)
+        checks.whole('limit', limit)
         retried = 0
         for jobid in placement.ids(self, status):
             if retried == limit:
@@ -311,7 +314,7 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
                 f'clean() removes only {", ".join(FINISHED)} jobs, '
                 f'not {", ".join(map(repr, wrong))}')
         if limit is not None:
-            checkLimit(limit)
+            checks.whole('limit', limit)
         return self._removeFinished(sorted(set(statuses)), limit)
 
     # Looking at jobs
@@ -348,6 +351,7 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
     def stopProcessing(self, wait: float = 0) -> None:
         """See ITaskService; `wait` seconds (None: no limit) for the thread
         to finish the job in hand."""
+        checks.seconds('wait', wait, noneMeans='to wait as long as it takes')
         processing.stop(self, wait)
 
     def isProcessing(self) -> bool:
