@@ -202,6 +202,8 @@ def test_a_worker_taken_for_dead_registers_again_when_it_claims(stored):
     (lambda s: s.startProcessing(leaseTime=-1), 'leaseTime must be'),
     (lambda s: s.startProcessing(remotetask.MultiProcessor, maxThreads=0),
      'maxThreads must be an int of at least 1, not 0'),
+    (lambda s: s.claim(limit=0), 'limit must be an int of at least 1'),
+    (lambda s: s.recoverJobs('soon'), "now must be a time in epoch seconds"),
     (lambda s: s.stopProcessing(wait=-5),
      'wait must be a number of seconds, 0 or more, or None'),
 ])

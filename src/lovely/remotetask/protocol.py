@@ -75,6 +75,7 @@ class WorkerProtocol:
                 for workerId, record in sorted(self._workers.items())]
 
     def recoverJobs(self, now: float) -> list:
+        now = checks.moment(now)
         recovered = []
         for workerId, record in self._workers.items():
             if record.expiresAt() >= now:
@@ -100,6 +101,7 @@ class WorkerProtocol:
 
     def claim(self, workerId: Optional[str] = None, limit: int = 1,
               inHand: Optional[Iterable[int]] = None) -> List[Claim]:
+        checks.whole('limit', limit)
         if inHand is not None and workerId is not None:
             self._releaseOrphans(workerId, set(inHand))
         if workerId is not None and workerId not in self._workers:
