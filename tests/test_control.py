@@ -311,6 +311,11 @@ class TestUniqueKeys:
         remotetask.provideTask(lambda input: input, name='echo')
         first = service.add('echo', 1, key='report-42')
         assert service.add('echo', 2, key='report-42') == first
+        # A call that could not add its job is refused all the same.
+        with pytest.raises(InvalidArgumentError, match='priority must be'):
+            service.add('echo', 2, key='report-42', priority=500)
+        with pytest.raises(remotetask.UnknownTaskError):
+            service.add('nosuch', 2, key='report-42')
         service.claimNextJob()
         assert service.add('echo', 3, key='report-42') == first
         service.processNext(jobid=first)

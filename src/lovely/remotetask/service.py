@@ -150,12 +150,15 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
 
     def add(self, task: str, input=None, startLater: bool = False, *,
             priority: int = 0, key=None) -> int:
-        if checkKey(key) is not None:
+        # Checked first, also when a job with `key` waits already: a call
+        # that could not add its job is wrong whether or not it needs to.
+        checkKey(key)
+        priority = checkPriority(priority)
+        self._checkTask(task, input)
+        if key is not None:
             existing = self._pendingWithKey(key)
             if existing is not None:
                 return existing
-        priority = checkPriority(priority)
-        self._checkTask(task, input)
         lane = ownLane(self)
         job = Job(self.jobs.allocate(lane), task, input)
         if priority:
