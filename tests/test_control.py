@@ -205,9 +205,23 @@ class TestStopping:
         assert service.getResult(quick) == 0
 
     def test_bad_time_limits(self):
-        for limit in (0, -1, 'soon'):
+        for limit in (0, -1, 'soon', float('inf')):
             with pytest.raises(ValueError, match='timeLimit must be'):
                 SimpleTask(print, timeLimit=limit)
+
+
+@pytest.mark.parametrize('args, options, message', [
+    ((42,), {}, 'a task is a function of the input, not 42'),
+    ((print,), dict(name=''), "a task name is a non-empty string"),
+    ((print,), dict(name=5), "a task name is a non-empty string"),
+    ((print,), dict(retry='twice'),
+     "retry must be a RetryPolicy or None, not 'twice'"),
+])
+def test_bad_tasks_are_refused_and_nothing_is_registered(
+        args, options, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        remotetask.provideTask(*args, **options)
+    assert remotetask.TaskService().getAvailableTasks() == {}
 
 
 def test_expiry_removes_exactly_the_old_finished_jobs(service):

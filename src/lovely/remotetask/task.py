@@ -10,8 +10,8 @@ from typing import Callable, Optional
 import zope.component
 from zope.interface import implementer
 
-from lovely.remotetask import context
-from lovely.remotetask.exceptions import TaskError
+from lovely.remotetask import checks, context
+from lovely.remotetask.exceptions import InvalidArgumentError, TaskError
 from lovely.remotetask.interfaces import ITask
 from lovely.remotetask.retry import RetryPolicy
 
@@ -30,12 +30,14 @@ class SimpleTask:
 
     def __init__(self, func: Callable, retry: Optional[RetryPolicy] = None,
                  timeLimit: Optional[float] = None) -> None:
-        if timeLimit is not None and (
-                isinstance(timeLimit, bool)
-                or not isinstance(timeLimit, (int, float))
-                or not timeLimit > 0):
-            raise ValueError(
-                f'timeLimit must be seconds > 0, not {timeLimit!r}')
+        if not callable(func):
+            raise InvalidArgumentError(
+                f'a task is a function of the input, not {func!r}')
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidArgumentError(
+                f'retry must be a RetryPolicy or None, not {retry!r}')
+        checks.seconds('timeLimit', timeLimit, positive=True,
+                       noneMeans='for no limit')
         self.func = func
         self.retry = retry
         self.timeLimit = timeLimit
@@ -61,8 +63,13 @@ def provideTask(func: Optional[Callable] = None, *,
     task(lambda input: None)   # bad options fail here, not at the first run
 
     def register(func):
-        zope.component.provideUtility(
-            task(func), ITask, name=name or func.__name__)
+        made = task(func)
+        named = getattr(func, '__name__', None) if name is None else name
+        if not isinstance(named, str) or not named:
+            raise InvalidArgumentError(
+                f'a task name is a non-empty string (give name=...), not '
+                f'{named!r}')
+        zope.component.provideUtility(made, ITask, name=named)
         return func
 
     return register if func is None else register(func)
