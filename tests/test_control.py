@@ -92,11 +92,18 @@ class TestRetries:
         assert service.getStatus(jobid) == 'cancelled'
 
     @pytest.mark.parametrize('options, message', [
-        (dict(delay=0), 'delay must be a number of seconds > 0, not 0'),
-        (dict(delay=-5), 'delay must be a number of seconds > 0, not -5'),
-        (dict(maxAttempts=0), 'maxAttempts must be an int >= 1, not 0'),
-        (dict(factor=0.5), 'factor must be >= 1, not 0.5'),
-        (dict(jitter=2), r'jitter must be in \[0, 1\), not 2'),
+        (dict(delay=0), 'delay must be a positive number of seconds, or '
+         'None to retry at once, not 0'),
+        (dict(delay=-5), 'delay must be a positive number of seconds'),
+        (dict(maxDelay=float('inf')),
+         'maxDelay must be a positive number of seconds, not inf'),
+        (dict(maxAttempts=0), 'maxAttempts must be an int of at least 1, '
+         'not 0'),
+        (dict(factor=0.5), 'factor must be a number of at least 1, not 0.5'),
+        (dict(jitter=2), 'jitter must be a fraction from 0 up to 1, not 2'),
+        (dict(retryOn=(OSError, 'timeout')),
+         'retryOn must be a tuple of exception classes'),
+        (dict(retryOn=OSError), 'retryOn must be a tuple of exception'),
     ])
     def test_bad_policies(self, options, message):
         with pytest.raises(ValueError, match=message):

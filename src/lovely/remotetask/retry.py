@@ -4,12 +4,13 @@ A policy is a plain value that a task carries (``SimpleTask(func,
 retry=RetryPolicy(...))``); the arithmetic is pure.
 """
 import dataclasses
-import math
 import random
 from typing import Optional, Tuple, Type
 
+from lovely.remotetask import checks
 from lovely.remotetask.defaults import MAX_ATTEMPTS
-from lovely.remotetask.exceptions import RemoteTaskError, TaskError
+from lovely.remotetask.exceptions import (
+    InvalidArgumentError, RemoteTaskError, TaskError)
 
 
 class RetryTask(RemoteTaskError):
@@ -19,17 +20,8 @@ class RetryTask(RemoteTaskError):
     def __init__(self, message: str = 'the task asked to be tried again',
                  delay: Optional[float] = None) -> None:
         super().__init__(message)
-        if delay is not None:
-            _checkSeconds('delay', delay, zero=True)
-        self.delay = delay
-
-
-def _checkSeconds(name, value, zero=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or value < 0 or \
-            (value == 0 and not zero):
-        raise ValueError(f'{name} must be a number of seconds '
-                         f'{">= 0" if zero else "> 0"}, not {value!r}')
+        self.delay = checks.seconds('delay', delay,
+                                    noneMeans='for the policy\'s wait')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,18 +41,24 @@ class RetryPolicy:
     jitter: float = 0.1
 
     def __post_init__(self):
-        if isinstance(self.maxAttempts, bool) or \
-                not isinstance(self.maxAttempts, int) or self.maxAttempts < 1:
-            raise ValueError(f'maxAttempts must be an int >= 1, '
-                             f'not {self.maxAttempts!r}')
-        if self.delay is not None:
-            _checkSeconds('delay', self.delay)
-        _checkSeconds('maxDelay', self.maxDelay)
-        if not (isinstance(self.factor, (int, float)) and self.factor >= 1):
-            raise ValueError(f'factor must be >= 1, not {self.factor!r}')
-        if not (isinstance(self.jitter, (int, float))
-                and 0 <= self.jitter < 1):
-            raise ValueError(f'jitter must be in [0, 1), not {self.jitter!r}')
+        checks.whole('maxAttempts', self.maxAttempts)
+        if not isinstance(self.retryOn, tuple) or not all(
+                isinstance(kind, type) and issubclass(kind, BaseException)
+                for kind in self.retryOn):
+            raise InvalidArgumentError(
+                f'retryOn must be a tuple of exception classes, not '
+                f'{self.retryOn!r}')
+        checks.seconds('delay', self.delay, positive=True,
+                       noneMeans='to retry at once')
+        checks.seconds('maxDelay', self.maxDelay, positive=True)
+        if not checks.isNumber(self.factor) or self.factor < 1:
+            raise InvalidArgumentError(
+                f'factor must be a number of at least 1, not '
+                f'{self.factor!r}')
+        if not checks.isNumber(self.jitter) or not 0 <= self.jitter < 1:
+            raise InvalidArgumentError(
+                f'jitter must be a fraction from 0 up to 1, not '
+                f'{self.jitter!r}')
 
     def retries(self, error: BaseException) -> bool:
         """Whether an attempt that raised `error` may be tried again."""
