@@ -191,6 +191,7 @@ def test_a_worker_taken_for_dead_registers_again_when_it_claims(stored):
     (lambda s: s.jobsPage(task=5), 'task must be the name of a task, not 5'),
     (lambda s: s.retryAll(limit=-1), 'limit must be an int of at least 1'),
     (lambda s: s.activity(minutes=10 ** 9), 'minutes must be an int from'),
+    (lambda s: s.activity('now'), "now must be a time in epoch seconds"),
     (lambda s: setattr(s, 'keepFinished', -1),
      'keepFinished must be a number of seconds, 0 or more, or None'),
     (lambda s: setattr(s, 'keepFinished', '1 day'), 'keepFinished must be'),

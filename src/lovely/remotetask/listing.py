@@ -20,7 +20,6 @@ import base64
 import heapq
 import itertools
 import json
-import time
 from typing import Iterator, Optional
 
 from lovely.remotetask import checks, placement
@@ -54,8 +53,7 @@ class Listing:
         by status: [(minute start, {status: count})], oldest first.  The
         lanes count the last ACTIVITY_MINUTES minutes, and no more."""
         checks.whole('minutes', minutes, 1, ACTIVITY_MINUTES)
-        return self._lanes.activity(time.time() if now is None else now,
-                                    minutes)
+        return self._lanes.activity(checks.moment(now), minutes)
 
     def queueLength(self) -> int:
         return placement.count(self, QUEUED)
