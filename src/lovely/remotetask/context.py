@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Optional
 
+from lovely.remotetask.checks import isNumber
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, RemoteTaskError)
 
@@ -102,8 +103,7 @@ def reportProgress(fraction: float, message: str = '') -> None:
 
 
 def checkProgress(fraction, message) -> None:
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
-            or not 0 <= fraction <= 1:
+    if not isNumber(fraction) or not 0 <= fraction <= 1:
         raise InvalidArgumentError(
             f'progress must be a fraction from 0 to 1, not {fraction!r}')
     if not isinstance(message, str) or len(message) > 200:

@@ -11,6 +11,7 @@ import datetime
 import math
 from typing import Iterable, Optional
 
+from lovely.remotetask.checks import isNumber
 from lovely.remotetask.exceptions import ScheduleError, quoted, shorten
 
 #: How people write "every value" of a field.
@@ -152,8 +153,7 @@ def checkDelay(delay) -> Optional[float]:
     """Return `delay` if it is None or a number of seconds >= 0."""
     if delay is None:
         return None
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) \
-            or not math.isfinite(delay):
+    if not isNumber(delay):
         raise ScheduleError(
             f'delay must be a number of seconds, not {delay!r}')
     if delay < 0:
