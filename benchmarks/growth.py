@@ -46,7 +46,8 @@ import zope.component
 
 import lovely.remotetask
 from lovely.remotetask import TaskService, getApplicationRoot, openDatabase
-from lovely.remotetask import packing, testing
+from lovely.remotetask import testing
+from lovely.remotetask.runtime import packing
 from lovely.remotetask.interfaces import COMPLETED
 
 # A sibling script, found as the script's directory is on sys.path.

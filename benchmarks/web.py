@@ -61,7 +61,7 @@ from ZODB.FileStorage import FileStorage
 
 import lovely.remotetask
 from lovely.remotetask import TaskService, web
-from lovely.remotetask.folder import getApplicationRoot
+from lovely.remotetask.hosts.folder import getApplicationRoot
 
 TARGET_RATIO = 1.5
 FILL_BATCH = 5000

@@ -27,7 +27,10 @@ from ZODB import DB
 from ZODB.FileStorage import FileStorage
 
 from lovely import remotetask
-from lovely.remotetask import job, placement, protocol, web
+from lovely.remotetask import web
+from lovely.remotetask.service import protocol
+from lovely.remotetask.store import store as placement
+from lovely.remotetask.store import jobs as job
 from lovely.remotetask.task import TaskError
 from lovely.remotetask.web import serving
 
@@ -81,7 +84,7 @@ def fill(db, gate):
 
     @remotetask.provideTask
     def report(input):
-        from lovely.remotetask.context import reportProgress
+        from lovely.remotetask.runtime.context import reportProgress
         reportProgress(0.4, 'page 4 of 10')
         gate.wait(120)
         return 'done'

@@ -6,8 +6,8 @@ from ZODB import DB
 from ZODB.FileStorage import FileStorage
 
 import servers
-from lovely.remotetask import processing
-from lovely.remotetask.database import openDatabase
+from lovely.remotetask.runtime import processing
+from lovely.remotetask.hosts.database import openDatabase
 
 
 @pytest.fixture

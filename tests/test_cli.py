@@ -292,9 +292,9 @@ def test_a_filestorage_held_by_another_process(fileUri, tmp_path):
 def test_a_worker_blocked_by_tasks_past_their_limits_exits_for_a_fresh_one(
         fileUri, tmp_path):
     """Tasks that ignore their time limits keep their threads: after
-    `maxAbandoned` of them the worker claims nothing, and exits with
-    status 3 so that its supervisor starts a fresh one, which they do not
-    follow."""
+    `maxAbandoned` of them the worker takes no job of a task with a time
+    limit, and when that lasts, exits with status 3 so that its
+    supervisor starts a fresh one, which they do not follow."""
     db = remotetask.openDatabase(fileUri)
     connection = db.open()
     service = remotetask.getApplicationRoot(connection)['svc']
@@ -309,7 +309,7 @@ def test_a_worker_blocked_by_tasks_past_their_limits_exits_for_a_fresh_one(
                     '--grace', '0.5')
     assert worker.process.wait(60) == 3
     output = worker.output()
-    assert 'claims no job until one ends' in output
+    assert 'takes no job of a task with a time limit' in output
     assert 'the worker exits (status 3)' in output
     db = remotetask.openDatabase(fileUri)
     try:

@@ -23,7 +23,7 @@ import zodburi
 from lovely import remotetask
 from lovely.remotetask import arguments
 from lovely.remotetask.cli import main
-from lovely.remotetask.locate import findService
+from lovely.remotetask.hosts.locate import findService
 from servers import ZEOServer
 from servers import runCommand as run
 from workerapp import tasks

@@ -9,6 +9,7 @@ from transaction.interfaces import TransientError
 
 from lovely import remotetask
 from lovely.remotetask import testing
+from lovely.remotetask.runtime.attempt import Outcome
 from services import newService, waitForStatus
 
 PRODUCERS = 8
@@ -129,7 +130,7 @@ def test_jobs_given_back_go_back_to_the_front_of_the_queue(db, echo):
     transaction.commit()
     service.add('echo', 'NEW')
     transaction.commit()
-    service.recordOutcome(remotetask.run.Outcome(
+    service.recordOutcome(Outcome(
         claims[0].jobid, claims[0].attempt, output='first'))
     for claim in claims[1:]:
         service.releaseJob(claim.jobid, claim.attempt)

@@ -11,9 +11,10 @@ import zope.component
 from ZODB.POSException import ConflictError
 
 from lovely import remotetask
-from lovely.remotetask import context, events
+from lovely.remotetask import events
+from lovely.remotetask.runtime import context
 from lovely.remotetask.exceptions import InvalidArgumentError, JobStateError
-from lovely.remotetask.retry import RetryPolicy, RetryTask
+from lovely.remotetask.timing.retry import RetryPolicy, RetryTask
 from lovely.remotetask.task import ProcessTask, SimpleTask
 from services import newService, waitForStatus
 
@@ -413,12 +414,13 @@ def test_a_job_cancelled_while_held_in_a_batch_never_runs(app):
     jobid = service.add('record', 'x')
     transaction.commit()
     # A worker claimed it with others; it waits its turn.
-    assert service.claimNextJob(worker=None) == jobid
+    service.registerWorker('w', 60)
+    assert service.claimNextJob(worker='w') == jobid
     claim = service.claimed(jobid)
     service.cancel(jobid)
     transaction.commit()
-    from lovely.remotetask.session import Session
-    with Session(service._p_jar.db(), service._p_oid, 'w') as session:
+    from lovely.remotetask.runtime.steps import Station
+    with Station(service._p_jar.db(), service._p_oid, 'w') as session:
         outcome = session.run(claim)
         session.record([outcome])
     service._p_jar.sync()
@@ -526,8 +528,8 @@ def test_the_lease_keeper_expires_as_many_batches_as_are_due(
         db, monkeypatch):
     """Finished jobs expire in batches, one transaction each, as long as
     batches come full: a busy service does not pile them up."""
-    from lovely.remotetask import leasekeeper
-    from lovely.remotetask.session import Session
+    from lovely.remotetask.runtime import leasekeeper
+    from lovely.remotetask.runtime.steps import Station
     remotetask.provideTask(lambda input: input, name='echo')
     connection = db.open()
     service = connection.root()['svc'] = remotetask.TaskService()
@@ -543,7 +545,7 @@ def test_the_lease_keeper_expires_as_many_batches_as_are_due(
     keeper = leasekeeper.LeaseKeeper.__new__(leasekeeper.LeaseKeeper)
     keeper.processor, keeper.stopping = Processor(), threading.Event()
     monkeypatch.setattr(leasekeeper, 'EXPIRE_BATCH', 10)
-    with Session(db, service._p_oid, 'w') as session:
+    with Station(db, service._p_oid, 'w') as session:
         keeper.expire(session, budget=60)
     connection.sync()
     assert len(service.jobs) == 0

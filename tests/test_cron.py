@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lovely.remotetask import cron
+from lovely.remotetask.timing import cron
 from lovely.remotetask.exceptions import ScheduleError
 
 UTC = datetime.timezone.utc

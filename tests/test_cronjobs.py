@@ -10,9 +10,9 @@ import zope.component
 from zope.interface import implementer
 
 from lovely import remotetask
-from lovely.remotetask import schedule
+from lovely.remotetask.timing import schedule
 from lovely.remotetask.interfaces import ITask
-from lovely.remotetask.job import CronJob
+from lovely.remotetask.store.jobs import CronJob
 
 HOUR = 3600
 

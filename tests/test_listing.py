@@ -9,7 +9,7 @@ import transaction
 
 from lovely import remotetask
 from lovely.remotetask.exceptions import InvalidArgumentError
-from lovely.remotetask.listing import formatCursor, parseCursor
+from lovely.remotetask.store.listing import formatCursor, parseCursor
 from lovely.remotetask.task import TaskError
 from services import loads
 
@@ -71,10 +71,12 @@ def test_a_page_deep_down_costs_what_the_first_does(db, two, status):
     first = loads(db, lambda: service.jobsPage(status, limit=20))
     deep = loads(db, lambda: service.jobsPage(status, middle, limit=20))
     assert deep <= first + 10, (first, deep)
-    # Without the places in the cursor, the page reads all before it.
+    # Without the places in the cursor, a page of a chain reads all before
+    # it (all jobs are read by id, from where the key says).
     bare = formatCursor(parseCursor(middle))
-    assert loads(db, lambda: service.jobsPage(status, bare, limit=20)) > \
-        2 * deep
+    if status is not None:
+        assert loads(db, lambda: service.jobsPage(status, bare, limit=20)) \
+            > 2 * deep
     assert service.jobsPage(status, bare, 20)[0] == \
         service.jobsPage(status, middle, 20)[0]
 

@@ -13,10 +13,12 @@ from zope.component.persistentregistry import PersistentComponents
 
 import servers
 from lovely import remotetask
-from lovely.remotetask import autostart, containers, locate, processing
+from lovely.remotetask import naming
+from lovely.remotetask.hosts import autostart, containers
+from lovely.remotetask.runtime import processing
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import ITaskService
-from lovely.remotetask.locate import (
+from lovely.remotetask.hosts.locate import (
     applicationRoot, findService, listServices, servicePath)
 
 
@@ -152,7 +154,7 @@ def test_the_seeds_zope_site_layout(db):
 
 def test_ofs_object_managers(db):
     Folder = pytest.importorskip('OFS.Folder').Folder
-    from lovely.remotetask.zope import TaskService
+    from lovely.remotetask.hosts.zope import TaskService
     connection = db.open()
     app = connection.root()['Application'] = Folder('Zope')
     app._setObject('site1', Folder('site1'), set_owner=False)
@@ -166,7 +168,7 @@ def test_ofs_object_managers(db):
     # Loaded unwrapped by oid (as a processor does), it is looked for
     # where a wildcard looks.
     other = db.open()
-    locate._paths.clear()
+    naming._paths.clear()
     assert servicePath(other.get(service._p_oid)) == 'site1.tasks'
     other.close()
     connection.close()
@@ -218,7 +220,7 @@ def test_malformed_paths_are_named(db, path, message):
 
 
 def test_commands_take_the_quick_start_service(tmp_path):
-    from lovely.remotetask.database import openDatabase
+    from lovely.remotetask.hosts.database import openDatabase
     uri = f'file://{tmp_path}/Data.fs'
     db = openDatabase(uri)
     connection = db.open()

@@ -2,7 +2,7 @@
 import pytest
 from ZODB.POSException import ConflictError
 
-from lovely.remotetask.merge import (
+from lovely.remotetask.store.merge import (
     mergeCounts, mergeEntries, mergeFields, mergeMapping, mergeSlots,
     mergeValue)
 

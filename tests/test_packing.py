@@ -17,10 +17,10 @@ from ZODB.FileStorage import FileStorage
 from ZODB.utils import u64
 
 from lovely import remotetask
-from lovely.remotetask import metrics, packing
+from lovely.remotetask import metrics
+from lovely.remotetask.runtime import packing
 from lovely.remotetask.cli import main
 from lovely.remotetask.exceptions import InvalidArgumentError, PackBusyError
-from lovely.remotetask.service import Settings
 from lovely.remotetask.testing import LogCapture, waitUntil
 from servers import (
     POSTGRES, PostgresDatabase, Worker, ZEOServer, postgresReachable,
@@ -72,11 +72,6 @@ def test_pack_settings_are_checked_and_leave_the_service_alone(db):
     transaction.commit()
     assert service._p_serial == serial        # the settings object changed
     assert service._settings._p_serial != serial
-    # Settings stored before packing existed read the defaults.
-    old = Settings.__new__(Settings)
-    old.__setstate__(dict(_stateVersion=1, keepFinished=None, paused=False,
-                          maxStoredSize=10))
-    assert (old.packEvery, old.packKeep) == (None, 600)
     connection.close()
 
 
@@ -158,8 +153,8 @@ def test_no_pack_without_pack_every(tmp_path):
         finish(service, 5)
         processor = remotetask.SimpleProcessor(db, service._p_oid,
                                                leaseTime=0.2)
-        from lovely.remotetask.session import Session
-        with Session(db, service._p_oid, 'w') as session:
+        from lovely.remotetask.runtime.steps import Station
+        with Station(db, service._p_oid, 'w') as session:
             assert not packing.packIfDue(session, processor)
             service.packEvery = 3600
             transaction.commit()

@@ -10,8 +10,9 @@ from transaction.interfaces import TransientError
 from zope.interface import implementer
 
 from lovely import remotetask
-from lovely.remotetask import processing, testing
-from lovely.remotetask.session import CONFLICT, Session
+from lovely.remotetask import testing
+from lovely.remotetask.runtime import processing
+from lovely.remotetask.runtime.steps import CONFLICT, Station
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import ITask
 from servers import ZEOServer
@@ -254,14 +255,14 @@ def _trickle(db, task, count):
 
 def _countClaims(monkeypatch):
     claims = []
-    claim = Session.claim
+    claim = Station.claim
 
     def counted(session, *args, **kw):
         result = claim(session, *args, **kw)
         claims.append((args, result))
         return result
 
-    monkeypatch.setattr(Session, 'claim', counted)
+    monkeypatch.setattr(Station, 'claim', counted)
     return claims
 
 
@@ -454,7 +455,7 @@ def test_over_zeo_a_trickle_from_another_process_is_claimed_in_few_commits(
         conn.close()
         watcher.close()
     finally:
-        remotetask.processing.stopAll(timeout=10)
+        processing.stopAll(timeout=10)
         worker.close()
         application.close()
         server.close()
@@ -467,7 +468,7 @@ def test_jobs_claimed_by_a_commit_thought_failed_are_given_back(
     next claim gives them back, and they run once each."""
     ran = []
     remotetask.provideTask(ran.append, name='record')
-    claim = Session.claim
+    claim = Station.claim
     lost = []
 
     def brokenOnce(session, *args, **kw):
@@ -477,7 +478,7 @@ def test_jobs_claimed_by_a_commit_thought_failed_are_given_back(
             return CONFLICT      # what the loop is told
         return result
 
-    monkeypatch.setattr(Session, 'claim', brokenOnce)
+    monkeypatch.setattr(Station, 'claim', brokenOnce)
     capture = testing.LogCapture(level=logging.WARNING)
     try:
         service = newService(app)

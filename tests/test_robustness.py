@@ -14,9 +14,10 @@ from lovely import remotetask
 from lovely.remotetask import testing
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, UnstorableError)
-from lovely.remotetask.leasekeeper import LeaseKeeper
-from lovely.remotetask.session import Session
-from lovely.remotetask.workers import newWorkerId
+from lovely.remotetask.runtime.leasekeeper import LeaseKeeper
+from lovely.remotetask.runtime import processing
+from lovely.remotetask.runtime.steps import Station
+from lovely.remotetask.store.workers import newWorkerId
 from services import newService, waitForStatus
 
 
@@ -78,7 +79,7 @@ def test_ctrl_c_in_the_main_thread_still_ends_the_process(stored):
 
 def test_a_processor_loop_that_dies_starts_again(app, monkeypatch, caplog):
     remotetask.provideTask(lambda input: input, name='echo')
-    claim, died = Session.claim, []
+    claim, died = Station.claim, []
 
     def dying(session, *args, **kw):
         if not died:
@@ -86,7 +87,7 @@ def test_a_processor_loop_that_dies_starts_again(app, monkeypatch, caplog):
             raise Custom('the loop itself fails')
         return claim(session, *args, **kw)
 
-    monkeypatch.setattr(Session, 'claim', dying)
+    monkeypatch.setattr(Station, 'claim', dying)
     service = newService(app)
     jobid = service.add('echo', 1)
     transaction.commit()
@@ -129,10 +130,11 @@ class _FewAbandoned(remotetask.SimpleProcessor):
     maxAbandoned = 2
 
 
-def test_tasks_ignoring_their_time_limits_are_bounded(app):
+def test_tasks_ignoring_their_time_limits_do_not_stop_processing(app):
     """Each task that does not stop at its limit is left running in its
-    thread; once `maxAbandoned` run, the processor claims nothing until
-    one ends: threads and connections stay bounded."""
+    thread; once `maxAbandoned` run on, the processor takes no job of a
+    task with a time limit (threads and connections stay bounded), goes
+    on with the others, and its worker says it is stalled."""
     release = threading.Event()
 
     def stubborn(input):
@@ -140,7 +142,8 @@ def test_tasks_ignoring_their_time_limits_are_bounded(app):
         return input
     remotetask.provideTask(stubborn, timeLimit=0.05)
     remotetask.provideTask(lambda input: input, name='echo')
-    service = newService(app, factory=_FewAbandoned, waitTime=0.05)
+    service = newService(app, factory=_FewAbandoned, waitTime=0.05,
+                         leaseTime=0.4)
     stubborn = [service.add('stubborn', n) for n in range(3)]
     after = service.add('echo', 'after')
     transaction.commit()
@@ -150,16 +153,26 @@ def test_tasks_ignoring_their_time_limits_are_bounded(app):
         return [t for t in threading.enumerate()
                 if t.name.startswith('remotetask-job-')]
 
+    def stalled():
+        service._p_jar.sync()
+        return service.getWorkers()[0]['stalled']
+
     waitForStatus(service, stubborn[:2], status='error')
-    processor = remotetask.processing.processorOf(service)
-    testing.waitUntil(lambda: processor.blockedSince is not None)
-    assert processor.abandoned == 2 and len(running()) == 2
-    assert service.getStatus(after) == 'queued'
-    assert service.getError(stubborn[0]).startswith('timed out after 0.05 s')
-    release.set()                       # the stubborn tasks end
+    processor = processing.processorOf(service)
+    # The job of a task without a time limit runs while two stubborn ones
+    # run on; the third stubborn one waits for room.
     waitForStatus(service, [after])
+    assert processor.abandoned == 2 and len(running()) == 2
+    assert processor.blockedSince is not None
+    assert service.getStatus(stubborn[2]) == 'queued'
+    assert service.getError(stubborn[0]).startswith('timed out after 0.05 s')
+    testing.waitUntil(lambda: stalled() == 2)
+    assert processing.blocked() > 0
+    release.set()                       # the stubborn tasks end
+    waitForStatus(service, [stubborn[2]])
     testing.waitUntil(lambda: not running())
-    assert processor.abandoned == 0
+    assert processor.abandoned == 0 and processor.blockedSince is None
+    testing.waitUntil(lambda: stalled() == 0)
 
 
 def test_a_worker_taken_for_dead_registers_again_when_it_claims(stored):
@@ -198,8 +211,8 @@ def test_a_worker_taken_for_dead_registers_again_when_it_claims(stored):
     (lambda s: setattr(s, 'maxStoredSize', 0),
      'maxStoredSize must be an int of at least 1, not 0'),
     (lambda s: s.startProcessing(waitTime='x'),
-     "waitTime must be a positive number of seconds, not 'x'"),
-    (lambda s: s.startProcessing(waitTime=0), 'waitTime must be a positive'),
+     "waitTime must be a number of seconds, 0 or more, not 'x'"),
+    (lambda s: s.startProcessing(waitTime=-1), 'waitTime must be a number'),
     (lambda s: s.startProcessing(leaseTime=-1), 'leaseTime must be'),
     (lambda s: s.startProcessing(remotetask.MultiProcessor, maxThreads=0),
      'maxThreads must be an int of at least 1, not 0'),
@@ -223,6 +236,8 @@ class _Processor:
     def __init__(self, db, oid):
         self.db, self.serviceOid = db, oid
         self.workerId, self.leaseTime, self.name = newWorkerId(), 1.0, 'p'
+        self.abandoned, self.blockedSince = 0, None
+        self.claimLock = threading.Lock()
 
     def wake(self):
         pass
@@ -241,7 +256,7 @@ def test_after_an_outage_longer_than_a_lease_others_get_a_lease(db):
     assert service.claimNextJob(worker='other') == jobid
     transaction.commit()
     keeper = LeaseKeeper(_Processor(db, service._p_oid))
-    with Session(db, service._p_oid, keeper.processor.workerId) as session:
+    with Station(db, service._p_oid, keeper.processor.workerId) as session:
         keeper.lastSeen = time.time() - 60      # its last beat, long ago
         keeper.beat(session)                    # back after the outage
         connection.sync()

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from lovely.remotetask import cron, schedule
-from lovely.remotetask.describe import describeFields
+from lovely.remotetask.timing import cron, schedule
+from lovely.remotetask.timing.describe import describeFields
 from lovely.remotetask.exceptions import ScheduleError
-from lovely.remotetask.job import CronJob
+from lovely.remotetask.store.jobs import CronJob
 from lovely.remotetask.serialize import scheduleData, scheduleText
 
 UTC = datetime.timezone.utc

@@ -10,8 +10,8 @@ import transaction
 
 import servers
 from lovely import remotetask
-from lovely.remotetask import processing
-from lovely.remotetask.database import openDatabase
+from lovely.remotetask.runtime import processing
+from lovely.remotetask.hosts.database import openDatabase
 from lovely.remotetask.interfaces import ITask
 
 

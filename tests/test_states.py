@@ -37,15 +37,15 @@ from zope.interface.verify import verifyObject
 import servers
 from lovely import remotetask
 from lovely.remotetask import interfaces
-from lovely.remotetask.database import openDatabase
+from lovely.remotetask.hosts.database import openDatabase
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, JobStateError, RemoteTaskError, TaskError,
     UnknownJobError)
 from lovely.remotetask.interfaces import (
     CANCELLED, COMPLETED, CRONJOB, DELAYED, ERROR, FINISHED, PROCESSING,
     QUEUED, RETRY, STARTLATER)
-from lovely.remotetask.retry import RetryPolicy
-from lovely.remotetask.run import Outcome
+from lovely.remotetask.timing.retry import RetryPolicy
+from lovely.remotetask.runtime.attempt import Outcome
 from lovely.remotetask.task import SimpleTask
 from lovely.remotetask.testing import TaskServiceStub
 

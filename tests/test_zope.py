@@ -183,8 +183,8 @@ def test_sigterm_gives_back_the_job_in_hand(zope):
                       interval=0.05)
     zope.stop()
     # The database is free now: read it as a worker would.
-    from lovely.remotetask.database import openDatabase
-    from lovely.remotetask.locate import applicationRoot, findService
+    from lovely.remotetask.hosts.database import openDatabase
+    from lovely.remotetask.hosts.locate import applicationRoot, findService
     db = openDatabase('file://' + os.path.join(zope.directory, 'var',
                                                'Data.fs'))
     try:

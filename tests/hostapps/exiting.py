@@ -16,8 +16,8 @@ import time
 import transaction
 
 from lovely import remotetask
-from lovely.remotetask import processing
-from lovely.remotetask.database import openDatabase
+from lovely.remotetask.runtime import processing
+from lovely.remotetask.hosts.database import openDatabase
 
 
 def hold(input):

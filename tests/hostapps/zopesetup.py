@@ -1,7 +1,7 @@
 """Fill a new Zope instance's database for the Zope tests:
 ``python -m hostapps.zopesetup ZOPE_CONF``.
 
-- ``site1``: a folder with a `lovely.remotetask.zope.TaskService` ``tasks``
+- ``site1``: a folder with a `lovely.remotetask.hosts.zope.TaskService` ``tasks``
   and a file ``note``;
 - ``site2``: a local site whose site manager has a plain TaskService
   registered as the ITaskService utility ``reports`` (as the seed did);
@@ -28,7 +28,7 @@ def main(conf):
 
     from lovely import remotetask
     from lovely.remotetask.interfaces import ITaskService
-    from lovely.remotetask.zope import manage_addTaskService
+    from lovely.remotetask.hosts.zope import manage_addTaskService
 
     manage_addFolder(app, 'site1')
     manage_addTaskService(app.site1, 'tasks')

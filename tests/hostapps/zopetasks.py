@@ -5,7 +5,7 @@ from AccessControl import getSecurityManager
 from OFS.Image import manage_addFile
 from zope.component.hooks import getSite
 
-from lovely.remotetask.zope import SYSTEM, ZopeTask
+from lovely.remotetask.hosts.zope import SYSTEM, ZopeTask
 
 
 def _editNote(context, input):

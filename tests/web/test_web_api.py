@@ -609,7 +609,7 @@ def test_retry_all_in_batches_by_status_and_task(client, reader,
                                                   monkeypatch):
     monkeypatch.setattr(settings, 'RETRY_BATCH', 3)
     from lovely import remotetask
-    from lovely.remotetask.retry import RetryPolicy
+    from lovely.remotetask.timing.retry import RetryPolicy
     remotetask.provideTask(failing(ValueError('no')), name='other',
                            retry=RetryPolicy(maxAttempts=1))
     service = reader.service()
@@ -793,8 +793,8 @@ def test_listings_by_task(client, reader, monkeypatch):
     assert [j['id'] for j in rest['jobs']] == fails[3:]
     # A filtered page reads a bounded number of jobs: it may come short,
     # with more to come.
-    from lovely.remotetask import listing
-    monkeypatch.setattr(listing, 'TASK_SCAN', 2)
+    from lovely.remotetask.store import listing
+    monkeypatch.setattr(listing, 'SCAN', 2)
     seen, url, pages = [], '/api/services/svc/jobs?task=fail&limit=3', 0
     while url:
         page = client.get(url, headers=READ).json

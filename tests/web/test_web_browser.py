@@ -224,7 +224,7 @@ def test_operators_pages_in_a_browser(server, browser, reader):
     """The overview, a service's page that follows its jobs live, a
     failed job's page with its traceback, retrying, running a cron job now
     and pausing the service, as a person clicks through them."""
-    from lovely.remotetask.retry import RetryPolicy
+    from lovely.remotetask.timing.retry import RetryPolicy
 
     def broken(input):
         raise ValueError(f'bad {input}')

@@ -532,8 +532,8 @@ def test_filter_by_task(browser, reader, monkeypatch):
     page = page.click(linkid='next-page')
     assert rowIds(page) == [ids[0]]
     assert page.html.select('#short-page') == []
-    from lovely.remotetask import listing
-    monkeypatch.setattr(listing, 'TASK_SCAN', 1)
+    from lovely.remotetask.store import listing
+    monkeypatch.setattr(listing, 'SCAN', 1)
     page = browser.get('/services/svc?task=fail&limit=2')
     assert rowIds(page) == []
     assert page.html.select_one('#short-page').text.startswith(

@@ -18,7 +18,7 @@ from pyramid.view import view_config
 from ZODB.POSException import ConflictError
 
 from lovely import remotetask
-from lovely.remotetask.pyramid import getDatabase
+from lovely.remotetask.hosts.pyramid import getDatabase
 
 ROOT_KEY = 'app_root'
 
@@ -146,7 +146,7 @@ def main(global_config, **settings):
         config.include('pyramid_retry')
         config.include('pyramid_zodbconn')
         setUp(getDatabase(config.registry))
-        config.include('lovely.remotetask.pyramid')
+        config.include('lovely.remotetask.hosts.pyramid')
         config.add_route('save', '/notes/{name}', request_method='POST')
         config.add_route('saveAndFail', '/notes/{name}/fail')
         config.add_route('saveAfterConflict', '/notes/{name}/conflict')

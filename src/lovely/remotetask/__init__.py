@@ -1,28 +1,31 @@
 """A persistent, transactional task service on ZODB.
 
-A job's life, one place for each step (docs/states.rst walks it):
-`service` adds, starts, cancels and retries jobs; `placement` owns where
-each job is and so its status; `protocol` claims, records and gives back
-(the worker protocol, `interfaces.IWorkerProtocol`); `run` calls the task;
-`session` holds a processor's transactions and `processor` its loop;
-`leasekeeper` promotes due jobs, takes back the jobs of dead workers and
-expires old ones; `listing` lists and counts.  What is stored: `lanes`
-(each writer's own), `queue` (chains of entries), `jobmap` (jobs by id),
-`registry`, `workers`; pure arithmetic in `schedule`, `cron`, `retry` and
-`merge`.  The tools: `cli` (the ``remotetask`` command), its commands in
-`commands` (those that change) and `reports` (those that read), their
-options in `parsers`; `locate` finds services wherever a database keeps
-them (with `paths` and `containers`); `web` is the HTTP API and the
-dashboard.
+The package in layers, each knowing only those below it:
+
+- `store`: the persistent structures and their conflict resolution, and
+  the one entrance that owns every move of a job, every count, the claim
+  rule and the listings' cursors (`store.store`);
+- `timing`: pure arithmetic of schedules, cron expressions and retries;
+- `runtime`: processors and their loops, the steps of a claimed job on a
+  connection of its own, leases, time limits, packing;
+- `service`: `TaskService`, the 2009 API over the store;
+- `hosts`: where services live and how hosts start them (plain roots,
+  `Folder`, Zope, Pyramid, autostart, locating services);
+- the faces: the ``remotetask`` command (`cli`) and the Web service
+  (`web`).
+
+A job goes add -> intake -> chain -> claim -> run -> record; see
+docs/design.rst for the stored objects and docs/states.rst for the life
+of a job.
 """
 from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, JobStateError, PackBusyError, RemoteTaskError,
     ScheduleError, TaskError, UnknownJobError, UnknownTaskError,
     UnstorableError)
-from lovely.remotetask.database import DatabaseError, openDatabase
-from lovely.remotetask.folder import Folder, getApplicationRoot
-from lovely.remotetask.processor import MultiProcessor, SimpleProcessor
+from lovely.remotetask.hosts.database import DatabaseError, openDatabase
+from lovely.remotetask.hosts.folder import Folder, getApplicationRoot
+from lovely.remotetask.runtime.processor import MultiProcessor, SimpleProcessor
 from lovely.remotetask.service import TaskService
 from lovely.remotetask.task import SimpleTask, provideTask
 

@@ -14,7 +14,7 @@ import shlex
 from typing import Callable, Collection
 
 from lovely.remotetask.exceptions import ScheduleError, quoted
-from lovely.remotetask.schedule import parseFieldText
+from lovely.remotetask.timing.schedule import parseFieldText
 
 #: Seconds in a day: the most that a time-out, lease or grace time takes.
 DAY = 24 * 60 * 60
@@ -142,7 +142,7 @@ def scheduleField(name: str) -> _Type:
 
 def cursor(text: str) -> str:
     """The cursor of a page of a listing, as the page before printed it."""
-    from lovely.remotetask.listing import parseCursor
+    from lovely.remotetask.store.listing import parseCursor
     try:
         parseCursor(text)
     except ValueError:

@@ -16,18 +16,18 @@ import sys
 import time
 from typing import List, Optional
 
-import transaction
 
-from lovely.remotetask import (
-    arguments, autostart, commands, parsers, processing, zeoserver)
+from lovely.remotetask import arguments, commands, parsers
+from lovely.remotetask.hosts import autostart, zeoserver
+from lovely.remotetask.runtime import processing
 from lovely.remotetask.commands import CommandError as UsageError
 from lovely.remotetask.commands import importTasks
-from lovely.remotetask.database import (
+from lovely.remotetask.hosts.database import (
     CONNECT_TIMEOUT, DatabaseError, openDatabase)
 from lovely.remotetask.exceptions import quoted
-from lovely.remotetask.folder import APPLICATION_ROOT_KEY
-from lovely.remotetask.processor import WAIT_TIME, MultiProcessor
-from lovely.remotetask.workers import LEASE_TIME
+from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
+from lovely.remotetask.runtime.processor import WAIT_TIME, MultiProcessor
+from lovely.remotetask.defaults import LEASE_TIME
 
 #: Seconds a stopping worker gives the jobs in hand to finish.
 GRACE_TIME = 30.0
@@ -153,32 +153,8 @@ def worker(args) -> int:
         db.close()
 
 
-def migrate(args) -> int:
-    from lovely.remotetask import legacy, locate
-    try:
-        db = openDatabase(args.db, args.connect_timeout, create=False)
-    except DatabaseError as error:
-        raise UsageError(str(error)) from None
-    try:
-        tm = transaction.TransactionManager()
-        connection = db.open(transaction_manager=tm)
-        moved = []
-        for entry in locate.listServices(
-                locate.applicationRoot(connection, args.root_key)):
-            if entry.service._legacyLayout:
-                jobs = legacy.migrate(entry.service)
-                tm.commit()
-                moved.append(f'{entry.path} ({jobs} jobs)')
-        connection.close()
-        print(f'migrated: {", ".join(moved)}' if moved else
-              'nothing to migrate')
-        return 0
-    finally:
-        db.close()
-
-
 def zeoServer(args) -> int:
-    from lovely.remotetask import zeoserver
+    from lovely.remotetask.hosts import zeoserver
     zeoserver.serve(args.address, args.db)   # runzeo sets up its logging
     return 0
 
@@ -391,15 +367,6 @@ def _parser():
     web.add_argument('--grace', type=float, default=GRACE_TIME,
                      metavar='SECONDS',
                      help='how long stopping waits for the jobs in hand')
-    moving = subparsers.add_parser(
-        'migrate', parents=[common],
-        help='move services stored by a development version before 1.0',
-        description='Move the services of a database stored by a '
-        'development version before 1.0 to the stored structures of this '
-        'one, keeping every job.  Workers do it for the services they '
-        'start; this does it for all.')
-    moving.set_defaults(command=migrate)
-    arguments.addDatabase(moving)
     zeo = subparsers.add_parser(
         'zeo', help='run a ZEO server that resolves this package\'s '
         'conflicts',

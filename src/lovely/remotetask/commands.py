@@ -22,13 +22,13 @@ from transaction.interfaces import TransientError
 from ZEO.ClientStorage import ClientStorage
 
 from lovely.remotetask import arguments
-from lovely.remotetask.database import DatabaseError, openDatabase
+from lovely.remotetask.hosts.database import DatabaseError, openDatabase
 from lovely.remotetask.exceptions import (
     RemoteTaskError, UnknownTaskError, quoted, shorten)
-from lovely.remotetask.folder import getApplicationRoot
+from lovely.remotetask.hosts.folder import getApplicationRoot
 from lovely.remotetask.interfaces import (
     CANCELLED, ERROR, FINISHED, QUEUED, ICronJob, ITask)
-from lovely.remotetask.locate import (
+from lovely.remotetask.hosts.locate import (
     addService, applicationRoot, findService, listServices)
 from lovely.remotetask.serialize import SCHEDULE_FIELDS, formatTime
 from lovely.remotetask.service import TaskService
@@ -381,7 +381,7 @@ def _inBatches(session, step, batch: int, total, verb: str) -> int:
 def pack(session, args):
     """Remove the finished jobs past their retention of the services
     found, then pack the database: one pack at a time (see `packing`)."""
-    from lovely.remotetask import packing
+    from lovely.remotetask.runtime import packing
     from lovely.remotetask.exceptions import PackBusyError
     if not args.keep_old:
         _dropOldCopy(session.db.storage)

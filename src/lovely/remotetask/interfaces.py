@@ -21,6 +21,19 @@ FINISHED = (COMPLETED, CANCELLED, ERROR)
 #: Statuses from which `ITaskService.cancel` can take a job.
 CANCELLABLE = (QUEUED, STARTLATER, DELAYED, CRONJOB, RETRY)
 
+#: Statuses of jobs that wait for a time.
+SCHEDULED = (CRONJOB, DELAYED, RETRY)
+
+#: Every status, in the order listings and counts show them.  The store
+#: keeps its counts and chains by status name: a new status costs no
+#: migration of stored data.
+STATUSES = (QUEUED, PROCESSING, RETRY, STARTLATER, DELAYED, CRONJOB) + \
+    FINISHED
+
+#: Job ids are ints below 2**ID_BITS: they travel as XML-RPC <int>s.
+ID_BITS = 31
+MAX_JOB_ID = 2 ** ID_BITS - 1
+
 
 class ITask(Interface):
     """A piece of work that jobs name; registered as a named utility.
@@ -37,6 +50,14 @@ class ITask(Interface):
         job is retried until its attempts are used up.  The result must be
         picklable: it is stored on the job.
         """
+
+
+class IPrincipalSource(Interface):
+    """Says who acts now, for the owner of the jobs added (a host's
+    security machinery knows; registered as a utility)."""
+
+    def __call__():
+        """The id of the principal acting now, or None."""
 
 
 class IJob(Interface):
@@ -67,6 +88,12 @@ class IJob(Interface):
                          'report, or None; see ITaskService.getProgress.')
     retryBase = Attribute('The attempts made before the job was last retried '
                           'by hand: its retry policy counts those since.')
+    runs = Attribute('How often the task was called: a run whose '
+                     'transaction conflicted runs again without counting '
+                     'an attempt.')
+    owner = Attribute('The id of the principal who added the job, where the '
+                      'host knows one (see IPrincipalSource), or None.')
+    queue = Attribute('The name of the queue the job waits in.')
 
 
 class ICronJob(IJob):
@@ -276,7 +303,7 @@ class IWorkerProtocol(Interface):
     back jobs it claimed and did not start, and keeps its lease on the
     jobs it holds with heartbeats.  Time passed in (`now`) is epoch
     seconds; leases are measured on the database's clock (the serial of
-    a committed heartbeat, see `lovely.remotetask.workers`).
+    a committed heartbeat, see `lovely.remotetask.store.workers`).
 
     Between transactions, only the ids and attempts of claims matter:
     every step checks that the job is still in the worker's hand, in the
@@ -291,13 +318,15 @@ class IWorkerProtocol(Interface):
     def unregisterWorker(workerId):
         """Forget a worker that stops and holds no job."""
 
-    def heartbeat(workerId, leaseTime):
+    def heartbeat(workerId, leaseTime, stalled=0):
         """Show that the worker lives and return its record; once the
         transaction commits, the record's ``heartbeat.lastSeen`` tells the
         time on the database's clock.  A worker that others took for dead
-        registers again."""
+        registers again.  `stalled` says how many tasks past their time
+        limits keep it from taking jobs of tasks with time limits (0 for
+        none), for operators to see."""
 
-    def claim(workerId=None, limit=1, inHand=None):
+    def claim(workerId=None, limit=1, inHand=None, accepts=None):
         """Claim up to `limit` queued jobs for `workerId`, in the order they
         run, and return a `run.Claim` for each: the job id, the attempt
         (1 for the first), the task (looked up once for the attempt), its
@@ -311,7 +340,10 @@ class IWorkerProtocol(Interface):
         the service says it holds is given back first (a claim whose commit
         failed as far as the worker could tell, yet went through).  A
         paused service gives nothing; a worker taken for dead registers
-        again.  Scheduled jobs are not queued here: see `promote`.
+        again.  Scheduled jobs are not queued here: see `promote`.  With
+        `accepts`, a function of a task name, only jobs of the tasks it
+        accepts are claimed; the others stay in the queue, in their
+        places, and cost the claim nothing.
         """
 
     def releaseJob(jobid, attempt):
@@ -355,15 +387,23 @@ class IWorkerProtocol(Interface):
         """Remove up to `limit` finished jobs older than `keepFinished`
         seconds, oldest first, and return how many."""
 
-    def retireLanes(now=None):
-        """Retire what writers that went away left, empty, behind."""
+    def drain():
+        """Sort the jobs moved since the last drain into their places (the
+        chains that listings and claims read), and return how many.
+        Processors drain in transactions of their own, regularly and
+        whenever many moved: two drains at once conflict, and nothing
+        else does."""
+
+    def undrained():
+        """How many moves of jobs there were since the last `drain`."""
 
     def heldBy(workerId):
         """The ids of the jobs `workerId` holds."""
 
     def getWorkers():
         """The workers known: dicts of id, host, pid, jobs held (id to
-        attempt), leaseTime, lastSeen and started."""
+        attempt), leaseTime, lastSeen, started and stalled (see
+        `heartbeat`)."""
 
 
 class IProcessor(Interface):

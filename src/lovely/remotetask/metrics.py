@@ -17,10 +17,10 @@ try:
 except ImportError:   # pragma: no cover - the package is optional
     prometheus_client = None
 
-from lovely.remotetask import packing
-from lovely.remotetask.folder import APPLICATION_ROOT_KEY
-from lovely.remotetask.locate import applicationRoot, listServices
-from lovely.remotetask.runtimes import RUN_SECONDS, observeRun
+from lovely.remotetask.runtime import packing
+from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
+from lovely.remotetask.hosts.locate import applicationRoot, listServices
+from lovely.remotetask.runtime.attempt import RUN_SECONDS, observeRun
 
 __all__ = ['ServiceCollector', 'observeRun', 'registry', 'serve', 'wsgiApp']
 

@@ -9,12 +9,13 @@ from lovely.remotetask.commands import (
     checkRetry, checkSchedule, clean, cron, init, pack, pause, resume,
     retry, run, runNow, start)
 from lovely.remotetask.interfaces import ERROR, FINISHED
-from lovely.remotetask.listing import TASK_SCAN
+from lovely.remotetask.store.listing import SCAN as TASK_SCAN
 from lovely.remotetask.reports import (
     jobs, result, services, show, status, workers)
-from lovely.remotetask.schedule import MISSED_POLICIES
+from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import SCHEDULE_FIELDS, STATUSES
-from lovely.remotetask.service import MAX_JOB_ID, PRIORITIES
+from lovely.remotetask.interfaces import MAX_JOB_ID
+from lovely.remotetask.service.taskservice import PRIORITIES
 
 
 def takeLateInput(args, extras) -> list:

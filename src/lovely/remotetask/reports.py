@@ -13,7 +13,7 @@ from lovely.remotetask.interfaces import (
     CANCELLED, COMPLETED, CRONJOB, ERROR, FINISHED, RETRY, ICronJob)
 from lovely.remotetask.serialize import (
     STATUSES, formatTime, jobData, jsonValue)
-from lovely.remotetask.watch import CommitWatch
+from lovely.remotetask.runtime.watch import CommitWatch
 
 
 def status(session, args):

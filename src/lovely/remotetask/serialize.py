@@ -8,15 +8,11 @@ import datetime
 import math
 from typing import Optional
 
-from lovely.remotetask.cron import fieldsAsCron
-from lovely.remotetask.describe import describeFields
-from lovely.remotetask.interfaces import (
-    CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER,
-    ICronJob)
-from lovely.remotetask.schedule import FIELDS
-
-#: Every status a job can have, in the order listings offer them.
-STATUSES = (QUEUED, PROCESSING, RETRY, STARTLATER, DELAYED, CRONJOB) + FINISHED
+from lovely.remotetask.timing.cron import fieldsAsCron
+from lovely.remotetask.timing.describe import describeFields
+from lovely.remotetask.interfaces import (  # noqa: F401 (for the faces)
+    RETRY, STATUSES, ICronJob)
+from lovely.remotetask.timing.schedule import FIELDS
 
 #: The tuple fields of a schedule, in the order of a cron expression.
 SCHEDULE_FIELDS = tuple(name for name, _, _ in FIELDS)

@@ -10,10 +10,11 @@ from typing import Callable, Optional
 import zope.component
 from zope.interface import implementer
 
-from lovely.remotetask import checks, context
+from lovely.remotetask import checks
+from lovely.remotetask.runtime import context
 from lovely.remotetask.exceptions import InvalidArgumentError, TaskError
 from lovely.remotetask.interfaces import ITask
-from lovely.remotetask.retry import RetryPolicy
+from lovely.remotetask.timing.retry import RetryPolicy
 
 __all__ = ['ProcessTask', 'SimpleTask', 'TaskError', 'provideTask']
 

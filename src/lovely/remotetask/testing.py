@@ -13,8 +13,8 @@ import transaction
 import zope.component.testing
 from ZODB import DB
 
-from lovely.remotetask import processing
-from lovely.remotetask.database import MemoryStorage
+from lovely.remotetask.runtime import processing
+from lovely.remotetask.hosts.database import MemoryStorage
 from lovely.remotetask.service import TaskService
 from lovely.remotetask.task import SimpleTask
 

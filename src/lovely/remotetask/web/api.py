@@ -13,8 +13,8 @@ import urllib.parse
 import webob
 
 from lovely.remotetask.interfaces import ERROR, FINISHED, STARTLATER
-from lovely.remotetask.lanes import ACTIVITY_MINUTES
-from lovely.remotetask.locate import listServices
+from lovely.remotetask.store.activity import ACTIVITY_MINUTES
+from lovely.remotetask.hosts.locate import listServices
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.serialize import historyData, jobData
 from lovely.remotetask.web import actions, openapi, overview

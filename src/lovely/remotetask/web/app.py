@@ -22,7 +22,7 @@ import webob
 from transaction.interfaces import TransientError
 
 from lovely.remotetask.exceptions import RemoteTaskError
-from lovely.remotetask.folder import APPLICATION_ROOT_KEY
+from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.web import (
     api, auth, dashboard, rendering, settings, xmlrpc)
 from lovely.remotetask.web.access import IDENTITY, SAFE_METHODS, authorize

@@ -5,7 +5,7 @@ from typing import Optional
 
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import ICronJob
-from lovely.remotetask.locate import applicationRoot, findService
+from lovely.remotetask.hosts.locate import applicationRoot, findService
 from lovely.remotetask.web import auth
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.parsing import parseJobId, shown

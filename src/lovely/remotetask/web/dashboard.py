@@ -19,7 +19,7 @@ page it came from (post/redirect/get) with a one-line message; a form with
 mistakes is shown again, with each message next to its field and nothing
 changed.
 """
-from lovely.remotetask.locate import listServices
+from lovely.remotetask.hosts.locate import listServices
 from lovely.remotetask.serialize import STATUSES
 from lovely.remotetask.web import jobpage, overview
 from lovely.remotetask.web.auth import MANAGE, READ

@@ -9,7 +9,7 @@ import time
 
 import transaction
 
-from lovely.remotetask.folder import getApplicationRoot
+from lovely.remotetask.hosts.folder import getApplicationRoot
 from lovely.remotetask.service import TaskService
 from lovely.remotetask.task import TaskError, provideTask
 from lovely.remotetask.web.detail import provideDetail

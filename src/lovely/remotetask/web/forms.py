@@ -9,7 +9,7 @@ changed.
 """
 from lovely.remotetask.exceptions import RemoteTaskError, UnknownTaskError
 from lovely.remotetask.pickling import checkStorable
-from lovely.remotetask.schedule import MISSED_POLICIES, checkDelay
+from lovely.remotetask.timing.schedule import MISSED_POLICIES, checkDelay
 from lovely.remotetask.serialize import SCHEDULE_FIELDS
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.pagestate import destination, goBack

@@ -16,7 +16,7 @@ import json
 
 from lovely.remotetask.interfaces import (
     CANCELLABLE, CRONJOB, DELAYED, PROCESSING, RETRY, STARTLATER, ICronJob)
-from lovely.remotetask.schedule import MISSED_POLICIES
+from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, formatTime, historyData, jsonValue, scheduleText)
 from lovely.remotetask.web import actions

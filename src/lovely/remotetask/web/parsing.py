@@ -12,7 +12,8 @@ are read here once for the JSON API, XML-RPC and the dashboard.
 import json
 from typing import Optional
 
-from lovely.remotetask.listing import parseCursor
+from lovely.remotetask.store.listing import parseCursor
+from lovely.remotetask.interfaces import MAX_JOB_ID
 from lovely.remotetask.serialize import STATUSES
 from lovely.remotetask.web import settings
 from lovely.remotetask.web.errors import HTTPError
@@ -61,7 +62,6 @@ def intParameter(query, name: str, default: Optional[int], low: int,
 
 
 #: Job ids are the keys of 32-bit BTrees: ints in [0, 2**31).
-MAX_JOB_ID = 2**31 - 1
 
 
 def parseJobId(text: str) -> int:

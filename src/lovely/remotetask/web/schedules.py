@@ -11,9 +11,9 @@ schedule as a whole.
 import json
 from typing import Dict
 
-from lovely.remotetask import cron, schedule
+from lovely.remotetask.timing import cron, schedule
 from lovely.remotetask.exceptions import ScheduleError
-from lovely.remotetask.schedule import EVERY, parseFieldText
+from lovely.remotetask.timing.schedule import EVERY, parseFieldText
 from lovely.remotetask.serialize import SCHEDULE_FIELDS
 from lovely.remotetask.web import settings
 from lovely.remotetask.web.parsing import shown

@@ -20,7 +20,7 @@ import webob
 from lovely.remotetask.interfaces import (
     CANCELLABLE, CANCELLED, COMPLETED, CRONJOB, DELAYED, ERROR, PROCESSING,
     QUEUED, RETRY, STARTLATER, ICronJob)
-from lovely.remotetask.schedule import MISSED_POLICIES
+from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import SCHEDULE_FIELDS, STATUSES, formatTime
 from lovely.remotetask.web import actions, charts, overview, settings
 from lovely.remotetask.web.auth import MANAGE

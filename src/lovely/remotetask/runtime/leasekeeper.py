@@ -1,0 +1,118 @@
+"""The lease keeper: a processor's housekeeping thread.
+
+While a processor runs, its lease keeper beats the worker's heartbeat,
+takes back the jobs of workers that stopped beating (see `workers`),
+removes expired finished jobs, retires lanes their writers left, starts
+packs of the database when the service's settings want them (see
+`packing`), queues scheduled jobs as they come due (waking the processor),
+and passes stop requests on to the worker's running jobs.
+"""
+import logging
+import threading
+import time
+
+from lovely.remotetask.interfaces import CANCELLED
+from lovely.remotetask.runtime import context, packing
+from lovely.remotetask.runtime.steps import Station
+
+log = logging.getLogger('lovely.remotetask')
+
+
+#: Finished jobs removed per transaction when they expire.
+EXPIRE_BATCH = 500
+
+
+class LeaseKeeper(threading.Thread):
+
+    #: Seconds between looks for due jobs and stop requests.
+    TICK = 0.5
+
+    def __init__(self, processor) -> None:
+        super().__init__(name=f'remotetask-lease-{processor.name}',
+                         daemon=True)
+        self.processor = processor
+        self.stopping = threading.Event()
+        #: When this worker's last heartbeat committed (database time), and
+        #: before when it takes back no other worker's jobs.
+        self.lastSeen = None
+        self.recoverAfter = 0.0
+
+    def run(self) -> None:
+        processor = self.processor
+        interval = processor.leaseTime / 4
+        lastBeat = time.monotonic()
+        with Station(processor.db, processor.serviceOid,
+                     processor.workerId) as station:
+            while not self.stopping.wait(min(self.TICK, interval)):
+                try:
+                    if time.monotonic() - lastBeat >= interval:
+                        lastBeat = time.monotonic()
+                        self.beat(station)
+                    self.promote(station)
+                    self.drain(station)
+                    self.passStopRequests(station)
+                except Exception:
+                    log.exception('worker %s: lease keeping failed',
+                                  processor.workerId)
+            packing.waitForPack(processor)
+
+    def beat(self, station) -> None:
+        processor = self.processor
+        workerId, leaseTime = processor.workerId, processor.leaseTime
+        stalled = processor.abandoned if processor.blockedSince else 0
+        record = station.commitOrRetry(
+            lambda service: service.heartbeat(workerId, leaseTime, stalled),
+            timeout=leaseTime)
+        now, before = record.heartbeat.lastSeen, self.lastSeen
+        self.lastSeen = now
+        steps = []
+        if before is not None and now - before > leaseTime:
+            # This worker could not beat for longer than a lease: the
+            # database was away, and live workers could not beat either.
+            # They get a lease to beat again before their jobs are taken.
+            self.recoverAfter = now + leaseTime
+            log.warning('worker %s: no heartbeat for %.0f s (the database '
+                        'was out of reach?); it takes back no jobs of other '
+                        'workers for %g s', workerId, now - before, leaseTime)
+        if now >= self.recoverAfter:
+            steps.insert(0, lambda service: service.recoverJobs(now))
+        for step in steps:
+            station.commitOrRetry(step, timeout=leaseTime)
+        self.expire(station, budget=leaseTime / 8)
+        packing.packIfDue(station, self.processor)
+
+    def expire(self, station, budget: float) -> None:
+        """Remove expired finished jobs, a batch per transaction, while
+        batches come full and for at most `budget` seconds: enough to keep
+        up with jobs finishing at any rate between two heartbeats."""
+        deadline = time.monotonic() + budget
+        while station.commitOrRetry(
+                lambda service: service.expire(limit=EXPIRE_BATCH),
+                timeout=self.processor.leaseTime) == EXPIRE_BATCH and \
+                time.monotonic() < deadline and not self.stopping.is_set():
+            pass
+
+    def promote(self, station) -> None:
+        """Queue the scheduled jobs that came due, and wake the processor
+        for them."""
+        now = time.time()
+        due = station.read(lambda service: service.nextDue())
+        if due is None or due > now:
+            return
+        if station.commitOrRetry(lambda service: service.promote(now),
+                                 timeout=self.processor.leaseTime):
+            self.processor.wake()
+
+    def drain(self, station) -> None:
+        """Sort the jobs moved since into their places, so that listings
+        and the intake stay short when no claim does it."""
+        if station.read(lambda service: service.undrained()):
+            with self.processor.claimLock:
+                station.drain()
+
+    def passStopRequests(self, station) -> None:
+        workerId = self.processor.workerId
+        jobids = station.read(lambda service: service.stopRequested(
+            service.heldBy(workerId)))
+        for jobid in jobids:
+            context.requestStop(self.processor.serviceOid, jobid, CANCELLED)

@@ -1,0 +1,102 @@
+"""Exactly once in hand, never orphaned: a task runs again after a
+conflict only while its job is still the worker's, in the same attempt;
+a claim and the recovery of its worker cannot both commit."""
+import time
+
+import pytest
+import transaction
+from persistent.mapping import PersistentMapping
+from ZODB.POSException import ConflictError
+
+import zope.component
+
+from lovely import remotetask
+from lovely.remotetask.interfaces import ITask
+from lovely.remotetask.runtime.steps import Station
+from lovely.remotetask.task import SimpleTask
+
+
+def test_a_task_runs_again_only_while_its_job_is_still_held(db):
+    """Worker w1's lease runs out while its task runs; w2 takes the job
+    back and completes it; then w1's commit conflicts.  The task does not
+    run a third time for w1, which no longer holds the job."""
+    connection = db.open()
+    root = connection.root()
+    root['counter'] = PersistentMapping(n=0)
+    service = root['svc'] = remotetask.TaskService()
+    service.registerWorker('w1', 1)
+    service.registerWorker('w2', 60)
+    transaction.commit()
+    oid = service._p_oid
+    w1, w2 = Station(db, oid, 'w1'), Station(db, oid, 'w2')
+    runs = []
+
+    def takeOver():
+        # In transactions of their own: w1 is taken for dead, and w2
+        # claims, runs and completes the job.
+        tm = transaction.TransactionManager()
+        other = db.open(transaction_manager=tm)
+        with tm:
+            other.get(oid).recoverJobs(time.time() + 1e6)
+        other.close()
+        claim, = w2.claim(1)
+        assert claim.attempt == 2
+        assert w2.run(claim) is None      # recorded with what it wrote
+
+    class Count(SimpleTask):
+        """Counts in the database, on the station that runs it."""
+
+        def __call__(self, service_, jobid, input):
+            # The first run is w1's, the second w2's (within the first).
+            station = w1 if len(runs) != 1 else w2
+            runs.append(station.workerId)
+            if len(runs) == 1:
+                takeOver()
+            station.connection.root()['counter']['n'] += 1
+
+    zope.component.provideUtility(Count(str), ITask, name='count')
+    jobid = service.add('count', 'x')
+    transaction.commit()
+    try:
+        claim, = w1.claim(1)
+        assert claim.attempt == 1
+        assert w1.run(claim) is None
+    finally:
+        w1.close()
+        w2.close()
+    assert runs == ['w1', 'w2']
+    connection.sync()
+    job = service.jobs[jobid]
+    assert (job.status, job.attempts, job.runs) == ('completed', 2, 1)
+    assert root['counter']['n'] == 1
+    connection.close()
+
+
+@pytest.mark.parametrize('first', ['claim', 'recovery'])
+def test_a_claim_and_the_recovery_of_its_worker_cannot_both_commit(
+        clients, first):
+    remotetask.provideTask(lambda input: input, name='echo')
+    a, b = clients(), clients()
+    a.root['svc'] = remotetask.TaskService()
+    a.root['svc'].registerWorker('w', 1)
+    for n in range(3):
+        a.root['svc'].add('echo', n)
+    a.commit()
+    b.abort()
+    claimer, recoverer = a.root['svc'], b.root['svc']
+    claimer.claim('w', 1)
+    recoverer.recoverJobs(time.time() + 1e6)
+    one, other = (a, b) if first == 'claim' else (b, a)
+    one.commit()
+    with pytest.raises(ConflictError):
+        other.commit()
+    other.abort()
+    # Whatever committed, every job in processing is held by a worker the
+    # service knows, and the listing shows as many as the counts say.
+    service = a.root['svc']
+    a.abort()
+    held = {jobid for record in service.getWorkers()
+            for jobid in record['jobs']}
+    processing = [job.id for job in service.jobsPage('processing')[0]]
+    assert sorted(processing) == sorted(held)
+    assert len(processing) == service.statusCounts().get('processing', 0)
