@@ -22,7 +22,8 @@ many    ``--writers`` writers add one job each, in turn: every writer opens
         share a database object (``DB(FileStorage(path))``) that is then
         closed, as a process that ends (a new connection object is what a
         new writer is; ZODB's pool would hand a closed one out again, so
-        the connections of a database stay open until it closes);
+        a database's connections are closed when all its writers are
+        done, then the database);
 
 and, with real processes (``processes``), ``--processes`` jobs:
 
@@ -156,13 +157,18 @@ def addMany(path, count, perDb):
     while i < count:
         group = min(perDb, count - i)
         db = DB(FileStorage(path), pool_size=group)
+        connections = []
         for _ in range(group):
             tm = transaction.TransactionManager()
             conn = db.open(transaction_manager=tm)
             getApplicationRoot(conn)[SERVICE].add(TASK, payload(i))
             tm.commit()
+            connections.append(conn)
             i += 1
-        db.close()      # closes its connections, as a process that ends
+        # Closed only now: the pool would hand a closed one out again.
+        for conn in connections:
+            conn.close()
+        db.close()
 
 
 def addProcesses(path, count, parallel, kind, logDir):
