@@ -4,14 +4,25 @@ A hand-run benchmark, not a test (issue 12)::
 
     .venv/bin/pip install -e '.[test,bench]'
     .venv/bin/python benchmarks/contention.py [--producers 8] [--adds 150]
-        [--only file,zeo,relstorage,hotspot] [--compare /other/checkout]
-        [--repeat 2] [--keep DIR]
+        [--only file,shortlived,zeo,relstorage,hotspot]
+        [--short-connections 200] [--short-adds 5]
+        [--compare /other/checkout] [--repeat 2] [--keep DIR]
 
 Setups, each on a fresh database:
 
 file        one process: a FileStorage, the service's own processor
             (``service.startProcessing()``, a SimpleProcessor thread) and
             ``--producers`` producer threads;
+shortlived  the same FileStorage and processor, and writers that live
+            briefly, as cron scripts, ``remotetask add`` or recycled web
+            processes do (issue 25): ``--producers`` threads open
+            ``--short-connections`` connections in all, in turn, each
+            adding ``--short-adds`` jobs and then closed for good (dropped
+            from ZODB's pool, which would otherwise hand it out again: a
+            new writer is a new connection); the first adds of each
+            connection, which make what a new writer needs, are counted
+            apart, and so are connections handed out again (there must be
+            none);
 zeo         a ZEO server process on a free loopback port (``ZEO.runzeo``,
             run with the measured source importable, so that it resolves
             conflicts with that source's classes), ``--workers``
@@ -98,7 +109,7 @@ from benchkit import RunError, freePort, fsyncMs, stopProcess, waitForPort
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = sys.executable
 
-SETUPS = ('file', 'zeo', 'relstorage', 'hotspot')
+SETUPS = ('file', 'shortlived', 'zeo', 'relstorage', 'hotspot')
 ATTEMPTS = 3            # as transaction.manager.attempts(3)
 POLL = 0.020            # seconds between drain polls
 START_TIMEOUT = 60      # seconds for servers, workers and children
@@ -192,50 +203,121 @@ class Producers:
         return merge(stats)
 
     def _produce(self, i, barrier, stats):
-        from transaction.interfaces import TransientError
-        from lovely.remotetask import getApplicationRoot
         tm, conn = self.connections[i]
         p = self.first + i
         s = newStats()
         barrier.wait()
         s['start'] = time.time()
         for n in range(self.adds):
-            t0 = time.perf_counter()
-            s['transactions'] += 1
-            for attempt in range(1, ATTEMPTS + 1):
-                tm.begin()
-                try:
-                    service = getApplicationRoot(conn)[SERVICE]
-                    jobid = service.add(TASK, {'p': p, 'n': n})
-                    tm.commit()
-                except TransientError as error:
-                    tm.abort()
-                    kind = type(error).__name__
-                    if attempt == 1:
-                        s['conflicted'] += 1
-                        s['byError'][kind] += 1
-                        s['byObject'][objectClass(error, conn)] += 1
-                        s['examples'].setdefault(kind, example(error))
-                    else:
-                        s['retryConflicts'] += 1
-                    if attempt == ATTEMPTS:
-                        s['failed'] += 1
-                        s['failedBy'][kind] += 1
-                except Exception as error:
-                    tm.abort()
-                    s['failed'] += 1
-                    s['failedBy'][f'{type(error).__name__} (not transient)'] \
-                        += 1
-                    if attempt == 1:
-                        s['otherErrors'][f'{type(error).__name__}: '
-                                         f'{error}'[:200]] += 1
-                    break
-                else:
-                    s['committed'].append((jobid, p, n))
-                    break
-            s['latencies'].append(time.perf_counter() - t0)
+            addCounted(tm, conn, s, p, n)
         s['end'] = time.time()
         stats[i] = s
+
+
+def addCounted(tm, conn, s, p, n):
+    """Producer `p`'s `n`th add, in a transaction of its own, with up to
+    `ATTEMPTS` attempts on a TransientError; counted in the stats `s`.
+    Whether its first attempt conflicted."""
+    from transaction.interfaces import TransientError
+    from lovely.remotetask import getApplicationRoot
+    t0 = time.perf_counter()
+    s['transactions'] += 1
+    conflicted = False
+    for attempt in range(1, ATTEMPTS + 1):
+        tm.begin()
+        try:
+            service = getApplicationRoot(conn)[SERVICE]
+            jobid = service.add(TASK, {'p': p, 'n': n})
+            tm.commit()
+        except TransientError as error:
+            tm.abort()
+            kind = type(error).__name__
+            if attempt == 1:
+                conflicted = True
+                s['conflicted'] += 1
+                s['byError'][kind] += 1
+                s['byObject'][objectClass(error, conn)] += 1
+                s['examples'].setdefault(kind, example(error))
+            else:
+                s['retryConflicts'] += 1
+            if attempt == ATTEMPTS:
+                s['failed'] += 1
+                s['failedBy'][kind] += 1
+        except Exception as error:
+            tm.abort()
+            s['failed'] += 1
+            s['failedBy'][f'{type(error).__name__} (not transient)'] += 1
+            if attempt == 1:
+                s['otherErrors'][f'{type(error).__name__}: '
+                                 f'{error}'[:200]] += 1
+            break
+        else:
+            s['committed'].append((jobid, p, n))
+            break
+    s['latencies'].append(time.perf_counter() - t0)
+    return conflicted
+
+
+#: Marks a connection that a short-lived writer has used (see ShortLived).
+USED = '_contention_used'
+
+
+class ShortLived:
+    """Producer threads whose writers live briefly, as cron scripts or
+    recycled web processes: each thread opens `connections` connections in
+    turn, each adds `adds` jobs (one per transaction) and is closed for
+    good; the next is a new connection."""
+
+    def __init__(self, db, threads, connections, adds):
+        self.db = db
+        self.threads, self.connections, self.adds = \
+            threads, connections, adds
+
+    def run(self):
+        barrier = threading.Barrier(self.threads)
+        stats = [None] * self.threads
+        threads = [threading.Thread(
+            target=self._produce, args=(i, barrier, stats),
+            name=f'short-lived-{i}') for i in range(self.threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return merge(stats)
+
+    def _produce(self, i, barrier, stats):
+        import transaction
+        s = newStats()
+        barrier.wait()
+        s['start'] = time.time()
+        for k in range(self.connections):
+            p = i * self.connections + k        # a writer of its own
+            tm = transaction.TransactionManager()
+            conn = self.db.open(transaction_manager=tm)
+            s['connections'] += 1
+            if conn.__dict__.get(USED):
+                s['reused'] += 1
+            conn.__dict__[USED] = True
+            for n in range(self.adds):
+                conflicted = addCounted(tm, conn, s, p, n)
+                if n == 0:
+                    s['firstAdds'] += 1
+                    s['firstConflicted'] += conflicted
+            tm.abort()
+            closeForGood(self.db, conn)
+        s['end'] = time.time()
+        stats[i] = s
+
+
+def closeForGood(db, conn):
+    """Close `conn` as a process that ends would: ZODB's pool would hand
+    it to the next ``db.open()`` again, with its cache and all that was
+    kept on it.  The database is opened with a negative pool timeout, so
+    that the pool's collection drops every closed connection; the pool is
+    guarded by the database's lock."""
+    conn.close()
+    with db._lock:
+        db.pool.availableGC()
 
 
 def newStats():
@@ -245,15 +327,19 @@ def newStats():
             'failed': 0, 'failedBy': collections.Counter(),
             'otherErrors': collections.Counter(), 'examples': {},
             'committed': [],
-            'latencies': [], 'start': None, 'end': None}
+            'latencies': [], 'start': None, 'end': None,
+            'connections': 0, 'reused': 0, 'firstAdds': 0,
+            'firstConflicted': 0}
 
 
 def merge(parts):
     """One stats dict of several (threads or processes)."""
     out = newStats()
     for part in parts:
-        for key in ('transactions', 'conflicted', 'retryConflicts', 'failed'):
-            out[key] += part[key]
+        for key in ('transactions', 'conflicted', 'retryConflicts', 'failed',
+                    'connections', 'reused', 'firstAdds',
+                    'firstConflicted'):
+            out[key] += part.get(key, 0)
         for key in ('byError', 'byObject', 'failedBy', 'otherErrors'):
             out[key].update(part[key])   # a dict when it came as JSON
         for kind, text in part['examples'].items():
@@ -414,17 +500,33 @@ def rolePrepare(cfg):
 def roleFile(cfg):
     """FileStorage: producers and the service's processor in this
     process."""
+    runInProcess(cfg, f'file://{cfg["path"]}', lambda db: Producers(
+        db, 0, cfg['threads'], cfg['adds']), cfg['threads'] + 8)
+
+
+def roleShortLived(cfg):
+    """FileStorage: short-lived writers in threads and the service's
+    processor in this process.  Closed connections are dropped from the
+    pool at once (a negative pool timeout; see `closeForGood`)."""
+    runInProcess(cfg, f'file://{cfg["path"]}?connection_pool_timeout=-1',
+                 lambda db: ShortLived(db, cfg['threads'],
+                                       cfg['connections'], cfg['adds']),
+                 cfg['threads'] + 8)
+
+
+def runInProcess(cfg, uri, makeProducers, pool):
+    """The producers that `makeProducers(db)` makes, and the service's
+    processor, in this process."""
     import contentiontasks  # noqa: F401 -- registers the tasks
     from lovely.remotetask import openDatabase
     logs = LogCount()
-    db = openDatabase(poolSize(f'file://{cfg["path"]}', cfg['threads'] + 8))
+    db = openDatabase(poolSize(uri, pool))
     service, tm, conn = makeService(db)
     service.startProcessing()
     reader = Reader(db)
     try:
         reader.waitForWorkers(1)
-        producers = Producers(db, 0, cfg['threads'], cfg['adds'])
-        stats = producers.run()
+        stats = makeProducers(db).run()
         done = reader.drain(len(stats['committed']), cfg['drainTimeout'])
         checked = reader.verify(stats['committed'], cfg['runlog'])
     finally:
@@ -520,6 +622,7 @@ class LogCount:
 
 
 ROLES = {'probe': roleProbe, 'prepare': rolePrepare, 'file': roleFile,
+         'shortlived': roleShortLived,
          'produce': roleProduce, 'check': roleCheck, 'hotspot': roleHotspot}
 
 
@@ -746,6 +849,23 @@ def runFile(side, args, directory, runlog):
     return result
 
 
+def runShortLived(side, args, directory, runlog):
+    perThread = args.short_connections // args.producers
+    total = args.producers * perThread * args.short_adds
+    with Child(side, 'shortlived', {
+            'path': os.path.join(directory, 'Data.fs'),
+            'threads': args.producers, 'connections': perThread,
+            'adds': args.short_adds, 'runlog': runlog,
+            'drainTimeout': drainTimeout(total)},
+            os.path.join(directory, 'shortlived.log'), runlog) as child:
+        message = child.expect('result', START_TIMEOUT + 2 *
+                               drainTimeout(total))
+    result = finish(Result('shortlived', side.key), message['stats'],
+                    message['done'], message['checked'])
+    result.logs.update(message['logs'])
+    return result
+
+
 def runShared(setup, side, args, directory, runlog, uri, clients, workers):
     """Producers in `clients` processes, `workers` worker processes."""
     threads = args.producers // clients
@@ -834,13 +954,18 @@ def runHotspot(side, args, directory, runlog):
     return result
 
 
-RUNNERS = {'file': runFile, 'zeo': runZeo, 'relstorage': runRelStorage,
-           'hotspot': runHotspot}
+RUNNERS = {'file': runFile, 'shortlived': runShortLived, 'zeo': runZeo,
+           'relstorage': runRelStorage, 'hotspot': runHotspot}
 
 
 def label(setup, args):
     if setup == 'file':
         return f'FileStorage, {args.producers} threads, its processor'
+    if setup == 'shortlived':
+        perThread = args.short_connections // args.producers
+        return (f'FileStorage, {args.producers} threads x {perThread} '
+                f'short-lived connections of {args.short_adds} adds, '
+                f'its processor')
     if setup == 'zeo':
         threads = args.producers // args.clients
         return (f'ZEO, {args.clients} procs x {threads} threads, '
@@ -1019,6 +1144,12 @@ def breakdown(results):
                      f'{s["conflicted"]} of {s["transactions"]:,} first '
                      f'attempts conflicted; {s["retryConflicts"]} retries '
                      f'conflicted again')
+        if s.get('connections'):
+            lines.append(f'    short-lived connections: {s["connections"]}'
+                         f' ({s["reused"]} of them reused, target 0); '
+                         f'their first adds (each making what a new '
+                         f'writer makes): {s["firstConflicted"]} of '
+                         f'{s["firstAdds"]} conflicted')
         if s['byError']:
             lines.append('    by exception: ' + counted(s['byError']))
             lines.append('    by object:    ' + counted(s['byObject']))
@@ -1069,6 +1200,10 @@ def targets(results):
                    f'{"ok" if rate <= TARGET_CONFLICTS else "FAILS"}; '
                    f'failed with {ATTEMPTS} attempts {s["failed"]}  target 0'
                    f'  {"ok" if not s["failed"] else "FAILS"}')
+        if r.setup == 'shortlived':
+            out.append(f'  {name}: connections reused {s["reused"]}  '
+                       f'target 0 (else the case measures nothing)  '
+                       f'{"ok" if not s["reused"] else "FAILS"}')
     return out
 
 
@@ -1105,6 +1240,12 @@ def main(argv=None):
                         help='producer threads in all (default 8)')
     parser.add_argument('--adds', type=int, default=150,
                         help='adds per producer thread (default 150)')
+    parser.add_argument('--short-connections', type=int, default=200,
+                        help='short-lived connections in all, opened and '
+                        'closed in turn by the producer threads '
+                        '(default 200)')
+    parser.add_argument('--short-adds', type=int, default=5,
+                        help='adds per short-lived connection (default 5)')
     parser.add_argument('--clients', type=int, default=2,
                         help='producer processes over ZEO (default 2)')
     parser.add_argument('--workers', type=int, default=2,
@@ -1143,6 +1284,12 @@ def main(argv=None):
         parser.error(f'unknown setups: {", ".join(sorted(wrong))}')
     if args.producers < 1 or args.adds < 1 or args.repeat < 1:
         parser.error('--producers, --adds and --repeat must be at least 1')
+    if 'shortlived' in only and (
+            args.short_connections < args.producers or
+            args.short_connections % args.producers or args.short_adds < 1):
+        parser.error(f'--short-connections {args.short_connections} is not '
+                     f'a multiple of --producers {args.producers} (or '
+                     f'--short-adds is below 1)')
     if 'zeo' in only and args.producers % args.clients:
         parser.error(f'--producers {args.producers} is not a multiple of '
                      f'--clients {args.clients}')
@@ -1244,7 +1391,7 @@ def main(argv=None):
         for r, line in notes:
             say(f'  {label(r.setup, args)}, {r.side}: {line}')
     say('')
-    say('targets (issue 12)')
+    say('targets (issues 12 and 25)')
     for line in targets(results):
         say(line)
     say(f'total run time {time.perf_counter() - started:.0f} s; at the end: '

@@ -1,11 +1,18 @@
-"""lovely.remotetask side by side with huey, RQ and Procrastinate: same machine, same jobs, one run.
+"""lovely.remotetask beside huey, RQ, Procrastinate, Celery and Oban.
 
-A hand-run benchmark, not a test::
+Same machine, same jobs, one run.  A hand-run benchmark, not a test::
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python benchmarks/peers.py [--plot docs/performance-peers.png]
-        [--only W1,W2,W3,W4,W5] [--peers huey,huey-fsync,rq,procrastinate]
+        [--only W1,W2,W3,W4,W5,W6]
+        [--peers huey,huey-fsync,rq,procrastinate,celery,oban]
         [--scale 0.1] [--profile 2000]
+
+Oban's Python edition (the ``oban`` package) needs Python 3.12 or later;
+under an older Python it is skipped with that reason, and the bench extra
+does not install it.  To include it, make the environment with a 3.12
+interpreter (``python3.12 -m venv .venv312 && .venv312/bin/pip install -e
+'.[bench]'``) and run the script with it.
 
 Systems (each run on a fresh store, its workers started and idle before
 the clock starts):
@@ -34,6 +41,25 @@ procrastinate  Procrastinate on the machine's PostgreSQL (``--postgres``),
             ``defer()`` is one transaction of its own.  Procrastinate keeps
             no results: its jobs are checked by status ``succeeded`` and
             their stored arguments.
+celery      Celery on the machine's Redis (``--celery-redis``, database 14
+            by default, which must be empty: it is flushed), as broker and
+            result backend, with its default settings otherwise; one worker
+            process (``celery -A benchcelery worker``) with the solo pool
+            (one task at a time in the worker's own thread, as RQ's
+            SimpleWorker), and the default prefork pool of 4 for W4.
+            Producers call ``apply_async``; W2 sends a ``group`` (Celery
+            has no bulk enqueue: a message per job); its results are read
+            back from the result backend.
+oban        Oban's Python edition on the machine's PostgreSQL
+            (``--postgres``), in a database of its own, created, given
+            Oban's schema (``oban.schema.install``) and dropped for each
+            run; a worker process (``python -m oban start --queues
+            bench:N``, N = 1, or 4 for W4).  Oban is asyncio: producers hand
+            their ``enqueue`` (``enqueue_many`` for W2) to one event loop in
+            a thread of the benchmark, on a pool of up to 16 connections,
+            each enqueue one transaction of its own.  Its workers
+            (``benchoban``) record their results (``Record``), which are
+            read back; its 20 ms jobs ``await asyncio.sleep``.
 
 A peer that is not installed or not reachable is skipped with the reason.
 
@@ -68,13 +94,35 @@ W5 contended  8 producer threads (``--producers``), each with a connection
             3; a peer's enqueue that raises is a failed add.  Every added
             job is then waited for and checked.  (``benchmarks/contention.py``
             measures the same over ZEO and RelStorage.)
+W6 application's shape  each request writes one application object and
+            adds one job, as a web application's requests do; 2,000
+            requests (``--w6-requests``), from 1 producer and from 8
+            (``--producers``) threads, each producer writing an object of
+            its own (so that the application's writes do not conflict),
+            while one worker runs the jobs.  Ours writes the object (a
+            ``PersistentMapping`` next to the service) and adds the job in
+            one ZODB commit; huey, RQ and Celery commit the object to a
+            FileStorage of the application's and then enqueue (two commits
+            in two stores, as an application beside them does);
+            Procrastinate and Oban update the object's row in a table of
+            the same PostgreSQL database and enqueue in the same
+            transaction, on the producer's connection (Procrastinate's
+            sync connector given that connection as its pool; Oban's
+            ``enqueue(job, conn=...)``).  With 8 producers ours runs twice:
+            (a) 8 threads on FileStorage, (b) ``--w6-processes`` (2)
+            processes of 4 threads over a ZEO server, with a worker
+            process.  Its figure is the producers' requests per second, as
+            W5's; every job and every producer's object are checked after.
 
 Completion is detected by polling every 20 ms, cheaply: for us the
 statuses of the jobs not yet seen finished, in order, stopping at the first
 that is not (``conn.sync()`` first); for huey the count of its result rows;
 for RQ the size of its finished-job registry (and of the failed one, which
 stops the run); for Procrastinate the count of its succeeded jobs (a
-failed one stops the run).  After each run every job's result is read back and
+failed one stops the run), for Oban of its completed ones (one discarded,
+retryable or cancelled stops the run); for Celery each task's state in the
+result backend, in order, up to the first not done (a failed one stops the
+run).  After each run every job's result is read back and
 compared with its input ("checked").
 
 Ratios are printed so that above 1 means lovely.remotetask is ahead:
@@ -97,11 +145,13 @@ import cProfile
 import dataclasses
 import gc
 import importlib.metadata
+import json
 import logging
 import os
 import platform
 import pstats
 import re
+import shlex
 import signal
 import sqlite3
 import statistics
@@ -136,8 +186,10 @@ LATENCY_POLL = 0.0005   # seconds between polls for one job (W3)
 WARMUP = 20             # W3 jobs not counted
 START_TIMEOUT = 60      # seconds for workers and servers to come up
 
-WORKLOADS = ('W1', 'W2', 'W3', 'W4', 'W5')
-PEERS = ('huey', 'huey-fsync', 'rq', 'procrastinate')
+WORKLOADS = ('W1', 'W2', 'W3', 'W4', 'W5', 'W6')
+PEERS = ('huey', 'huey-fsync', 'rq', 'procrastinate', 'celery', 'oban')
+#: The environment variable in which benchcelery finds Redis.
+CELERY_REDIS = 'BENCH_CELERY_REDIS'
 ATTEMPTS = 3            # W5: our attempts per add, as transaction's attempts(3)
 
 
@@ -794,6 +846,340 @@ class Procrastinate:
                 self.database = None
 
 
+class Celery:
+    """Celery on Redis (broker and result backend): a worker process of
+    its own, the solo pool for one worker, prefork for W4."""
+
+    key = 'celery'
+
+    def __init__(self, tmp, url):
+        import celery
+        import kombu
+        import redis
+        os.environ[CELERY_REDIS] = url
+        import benchcelery
+        self.module = benchcelery
+        self.app = benchcelery.app
+        self.version = (f'Celery {celery.__version__}, kombu '
+                        f'{kombu.__version__}')
+        self.tmp = tmp
+        self.url = url
+        self.runs = 0
+        self.process = None
+        try:
+            self.conn = redis.Redis.from_url(url)
+            self.conn.ping()
+        except Exception as error:
+            raise Skip(f'Redis at {url} not reachable: '
+                       f'{type(error).__name__}: {error}')
+        if self.conn.dbsize():
+            raise Skip(f'Redis database {url} is not empty; give '
+                       f'--celery-redis an empty one (it is flushed)')
+        self.server = redisSettings(self.conn)
+
+    def label(self, workers=1):
+        if not workers:
+            return 'celery: no worker'
+        if workers == 1:
+            return 'celery: 1 worker process, solo pool'
+        return f'celery: 1 worker process, prefork pool of {workers}'
+
+    def describe(self):
+        return f'{self.version}, {self.server}'
+
+    def open(self, workers, task):
+        self.runs += 1
+        self.conn.flushdb()
+        self.task = self.app.tasks[task]
+        self.done = 0
+        if not workers:
+            return
+        logPath = os.path.join(self.tmp, f'celery-{self.runs}.log')
+        self.log = open(logPath, 'w')
+        pool = ['--pool', 'solo'] if workers == 1 else [
+            '--pool', 'prefork', '--concurrency', str(workers)]
+        env = childEnv({CELERY_REDIS: self.url})
+        self.process = subprocess.Popen(
+            [PYTHON, '-m', 'celery', '-A', 'benchcelery', 'worker',
+             '--queues', self.module.QUEUE, '--loglevel', 'WARNING',
+             '--hostname', f'bench{self.runs}@%h'] + pool,
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.app.control.ping(timeout=0.5):
+            if self.process.poll() is not None or \
+                    time.monotonic() > deadline:
+                raise RunError(f'Celery worker did not start: see {logPath}')
+
+    @contextlib.contextmanager
+    def producer(self, tally=None):
+        # Celery's producers share the app's connection pool.
+        task = self.task
+        yield lambda item: task.apply_async((item,)).id
+
+    def addOne(self, item):
+        return self.task.apply_async((item,)).id
+
+    def addMany(self, items):
+        # Celery has no bulk enqueue: a group sends a message per job.
+        result = celeryGroup(self.task.s(item) for item in items)
+        return [r.id for r in result.apply_async().results]
+
+    def _state(self, taskid):
+        state = self.app.AsyncResult(taskid).state
+        if state == 'FAILURE':
+            raise RunError(f'task {taskid} failed')
+        return state == 'SUCCESS'
+
+    def isDone(self, taskid):
+        return self._state(taskid)
+
+    def countDone(self, taskids, known):
+        while self.done < known and self._state(taskids[self.done]):
+            self.done += 1
+        return self.done
+
+    def verify(self, taskids, items):
+        bad = 0
+        for taskid, item in zip(taskids, items):
+            result = self.app.AsyncResult(taskid)
+            if result.state != 'SUCCESS' or result.result != item:
+                bad += 1
+        return bad, []
+
+    def diagnostics(self):
+        return []
+
+    def close(self):
+        if self.process is not None:
+            stopProcess(self.process)
+            self.process = None
+            self.log.close()
+        self.conn.flushdb()
+
+
+def celeryGroup(signatures):
+    from celery import group
+    return group(list(signatures))
+
+
+def redisSettings(conn):
+    """What a Redis server keeps on disk, as the reports print it."""
+    import redis
+    info = conn.info()
+    config = {}
+    for name in ('appendonly', 'appendfsync', 'save'):
+        try:
+            config.update(conn.config_get(name))
+        except redis.ResponseError:
+            pass
+    return (f'Redis {info.get("redis_version")}, appendonly='
+            f'{config.get("appendonly", "?")}, appendfsync='
+            f'{config.get("appendfsync", "?")}, save='
+            f'{config.get("save", "?")!r}')
+
+
+def childEnv(extra=None):
+    """The environment of a peer's worker process: the benchmarks'
+    directory on PYTHONPATH, and `extra`."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (HERE, os.environ.get('PYTHONPATH')) if p))
+    env.update(extra or {})
+    return env
+
+
+class Loop:
+    """An asyncio event loop in a thread of its own, which the benchmark's
+    threads hand coroutines to (as the requests of an async application
+    share its loop)."""
+
+    def __init__(self):
+        import asyncio
+        self.asyncio = asyncio
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever,
+                                       name='asyncio', daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine):
+        return self.asyncio.run_coroutine_threadsafe(
+            coroutine, self.loop).result()
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+class Oban:
+    """Oban's Python edition on PostgreSQL: a worker process of its own
+    (``python -m oban start``), producers on a pool of the benchmark's
+    event loop."""
+
+    key = 'oban'
+
+    def __init__(self, tmp, dsn):
+        if sys.version_info < (3, 12):
+            raise Skip(f'Oban\'s Python edition (the "oban" package) needs '
+                       f'Python 3.12 or later, this is '
+                       f'{platform.python_version()}: run peers.py in a '
+                       f'3.12 environment with the bench extra')
+        import oban
+        import oban.schema
+        import psycopg
+        import psycopg_pool
+        import benchoban
+        self.oban, self.psycopg, self.psycopg_pool = oban, psycopg, \
+            psycopg_pool
+        self.module = benchoban
+        self.version = importlib.metadata.version('oban')
+        self.tmp = tmp
+        self.dsn = dsn
+        self.runs = 0
+        self.process = None
+        self.database = None
+        self.loop = None
+        self.pool = None
+        self.server = postgresSettings(psycopg, dsn)
+
+    def label(self, workers=1):
+        if not workers:
+            return 'oban: no worker'
+        return f'oban: 1 worker process, queue limit {workers}'
+
+    def describe(self):
+        return f'Oban {self.version}, {self.server}'
+
+    def _admin(self, statement):
+        with self.psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(statement)
+
+    def open(self, workers, task):
+        self.runs += 1
+        self.worker = self.module.WORKERS[task]
+        self.database = f'oban_bench_{uuid.uuid4().hex[:10]}'
+        self._admin(f'CREATE DATABASE {self.database}')
+        params = self.psycopg.conninfo.conninfo_to_dict(self.dsn)
+        params['dbname'] = self.database
+        self.conninfo = self.psycopg.conninfo.make_conninfo(**params)
+        self.conn = self.psycopg.connect(self.conninfo, autocommit=True)
+        self.loop = Loop()
+
+        async def start():
+            self.pool = self.psycopg_pool.AsyncConnectionPool(
+                self.conninfo, min_size=1, max_size=16, open=False)
+            await self.pool.open()
+            await self.oban.schema.install(self.pool)
+            return self.oban.Oban(pool=self.pool, name='bench')
+        self.client = self.loop.run(start())
+        if not workers:
+            return
+        logPath = os.path.join(self.tmp, f'oban-{self.runs}.log')
+        self.log = open(logPath, 'w')
+        self.process = subprocess.Popen(
+            [PYTHON, '-m', 'oban', 'start', '--dsn', self.conninfo,
+             '--queues', f'{self.module.QUEUE}:{workers}',
+             '--log-level', 'warning'],
+            env=childEnv(), stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.conn.execute(
+                'select count(*) from oban_producers where queue = %s',
+                (self.module.QUEUE,)).fetchone()[0]:
+            if self.process.poll() is not None or \
+                    time.monotonic() > deadline:
+                raise RunError(f'Oban worker did not start: see {logPath}')
+            time.sleep(0.05)
+
+    def _enqueue(self, item):
+        return self.loop.run(self.client.enqueue(
+            self.worker.new({'input': item}))).id
+
+    @contextlib.contextmanager
+    def producer(self, tally=None):
+        # The threads share the loop and its pool, as an async app would.
+        yield self._enqueue
+
+    def addOne(self, item):
+        return self._enqueue(item)
+
+    def addMany(self, items):
+        jobs = self.loop.run(self.client.enqueue_many(
+            [self.worker.new({'input': item}) for item in items]))
+        return [job.id for job in jobs]
+
+    def _failed(self):
+        if self.conn.execute(
+                "select count(*) from oban_jobs where state in "
+                "('discarded', 'retryable', 'cancelled')").fetchone()[0]:
+            raise RunError('Oban jobs failed: see their state')
+
+    def isDone(self, jobid):
+        state = self.conn.execute(
+            'select state from oban_jobs where id = %s',
+            (jobid,)).fetchone()[0]
+        if state in ('discarded', 'retryable', 'cancelled'):
+            raise RunError(f'job {jobid} {state}')
+        return state == 'completed'
+
+    def countDone(self, jobids, known):
+        self._failed()
+        return self.conn.execute(
+            "select count(*) from oban_jobs where state = 'completed'"
+        ).fetchone()[0]
+
+    def verify(self, jobids, items):
+        from oban._recorded import decode_recorded
+        rows = {jobid: (state, args, meta) for jobid, state, args, meta in
+                self.conn.execute(
+                    'select id, state, args, meta from oban_jobs '
+                    'where id = any(%s)', (list(jobids),))}
+        bad = 0
+        for jobid, item in zip(jobids, items):
+            state, args, meta = rows.get(jobid, (None, None, {}))
+            recorded = meta.get('return') if meta else None
+            if state != 'completed' or args != {'input': item} or \
+                    recorded is None or decode_recorded(recorded) != item:
+                bad += 1
+        return bad, ['results read from the recorded return values']
+
+    def diagnostics(self):
+        return []
+
+    def close(self):
+        try:
+            if self.process is not None:
+                stopProcess(self.process)
+                self.process = None
+                self.log.close()
+            if self.loop is not None:
+                if self.pool is not None:
+                    self.loop.run(self.pool.close())
+                    self.pool = None
+                self.loop.close()
+                self.loop = None
+                self.conn.close()
+        finally:
+            if self.database is not None:
+                self._admin(f'DROP DATABASE IF EXISTS {self.database} '
+                            f'WITH (FORCE)')
+                self.database = None
+
+
+def postgresSettings(psycopg, dsn):
+    """PostgreSQL's version and durability settings; Skip if it is out of
+    reach."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            settings = {name: conn.execute(f'show {name}').fetchone()[0]
+                        for name in ('server_version', 'fsync',
+                                     'synchronous_commit')}
+    except Exception as error:
+        raise Skip(f'PostgreSQL at {dsn!r} not reachable: '
+                   f'{type(error).__name__}: {str(error).strip()}')
+    return (f'PostgreSQL {settings["server_version"]}, fsync='
+            f'{settings["fsync"]}, synchronous_commit='
+            f'{settings["synchronous_commit"]}')
+
+
 # ---------------------------------------------------------------------------
 # The workloads
 
@@ -926,9 +1312,11 @@ class Tally:
             self.failures[type(error).__name__] += 1
 
 
-def runContended(system, row, n, producers, task='echo'):
+def runContended(system, row, n, producers, task='echo', shape=None):
     """W5: `producers` threads add `n` jobs in all, one per transaction,
-    while one worker runs them."""
+    while one worker runs them.  With a W6 `shape`, each thread's
+    requests are its producer's: each writes its application object and
+    adds a job."""
     per = n // producers
     items = [[payload(p * per + i) for i in range(per)]
              for p in range(producers)]
@@ -940,7 +1328,8 @@ def runContended(system, row, n, producers, task='echo'):
 
     def produce(p):
         try:
-            with system.producer(tally=tally) as add:
+            with (system.producer(tally=tally) if shape is None
+                  else shape.producer(p, tally)) as add:
                 barrier.wait(START_TIMEOUT)
                 for item in items[p]:
                     try:
@@ -954,6 +1343,8 @@ def runContended(system, row, n, producers, task='echo'):
 
     try:
         system.open(1, task)
+        if shape is not None:
+            shape.open(producers)
         threads = [threading.Thread(target=produce, args=(p,),
                                     name=f'producer-{p}')
                    for p in range(producers)]
@@ -997,13 +1388,25 @@ def runContended(system, row, n, producers, task='echo'):
                     f'{kind} {count}'
                     for kind, count in tally.failures.most_common()))
         checkRow(row, system, handles, [item for _, item in pairs])
+        if shape is not None:
+            wrong = shape.check({p: added[p][-1][1]['n'] for p in
+                                 range(producers) if added[p]})
+            if wrong:
+                row.ok = False
+                row.checked += f'; {wrong} application objects wrong'
+            else:
+                row.checked += '; application objects ok'
         if row.conflicted:
             row.checked += (f'; {row.conflicted / row.jobs:.1%} of adds '
                             f'conflicted at first')
         if row.failed:
             row.checked += f'; {row.failed} of {row.jobs:,} adds failed'
     finally:
-        system.close()
+        try:
+            if shape is not None:
+                shape.close()
+        finally:
+            system.close()
 
 
 def runLatency(system, row, samples):
@@ -1030,6 +1433,374 @@ def runLatency(system, row, samples):
         system.close()
 
 
+# ---------------------------------------------------------------------------
+# W6, the application's shape: each request writes one application object
+# (its producer's own, so that requests do not conflict on it) and adds a
+# job.  A shape gives each producer thread its request function.
+
+
+def attempts(tm, tally, fn):
+    """`fn()` and a commit, up to `ATTEMPTS` attempts on a TransientError
+    (each counted in `tally`, when there is one), as
+    ``transaction.manager.attempts(3)`` does."""
+    for attempt in range(1, ATTEMPTS + 1):
+        tm.begin()
+        try:
+            value = fn()
+            tm.commit()
+            return value
+        except TransientError as error:
+            tm.abort()
+            if tally is not None:
+                tally.conflict(attempt, error)
+            if attempt == ATTEMPTS:
+                raise
+        except BaseException:
+            tm.abort()
+            raise
+
+
+def appObjects(conn, producers):
+    """The application's objects: one PersistentMapping per producer."""
+    from persistent.mapping import PersistentMapping
+    root = getApplicationRoot(conn, create=True)
+    root['w6'] = PersistentMapping(
+        (str(p), PersistentMapping(n=-1)) for p in range(producers))
+
+
+def appWrongs(conn, last):
+    """How many producers' objects do not hold the last request's n."""
+    objects = getApplicationRoot(conn)['w6']
+    return sum(objects[str(p)]['n'] != n for p, n in last.items())
+
+
+class OursInOne:
+    """Ours: the object and the add in one ZODB commit."""
+
+    def __init__(self, system):
+        self.system = system
+
+    def open(self, producers):
+        system = self.system
+        appObjects(system.conn, producers)
+        system.tm.commit()
+
+    @contextlib.contextmanager
+    def producer(self, p, tally):
+        tm = transaction.TransactionManager()
+        conn = self.system.db.open(transaction_manager=tm)
+        task = self.system.task
+
+        def request(item):
+            def write():
+                root = getApplicationRoot(conn)
+                root['w6'][str(p)]['n'] = item['n']
+                return root['svc'].add(task, item)
+            return attempts(tm, tally, write)
+        try:
+            yield request
+        finally:
+            tm.abort()
+            conn.close()
+
+    def check(self, last):
+        self.system.conn.sync()
+        return appWrongs(self.system.conn, last)
+
+    def close(self):
+        pass
+
+
+class ZodbThenEnqueue:
+    """A peer beside a ZODB application: the object committed to a
+    FileStorage, then the job enqueued (two commits, in two stores)."""
+
+    def __init__(self, system, tmp):
+        self.system, self.tmp = system, tmp
+        self.db = None
+
+    def open(self, producers):
+        path = os.path.join(self.tmp, f'w6-app-{uuid.uuid4().hex[:8]}.fs')
+        self.db = DB(FileStorage(path), pool_size=producers + 4)
+        self.tm = transaction.TransactionManager()
+        self.conn = self.db.open(transaction_manager=self.tm)
+        appObjects(self.conn, producers)
+        self.tm.commit()
+
+    @contextlib.contextmanager
+    def producer(self, p, tally):
+        tm = transaction.TransactionManager()
+        conn = self.db.open(transaction_manager=tm)
+        try:
+            with self.system.producer() as enqueue:
+                def request(item):
+                    def write():
+                        getApplicationRoot(conn)['w6'][str(p)]['n'] = \
+                            item['n']
+                    attempts(tm, None, write)
+                    return enqueue(item)
+                yield request
+        finally:
+            tm.abort()
+            conn.close()
+
+    def check(self, last):
+        self.conn.sync()
+        return appWrongs(self.conn, last)
+
+    def close(self):
+        if self.db is not None:
+            self.tm.abort()
+            self.conn.close()
+            self.db.close()
+            self.db = None
+
+
+#: The application's table of the PostgreSQL peers.
+APP_TABLE = 'w6_objects'
+
+
+def createAppTable(conn, producers):
+    conn.execute(f'create table {APP_TABLE} (id int primary key, '
+                 f'n int not null)')
+    with conn.cursor() as cursor:
+        cursor.executemany(f'insert into {APP_TABLE} values (%s, -1)',
+                           [(p,) for p in range(producers)])
+
+
+def appTableWrongs(conn, last):
+    rows = dict(conn.execute(f'select id, n from {APP_TABLE}').fetchall())
+    return sum(rows.get(p) != n for p, n in last.items())
+
+
+class OneConnection:
+    """A connection pool of one connection, in the request's transaction:
+    what Procrastinate's sync connector takes from, so that its defer runs
+    in that transaction (the pool's ``connection()`` would commit)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    @contextlib.contextmanager
+    def connection(self):
+        yield self.conn
+
+    def close(self):
+        pass
+
+
+class ProcrastinateInOne:
+    """Procrastinate: the object written and the job deferred in one
+    PostgreSQL transaction, on the producer's connection."""
+
+    def __init__(self, system):
+        self.system = system
+
+    def open(self, producers):
+        createAppTable(self.system.conn, producers)
+
+    @contextlib.contextmanager
+    def producer(self, p, tally):
+        system = self.system
+        conn = system.psycopg.connect(system.conninfo, autocommit=True)
+        app = system.module.makeApp(
+            system.procrastinate.SyncPsycopgConnector())
+        app.open(OneConnection(conn))
+        task = app.tasks[system.task]
+
+        def request(item):
+            with conn.transaction():
+                conn.execute(f'update {APP_TABLE} set n = %s where id = %s',
+                             (item['n'], p))
+                return task.defer(input=item)
+        try:
+            yield request
+        finally:
+            app.close()
+            conn.close()
+
+    def check(self, last):
+        return appTableWrongs(self.system.conn, last)
+
+    def close(self):
+        pass
+
+
+class ObanInOne:
+    """Oban: the object written and the job enqueued in one PostgreSQL
+    transaction (``enqueue(job, conn=...)``), on the producer's
+    connection, in the benchmark's event loop."""
+
+    def __init__(self, system):
+        self.system = system
+
+    def open(self, producers):
+        createAppTable(self.system.conn, producers)
+
+    @contextlib.contextmanager
+    def producer(self, p, tally):
+        system = self.system
+        conn = system.loop.run(system.psycopg.AsyncConnection.connect(
+            system.conninfo, autocommit=True))
+
+        async def request(item):
+            async with conn.transaction():
+                await conn.execute(
+                    f'update {APP_TABLE} set n = %s where id = %s',
+                    (item['n'], p))
+                job = await system.client.enqueue(
+                    system.worker.new({'input': item}), conn=conn)
+            return job.id
+        try:
+            yield lambda item: system.loop.run(request(item))
+        finally:
+            system.loop.run(conn.close())
+
+    def check(self, last):
+        return appTableWrongs(self.system.conn, last)
+
+    def close(self):
+        pass
+
+
+def w6Shape(system, tmp):
+    if isinstance(system, Ours):
+        return OursInOne(system)
+    if isinstance(system, Procrastinate):
+        return ProcrastinateInOne(system)
+    if isinstance(system, Oban):
+        return ObanInOne(system)
+    return ZodbThenEnqueue(system, tmp)
+
+
+def w6Label(system, producers):
+    who = 'us' if isinstance(system, Ours) else system.key
+    if isinstance(system, Ours):
+        how = 'object and add in one ZODB commit'
+    elif isinstance(system, (Procrastinate, Oban)):
+        how = 'object and job in one PostgreSQL transaction'
+    else:
+        how = 'ZODB commit, then enqueue'
+    threads = f'{producers} threads' if producers > 1 else '1 producer'
+    return f'{who}: {threads}, {how}' + (
+        ' (a)' if isinstance(system, Ours) and producers > 1 else '')
+
+
+def runW6(system, row, n, producers, tmp):
+    """W6 with `producers` threads: `n` requests in all."""
+    runContended(system, row, n, producers, 'echo', w6Shape(system, tmp))
+
+
+def runW6Zeo(system, row, n, processes, threads):
+    """Ours over ZEO: `processes` producer processes of `threads` threads
+    each (``peers.py --role w6``), one worker process."""
+    producers = processes * threads
+    per = n // producers
+    try:
+        system.open(1, 'echo')
+        appObjects(system.conn, producers)
+        system.tm.commit()
+        children = []
+        for c in range(processes):
+            children.append(subprocess.Popen(
+                [PYTHON, os.path.abspath(__file__), '--role', 'w6',
+                 system.uri, str(c * threads), str(threads), str(per)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=childEnv(), text=True))
+        for child in children:
+            if child.stdout.readline().strip() != 'ready':
+                raise RunError(f'a W6 producer process did not start: '
+                               f'{child.stderr.read()[-500:]}')
+        t0 = time.time()
+        for child in children:
+            child.stdin.write('go\n')
+            child.stdin.flush()
+        results = []
+        for child in children:
+            out, err = child.communicate(timeout=60 + n * 0.2)
+            if child.returncode:
+                raise RunError(f'a W6 producer process failed: {err[-500:]}')
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        t1 = max(r['end'] for r in results)
+        pairs = [(h, payload(i)) for r in results for h, i in r['added']]
+        handles = [h for h, _ in pairs]
+        waitAll(system, handles, len(handles), 60 + n * 0.05)
+        t2 = time.time()
+        row.jobs = producers * per
+        row.rate = len(handles) / (t1 - t0)
+        row.conflicted = sum(r['conflicted'] for r in results)
+        row.failed = sum(r['failed'] for r in results)
+        row.notes.append(
+            f'{processes} processes x {threads} threads made '
+            f'{len(handles):,} requests in {t1 - t0:.1f} s; all done '
+            f'{t2 - t0:.1f} s after the start; adds whose first attempt '
+            f'conflicted: {row.conflicted}')
+        checkRow(row, system, handles, [item for _, item in pairs])
+        last = {p: n for r in results for p, n in r['last'].items()}
+        system.conn.sync()
+        wrong = appWrongs(system.conn, {int(p): n for p, n in last.items()})
+        row.ok = row.ok and not wrong and not row.failed
+        row.checked += (f'; {wrong} application objects wrong' if wrong
+                        else '; application objects ok')
+        if row.failed:
+            row.checked += f'; {row.failed} requests failed'
+    finally:
+        system.close()
+
+
+def roleW6(uri, first, threads, per):
+    """A W6 producer process over ZEO: `threads` threads, producers
+    `first`..., `per` requests each; prints ready, waits for a line, then
+    prints what it added as JSON."""
+    import benchtasks  # noqa: F401 -- add() checks the task exists
+    db = openDatabase(f'{uri}?connection_pool_size={threads + 2}')
+    tally = Tally()
+    added, last, ends = [], {}, []
+    lock = threading.Lock()
+
+    def produce(p):
+        tm = transaction.TransactionManager()
+        conn = db.open(transaction_manager=tm)
+        getApplicationRoot(conn)['w6'][str(p)]     # loaded, as an app's
+        go.wait()
+        mine = []
+        for k in range(per):
+            i = p * per + k
+            item = payload(i)
+
+            def write():
+                root = getApplicationRoot(conn)
+                root['w6'][str(p)]['n'] = item['n']
+                return root['svc'].add('echo', item)
+            try:
+                mine.append((attempts(tm, tally, write), i))
+            except Exception as error:
+                tally.failure(error)
+        with lock:
+            added.extend(mine)
+            if mine:
+                last[p] = payload(mine[-1][1])['n']
+            ends.append(time.time())
+        tm.abort()
+        conn.close()
+
+    go = threading.Event()
+    workers = [threading.Thread(target=produce, args=(first + t,))
+               for t in range(threads)]
+    for w in workers:
+        w.start()
+    print('ready', flush=True)
+    sys.stdin.readline()
+    go.set()
+    for w in workers:
+        w.join()
+    db.close()
+    print(json.dumps({'added': added, 'last': last, 'end': max(ends),
+                      'conflicted': sum(tally.conflicts.values()),
+                      'failed': sum(tally.failures.values())}),
+          flush=True)
+
+
 def run(rows, workload, system, label, n, fn, *args):
     row = Row(workload, system.key if not isinstance(system, Ours)
               else {'simple': 'us', 'threads': 'us-threads',
@@ -1051,6 +1822,8 @@ def run(rows, workload, system, label, n, fn, *args):
 def result(row):
     if row.rate is not None and row.workload == 'W5':
         return f'{row.rate:,.0f} adds/s'
+    if row.rate is not None and row.workload.startswith('W6'):
+        return f'{row.rate:,.0f} requests/s'
     if row.rate is not None:
         return f'{row.rate:,.0f} jobs/s'
     if row.p50 is not None:
@@ -1087,7 +1860,8 @@ def fmtRatio(value):
 WORKLOAD_NAMES = {
     'W1': 'W1 trickle', 'W1a': 'W1 adds alone', 'W2': 'W2 burst', 'W3': 'W3 latency',
     'W2s': 'W2 burst, 20 ms jobs', 'W4': 'W4 4 workers, 20 ms jobs',
-    'W5': 'W5 contended adds'}
+    'W5': 'W5 contended adds', 'W6': 'W6 app shape, 1 producer',
+    'W6x8': 'W6 app shape, 8 producers'}
 
 
 def table(rows):
@@ -1101,6 +1875,10 @@ def table(rows):
         elif row.workload == 'W4':
             a = ratio(find(rows, 'W4', 'us-threads'), row)
             b = ratio(find(rows, 'W4', 'us-zeo'), row)
+            r = f'a {fmtRatio(a)}, b {fmtRatio(b)}'
+        elif row.workload == 'W6x8':
+            a = ratio(find(rows, 'W6x8', 'us'), row)
+            b = ratio(find(rows, 'W6x8', 'us-zeo'), row)
             r = f'a {fmtRatio(a)}, b {fmtRatio(b)}'
         else:
             r = fmtRatio(ratio(find(rows, row.workload, 'us'), row))
@@ -1156,16 +1934,31 @@ def targets(rows):
         out.append(f'  {f"W5 us adds failed with {ATTEMPTS} attempts":52} '
                    f'{w5.failed:8d}   target 0  '
                    f'{"ok" if not w5.failed else "FAILS"}')
+    out.append('  issue 26:')
+    for w, goal in (('W1', 1.2), ('W2', 3.0), ('W5', 1.0)):
+        check(f'{w} us / SqliteHuey(fsync=True)',
+              ratio(find(rows, w, 'us'), find(rows, w, 'huey-fsync')), goal)
+    goals = (('huey-fsync', 'SqliteHuey(fsync=True)', 1.5),
+             ('rq', 'RQ', 2.0), ('celery', 'Celery', 2.0),
+             ('procrastinate', 'Procrastinate', 2.0), ('oban', 'Oban', 2.0))
+    for w, us, name in (('W6', 'us', 'W6 1 producer'),
+                        ('W6x8', 'us', 'W6 8 threads (a)'),
+                        ('W6x8', 'us-zeo', 'W6 8, ZEO procs (b)')):
+        for peer, peerName, goal in goals:
+            check(f'{name}: us / {peerName}',
+                  ratio(find(rows, w, us), find(rows, w, peer)), goal)
     return out
 
 
 COLORS = {'us': '#1f77b4', 'us-threads': '#08306b', 'us-zeo': '#17becf',
           'huey': '#ff7f0e', 'huey-fsync': '#d62728', 'rq': '#2ca02c',
-          'procrastinate': '#9467bd'}
+          'procrastinate': '#9467bd', 'celery': '#8c564b',
+          'oban': '#e377c2'}
 SHORT = {'us': 'us (1 worker)', 'us-threads': 'us (a) 4 threads',
-         'us-zeo': 'us (b) 4 procs, ZEO', 'huey': 'huey',
+         'us-zeo': 'us (b) procs, ZEO', 'huey': 'huey',
          'huey-fsync': 'huey fsync=True', 'rq': 'rq',
-         'procrastinate': 'procrastinate'}
+         'procrastinate': 'procrastinate', 'celery': 'celery',
+         'oban': 'oban'}
 
 
 def plot(rows, path, title):
@@ -1178,7 +1971,9 @@ def plot(rows, path, title):
               ('W2', 'W2 burst\n(tiny jobs)'),
               ('W2s', 'W2 burst\n1 worker, 20 ms jobs'),
               ('W4', 'W4 4 workers\n20 ms jobs'),
-              ('W5', 'W5 8 producers\n(adds/s)')]
+              ('W5', 'W5 8 producers\n(adds/s)'),
+              ('W6', 'W6 app shape\n1 producer (req/s)'),
+              ('W6x8', 'W6 app shape\n8 producers (req/s)')]
     groups = [(w, name) for w, name in groups
               if any(r.workload == w and r.ok for r in rows)]
     latency = [r for r in rows if r.workload == 'W3' and r.ok]
@@ -1204,7 +1999,7 @@ def plot(rows, path, title):
         labels.append(name)
         x += 1
     ax.set_xticks(ticks, labels)
-    ax.set_ylabel('jobs/s, W5 adds/s (higher is better)')
+    ax.set_ylabel('jobs/s, W5 adds/s, W6 requests/s (higher is better)')
     ax.set_title('Throughput')
     ax.legend(fontsize=8)
     ax.grid(axis='y', alpha=0.3)
@@ -1328,7 +2123,7 @@ def profileOurs(tmp, n):
 def versions():
     out = []
     for name in ('ZODB', 'ZEO', 'huey', 'rq', 'redis', 'procrastinate',
-                 'psycopg'):
+                 'psycopg', 'celery', 'kombu', 'oban'):
         try:
             out.append(f'{name} {importlib.metadata.version(name)}')
         except importlib.metadata.PackageNotFoundError:
@@ -1337,13 +2132,17 @@ def versions():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ['--role', 'w6']:
+        uri, first, threads, per = argv[2:6]
+        return roleW6(uri, int(first), int(threads), int(per))
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--only', default=','.join(WORKLOADS),
                         help='workloads to run, comma-separated '
-                        '(W1,W2,W3,W4,W5)')
+                        '(W1,W2,W3,W4,W5,W6)')
     parser.add_argument('--peers', default=','.join(PEERS),
-                        help='peers to run: huey,huey-fsync,rq,procrastinate '
-                        '(or none)')
+                        help='peers to run: huey,huey-fsync,rq,procrastinate,'
+                        'celery,oban (or none)')
     parser.add_argument('--scale', type=float, default=1.0,
                         help='multiply the job counts (0.1 for a quick run)')
     parser.add_argument('--trickle', type=int, default=5000)
@@ -1357,8 +2156,18 @@ def main(argv=None):
                         help='W5: jobs added in all by the producers')
     parser.add_argument('--producers', type=int, default=8,
                         help='W5: producer threads')
+    parser.add_argument('--w6-requests', type=int, default=2000,
+                        help='W6: requests in all, with 1 producer and '
+                        'with --producers')
+    parser.add_argument('--w6-processes', type=int, default=2,
+                        help='W6: our producer processes over ZEO (their '
+                        'threads make up --producers)')
     parser.add_argument('--redis', default='redis://127.0.0.1:6379/13',
                         help='Redis for RQ; its database is flushed')
+    parser.add_argument('--celery-redis',
+                        default='redis://127.0.0.1:6379/14',
+                        help='Redis for Celery (broker and results); it '
+                        'must be empty, and is flushed')
     parser.add_argument('--postgres',
                         default='host=127.0.0.1 port=5432 user=postgres '
                         'dbname=postgres',
@@ -1371,6 +2180,9 @@ def main(argv=None):
     parser.add_argument('--profile', type=int, default=0, metavar='N',
                         help='also profile our worker on N echo jobs')
     args = parser.parse_args(argv)
+    command = shlex.join([os.path.relpath(PYTHON) if not os.path.relpath(
+        PYTHON).startswith('..') else PYTHON, os.path.relpath(__file__)] +
+        argv)
 
     only = [w.strip().upper() for w in args.only.split(',') if w.strip()]
     wrong = set(only) - set(WORKLOADS)
@@ -1391,24 +2203,32 @@ def main(argv=None):
         parser.error('--producers must be 1 to 16')
     nW5 = max(args.producers, scaled(args.contended) // args.producers *
               args.producers)
+    if args.w6_processes < 1 or args.producers % args.w6_processes:
+        parser.error(f'--producers {args.producers} is not a multiple of '
+                     f'--w6-processes {args.w6_processes}')
+    nW6 = max(args.producers, scaled(args.w6_requests) // args.producers *
+              args.producers)
 
     global logs, hueyLogs
     logs = LogCount()
     hueyLogs = LogCount('huey', logging.WARNING)
     started = time.perf_counter()
-    title = (f'lovely.remotetask vs huey, RQ and Procrastinate, '
+    title = (f'lovely.remotetask vs huey, RQ, Procrastinate, Celery and '
+             f'Oban, '
              f'{time.strftime("%Y-%m-%d")}, '
              f'Python {platform.python_version()}, {os.cpu_count()} CPUs, '
              f'{platform.system()} {platform.machine()}')
     source = sourceVersion()
     say(title)
+    say(f'command: {command}')
     say(f'source: {source}')
     say(f'versions: {versions()}')
     say(f'load average at start: '
         f'{" ".join(f"{x:.2f}" for x in os.getloadavg())}')
     say(f'jobs: W1 {nTrickle:,}, W2 {nBurst:,}, W3 {nSamples} samples '
         f'(+{WARMUP} warm-up), W4 {nW4:,} x 20 ms with {args.workers} '
-        f'workers, W5 {nW5:,} from {args.producers} producers; '
+        f'workers, W5 {nW5:,} from {args.producers} producers, W6 {nW6:,} '
+        f'requests from 1 and from {args.producers} producers; '
         f'completion polled every {POLL * 1e3:.0f} ms '
         f'(W3: {LATENCY_POLL * 1e3:.1f} ms)')
 
@@ -1428,6 +2248,10 @@ def main(argv=None):
                     system = RQ(tmp, args.redis)
                 elif name == 'procrastinate':
                     system = Procrastinate(tmp, args.postgres)
+                elif name == 'celery':
+                    system = Celery(tmp, args.celery_redis)
+                elif name == 'oban':
+                    system = Oban(tmp, args.postgres)
                 else:
                     system = Huey(tmp, fsync=(name == 'huey-fsync'))
             except ImportError as error:
@@ -1468,6 +2292,18 @@ def main(argv=None):
             for system in systems:
                 run(rows, 'W5', system, system.label(), nW5,
                     runContended, nW5, args.producers)
+        if 'W6' in only:
+            for system in systems:
+                run(rows, 'W6', system, w6Label(system, 1), nW6,
+                    runW6, nW6, 1, tmp)
+            for system in systems:
+                run(rows, 'W6x8', system, w6Label(system, args.producers),
+                    nW6, runW6, nW6, args.producers, tmp)
+            threads = args.producers // args.w6_processes
+            run(rows, 'W6x8', Ours(tmp, 'zeo'),
+                f'us (b): {args.w6_processes} processes x {threads} '
+                f'threads over ZEO, 1 worker process', nW6, runW6Zeo,
+                nW6, args.w6_processes, threads)
         if args.profile:
             profileOurs(tmp, args.profile)
         fsyncEnd = fsyncMs(tmp)
