@@ -21,7 +21,7 @@ import zope.component
 import zodburi
 
 from lovely import remotetask
-from lovely.remotetask import arguments
+from lovely.remotetask.cli import values
 from lovely.remotetask.cli import main
 from lovely.remotetask.locate import findService
 from servers import ZEOServer
@@ -887,19 +887,19 @@ def test_the_input_may_come_after_options(command):
 
 
 def test_the_input_may_nest_to_the_limit(command):
-    deep = '[' * arguments.MAX_INPUT_DEPTH + ']' * arguments.MAX_INPUT_DEPTH
+    deep = '[' * values.MAX_INPUT_DEPTH + ']' * values.MAX_INPUT_DEPTH
     assert command('add', 'append', deep).returncode == 0
     # Brackets in strings do not count.
     assert command('add', 'append', json.dumps(['[' * 100])).returncode == 0
-    number = '9' * arguments.MAX_NUMBER_LENGTH
+    number = '9' * values.MAX_NUMBER_LENGTH
     assert command('add', 'append', number).returncode == 0
 
 
 # The argument types, for any text
-TYPES = [arguments.jsonInput, arguments.integer(0, 10),
-         arguments.seconds(positive=True), arguments.word('a word'),
-         arguments.scheduleField('dayOfWeek'),
-         arguments.choice(('a', 'b c'), 'thing', 'things')]
+TYPES = [values.jsonInput, values.integer(0, 10),
+         values.seconds(positive=True), values.word('a word'),
+         values.scheduleField('dayOfWeek'),
+         values.choice(('a', 'b c'), 'thing', 'things')]
 
 
 def containers(inner):
@@ -932,5 +932,5 @@ def nesting(value):
 @given(JSON)
 def test_the_depth_counted_before_parsing_is_the_depth(value):
     text = json.dumps(value)
-    assert arguments._depth(text) == nesting(value)
-    assert arguments.jsonInput(text) == value
+    assert values._depth(text) == nesting(value)
+    assert values.jsonInput(text) == value

@@ -9,9 +9,8 @@ each job is and so its status; `protocol` claims, records and gives back
 expires old ones; `listing` lists and counts.  What is stored: `lanes`
 (each writer's own), `queue` (chains of entries), `jobmap` (jobs by id),
 `registry`, `workers`; pure arithmetic in `schedule`, `cron`, `retry` and
-`merge`.  The tools: `cli` (the ``remotetask`` command), its commands in
-`commands` (those that change) and `reports` (those that read), their
-options in `parsers`; `locate` finds services wherever a database keeps
+`merge`.  The tools: `cli` (the ``remotetask`` command, a module per
+group of commands); `locate` finds services wherever a database keeps
 them (with `paths` and `containers`); `web` is the HTTP API and the
 dashboard.
 """

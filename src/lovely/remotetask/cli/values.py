@@ -1,4 +1,4 @@
-"""The types of the command line's arguments.
+"""The values of the command line's arguments: a type for each kind.
 
 Each parses one argument's text and checks its range, so that bad input
 ends the command before it opens a database, with one line that names the
@@ -90,16 +90,6 @@ def word(what: str, anyBytes: bool = False) -> _Type:
             _checkUtf8(text)
         return text
     return parse
-
-
-def addDatabase(parser, help: str = 'the database: a FileStorage file\'s '
-                'path, file:///path/Data.fs, zeo://host:port, '
-                'postgres://user@host/dbname, ...') -> None:
-    """The ``--db URI`` option, the same in every command that needs a
-    database."""
-    parser.add_argument('--db', required=True, metavar='URI',
-                        type=word('a database URI or path', anyBytes=True),
-                        help=help)
 
 
 def rootKey(text: str) -> str:
