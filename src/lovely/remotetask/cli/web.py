@@ -13,7 +13,7 @@ import sys
 from lovely.remotetask import autostart
 from lovely.remotetask.cli.common import CommandError, importTasks
 from lovely.remotetask.cli.options import addCommon
-from lovely.remotetask.cli.workers import stopProcessing
+from lovely.remotetask.cli.workers import StopSignals, stopProcessing
 from lovely.remotetask.database import DatabaseError, openDatabase
 from lovely.remotetask.defaults import GRACE_TIME
 
@@ -53,7 +53,9 @@ def serve(args) -> int:
 
         signal.signal(signal.SIGTERM, stop)
         server.run()   # until SIGINT or SIGTERM
-        return stopProcessing(args.grace)
+        signals = StopSignals()
+        signals.install()
+        return stopProcessing(args.grace, signals)
     finally:
         if server is not None:
             server.close()

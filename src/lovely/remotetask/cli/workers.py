@@ -8,13 +8,15 @@ a grace period, records them and exits.
 """
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
 
 from lovely.remotetask import autostart, processing, zeoserver
 from lovely.remotetask.cli import values
-from lovely.remotetask.cli.common import CommandError, importTasks
+from lovely.remotetask.cli.common import (
+    FAILED, INTERRUPTED, CommandError, importTasks)
 from lovely.remotetask.cli.options import (
     addCommon, addDatabase, positive)
 from lovely.remotetask.database import DatabaseError, openDatabase
@@ -46,16 +48,12 @@ def worker(args) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr,
         format='%(asctime)s %(levelname)s %(name)s %(message)s')
-    # The handlers only note the signal: one that took a lock (as
-    # Event.set does) could wait for ever on a lock the main thread held
-    # when the signal came.
-    signalled = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda signum, frame: signalled.append(signum))
+    signals = StopSignals()
+    signals.install()
     try:
         _startProcessing(db, args)
         status = 0
-        while not signalled:
+        while not signals.received:
             time.sleep(0.1)   # a signal cuts it short
             if processing.blocked() > RECYCLE_AFTER:
                 log.critical('tasks that ignored their time limits keep '
@@ -63,10 +61,40 @@ def worker(args) -> int:
                              'fresh one to start', RECYCLE)
                 status = RECYCLE
                 break
-        unfinished = stopProcessing(args.grace)
-        return status or unfinished
+        return stopProcessing(args.grace, signals, status)
     finally:
         db.close()
+
+
+class StopSignals:
+    """SIGTERM and SIGINT (Ctrl-C): the first asks the process to stop;
+    a Ctrl-C after it ends the process at once.
+
+    The first is only noted: a handler that took a lock (as Event.set
+    does) could wait for ever on a lock the main thread held when the
+    signal came.  The Ctrl-C after it writes one line, straight to the
+    file, and ends the process without unwinding: the jobs in hand are
+    left to their leases, and another worker takes them back when the
+    leases expire.  A SIGTERM after the first signal changes nothing: a
+    supervisor that repeats it should not cut the grace time short (it
+    has SIGKILL for that).
+    """
+
+    def __init__(self) -> None:
+        self.received = []
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if not self.received or signum != signal.SIGINT:
+            self.received.append(signum)
+            return
+        os.write(sys.stderr.fileno(), b'remotetask: stopped at once on a '
+                 b'second Ctrl-C; the jobs in hand are left to their '
+                 b'leases\n')
+        os._exit(INTERRUPTED)
 
 
 def _startProcessing(db, args) -> None:
@@ -88,20 +116,33 @@ def _startProcessing(db, args) -> None:
                       services=f'*@*,{args.services}')
     for oid in processing.serviceOids(db)[:1]:
         zeoserver.checkResolution(db, oid)
-    log.info('worker running %s; SIGTERM stops it', ', '.join(started))
+    log.info('worker running %s; SIGTERM or Ctrl-C stops it',
+             ', '.join(started))
 
 
-def stopProcessing(grace: float) -> int:
+def stopProcessing(grace: float, signals: StopSignals,
+                   status: int = 0) -> int:
     """Stop the processors of this process, giving the jobs in hand
-    `grace` seconds; 1 if some were still busy (their jobs were given
-    back), else 0."""
-    log.info('stopping: finishing the jobs in hand (at most %s s)', grace)
+    `grace` seconds, and return `status`; or, when some are still busy,
+    give their jobs back and end the process at once, with `status` or
+    else 1.
+
+    Python cannot stop a thread that runs a task: closing the database
+    under it would make it fail with tracebacks of a closed connection.
+    A second signal while waiting ends the process at once.
+    """
+    signals.received.append('stopping')     # the next one is the second
+    log.info('stopping: finishing the jobs in hand (at most %g s; Ctrl-C '
+             'stops at once)', grace)
     unfinished = processing.shutdown(timeout=grace)
-    if unfinished:
-        log.error('%s still busy after %s s; their jobs were given back',
-                  ', '.join(unfinished), grace)
-        return 1
-    return 0
+    if not unfinished:
+        return status
+    log.error('%s still busy after %g s; their jobs were given back',
+              ', '.join(unfinished), grace)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status or FAILED)
 
 
 def zeoServer(args) -> int:
