@@ -472,7 +472,7 @@ def test_pages_of_jobs(client, reader):
 @pytest.mark.parametrize('query, message', [
     ('status=done', "unknown status 'done'; the statuses are queued, "
      'processing, retry, start later, delayed, cronjob, completed, '
-     'cancelled, error'),
+     'cancelled, error (or failed for error)'),
     ('limit=0', "limit must be an int in 1-500, not '0'"),
     ('limit=501', "limit must be an int in 1-500, not '501'"),
     ('after=x', "after must be the cursor of a page, not 'x'"),
@@ -636,6 +636,28 @@ def test_retry_all_in_batches_by_status_and_task(client, reader,
                                     headers=MANAGE, status=400)
         assert field in response.json['fields']
     assert reader.service().statusCounts() == {'queued': 10}
+
+
+def test_failed_is_another_name_for_error(client, reader):
+    """The dashboard says "failed": a status of a request may too."""
+    service = reader.service()
+    fails = [service.add('fail', n) for n in range(2)]
+    done = service.add('echo', 'ok')
+    service.process()
+    reader.tm.commit()
+    page = client.get('/api/services/svc/jobs?status=failed&limit=1',
+                      headers=READ).json
+    assert [job['status'] for job in page['jobs']] == ['error']
+    assert 'status=error' in page['nextUrl']
+    assert client.post_json('/api/services/svc/retry-all',
+                            {'status': 'failed'}, headers=MANAGE).json == \
+        {'retried': 2}
+    reader.service().process()
+    reader.tm.commit()
+    assert client.post_json('/api/services/svc/clean', {'status': ['failed']},
+                            headers=MANAGE).json == {'removed': 2}
+    assert jobIds(reader.service()) == [done]
+    assert fails
 
 
 class BatchContext:

@@ -29,10 +29,22 @@ from lovely.remotetask.exceptions import ScheduleError
 from lovely.remotetask.schedule import (
     LONGEST_MONTH, effectiveFields, firstFrom, spans, walkCalendar)
 
-#: Names accepted for months (1-12) and weekdays (0-6, Sunday first).
+#: Names accepted for months (1-12) and weekdays (0-6, Sunday first), in
+#: any case; whole names too (monday, january).
 MONTH_NAMES = ('jan', 'feb', 'mar', 'apr', 'may', 'jun',
                'jul', 'aug', 'sep', 'oct', 'nov', 'dec')
 DAY_NAMES = ('sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat')
+_WHOLE_MONTHS = ('january', 'february', 'march', 'april', 'may', 'june',
+                 'july', 'august', 'september', 'october', 'november',
+                 'december')
+_WHOLE_DAYS = ('sunday', 'monday', 'tuesday', 'wednesday', 'thursday',
+               'friday', 'saturday')
+
+
+def _names(short, whole, first):
+    return {name: number for names in (short, whole)
+            for number, name in enumerate(names, first)}
+
 
 #: The five fields in the order of an expression: name, lowest and highest
 #: value written, highest value meant (7 is another Sunday), names.
@@ -40,10 +52,8 @@ FIELDS = (
     ('minute', 0, 59, 59, {}),
     ('hour', 0, 23, 23, {}),
     ('dayOfMonth', 1, 31, 31, {}),
-    ('month', 1, 12, 12,
-     {name: number for number, name in enumerate(MONTH_NAMES, 1)}),
-    ('dayOfWeek', 0, 7, 6,
-     {name: number for number, name in enumerate(DAY_NAMES)}),
+    ('month', 1, 12, 12, _names(MONTH_NAMES, _WHOLE_MONTHS, 1)),
+    ('dayOfWeek', 0, 7, 6, _names(DAY_NAMES, _WHOLE_DAYS, 0)),
 )
 
 #: The macros and the expressions they stand for.

@@ -11,12 +11,26 @@ from typing import Optional
 from lovely.remotetask.cron import fieldsAsCron
 from lovely.remotetask.describe import describeFields
 from lovely.remotetask.interfaces import (
-    CRONJOB, DELAYED, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER,
+    CRONJOB, DELAYED, ERROR, FINISHED, PROCESSING, QUEUED, RETRY, STARTLATER,
     ICronJob)
 from lovely.remotetask.schedule import FIELDS
 
 #: Every status a job can have, in the order listings offer them.
 STATUSES = (QUEUED, PROCESSING, RETRY, STARTLATER, DELAYED, CRONJOB) + FINISHED
+
+#: Other names that statuses are taken by: the dashboard says "failed".
+STATUS_ALIASES = {'failed': ERROR}
+
+
+def statusNamed(text) -> Optional[str]:
+    """The status that `text` names (itself, or the status it is another
+    name for), or None."""
+    if not isinstance(text, str):
+        return None
+    if text in STATUSES:
+        return text
+    return STATUS_ALIASES.get(text)
+
 
 #: The tuple fields of a schedule, in the order of a cron expression.
 SCHEDULE_FIELDS = tuple(name for name, _, _ in FIELDS)

@@ -64,7 +64,7 @@ def retry(target, args):
         total = target.service.statusCounts().get(status, 0)
         retried = inBatches(target, lambda limit: target.service.retryAll(
             status, args.task, limit), args.batch, total, 'retried')
-        output(args, {'retried': retried}, retried)
+        output(args, {'retried': retried}, f'{jobCount(retried)} retried')
         return
     job = getJob(target, args.jobid)
     target.service.retry(job.id)
@@ -90,7 +90,11 @@ def clean(target, args):
     statuses = args.status or list(FINISHED)
     removed = inBatches(target, lambda limit: target.service.clean(
         statuses, limit=limit), args.batch, None, 'removed')
-    output(args, {'removed': removed}, removed)
+    output(args, {'removed': removed}, f'{jobCount(removed)} removed')
+
+
+def jobCount(count: int) -> str:
+    return f'{count} job' if count == 1 else f'{count} jobs'
 
 
 def inBatches(target, step, batch: int, total, verb: str) -> int:
@@ -176,10 +180,10 @@ def _addRetry(commands) -> None:
     parser.add_argument('--all', action='store_true',
                         help='retry every failed job (or those of --status '
                         'and --task), oldest first, in batches')
-    parser.add_argument('--status', type=values.choice(
+    parser.add_argument('--status', type=values.status(
         RETRYABLE, 'status to retry', 'statuses retried'),
         help=f'with --all: the jobs of this status ({" or ".join(RETRYABLE)};'
-        f' default {ERROR})')
+        f' default {ERROR}; failed, as the dashboard says, is {ERROR})')
     parser.add_argument('--task', type=taskName,
                         help='with --all: only the jobs of this task')
     parser.add_argument('--batch', metavar='N',
@@ -194,9 +198,10 @@ def _addJobs(commands) -> None:
     parser = command(commands, 'jobs', jobs, 'list jobs, a page at a time',
                      write=False)
     parser.add_argument('--status',
-                        type=values.choice(STATUSES, 'status', 'statuses'),
+                        type=values.status(STATUSES, 'status', 'statuses'),
                         help='only the jobs of this status, in its order '
-                        '(without: every job, newest first)')
+                        '(without: every job, newest first); failed, as the '
+                        f'dashboard says, is {ERROR}')
     parser.add_argument('--after', metavar='CURSOR', type=values.cursor,
                         help='the cursor of a page, as the one before '
                         'printed it')
@@ -214,9 +219,10 @@ def _addClean(commands) -> None:
     parser = command(commands, 'clean', clean, 'remove finished jobs, in '
                      'batches', write=True)
     parser.add_argument('--status', action='append',
-                        type=values.choice(FINISHED, 'finished status',
+                        type=values.status(FINISHED, 'finished status',
                                            'finished statuses'),
-                        help='remove only jobs of this status (repeatable)')
+                        help='remove only jobs of this status (repeatable; '
+                        f'failed, as the dashboard says, is {ERROR})')
     parser.add_argument('--batch', default=1000, metavar='N',
                         type=values.integer(1, MAX_BATCH),
                         help='jobs removed per transaction (default 1000)')

@@ -6,6 +6,7 @@ its group; `command` makes the parser of a command for scripts, with
 ``--db``, ``--json`` and (unless told) ``--service``.
 """
 import argparse
+import difflib
 import re
 
 from lovely.remotetask.cli import values
@@ -17,12 +18,85 @@ from lovely.remotetask.service import MAX_JOB_ID
 
 class Parser(argparse.ArgumentParser):
     """Says what is wrong in one line, and where to read more when the
-    problem is not a value."""
+    problem is not a value.
+
+    Options are taken as spelled, never abbreviated: an abbreviation that
+    works today would change meaning when the command gains an option.
+    An option that the command does not know is refused before any
+    argument is read, with the option it may have meant: argparse would
+    set it aside and read its value as the next positional argument, and
+    say what is wrong with that instead.
+    """
+
+    def __init__(self, *args, **kw) -> None:
+        #: The options this parser takes, in every spelling; and the one
+        #: to suggest for a spelling folded (see `_folded`).
+        self.options, self._shown = set(), {}
+        self.hasCommands = False
+        kw.setdefault('allow_abbrev', False)
+        super().__init__(*args, **kw)
+
+    def add_argument(self, *args, **kw):
+        action = super().add_argument(*args, **kw)
+        self.options.update(action.option_strings)
+        if kw.get('help') != argparse.SUPPRESS:
+            for option in action.option_strings:
+                self._shown.setdefault(_folded(option), option)
+        return action
+
+    def add_subparsers(self, **kw):
+        self.hasCommands = True
+        return super().add_subparsers(**kw)
+
+    def parse_known_args(self, args=None, namespace=None):
+        if not self.hasCommands and args is not None:
+            self._refuseUnknownOptions(args)
+        return super().parse_known_args(args, namespace)
+
+    def _refuseUnknownOptions(self, args) -> None:
+        for arg in args:
+            if arg == '--':
+                break
+            if not arg.startswith('-') or arg == '-' or ' ' in arg or \
+                    _NUMBER.match(arg):
+                continue        # a value, as argparse tells them apart
+            name = arg.split('=', 1)[0] if arg.startswith('--') else arg
+            if name not in self.options:
+                meant = self._meant(name)
+                self.error(f'unknown option {name}' + (
+                    f'; did you mean {meant}?' if meant else ''))
+
+    def _meant(self, name: str):
+        """The option `name` may have meant: the one it spells otherwise
+        or abbreviates, else the closest."""
+        folded = _folded(name)
+        if not folded:
+            return None
+        longer = [key for key in self._shown if key.startswith(folded)]
+        close = longer if len(longer) == 1 else difflib.get_close_matches(
+            folded, self._shown, n=1, cutoff=0.75)
+        return self._shown[close[0]] if close else None
 
     def error(self, message):
         if not message.startswith('argument '):
             message += f' (see {self.prog} --help)'
         self.exit(USAGE, f'{self.prog}: {message}\n')
+
+
+def _folded(option: str) -> str:
+    """An option's name without dashes, underscores or case: --dayofmonth,
+    --dayOfMonth and --day-of-month are one."""
+    return option.lstrip('-').replace('-', '').replace('_', '').lower()
+
+
+def addOption(parser, name: str, *aliases: str, **kw) -> None:
+    """An option, and other spellings of it that work as it does but stay
+    out of --help (the camelCase ones of before)."""
+    action = parser.add_argument(name, **kw)
+    kw.update(dest=action.dest, help=argparse.SUPPRESS)
+    kw.pop('default', None)
+    for alias in aliases:
+        parser.add_argument(alias, **kw)
 
 
 positive = values.seconds(positive=True)

@@ -1,9 +1,12 @@
 """The commands of jobs on a schedule: cron adds a cron or delayed job,
 run-now queues a run of one besides its schedule."""
+import re
+
 from lovely.remotetask.cli import values
 from lovely.remotetask.cli.common import (
     CommandError, getJob, output, unknownTask)
-from lovely.remotetask.cli.options import addJobId, command, taskName
+from lovely.remotetask.cli.options import (
+    addJobId, addOption, command, taskName)
 from lovely.remotetask.exceptions import UnknownTaskError
 from lovely.remotetask.interfaces import QUEUED
 from lovely.remotetask.schedule import MISSED_POLICIES
@@ -12,8 +15,15 @@ from lovely.remotetask.serialize import SCHEDULE_FIELDS
 _FIELD_HELP = dict(
     month='numbers and ranges (1,7 or 1-3), names (jan,jul-sep), or * '
     'for every one',
-    dayOfWeek='days by name (mon-fri, sat,sun), or numbers from 0 (Monday) '
-    'to 6 (Sunday), or * for every one')
+    dayOfWeek='days by name (mon-fri, sat,sun, monday; any case), or '
+    'numbers from 0 (Monday) to 6 (Sunday), as the 2009 fields count them '
+    '(--cron counts as cron does, from 0 for Sunday), or * for every one')
+
+
+def optionName(field: str) -> str:
+    """The option of a schedule field: --day-of-week for dayOfWeek."""
+    return '--' + re.sub('[A-Z]', lambda upper: '-' + upper[0].lower(),
+                         field)
 
 
 def checkSchedule(args):
@@ -54,15 +64,19 @@ def addParsers(commands) -> None:
                         help='the input, as JSON')
     parser.add_argument('--cron', type=values.word('a cron expression'),
                         metavar='EXPRESSION', help='a cron expression, '
-                        'as \'*/5 * * * *\'')
+                        'as \'*/5 * * * *\' or \'0 9 * * mon-fri\'; its '
+                        'day of the week counts as cron does, 0 (and 7) for '
+                        'Sunday to 6 for Saturday, or by name (any case)')
     parser.add_argument('--timezone', type=values.word('a time zone'),
                         help='the zone of --cron, as Europe/Vienna')
     for name in SCHEDULE_FIELDS:
-        parser.add_argument(f'--{name}', metavar='VALUES',
-                            type=values.scheduleField(name),
-                            help=_FIELD_HELP.get(name, 'numbers and ranges '
-                                                 '(0,30 or 9-17), or * for '
-                                                 'every one') + ' (UTC)')
+        option = optionName(name)
+        camel = (f'--{name}',) if option != f'--{name}' else ()
+        addOption(parser, option, *camel, dest=name, metavar='VALUES',
+                  type=values.scheduleField(name),
+                  help=_FIELD_HELP.get(name, 'numbers and ranges (0,30 or '
+                                       '9-17), or * for every one')
+                  + ' (UTC)')
     parser.add_argument('--delay', metavar='SECONDS',
                         type=values.seconds(0, 100 * 365 * values.DAY),
                         help='run once, after this many seconds')

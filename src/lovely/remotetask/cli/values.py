@@ -15,6 +15,7 @@ from typing import Callable, Collection
 
 from lovely.remotetask.exceptions import ScheduleError, quoted
 from lovely.remotetask.schedule import parseFieldText
+from lovely.remotetask.serialize import STATUS_ALIASES, statusNamed
 
 #: Seconds in a day: the most that a time-out, lease or grace time takes.
 DAY = 24 * 60 * 60
@@ -119,6 +120,27 @@ def choice(choices: Collection[str], what: str, plural: str) -> _Type:
     return parse
 
 
+def status(choices: Collection[str], what: str, plural: str) -> _Type:
+    """One of the statuses `choices`, or another name of one ("failed",
+    as the dashboard says, for "error")."""
+    aliases = [f'{alias} for {name}' for alias, name in
+               STATUS_ALIASES.items() if name in choices]
+    named = choice(choices, what, plural)
+
+    def parse(text):
+        found = statusNamed(text)
+        if found in choices:
+            return found
+        try:
+            return named(text)
+        except argparse.ArgumentTypeError as error:
+            if not aliases:
+                raise
+            raise argparse.ArgumentTypeError(
+                f'{error} (or {", ".join(aliases)})') from None
+    return parse
+
+
 def scheduleField(name: str) -> _Type:
     """A schedule field as people write it (``0,30``, ``9-17``, ``*``),
     as a tuple."""
@@ -126,7 +148,12 @@ def scheduleField(name: str) -> _Type:
         try:
             return parseFieldText(name, text)
         except ScheduleError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+            # argparse names the option before the message: not the field
+            # again, in the API's spelling.
+            message = str(error)
+            if message.startswith(f'{name} '):
+                message = message[len(name) + 1:]
+            raise argparse.ArgumentTypeError(message) from None
     return parse
 
 

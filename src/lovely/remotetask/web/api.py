@@ -16,7 +16,7 @@ from lovely.remotetask.interfaces import ERROR, FINISHED, STARTLATER
 from lovely.remotetask.lanes import ACTIVITY_MINUTES
 from lovely.remotetask.locate import listServices
 from lovely.remotetask.pickling import checkStorable
-from lovely.remotetask.serialize import historyData, jobData
+from lovely.remotetask.serialize import historyData, jobData, statusNamed
 from lovely.remotetask.web import actions, openapi, overview
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
@@ -257,6 +257,8 @@ def clean(ctx, service):
     entry = ctx.service(service)
     body = readBody(ctx, allowed=('status',), optional=True)
     status = body.get('status', list(FINISHED))
+    if isinstance(status, list):
+        status = [statusNamed(s) or s for s in status]
     if not isinstance(status, list) or not all(
             isinstance(s, str) and s in FINISHED for s in status):
         message = f'status must be a list of finished statuses ' \
@@ -278,7 +280,7 @@ def retryAll(ctx, service):
     batches."""
     entry = ctx.service(service)
     body = readBody(ctx, allowed=('status', 'task'), optional=True)
-    status = body.get('status', ERROR)
+    status = statusNamed(body.get('status', ERROR))
     if status not in actions.RETRYABLE:
         message = f'status must be one of ' \
             f'{", ".join(actions.RETRYABLE)}, not {shown(status)}'

@@ -5,7 +5,7 @@ of `api.register` and no other.
 """
 from lovely.remotetask import __name__ as _package
 from lovely.remotetask.web import settings
-from lovely.remotetask.serialize import STATUSES
+from lovely.remotetask.serialize import STATUS_ALIASES, STATUSES
 
 
 def _ref(name):
@@ -44,6 +44,11 @@ def _operation(summary, responses, *, body=None, parameters=(), manage=False,
             'content': {'application/json': {'schema': body}}}
     return operation
 
+
+#: The statuses a request may name: each, and "failed" for "error".
+_STATUS_NAMES = list(STATUSES) + sorted(STATUS_ALIASES)
+_FAILED = ('"failed", as the dashboard says, is another name for "error"; '
+           'answers say "error"')
 
 _SERVICE = {'name': 'service', 'in': 'path', 'required': True,
             'description': 'The dotted path of the service below the '
@@ -207,7 +212,8 @@ def document(base: str = '/api') -> dict:
                 parameters=[_SERVICE,
                             {'name': 'status', 'in': 'query',
                              'schema': {'type': 'string',
-                                        'enum': list(STATUSES)}},
+                                        'enum': _STATUS_NAMES},
+                             'description': _FAILED},
                             {'name': 'after', 'in': 'query',
                              'schema': {'type': 'string'},
                              'description': 'The "next" of the page before '
@@ -263,8 +269,9 @@ def document(base: str = '/api') -> dict:
             {'200': _json({'type': 'object', 'properties': {
                 'removed': {'type': 'integer'}}}, 'How many')},
             body={'type': 'object', 'properties': {'status': {
-                'type': 'array', 'items': {'type': 'string', 'enum': [
-                    'completed', 'cancelled', 'error']}}}},
+                'type': 'array', 'description': _FAILED, 'items': {
+                    'type': 'string', 'enum': [
+                        'completed', 'cancelled', 'error', 'failed']}}}},
             parameters=[_SERVICE], manage=True, errors=(400, 404))},
         '/services/{service}/cancel-all': {'post': _operation(
             'Cancel every job that waits to run once (queued, start later, '
@@ -281,8 +288,9 @@ def document(base: str = '/api') -> dict:
             {'200': _json({'type': 'object', 'properties': {
                 'retried': {'type': 'integer'}}}, 'How many')},
             body={'type': 'object', 'properties': {
-                'status': {'type': 'string', 'enum': ['error', 'cancelled'],
-                           'default': 'error'},
+                'status': {'type': 'string',
+                           'enum': ['error', 'cancelled', 'failed'],
+                           'default': 'error', 'description': _FAILED},
                 'task': {'type': 'string'}}},
             parameters=[_SERVICE], manage=True, errors=(400, 404))},
         '/services/{service}/pause': {'post': _operation(

@@ -13,7 +13,7 @@ import json
 from typing import Optional
 
 from lovely.remotetask.listing import parseCursor
-from lovely.remotetask.serialize import STATUSES
+from lovely.remotetask.serialize import STATUS_ALIASES, STATUSES, statusNamed
 from lovely.remotetask.web import settings
 from lovely.remotetask.web.errors import HTTPError
 
@@ -83,10 +83,8 @@ def pageParameters(query) -> dict:
     """The keywords of ``jobsPage`` in a listing's query string (status,
     after, limit, task), checked."""
     status = query.get('status') or None
-    if status is not None and status not in STATUSES:
-        message = f'unknown status {shown(status)}; the statuses are ' \
-            f'{", ".join(STATUSES)}'
-        raise HTTPError(400, message, fields=dict(status=message))
+    if status is not None:
+        status = statusParameter(status)
     after = query.get('after') or None
     if after is not None:
         try:
@@ -99,6 +97,19 @@ def pageParameters(query) -> dict:
                          settings.MAX_PAGE_SIZE)
     return dict(status=status, after=after, limit=limit,
                 task=taskParameter(query))
+
+
+def statusParameter(text) -> str:
+    """The status `text` names: one of STATUSES, or another name of one
+    ("failed", as the dashboard says, for "error")."""
+    status = statusNamed(text)
+    if status is None:
+        aliases = ', '.join(f'{alias} for {name}'
+                            for alias, name in STATUS_ALIASES.items())
+        message = f'unknown status {shown(text)}; the statuses are ' \
+            f'{", ".join(STATUSES)} (or {aliases})'
+        raise HTTPError(400, message, fields=dict(status=message))
+    return status
 
 
 def taskParameter(query):
