@@ -107,12 +107,16 @@ def parseCron(expression: str) -> CronSpec:
     if not isinstance(expression, str):
         raise ScheduleError(
             f'cron expression must be a string, not {expression!r}')
-    text = expression.strip()
+    # ASCII, its fields apart by spaces and tabs: what is taken can be
+    # said exactly (the API's schema does, as a pattern).
+    if not expression.isascii():
+        raise ScheduleError(f'cron expression {expression!r} is not ASCII')
+    text = expression.strip(' \t')
     if text.startswith('@'):
         if text.lower() not in MACROS:
             raise ScheduleError(f'unknown cron macro {text!r}')
         text = MACROS[text.lower()]
-    fields = text.split()
+    fields = re.split('[ \t]+', text) if text else []
     if len(fields) != len(FIELDS):
         raise ScheduleError(
             f'cron expression {expression!r} has {len(fields)} '
