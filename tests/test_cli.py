@@ -94,6 +94,78 @@ def test_sigterm_finishes_the_job_in_hand(fileUri, tmp_path):
         db.close()
 
 
+def addLongJob(uri, path):
+    """A job that writes 'start' to `path`, then runs for two minutes:
+    past any grace time of these tests."""
+    db = remotetask.openDatabase(uri)
+    try:
+        connection = db.open()
+        service = remotetask.getApplicationRoot(connection)['svc']
+        zope.component.provideUtility(tasks.Append(), name='append')
+        jobid = service.add('append', {'path': path, 'delay': 120})
+        transaction.commit()
+        return jobid
+    finally:
+        db.close()   # a FileStorage is for one process at a time
+
+
+def jobAndWorkers(uri, jobid):
+    db = remotetask.openDatabase(uri)
+    try:
+        service = remotetask.getApplicationRoot(db.open())['svc']
+        return service.getStatus(jobid), service.getWorkers()
+    finally:
+        db.close()
+
+
+def test_ctrl_c_past_the_grace_time_gives_the_job_back_cleanly(
+        fileUri, tmp_path):
+    """The job runs on past the grace time: the worker gives it back and
+    exits without waiting for the task, which it cannot stop, and
+    without closing the database under it (that made tracebacks)."""
+    path = os.path.join(tmp_path, 'ran.txt')
+    jobid = addLongJob(fileUri, path)
+    worker = Worker(str(tmp_path), fileUri, '--services', '@svc',
+                    '--grace', '0.5')
+    try:
+        waitFor(lambda: os.path.exists(path))
+        worker.signal(signal.SIGINT)
+        assert worker.process.wait(30) == 1   # long before the task's end
+    finally:
+        worker.kill()
+    output = worker.output()
+    assert 'Traceback' not in output, output
+    assert f'job {jobid} given back' in output
+    assert output.splitlines()[-1].endswith(
+        'remotetasks.svc still busy after 0.5 s; their jobs were given back')
+    status, workers = jobAndWorkers(fileUri, jobid)
+    assert status in ('queued', 'retry') and workers == []
+
+
+def test_a_second_ctrl_c_ends_the_worker_at_once(fileUri, tmp_path):
+    path = os.path.join(tmp_path, 'ran.txt')
+    jobid = addLongJob(fileUri, path)
+    worker = Worker(str(tmp_path), fileUri, '--services', '@svc',
+                    '--grace', '120')
+    try:
+        waitFor(lambda: os.path.exists(path))
+        worker.signal(signal.SIGINT)
+        waitFor(lambda: 'stopping: finishing the jobs in hand' in
+                worker.output())
+        worker.signal(signal.SIGINT)
+        assert worker.process.wait(30) == 130
+    finally:
+        worker.kill()
+    output = worker.output()
+    assert 'Traceback' not in output, output
+    assert output.splitlines()[-1] == (
+        'remotetask: stopped at once on a second Ctrl-C; the jobs in hand '
+        'are left to their leases')
+    # Left to its lease: the worker's record holds it until it expires.
+    status, [record] = jobAndWorkers(fileUri, jobid)
+    assert status == 'processing' and list(record['jobs']) == [jobid]
+
+
 @pytest.mark.parametrize('args, message', [
     (('add', 'append', '[' * 1000 + ']' * 1000),
      'remotetask add: argument input: the JSON nests 1000 deep'),

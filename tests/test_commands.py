@@ -10,6 +10,7 @@ sees them, Ctrl-C, a file held by another process.
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -21,7 +22,7 @@ import zope.component
 import zodburi
 
 from lovely import remotetask
-from lovely.remotetask import arguments
+from lovely.remotetask.cli import values
 from lovely.remotetask.cli import main
 from lovely.remotetask.hosts.locate import findService
 from servers import ZEOServer
@@ -148,7 +149,7 @@ def test_clean_in_batches_removes_all(command, uri):
     ids = addJobs(uri, *[{}] * 5, startLater=True)
     for jobid in ids:
         command('cancel', jobid)
-    assert command('clean', '--batch', 2).stdout == '5\n'
+    assert command('clean', '--batch', 2).stdout == '5 jobs removed\n'
     assert command('jobs').stdout == ''
 
 
@@ -187,6 +188,78 @@ def test_cron_fields_and_policies(command):
     assert (schedule['minute'], schedule['hour'], schedule['missed'],
             schedule['graceTime'], schedule['overlap']) == \
         ([0, 30], [9, 10, 11], 'skip', 60.0, True)
+
+
+def stored(uri, jobid, *names):
+    """Attributes of a stored job, as the database has them."""
+    db, service = openService(uri)
+    try:
+        job = service.jobs[jobid]
+        return tuple(getattr(job, name) for name in names)
+    finally:
+        db.close()
+
+
+def test_options_are_kebab_case_with_the_old_spellings_hidden(
+        cli, command, uri):
+    for month, week in (('--day-of-month', '--day-of-week'),
+                        ('--dayOfMonth', '--dayOfWeek')):
+        added = command('cron', 'append', '--minute', '0', month, '1', week,
+                        'mon', '--json')
+        assert added.returncode == 0, added.stderr
+        # Taken by either spelling.
+        assert stored(uri, json.loads(added.stdout)['id'], 'dayOfMonth',
+                      'dayOfWeek') == ((1,), (0,))
+    shown = cli('cron', '--help').stdout
+    assert '--day-of-month' in shown and '--day-of-week' in shown
+    assert '--dayOfMonth' not in shown and '--dayOfWeek' not in shown
+    for name in ('cron', 'add', 'jobs', 'worker', 'serve', 'pack'):
+        options = re.findall(r'(?<![\w-])--[\w-]+', cli(name, '--help').stdout)
+        assert options and all(o == o.lower() and '_' not in o
+                               for o in options), options
+
+
+def test_days_by_name_in_either_numbering(command, uri):
+    """The fields count Monday as 0 (the 2009 tuples), cron expressions
+    Sunday; names mean the same day in both, in any case, short or
+    whole."""
+    byFields = command('cron', 'append', '--minute', '0', '--day-of-week',
+                       'MONDAY-fri,Sunday', '--json')
+    byCron = command('cron', 'append', '--cron', '0 9 * * Monday-FRIDAY,sun',
+                     '--json')
+    assert byFields.returncode == byCron.returncode == 0, \
+        byFields.stderr + byCron.stderr
+    assert stored(uri, json.loads(byFields.stdout)['id'], 'dayOfWeek') == \
+        ((0, 1, 2, 3, 4, 6),)
+    [cron] = stored(uri, json.loads(byCron.stdout)['id'], 'cron')
+    assert cron.dayOfWeek == (0, 1, 2, 3, 4, 5)   # cron's numbering
+
+
+def test_the_help_says_how_each_counts_the_days(cli):
+    shown = ' '.join(cli('cron', '--help').stdout.split())
+    assert 'numbers from 0 (Monday) to 6 (Sunday), as the 2009 fields ' \
+        'count them' in shown
+    assert "its day of the week counts as cron does, 0 (and 7) for Sunday " \
+        "to 6 for Saturday, or by name (any case)" in shown
+
+
+def test_failed_is_another_name_for_error(command, uri):
+    failing = addJobs(uri, {}, {})
+    failAll(uri, failing)
+    listed = json.loads(command('jobs', '--status', 'failed', '--json')
+                        .stdout)['jobs']
+    assert sorted(job['id'] for job in listed) == sorted(failing)
+    assert command('retry', '--all', '--status', 'failed').stdout == \
+        '2 jobs retried\n'
+    failAll(uri, failing)
+    assert command('clean', '--status', 'failed').stdout == \
+        '2 jobs removed\n'
+
+
+def test_retry_all_says_how_many_in_a_sentence(command, uri):
+    failing = addJobs(uri, {})
+    failAll(uri, failing)
+    assert command('retry', '--all').stdout == '1 job retried\n'
 
 
 def test_result_says_what_became_of_the_job(command, uri):
@@ -304,7 +377,7 @@ def test_retry_all_in_batches_of_their_own(command, uri):
     before = transactions(uri)
     retried = command('retry', '--all', '--task', 'append', '--batch', 2)
     assert (retried.returncode, retried.stdout, retried.stderr) == \
-        (0, '5\n', '')
+        (0, '5 jobs retried\n', '')
     assert transactions(uri) == before + 3        # 2 + 2 + 1
     statuses = {jobid: json.loads(command('status', jobid, '--json').stdout)[
         'status'] for jobid in failing + other + [cancelled]}
@@ -315,7 +388,7 @@ def test_retry_all_in_batches_of_their_own(command, uri):
         {'retried': 2}
     assert json.loads(command('retry', '--all', '--status', 'cancelled',
                               '--json').stdout) == {'retried': 1}
-    assert command('retry', '--all').stdout == '0\n'
+    assert command('retry', '--all').stdout == '0 jobs retried\n'
 
 
 def test_retry_all_ends_though_a_worker_fails_the_jobs_again(
@@ -337,7 +410,8 @@ def test_retry_all_ends_though_a_worker_fails_the_jobs_again(
 
     monkeypatch.setattr(remotetask.TaskService, 'retryAll',
                         retryAndFailAgain)
-    assert command('retry', '--all', '--batch', 1).stdout == '3\n'
+    assert command('retry', '--all', '--batch', 1).stdout == \
+        '3 jobs retried\n'
     assert len(batches) == 3
     history = json.loads(command('show', failing[0], '--json').stdout)[
         'history']
@@ -751,13 +825,28 @@ BAD_INPUT = [
     (('clean', '--batch', '-1'), 'remotetask clean: argument --batch: must '
      "be a whole number from 1 to 100000, not '-1'"),
     (('cron', 'append', '--minute', '61'), 'remotetask cron: argument '
-     '--minute: minute value 61 is out of range 0-59'),
+     '--minute: value 61 is out of range 0-59'),
     (('cron', 'append', '--hour', '0-99999999999'), 'remotetask cron: '
-     'argument --hour: hour value 99999999999 is out of range 0-23'),
+     'argument --hour: value 99999999999 is out of range 0-23'),
+    (('cron', 'append', '--day-of-week', 'mo'), 'remotetask cron: argument '
+     "--day-of-week: value 'mo' is not a number or a day: use * for every "
+     "day, numbers from 0 (Monday) to 6 (Sunday) and ranges such as 0-4, or "
+     "names such as mon-fri"),
+    # The camelCase spelling of before still works, and is named as given.
     (('cron', 'append', '--dayOfWeek', 'mo'), 'remotetask cron: argument '
-     "--dayOfWeek: dayOfWeek value 'mo' is not a number or a day: use * for "
-     "every day, numbers from 0 (Monday) to 6 (Sunday) and ranges such as "
-     "0-4, or names such as mon-fri"),
+     "--dayOfWeek: value 'mo' is not a number or a day"),
+    (('cron', '--dayofmonth', '1', 'append', '{}'), 'remotetask cron: '
+     'unknown option --dayofmonth; did you mean --day-of-month? (see '
+     'remotetask cron --help)'),
+    (('add', 'append', '--prio', '5'), 'remotetask add: unknown option '
+     '--prio; did you mean --priority? (see remotetask add --help)'),
+    (('add', '--start_later', 'append'), 'remotetask add: unknown option '
+     '--start_later; did you mean --start-later? (see remotetask add '
+     '--help)'),
+    (('jobs', '--status=failing'), "remotetask jobs: argument --status: "
+     "unknown status 'failing'; the statuses are queued, processing, retry, "
+     "'start later', delayed, cronjob, completed, cancelled, error (or "
+     "failed for error)"),
     (('cron', 'append', '--cron', '0 0 30 2 *'),
      "remotetask: cron expression '0 0 30 2 *' never fires"),
     (('cron', 'append', '--cron', ''), 'remotetask cron: argument --cron: '
@@ -785,8 +874,10 @@ BAD_INPUT = [
      'module name, not empty'),
     (('jobs', '--tasks', 'no.such.module'), "remotetask: cannot import tasks "
      "module 'no.such.module': ModuleNotFoundError: No module named 'no'"),
-    (('jobs', '--nosuch'), 'remotetask: unrecognized arguments: --nosuch '
-     '(see remotetask --help)'),
+    (('jobs', '--nosuch'), 'remotetask jobs: unknown option --nosuch (see '
+     'remotetask jobs --help)'),
+    (('jobs', '-x'), 'remotetask jobs: unknown option -x (see remotetask '
+     'jobs --help)'),
     (('retry',), 'remotetask: retry needs a JOBID, or --all for every '
      'failed job (--all --status cancelled for the cancelled ones)'),
     (('retry', '1', '--all'), 'remotetask: retry takes a JOBID or --all, not '
@@ -887,19 +978,19 @@ def test_the_input_may_come_after_options(command):
 
 
 def test_the_input_may_nest_to_the_limit(command):
-    deep = '[' * arguments.MAX_INPUT_DEPTH + ']' * arguments.MAX_INPUT_DEPTH
+    deep = '[' * values.MAX_INPUT_DEPTH + ']' * values.MAX_INPUT_DEPTH
     assert command('add', 'append', deep).returncode == 0
     # Brackets in strings do not count.
     assert command('add', 'append', json.dumps(['[' * 100])).returncode == 0
-    number = '9' * arguments.MAX_NUMBER_LENGTH
+    number = '9' * values.MAX_NUMBER_LENGTH
     assert command('add', 'append', number).returncode == 0
 
 
 # The argument types, for any text
-TYPES = [arguments.jsonInput, arguments.integer(0, 10),
-         arguments.seconds(positive=True), arguments.word('a word'),
-         arguments.scheduleField('dayOfWeek'),
-         arguments.choice(('a', 'b c'), 'thing', 'things')]
+TYPES = [values.jsonInput, values.integer(0, 10),
+         values.seconds(positive=True), values.word('a word'),
+         values.scheduleField('dayOfWeek'),
+         values.choice(('a', 'b c'), 'thing', 'things')]
 
 
 def containers(inner):
@@ -932,5 +1023,5 @@ def nesting(value):
 @given(JSON)
 def test_the_depth_counted_before_parsing_is_the_depth(value):
     text = json.dumps(value)
-    assert arguments._depth(text) == nesting(value)
-    assert arguments.jsonInput(text) == value
+    assert values._depth(text) == nesting(value)
+    assert values.jsonInput(text) == value

@@ -158,6 +158,17 @@ def test_field_text_out_of_bounds_is_refused_before_it_is_expanded(
         schedule.parseFieldText('minute', text)
 
 
+@pytest.mark.parametrize('text', ['\u0665', '+5', '1_0', '\x1c5', '5\n',
+                                  '\u20035'])
+def test_field_text_is_ascii_digits_and_blanks(text):
+    """What int() and str.strip() would take besides can be said by no
+    pattern of the API's schema: other scripts' digits, signs, separators
+    and exotic blanks are refused."""
+    with pytest.raises(ScheduleError, match='is not a number'):
+        schedule.parseFieldText('minute', text)
+    assert schedule.parseFieldText('minute', ' \t5\t, 7 ') == (5, 7)
+
+
 @pytest.mark.parametrize('text, expected', [
     ('mon-fri', (0, 1, 2, 3, 4)), ('Sat,SUN', (5, 6)),
     ('monday, wednesday-Friday', (0, 2, 3, 4)), ('0,sun', (0, 6)),

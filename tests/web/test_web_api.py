@@ -6,8 +6,10 @@ the database from a connection of the test's own (`reader`).
 import base64
 import io
 import json
+import re
 
 import pytest
+import transaction
 import webtest
 from ZODB.POSException import ConflictError
 
@@ -62,22 +64,22 @@ def test_read_token_reads_but_changes_nothing(client, reader):
 
 def test_basic_authentication_takes_the_token_as_password(client):
     credentials = base64.b64encode(f'anyone:{MANAGE_TOKEN}'.encode()).decode()
-    response = client.get('/api/', headers={
-        'Authorization': f'Basic {credentials}'}, status=404)
-    response = client.get('/api', headers={
-        'Authorization': f'Basic {credentials}'})
-    assert response.json['right'] == 'manage'
+    for path in ('/api/', '/api'):    # as documented, and as it was
+        response = client.get(path, headers={
+            'Authorization': f'Basic {credentials}'})
+        assert response.json['right'] == 'manage'
 
 
 def test_openapi_document_is_public_and_names_every_route(client, app):
     document = client.get('/api/openapi.json').json
     assert document['openapi'] == '3.1.0'
-    described = {(method.upper(), '/api' + path.rstrip('/'))
+    described = {(method.upper(), '/api' + path)
                  for path, operations in document['paths'].items()
                  for method in operations}
     routed = {(route.method, route.template) for route in app.router.routes
               if route.kind == 'api'}
-    assert described == routed
+    # /api answers as /api/ does, as it did before /api/ was.
+    assert described == routed - {('GET', '/api')}
     assert document == openapi.document('/api')
 
 
@@ -472,7 +474,7 @@ def test_pages_of_jobs(client, reader):
 @pytest.mark.parametrize('query, message', [
     ('status=done', "unknown status 'done'; the statuses are queued, "
      'processing, retry, start later, delayed, cronjob, completed, '
-     'cancelled, error'),
+     'cancelled, error (or failed for error)'),
     ('limit=0', "limit must be an int in 1-500, not '0'"),
     ('limit=501', "limit must be an int in 1-500, not '501'"),
     ('after=x', "after must be the cursor of a page, not 'x'"),
@@ -636,6 +638,28 @@ def test_retry_all_in_batches_by_status_and_task(client, reader,
                                     headers=MANAGE, status=400)
         assert field in response.json['fields']
     assert reader.service().statusCounts() == {'queued': 10}
+
+
+def test_failed_is_another_name_for_error(client, reader):
+    """The dashboard says "failed": a status of a request may too."""
+    service = reader.service()
+    fails = [service.add('fail', n) for n in range(2)]
+    done = service.add('echo', 'ok')
+    service.process()
+    reader.tm.commit()
+    page = client.get('/api/services/svc/jobs?status=failed&limit=1',
+                      headers=READ).json
+    assert [job['status'] for job in page['jobs']] == ['error']
+    assert 'status=error' in page['nextUrl']
+    assert client.post_json('/api/services/svc/retry-all',
+                            {'status': 'failed'}, headers=MANAGE).json == \
+        {'retried': 2}
+    reader.service().process()
+    reader.tm.commit()
+    assert client.post_json('/api/services/svc/clean', {'status': ['failed']},
+                            headers=MANAGE).json == {'removed': 2}
+    assert jobIds(reader.service()) == [done]
+    assert fails
 
 
 class BatchContext:
@@ -822,3 +846,166 @@ def test_a_batch_that_conflicts_is_done_again(reader, monkeypatch):
     ctx = BatchContext(service, reader.tm, conflicts=3)
     with pytest.raises(ConflictError):
         actions.retryAll(ctx, service, 'cancelled')
+
+
+# The contract of the OpenAPI document (tests/web/test_web_contract.py
+# runs schemathesis on all of it)
+
+def bodySchemas(document):
+    for path, operations in document['paths'].items():
+        for method, operation in operations.items():
+            if 'requestBody' in operation:
+                schema = operation['requestBody']['content'][
+                    'application/json']['schema']
+                yield f'{method.upper()} {path}', operation, schema
+
+
+def objects(schema):
+    """The object schemas a body schema allows, its branches each."""
+    branches = schema.get('oneOf', [schema])
+    return [branch for branch in branches if branch.get('type') == 'object']
+
+
+def test_every_body_is_closed_and_unknown_fields_are_refused(client, reader):
+    document = client.get('/api/openapi.json').json
+    checked = set()
+    for name, operation, schema in bodySchemas(document):
+        assert objects(schema), name
+        for branch in objects(schema):
+            assert branch['additionalProperties'] is False, name
+        checked.add(name)
+    assert len(checked) == 5
+    jobid = add(client, {'task': 'echo'})['id']
+    cron = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'minute': [5]}, headers=MANAGE).json['id']
+    before = jobIds(reader.service())
+    for method, path in [
+            ('post', '/api/services/svc/jobs'),
+            ('post', '/api/services/svc/cronjobs'),
+            ('put', f'/api/services/svc/jobs/{cron}/schedule'),
+            ('post', '/api/services/svc/clean'),
+            ('post', '/api/services/svc/retry-all')]:
+        response = getattr(client, f'{method}_json')(
+            path, {'task': 'echo', 'minute': [1], 'prority': 5},
+            headers=MANAGE, status=400)
+        assert response.json['fields'].get('prority') == 'unknown field'
+    assert jobIds(reader.service()) == before
+    assert reader.service().getStatus(jobid) == 'queued'
+
+
+def test_clean_and_retry_all_take_no_body_as_documented(client):
+    document = client.get('/api/openapi.json').json
+    for path in ('/services/{service}/clean', '/services/{service}/retry-all'):
+        assert document['paths'][path]['post']['requestBody'][
+            'required'] is False
+        client.post('/api' + path.replace('{service}', 'svc'),
+                    headers=MANAGE, status=200)
+
+
+@pytest.mark.parametrize('query, field', [
+    ('jobs?status=', 'status'), ('jobs?limit=', 'limit'),
+    ('activity?minutes=', 'minutes'), ('jobs?limit=%2B5', 'limit'),
+    ('jobs?limit=%D9%A5', 'limit'), ('activity?minutes=%205', 'minutes')])
+def test_parameters_given_empty_or_not_as_json_writes_them_are_refused(
+        client, query, field):
+    """Empty is no value of the status enum nor an integer; an integer is
+    written in ASCII digits (int() takes '+5', ' 5' and Arabic-Indic
+    digits, which no schema can say)."""
+    response = client.get(f'/api/services/svc/{query}', headers=READ,
+                          status=400)
+    assert field in response.json['fields']
+
+
+def test_the_dashboard_takes_an_empty_status_as_none(client):
+    client.get(f'/login?token={MANAGE_TOKEN}', status=303)
+    client.get('/services/svc?status=&limit=', status=200)
+
+
+def test_whole_numbers_may_be_written_as_floats(client, reader):
+    """JSON Schema counts 5.0 an integer: so does the API."""
+    jobid = add(client, {'task': 'echo', 'priority': 5.0})['id']
+    cron = client.post_json('/api/services/svc/cronjobs', {
+        'task': 'echo', 'minute': [5.0, 30]}, headers=MANAGE,
+        status=201).json['id']
+    service = reader.service()
+    assert service.jobs[jobid].priority == 5
+    assert service.jobs[cron].minute == (5, 30)
+    client.post_json('/api/services/svc/jobs', {
+        'task': 'echo', 'priority': 5.5}, headers=MANAGE, status=400)
+
+
+def test_the_schema_states_the_rules_it_can(app, client):
+    anyone = client.get('/api/openapi.json').json
+    known = client.get('/api/openapi.json', headers=READ).json
+    newJob = known['paths']['/services/{service}/jobs']['post'][
+        'requestBody']['content']['application/json']['schema']
+    now, delayed = newJob['oneOf']
+    # The tasks that may be added, to those who may read them.
+    assert now['properties']['task'] == dict(
+        type='string', minLength=1, enum=['echo', 'fail'],
+        description='a task registered where the service runs')
+    assert 'enum' not in anyone['paths']['/services/{service}/jobs'][
+        'post']['requestBody']['content']['application/json']['schema'][
+        'oneOf'][0]['properties']['task']
+    # A delayed job takes no priority and no key, and does not start later.
+    assert 'delay' not in now['properties']
+    assert set(delayed['properties']) == {'task', 'input', 'startLater',
+                                          'delay'}
+    assert delayed['properties']['startLater'] == {'const': False}
+    for body in ({'task': 'echo', 'delay': 5, 'priority': 1},
+                 {'task': 'echo', 'delay': 5, 'key': 'k'},
+                 {'task': 'echo', 'delay': 5, 'startLater': True},
+                 {'task': 'echo', 'delay': None}, {'task': ''},
+                 {'task': 'nosuch'}, {'task': 'echo', 'key': None}):
+        client.post_json('/api/services/svc/jobs', body, headers=MANAGE,
+                         status=400)
+    # The ranges of a schedule's fields, as lists and as text.
+    byFields = known['paths']['/services/{service}/cronjobs']['post'][
+        'requestBody']['content']['application/json']['schema']['oneOf'][1]
+    minute = byFields['properties']['minute']['oneOf']
+    assert minute[0]['items'] == {'type': 'integer', 'minimum': 0,
+                                  'maximum': 59}
+    pattern = re.compile(minute[1]['pattern'])
+    assert all(pattern.match(text) for text in ('', '*', '0,30', ' 5 - 9 ',
+                                                '059'))
+    assert not any(pattern.match(text) for text in ('60', '+5', '1,,2',
+                                                    '*/5', '\u0665'))
+    weekdays = re.compile(byFields['properties']['dayOfWeek']['oneOf'][1][
+        'pattern'])
+    assert weekdays.match('Monday-FRI,sun') and not weekdays.match('7')
+
+
+def test_every_operation_lists_what_any_route_may_answer(client):
+    document = client.get('/api/openapi.json').json
+    for path, operations in document['paths'].items():
+        for method, operation in operations.items():
+            assert {'400', '401', '413', '503'} <= set(
+                operation['responses']), (method, path)
+            assert 'Retry-After' in operation['responses']['503']['headers']
+
+
+def test_write_contention_is_503_with_retry_after(app, db, reader):
+    """Every attempt of the request conflicts with a writer that commits
+    the same object first: after the last, 503 with Retry-After."""
+    from persistent.mapping import PersistentMapping
+    tm = transaction.TransactionManager()
+    other = db.open(transaction_manager=tm)
+    other.root()['contended'] = PersistentMapping(n=0)
+    tm.commit()
+
+    def contended(ctx):
+        ctx.connection.root()['contended']['n'] += 1
+        tm.begin()
+        other.root()['contended']['n'] += 1      # a writer that is quicker
+        tm.commit()
+        return api.respond({'ok': True})
+
+    app.router.add('POST', '/api/test/contended', contended, MANAGE_RIGHT,
+                   'api')
+    response = webtest.TestApp(app).post('/api/test/contended',
+                                         headers=MANAGE, status=503)
+    assert response.headers['Retry-After'] == '1'
+    assert response.json['status'] == 503
+    tm.begin()
+    assert other.root()['contended']['n'] == settings.ATTEMPTS
+    other.close()

@@ -8,11 +8,25 @@ import datetime
 import math
 from typing import Optional
 
+from lovely.remotetask.interfaces import (  # noqa: F401 (for the faces)
+    ERROR, RETRY, STATUSES, ICronJob)
 from lovely.remotetask.timing.cron import fieldsAsCron
 from lovely.remotetask.timing.describe import describeFields
-from lovely.remotetask.interfaces import (  # noqa: F401 (for the faces)
-    RETRY, STATUSES, ICronJob)
 from lovely.remotetask.timing.schedule import FIELDS
+
+#: Other names that statuses are taken by: the dashboard says "failed".
+STATUS_ALIASES = {'failed': ERROR}
+
+
+def statusNamed(text) -> Optional[str]:
+    """The status that `text` names (itself, or the status it is another
+    name for), or None."""
+    if not isinstance(text, str):
+        return None
+    if text in STATUSES:
+        return text
+    return STATUS_ALIASES.get(text)
+
 
 #: The tuple fields of a schedule, in the order of a cron expression.
 SCHEDULE_FIELDS = tuple(name for name, _, _ in FIELDS)

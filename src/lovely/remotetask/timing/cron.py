@@ -29,10 +29,22 @@ from lovely.remotetask.exceptions import ScheduleError
 from lovely.remotetask.timing.schedule import (
     LONGEST_MONTH, effectiveFields, firstFrom, spans, walkCalendar)
 
-#: Names accepted for months (1-12) and weekdays (0-6, Sunday first).
+#: Names accepted for months (1-12) and weekdays (0-6, Sunday first), in
+#: any case; whole names too (monday, january).
 MONTH_NAMES = ('jan', 'feb', 'mar', 'apr', 'may', 'jun',
                'jul', 'aug', 'sep', 'oct', 'nov', 'dec')
 DAY_NAMES = ('sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat')
+_WHOLE_MONTHS = ('january', 'february', 'march', 'april', 'may', 'june',
+                 'july', 'august', 'september', 'october', 'november',
+                 'december')
+_WHOLE_DAYS = ('sunday', 'monday', 'tuesday', 'wednesday', 'thursday',
+               'friday', 'saturday')
+
+
+def _names(short, whole, first):
+    return {name: number for names in (short, whole)
+            for number, name in enumerate(names, first)}
+
 
 #: The five fields in the order of an expression: name, lowest and highest
 #: value written, highest value meant (7 is another Sunday), names.
@@ -40,10 +52,8 @@ FIELDS = (
     ('minute', 0, 59, 59, {}),
     ('hour', 0, 23, 23, {}),
     ('dayOfMonth', 1, 31, 31, {}),
-    ('month', 1, 12, 12,
-     {name: number for number, name in enumerate(MONTH_NAMES, 1)}),
-    ('dayOfWeek', 0, 7, 6,
-     {name: number for number, name in enumerate(DAY_NAMES)}),
+    ('month', 1, 12, 12, _names(MONTH_NAMES, _WHOLE_MONTHS, 1)),
+    ('dayOfWeek', 0, 7, 6, _names(DAY_NAMES, _WHOLE_DAYS, 0)),
 )
 
 #: The macros and the expressions they stand for.
@@ -97,12 +107,16 @@ def parseCron(expression: str) -> CronSpec:
     if not isinstance(expression, str):
         raise ScheduleError(
             f'cron expression must be a string, not {expression!r}')
-    text = expression.strip()
+    # ASCII, its fields apart by spaces and tabs: what is taken can be
+    # said exactly (the API's schema does, as a pattern).
+    if not expression.isascii():
+        raise ScheduleError(f'cron expression {expression!r} is not ASCII')
+    text = expression.strip(' \t')
     if text.startswith('@'):
         if text.lower() not in MACROS:
             raise ScheduleError(f'unknown cron macro {text!r}')
         text = MACROS[text.lower()]
-    fields = text.split()
+    fields = re.split('[ \t]+', text) if text else []
     if len(fields) != len(FIELDS):
         raise ScheduleError(
             f'cron expression {expression!r} has {len(fields)} '

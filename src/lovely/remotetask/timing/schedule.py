@@ -16,6 +16,8 @@ from lovely.remotetask.exceptions import ScheduleError, quoted, shorten
 
 #: How people write "every value" of a field.
 EVERY = '*'
+#: The blanks a field's text may have around its parts.
+BLANKS = ' \t'
 
 #: The fields of a tuple schedule, finest first, with their ranges.
 FIELDS = (
@@ -89,15 +91,17 @@ def parseFieldText(name: str, text: str) -> tuple:
     of the week and months also by name (``mon-fri``, ``january,jul``).
 
     Ranges are checked against the field's bounds before they are
-    expanded, so that a huge one costs nothing."""
+    expanded, so that a huge one costs nothing.  Numbers are ASCII digits
+    and blanks are spaces and tabs, no other: what is taken can be said
+    exactly (the API's schema does, as a pattern)."""
     low, high = _RANGES[name]
     names = _NAMES.get(name, {})
-    text = text.strip()
+    text = text.strip(BLANKS)
     if text in ('', EVERY):
         return ()
     values = []
     for part in text.split(','):
-        part = part.strip()
+        part = part.strip(BLANKS)
         first, dash, last = part.partition('-')
         try:
             if dash:
@@ -120,9 +124,11 @@ def parseFieldText(name: str, text: str) -> tuple:
 
 
 def _fieldValue(text: str, names: dict) -> int:
-    text = text.strip()
+    text = text.strip(BLANKS)
     if text.lower() in names:
         return names[text.lower()]
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(text)
     return int(text)
 
 

@@ -13,11 +13,10 @@ import urllib.parse
 import webob
 
 from lovely.remotetask.interfaces import ERROR, FINISHED, STARTLATER
-from lovely.remotetask.store.activity import ACTIVITY_MINUTES
 from lovely.remotetask.hosts.locate import listServices
 from lovely.remotetask.pickling import checkStorable
-from lovely.remotetask.serialize import historyData, jobData
-from lovely.remotetask.web import actions, openapi, overview
+from lovely.remotetask.serialize import historyData, jobData, statusNamed
+from lovely.remotetask.web import actions, openapi, overview, settings
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.parsing import (
@@ -27,7 +26,8 @@ from lovely.remotetask.web.schedules import FieldErrors, fromJSON
 
 def register(router) -> None:
     routes = [
-        ('GET', '/api', index, READ),
+        ('GET', '/api/', index, READ),
+        ('GET', '/api', index, READ),      # as it was before, undocumented
         ('GET', '/api/openapi.json', openapiDocument, None),
         ('GET', '/api/services', services, READ),
         ('GET', '/api/services/{service}', service, READ),
@@ -83,7 +83,14 @@ def index(ctx):
 
 
 def openapiDocument(ctx):
-    return respond(openapi.document(ctx.url('/api')))
+    """The API's OpenAPI document; to those who may read the services,
+    with the names of the tasks that jobs may be added for."""
+    tasks = None
+    if ctx.allows(READ):
+        tasks = set()
+        for entry in listServices(ctx.root):
+            tasks.update(entry.service.getAvailableTasks())
+    return respond(openapi.document(ctx.url('/api'), tasks))
 
 
 def services(ctx):
@@ -103,8 +110,9 @@ def service(ctx, service):
 def activity(ctx, service):
     """Jobs finished per minute over the last hour (``minutes``: fewer)."""
     entry = ctx.service(service)
-    minutes = intParameter(ctx.request.GET, 'minutes', ACTIVITY_MINUTES, 1,
-                           ACTIVITY_MINUTES)
+    minutes = intParameter(ctx.request.GET, 'minutes',
+                           settings.ACTIVITY_MINUTES, 1,
+                           settings.ACTIVITY_MINUTES, emptyIsMissing=False)
     return respond(dict(minutes=overview.activity(entry.service,
                                                   minutes=minutes)))
 
@@ -118,7 +126,7 @@ def jobs(ctx, service):
     """A page of jobs: ``status``, ``after`` (the cursor of the page before)
     and ``limit`` select it; only that page is read."""
     entry = ctx.service(service)
-    query = pageParameters(ctx.request.GET)
+    query = pageParameters(ctx.request.GET, emptyIsMissing=False)
     page, cursor = entry.service.jobsPage(**query)
     data = dict(jobs=[jobData(j, _jobUrl(ctx, entry, j.id)) for j in page],
                 next=cursor, nextUrl=None)
@@ -162,21 +170,26 @@ def addJob(ctx, service):
         raise HTTPError(400, 'startLater must be true or false',
                         fields=dict(startLater=shown(startLater)))
     key = body.get('key')
-    if key is not None and not isinstance(key, str):
+    if 'key' in body and not isinstance(key, str):
         raise HTTPError(400, 'key must be a string',
                         fields=dict(key=shown(key)))
     if 'delay' in body:
         if startLater:
             raise HTTPError(400, 'give startLater or delay, not both')
-        if 'priority' in body or key is not None:
+        if 'priority' in body or 'key' in body:
             raise HTTPError(400, 'priority and key go with jobs that are '
                             'not delayed')
+        if body['delay'] is None:
+            raise HTTPError(400, 'delay must be a number of seconds',
+                            fields=dict(delay='not a number'))
         schedule = _schedule(dict(delay=body['delay']))
         jobid = entry.service.addCronJob(task, body.get('input'), **schedule)
     else:
         jobid = entry.service.add(task, body.get('input'),
                                   startLater=startLater,
-                                  priority=body.get('priority', 0), key=key)
+                                  priority=wholeNumber(body.get('priority',
+                                                                0)),
+                                  key=key)
     return _created(ctx, entry, jobid)
 
 
@@ -257,6 +270,8 @@ def clean(ctx, service):
     entry = ctx.service(service)
     body = readBody(ctx, allowed=('status',), optional=True)
     status = body.get('status', list(FINISHED))
+    if isinstance(status, list):
+        status = [statusNamed(s) or s for s in status]
     if not isinstance(status, list) or not all(
             isinstance(s, str) and s in FINISHED for s in status):
         message = f'status must be a list of finished statuses ' \
@@ -278,7 +293,7 @@ def retryAll(ctx, service):
     batches."""
     entry = ctx.service(service)
     body = readBody(ctx, allowed=('status', 'task'), optional=True)
-    status = body.get('status', ERROR)
+    status = statusNamed(body.get('status', ERROR))
     if status not in actions.RETRYABLE:
         message = f'status must be one of ' \
             f'{", ".join(actions.RETRYABLE)}, not {shown(status)}'
@@ -330,6 +345,14 @@ def readBody(ctx, allowed, optional=False) -> dict:
                         f'this takes {", ".join(allowed)}',
                         fields={name: 'unknown field' for name in unknown})
     return body
+
+
+def wholeNumber(value):
+    """`value`, as an int if it is a float without a fraction: JSON
+    Schema counts 5.0 an integer, and so does the API."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _taskName(body) -> str:

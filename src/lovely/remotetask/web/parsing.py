@@ -10,11 +10,12 @@ Job ids and the parameters of a listing (status, cursor, page size, task)
 are read here once for the JSON API, XML-RPC and the dashboard.
 """
 import json
+import re
 from typing import Optional
 
-from lovely.remotetask.store.listing import parseCursor
 from lovely.remotetask.interfaces import MAX_JOB_ID
-from lovely.remotetask.serialize import STATUSES
+from lovely.remotetask.serialize import STATUS_ALIASES, STATUSES, statusNamed
+from lovely.remotetask.store.listing import parseCursor
 from lovely.remotetask.web import settings
 from lovely.remotetask.web.errors import HTTPError
 
@@ -37,14 +38,14 @@ def shown(value) -> str:
 
 
 def intValue(text, name: str, low: int, high: int) -> int:
-    """`text` (a request's string) as an int in [`low`, `high`]."""
+    """`text` (a request's string) as an int in [`low`, `high`]: ASCII
+    digits, a minus sign before them at most, as an integer is written
+    in JSON (int() would take blanks, '+', '_' and other scripts' digits,
+    which no schema can say)."""
     value = None
-    if isinstance(text, str) and \
-            len(text.strip()) <= settings.MAX_NUMBER_LENGTH:
-        try:
-            value = int(text)
-        except ValueError:
-            pass
+    if isinstance(text, str) and len(text) <= settings.MAX_NUMBER_LENGTH \
+            and _INTEGER.fullmatch(text):
+        value = int(text)
     if value is None or not low <= value <= high:
         message = f'{name} must be an int in {low}-{high}, not {shown(text)}'
         raise HTTPError(400, message, fields={name: message})
@@ -52,13 +53,17 @@ def intValue(text, name: str, low: int, high: int) -> int:
 
 
 def intParameter(query, name: str, default: Optional[int], low: int,
-                 high: int) -> Optional[int]:
+                 high: int, emptyIsMissing: bool = True) -> Optional[int]:
     """The query parameter `name` as an int in [`low`, `high`], or the
-    default when it is missing or empty."""
+    default when it is missing (or, with `emptyIsMissing`, as the
+    dashboard's forms send it, empty)."""
     text = query.get(name)
-    if text in (None, ''):
+    if text is None or (text == '' and emptyIsMissing):
         return default
     return intValue(text, name, low, high)
+
+
+_INTEGER = re.compile(r'-?[0-9]+')
 
 
 #: Job ids are the keys of 32-bit BTrees: ints in [0, 2**31).
@@ -79,14 +84,16 @@ def parseJobId(text: str) -> int:
     return jobid
 
 
-def pageParameters(query) -> dict:
+def pageParameters(query, emptyIsMissing: bool = True) -> dict:
     """The keywords of ``jobsPage`` in a listing's query string (status,
-    after, limit, task), checked."""
-    status = query.get('status') or None
-    if status is not None and status not in STATUSES:
-        message = f'unknown status {shown(status)}; the statuses are ' \
-            f'{", ".join(STATUSES)}'
-        raise HTTPError(400, message, fields=dict(status=message))
+    after, limit, task), checked.  A status or limit given empty is
+    missing with `emptyIsMissing` (the dashboard's forms send them so),
+    else refused (the API's schema says what they take)."""
+    status = query.get('status')
+    if status == '' and emptyIsMissing:
+        status = None
+    if status is not None:
+        status = statusParameter(status)
     after = query.get('after') or None
     if after is not None:
         try:
@@ -96,9 +103,22 @@ def pageParameters(query) -> dict:
                 f'{shown(after)}'
             raise HTTPError(400, message, fields=dict(after=message))
     limit = intParameter(query, 'limit', settings.PAGE_SIZE, 1,
-                         settings.MAX_PAGE_SIZE)
+                         settings.MAX_PAGE_SIZE, emptyIsMissing)
     return dict(status=status, after=after, limit=limit,
                 task=taskParameter(query))
+
+
+def statusParameter(text) -> str:
+    """The status `text` names: one of STATUSES, or another name of one
+    ("failed", as the dashboard says, for "error")."""
+    status = statusNamed(text)
+    if status is None:
+        aliases = ', '.join(f'{alias} for {name}'
+                            for alias, name in STATUS_ALIASES.items())
+        message = f'unknown status {shown(text)}; the statuses are ' \
+            f'{", ".join(STATUSES)} (or {aliases})'
+        raise HTTPError(400, message, fields=dict(status=message))
+    return status
 
 
 def taskParameter(query):

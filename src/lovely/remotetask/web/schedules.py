@@ -45,7 +45,10 @@ def fromJSON(data: dict) -> dict:
             if isinstance(value, str):
                 kwargs[name] = _fieldText(name, value)
             elif isinstance(value, list):
-                kwargs[name] = schedule.checkField(name, value)
+                # JSON Schema counts 5.0 an integer, and so does the API.
+                kwargs[name] = schedule.checkField(name, [
+                    int(item) if isinstance(item, float) and
+                    item.is_integer() else item for item in value])
             else:
                 raise ScheduleError(
                     f'{name} must be a list of ints or a string such as '

@@ -8,6 +8,7 @@ service.  Each goes back to the page it came from with a message.
 """
 from lovely.remotetask.exceptions import JobStateError
 from lovely.remotetask.interfaces import CANCELLABLE, ERROR, FINISHED
+from lovely.remotetask.serialize import statusNamed
 from lovely.remotetask.web import actions
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.pagestate import goBack
@@ -69,6 +70,7 @@ def retryAll(ctx, service):
     entry = ctx.service(service)
     form = ctx.request.POST
     status = form.get('status') or ERROR
+    status = statusNamed(status) or status
     if status not in actions.RETRYABLE:
         raise HTTPError(400, f'only {" and ".join(actions.RETRYABLE)} jobs '
                         f'are retried, not {shown(status)}')

@@ -188,7 +188,7 @@ def rows(ctx, service):
              if part.strip()]
     if len(parts) > settings.MAX_PAGE_SIZE:
         raise HTTPError(400, f'at most {settings.MAX_PAGE_SIZE} ids at once')
-    ids = [intValue(part, 'ids', 0, MAX_JOB_ID) for part in parts]
+    ids = [intValue(part.strip(), 'ids', 0, MAX_JOB_ID) for part in parts]
     jobs = {}
     for jobid in ids:
         job = entry.service.jobs.get(jobid)

@@ -28,6 +28,10 @@ MAX_NUMBER_LENGTH = 40
 #: ``timezone``...), in characters.
 MAX_FIELD_LENGTH = 1000
 
+#: The minutes of activity a service counts (``ITaskService.activity``:
+#: the last hour), the most the API's ``minutes=`` takes.
+ACTIVITY_MINUTES = 60
+
 #: Jobs on a page of the API or the dashboard: the default and the most.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

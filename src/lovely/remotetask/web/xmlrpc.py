@@ -36,6 +36,7 @@ from defusedxml.xmlrpc import DefusedExpatParser
 from lovely.remotetask.exceptions import (
     JobStateError, RemoteTaskError, UnknownJobError)
 from lovely.remotetask.interfaces import ERROR
+from lovely.remotetask.serialize import statusNamed
 from lovely.remotetask.web import actions
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
@@ -93,7 +94,8 @@ class Methods:
 
     def retryAll(self, status=ERROR, task=None):
         """Retry every failed (or cancelled) job, of `task` if given ('' or
-        nil: any), in batches; return how many."""
+        nil: any), in batches; return how many.  "failed" is "error"."""
+        status = statusNamed(status) or status
         if status not in actions.RETRYABLE:
             raise BadParameter(f'retryAll: the status is one of '
                                f'{", ".join(actions.RETRYABLE)}, not '

@@ -1,34 +1,46 @@
-"""The commands that only read: status, result (which may wait), show;
-services, workers and jobs.  Each prints for people, or with ``--json``
-what the JSON API would answer."""
+"""The commands that say what became of a job: status, result (which may
+wait for it, and says in its exit status what became of it) and show
+(everything about it, its attempts included).  Each prints for people, or
+with ``--json`` what the JSON API would answer."""
 import json
 import sys
 import threading
 import time
 
-from lovely.remotetask.commands import (
-    FAILED, INTERRUPTED, NOT_FINISHED, POLL_INTERVAL, WAS_CANCELLED,
-    CommandError, getJob, output, say)
+from lovely.remotetask.cli import values
+from lovely.remotetask.cli.common import (
+    FAILED, INTERRUPTED, NOT_FINISHED, USAGE, WAS_CANCELLED, CommandError,
+    duration, getJob, oneLine, output, say)
+from lovely.remotetask.cli.options import addJobId, command
 from lovely.remotetask.interfaces import (
     CANCELLED, COMPLETED, CRONJOB, ERROR, FINISHED, RETRY, ICronJob)
-from lovely.remotetask.serialize import (
-    STATUSES, formatTime, jobData, jsonValue)
 from lovely.remotetask.runtime.watch import CommitWatch
+from lovely.remotetask.serialize import formatTime, jobData, jsonValue
+
+#: Seconds between looks at a job that `result --wait` waits for, unless a
+#: ZEO client hears of a commit sooner.
+POLL_INTERVAL = 0.5
+
+RESULT_STATUSES = (
+    f'Exit status: 0 completed (its result on stdout, as JSON), {FAILED} '
+    f'failed (its error on stderr), {USAGE} bad input, {NOT_FINISHED} not '
+    f'finished (yet, or within --timeout), {WAS_CANCELLED} cancelled, '
+    f'{INTERRUPTED} interrupted (Ctrl-C).')
 
 
-def status(session, args):
-    job = getJob(session, args.jobid)
+def status(target, args):
+    job = getJob(target, args.jobid)
     output(args, jobData(job, None), job.status)
 
 
-def result(session, args):
+def result(target, args):
     """Print the result of a completed job; say what became of any other,
     with an exit status of its own."""
-    job = getJob(session, args.jobid)
+    job = getJob(target, args.jobid)
     code = None
     if (args.wait or args.timeout is not None) and \
             job.status not in FINISHED:
-        code = _wait(session, job, args.timeout)
+        code = _wait(target, job, args.timeout)
     data = dict(id=job.id, status=job.status, result=jsonValue(job.output),
                 error=job.error)
     if args.json:
@@ -56,12 +68,12 @@ def _resultStatus(job) -> int:
         job.status, NOT_FINISHED)
 
 
-def _wait(session, job, timeout):
+def _wait(target, job, timeout):
     """Wait until `job` finishes: None once it has, else the exit status
     (after saying why)."""
     if job.status == CRONJOB:
         return None          # result() says it never finishes
-    if not session.shared:
+    if not target.shared:
         raise CommandError(
             f'job {job.id} is {job.status}, and waiting for it needs a '
             f'database that processes share: this one sees no other '
@@ -71,16 +83,16 @@ def _wait(session, job, timeout):
     # Ctrl-C raises KeyboardInterrupt here, as it does by default: a
     # handler that set an Event could wait for ever on the lock the main
     # thread holds inside Event.wait.
-    watch = CommitWatch(session.db)
+    watch = CommitWatch(target.db)
     never = threading.Event()
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
             watch.mark()
-            session.refresh()
+            target.refresh()
             if job.status in FINISHED:
                 return None
-            _progressLine(session.service, job)
+            _progressLine(target.service, job)
             left = POLL_INTERVAL if deadline is None else \
                 min(POLL_INTERVAL, deadline - time.monotonic())
             if left <= 0:
@@ -113,10 +125,10 @@ def _progressLine(service, job) -> None:
     sys.stderr.flush()
 
 
-def show(session, args):
+def show(target, args):
     """Everything about a job, its attempts included."""
-    job = getJob(session, args.jobid)
-    service = session.service
+    job = getJob(target, args.jobid)
+    service = target.service
     data = jobData(job, None)
     del data['url']
     data.update(progress=service.getProgress(job.id),
@@ -194,103 +206,19 @@ def _jobLines(job, data):
                 yield label, formatTime(when) + ' UTC'
 
 
-def oneLine(text) -> str:
-    """`text` on one line: a listing stays a listing."""
-    return ' '.join(str(text).split())
-
-
-def duration(seconds: float) -> str:
-    """A span of time for people: 3 ms, 2.5 s, 12 s, 5 min 3 s, 2 h 5 min,
-    3 d 4 h."""
-    if seconds < 1:
-        return f'{max(seconds, 0) * 1000:.0f} ms'
-    if seconds < 10:
-        return f'{seconds:.1f} s'
-    seconds = int(seconds)
-    for unit, size, smaller, smallerSize in (
-            ('d', 86400, 'h', 3600), ('h', 3600, 'min', 60),
-            ('min', 60, 's', 1)):
-        if seconds >= size:
-            rest = (seconds % size) // smallerSize
-            return f'{seconds // size} {unit}' + (
-                f' {rest} {smaller}' if rest else '')
-    return f'{seconds} s'
-
-
-def services(session, args):
-    """The services of the database, with what waits in them."""
-    rows = []
-    now = time.time()
-    for entry in session.services(args):
-        service = entry.service
-        rows.append(dict(
-            id=entry.path, name=entry.name, site=entry.site,
-            paused=service.isPaused(), counts=service.statusCounts(),
-            queued=service.queueLength(),
-            oldestWaiting=service.oldestWaiting(),
-            workers=len(service.getWorkers())))
-    if args.json:
-        output(args, {'services': rows}, None)
-        return
-    if not rows:
-        say(f'the database has no services (remotetask init --db '
-            f'{args.db} --service NAME makes one)')
-        return
-    width = max(len('service'), *(len(row['id']) for row in rows))
-    print(f'{"service":<{width}}  {"paused":<6}  {"queued":>6}  '
-          f'{"waits for":>11}  {"workers":>7}  jobs')
-    for row in rows:
-        waits = '' if row['oldestWaiting'] is None else \
-            duration(now - row['oldestWaiting'])
-        counts = ', '.join(f'{count} {status}' for status, count in
-                           sorted(row['counts'].items(),
-                                  key=lambda item: STATUSES.index(item[0])))
-        print(f'{row["id"]:<{width}}  {"yes" if row["paused"] else "no":<6}'
-              f'  {row["queued"]:>6}  {waits:>11}  {row["workers"]:>7}  '
-              f'{counts or "none"}')
-
-
-def workers(session, args):
-    """The workers of the services, with their heartbeats and jobs."""
-    now = time.time()
-    rows = []
-    for entry in session.services(args):
-        for worker in entry.service.getWorkers():
-            age = now - worker['lastSeen']
-            rows.append(dict(jsonValue(worker), service=entry.path,
-                             heartbeatAge=age,
-                             expired=age > worker['leaseTime']))
-    if args.json:
-        output(args, {'workers': rows}, None)
-        return
-    if not rows:
-        say('no worker has registered with ' + (
-            f'service {session.entry.path}' if session.entry is not None
-            else 'any service') + ' (remotetask worker runs one)')
-        return
-    width = max(len('service'), *(len(row['service']) for row in rows))
-    hostWidth = max(len('host'), *(len(row['host']) for row in rows))
-    print(f'{"service":<{width}}  {"host":<{hostWidth}}  {"pid":>7}  '
-          f'{"heartbeat":>10}  {"lease":<7}  jobs in hand')
-    for row in rows:
-        jobs = ', '.join(sorted(row['jobs'], key=int))
-        lease = 'expired' if row['expired'] else 'held'
-        print(f'{row["service"]:<{width}}  {row["host"]:<{hostWidth}}  '
-              f'{row["pid"]:>7}  {duration(row["heartbeatAge"]) + " ago":>10}'
-              f'  {lease:<7}  {jobs or "none"}')
-
-
-def jobs(session, args):
-    page, cursor = session.service.jobsPage(args.status, args.after,
-                                            args.limit, args.task)
-    if args.json:
-        output(args, {'jobs': [jobData(job, None) for job in page],
-                      'next': cursor}, None)
-        return
-    if page:
-        print(f'{"id":>10}  {"status":<11} {"task":<20} created (UTC)')
-    for job in page:
-        print(f'{job.id:>10}  {job.status:<11} {job.task:<20} '
-              f'{formatTime(job.created)}')
-    if cursor is not None:
-        print(f'more: --after {cursor}', file=sys.stderr)
+def addParsers(commands) -> None:
+    addJobId(command(commands, 'status', status, 'print a job\'s status',
+                     write=False))
+    parser = command(commands, 'result', result, 'print a job\'s result; '
+                     'the exit status says what became of it', write=False,
+                     epilog=RESULT_STATUSES)
+    addJobId(parser)
+    parser.add_argument('--wait', action='store_true',
+                        help='wait until the job is finished, showing its '
+                        'progress')
+    parser.add_argument('--timeout', metavar='SECONDS',
+                        type=values.seconds(0, 365 * values.DAY,
+                                            positive=True),
+                        help='wait at most this long (implies --wait)')
+    addJobId(command(commands, 'show', show, 'print everything about a job, '
+                     'its attempts included', write=False))

@@ -1,4 +1,4 @@
-"""The types of the command line's arguments.
+"""The values of the command line's arguments: a type for each kind.
 
 Each parses one argument's text and checks its range, so that bad input
 ends the command before it opens a database, with one line that names the
@@ -14,6 +14,7 @@ import shlex
 from typing import Callable, Collection
 
 from lovely.remotetask.exceptions import ScheduleError, quoted
+from lovely.remotetask.serialize import STATUS_ALIASES, statusNamed
 from lovely.remotetask.timing.schedule import parseFieldText
 
 #: Seconds in a day: the most that a time-out, lease or grace time takes.
@@ -92,16 +93,6 @@ def word(what: str, anyBytes: bool = False) -> _Type:
     return parse
 
 
-def addDatabase(parser, help: str = 'the database: a FileStorage file\'s '
-                'path, file:///path/Data.fs, zeo://host:port, '
-                'postgres://user@host/dbname, ...') -> None:
-    """The ``--db URI`` option, the same in every command that needs a
-    database."""
-    parser.add_argument('--db', required=True, metavar='URI',
-                        type=word('a database URI or path', anyBytes=True),
-                        help=help)
-
-
 def rootKey(text: str) -> str:
     """The key of the application root: '' for the database root itself."""
     return text if text == '' else word('a key, or "" for the database '
@@ -129,6 +120,27 @@ def choice(choices: Collection[str], what: str, plural: str) -> _Type:
     return parse
 
 
+def status(choices: Collection[str], what: str, plural: str) -> _Type:
+    """One of the statuses `choices`, or another name of one ("failed",
+    as the dashboard says, for "error")."""
+    aliases = [f'{alias} for {name}' for alias, name in
+               STATUS_ALIASES.items() if name in choices]
+    named = choice(choices, what, plural)
+
+    def parse(text):
+        found = statusNamed(text)
+        if found in choices:
+            return found
+        try:
+            return named(text)
+        except argparse.ArgumentTypeError as error:
+            if not aliases:
+                raise
+            raise argparse.ArgumentTypeError(
+                f'{error} (or {", ".join(aliases)})') from None
+    return parse
+
+
 def scheduleField(name: str) -> _Type:
     """A schedule field as people write it (``0,30``, ``9-17``, ``*``),
     as a tuple."""
@@ -136,7 +148,12 @@ def scheduleField(name: str) -> _Type:
         try:
             return parseFieldText(name, text)
         except ScheduleError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+            # argparse names the option before the message: not the field
+            # again, in the API's spelling.
+            message = str(error)
+            if message.startswith(f'{name} '):
+                message = message[len(name) + 1:]
+            raise argparse.ArgumentTypeError(message) from None
     return parse
 
 
