@@ -67,6 +67,8 @@ class IJob(Interface):
                          'report, or None; see ITaskService.getProgress.')
     retryBase = Attribute('The attempts made before the job was last retried '
                           'by hand: its retry policy counts those since.')
+    owner = Attribute('The id of the principal who added the job (see '
+                      'IPrincipalSource), or None.')
 
 
 class ICronJob(IJob):
@@ -181,7 +183,7 @@ class ITaskService(Interface):
     def getError(jobid):
         """Return the message of the job's last failure, or None."""
 
-    def jobsPage(status=None, after=None, limit=50, task=None):
+    def jobsPage(status=None, after=None, limit=50, task=None, owner=None):
         """Return a page of jobs and the cursor of the next page, or None.
 
         Without `status`, every job, newest first; with one, the jobs of
@@ -191,8 +193,9 @@ class ITaskService(Interface):
         for the next page, which goes on past the last job shown, however
         jobs came and went meanwhile.  With `task`, only jobs of that task:
         such a page reads at most `listing.TASK_SCAN` jobs, and may come
-        short with a cursor.  Raise ValueError for an unknown status, a
-        limit below 1 or a cursor that is not one.
+        short with a cursor.  `owner` (a principal id) does the same for
+        the jobs that principal added.  Raise ValueError for an unknown
+        status, a limit below 1 or a cursor that is not one.
         """
 
     def statusCounts():
@@ -364,6 +367,15 @@ class IWorkerProtocol(Interface):
     def getWorkers():
         """The workers known: dicts of id, host, pid, jobs held (id to
         attempt), leaseTime, lastSeen and started."""
+
+
+class IPrincipalSource(Interface):
+    """Tells who acts now: registered by a host with users (Zope), so
+    that `ITaskService.add` stores who added each job."""
+
+    def __call__():
+        """The id of the principal acting in this thread, or None when
+        nobody is known (anonymous, no request)."""
 
 
 class IProcessor(Interface):

@@ -93,6 +93,9 @@ class Job(Versioned):
     #: The cron job whose run this is, for the runs of cron jobs whose
     #: runs may overlap.
     runOf = None
+    #: The id of the principal who added the job (`principals`), or None:
+    #: hosts with users run its task as them.
+    owner = None
 
     def __init__(self, id: int, task: str, input) -> None:
         self._initState()

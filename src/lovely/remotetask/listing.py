@@ -33,7 +33,7 @@ from lovely.remotetask.lanes import (
 #: Job ids are below this; a cursor's hints above it are chain entries.
 MAX_JOB_ID = 2 ** 31 - 1
 
-#: Jobs a listing filtered by task reads for one page at most.
+#: Jobs a listing filtered by task or owner reads for one page at most.
 TASK_SCAN = 5000
 
 #: The most streams whose places a cursor keeps (the others are read from
@@ -82,11 +82,16 @@ class Listing:
                    getattr(job, 'lastRun', None) or 0)
 
     def jobsPage(self, status=None, after: Optional[str] = None,
-                 limit: int = 50, task: Optional[str] = None):
+                 limit: int = 50, task: Optional[str] = None,
+                 owner: Optional[str] = None):
         checks.whole('limit', limit)
         if task is not None and not isinstance(task, str):
             raise InvalidArgumentError(
                 f'task must be the name of a task, not {task!r}')
+        if owner is not None and not isinstance(owner, str):
+            raise InvalidArgumentError(
+                f'owner must be the id of a principal, not {owner!r}')
+        filtered = task is not None or owner is not None
         if status is not None and status not in placement.STATUSES:
             raise InvalidArgumentError(
                 f'unknown status {status!r}; the statuses are '
@@ -100,14 +105,15 @@ class Listing:
         page, last = [], None
         try:
             for scanned, (key, jobid) in enumerate(stream):
-                if len(page) == limit or task is not None and \
+                if len(page) == limit or filtered and \
                         scanned >= TASK_SCAN:
                     # More to come; a filtered page may come short, as it
                     # reads at most TASK_SCAN jobs.
                     return page, formatCursor(last, places.values())
                 job = self.jobs[jobid]
                 last = key
-                if task is None or job.task == task:
+                if (task is None or job.task == task) and \
+                        (owner is None or job.owner == owner):
                     page.append(job)
         except TypeError:
             raise InvalidArgumentError(

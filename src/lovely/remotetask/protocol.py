@@ -337,6 +337,8 @@ class WorkerProtocol:
                   cronjob.input)
         run.runOf = cronjob.id
         run.priority = cronjob.priority
+        if cronjob.owner is not None:
+            run.owner = cronjob.owner
         self.jobs.store(run)
         return run
 

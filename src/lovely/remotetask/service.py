@@ -17,7 +17,7 @@ import zope.component
 from zope.interface import classImplements, implementer
 
 from lovely.remotetask import (
-    checks, interfaces, legacy, placement, processing)
+    checks, interfaces, legacy, placement, principals, processing)
 from lovely.remotetask.autostart import (  # the seed had them here
     bootStrapSubscriber, getAutostartServiceNames)
 from lovely.remotetask.context import checkProgress
@@ -161,6 +161,7 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
                 return existing
         lane = ownLane(self)
         job = Job(self.jobs.allocate(lane), task, input)
+        principals.stampOwner(job)
         if priority:
             job.priority = priority
         self.jobs.store(job)
@@ -182,6 +183,7 @@ class TaskService(Listing, InPlace, WorkerProtocol, Versioned):
                       dayOfWeek, delay, cron=cron, timezone=timezone,
                       missed=missed, graceTime=graceTime, overlap=overlap)
         job.id = self.jobs.allocate(ownLane(self))
+        principals.stampOwner(job)
         if priority:
             job.priority = priority
         self.jobs.store(job)
