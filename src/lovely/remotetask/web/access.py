@@ -75,18 +75,25 @@ def checkOrigin(authenticator, request, identity) -> None:
 def _otherSite(request) -> Optional[str]:
     """The header that says a browser sent `request` from a page of
     another origin, or None."""
-    site = request.headers.get('Sec-Fetch-Site')
-    if site is not None:
-        return None if site == 'same-origin' else \
-            f'Sec-Fetch-Site: {site[:40]}'
-    origin = request.headers.get('Origin')
+    return crossSite(request.headers.get('Sec-Fetch-Site'),
+                     request.headers.get('Origin'), request.host)
+
+
+def crossSite(fetchSite: Optional[str], origin: Optional[str],
+              host: str) -> Optional[str]:
+    """Which of a request's ``Sec-Fetch-Site`` and ``Origin`` headers says
+    that a page of another origin than `host` (``name:port``) made a
+    browser send it, or None: a script sends neither."""
+    if fetchSite is not None:
+        return None if fetchSite == 'same-origin' else \
+            f'Sec-Fetch-Site: {fetchSite[:40]}'
     if origin is None:
         return None
     try:
         parts = urllib.parse.urlsplit(origin)
         same = parts.scheme in _DEFAULT_PORTS and not parts.path and \
             _hostAndPort(parts.netloc, parts.scheme) == \
-            _hostAndPort(request.host, parts.scheme)
+            _hostAndPort(host, parts.scheme)
     except ValueError:
         same = False
     return None if same else f'Origin: {origin[:60]}'
