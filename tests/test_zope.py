@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -172,6 +173,158 @@ def test_a_registered_service_runs_in_its_site(zope):
     # site@name, the directive's spelling, names the same service.
     same = zope.api('/services/site2@reports')
     assert same['id'] == 'site2.++etc++site.reports'
+
+
+# Security: what Zope publishes of a service, and to whom
+
+def call(zope, path, method='GET', user=None, form=None, headers=()):
+    """(status, body) of a request to Zope, whatever the status."""
+    data = urllib.parse.urlencode(form or {}).encode()
+    url = f'http://127.0.0.1:{zope.port}{path}'
+    if method == 'GET' and form:
+        url, data = f'{url}?{data.decode()}', None
+    elif method == 'GET':
+        data = None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers=dict(headers))
+    if user is not None:
+        request.add_header('Authorization', 'Basic ' + base64.b64encode(
+            user.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode('utf-8', 'replace')
+
+
+def serviceState(zope, path='site1.tasks'):
+    """What a request could change: the figures, and every job's status."""
+    data = zope.api(f'/services/{path}')
+    jobs = zope.api(f'/services/{path}/jobs?limit=200')['jobs']
+    return (data['counts'], data['paused'], data['processing'],
+            sorted(w['id'] for w in data['workers']),
+            sorted((job['id'], job['status'], job['attempts'])
+                   for job in jobs))
+
+
+def interfaceNames():
+    from lovely.remotetask.interfaces import ITaskService, IWorkerProtocol
+    return sorted(set(ITaskService.names()) | set(IWorkerProtocol.names()))
+
+
+#: Arguments that would make each call do something, were it let through.
+ARGUMENTS = {'jobid:int': '1', 'workerId': 'intruder', 'leaseTime:int': '60',
+             'task': 'where', 'status': 'completed'}
+
+
+def test_nobody_without_a_permission_reaches_the_service(zope):
+    before = serviceState(zope)
+    for name in interfaceNames():
+        for method in ('GET', 'POST'):
+            for user in (None, 'member:secret'):
+                status, body = call(zope, f'/site1/tasks/{name}', method,
+                                    user, ARGUMENTS)
+                assert not 200 <= status < 300, (name, method, user, body)
+                assert status in (401, 403, 404), (name, method, user)
+    assert serviceState(zope) == before
+
+
+def test_nothing_below_the_service_is_reachable(zope):
+    from lovely.remotetask.zope import TaskService
+    names = sorted(set(vars(TaskService('x'))) | {
+        'jobs/1', 'jobs/remove', 'jobs/1/input', 'jobs/1/status',
+        '_workers/keys', '_settings/paused', 'maxStoredSize',
+        'keepFinished', 'processorFactory', 'getProgress', 'setProgress',
+        'zmiSummary', 'jobs/get', 'manage_addJob', 'manage_processing'})
+    for name in names:
+        for user in (None, 'member:secret', 'admin:admin'):
+            status, body = call(zope, f'/site1/tasks/{name}', 'GET', user,
+                                {'jobid:int': '1'})
+            assert not 200 <= status < 300, (name, user, body[:200])
+
+
+def addScratch(zope, name):
+    """A service added through the ZMI's add form, for calls that change
+    it; it has no jobs and nothing processes it."""
+    status, body = call(zope, '/site1/manage_addProduct/lovely.remotetask/'
+                        'manage_addTaskServiceForm', user='admin:admin')
+    assert status == 200 and 'Add Remote Task Service' in body
+    status, _ = call(zope, '/site1/manage_addProduct/lovely.remotetask/'
+                     'manage_addTaskService', 'POST', 'admin:admin',
+                     dict(id=name, title='scratch'))
+    assert status == 200   # redirected to its Jobs tab
+    status, body = call(zope, f'/site1/{name}/manage_main',
+                        user='admin:admin')
+    assert status == 200 and 'Add a job' in body
+
+
+def test_a_user_with_the_permission_calls_through_the_publisher(zope):
+    import inspect
+    from lovely.remotetask import zopesecurity
+    from lovely.remotetask.service import TaskService
+    addScratch(zope, 'scratch')
+    holders = {zopesecurity.VIEW_JOBS: 'viewer:secret',
+               zopesecurity.ADD_JOBS: 'adder:secret',
+               zopesecurity.MANAGE_SERVICE: 'admin:admin'}
+    for name in interfaceNames():
+        permission = zopesecurity.GRANTS[name]
+        if permission is None:
+            continue
+        required = [p for p in inspect.signature(
+            getattr(TaskService, name)).parameters.values()
+            if p.default is p.empty and p.name != 'self'
+            and p.kind is p.POSITIONAL_OR_KEYWORD]
+        user = holders[permission]
+        methods = ['POST'] + (['GET'] if permission in
+                              zopesecurity.READING else [])
+        for method in methods:
+            status, body = call(zope, f'/site1/scratch/{name}', method,
+                                user)
+            expected = (400,) if required else (200, 204)
+            assert status in expected, (name, method, status, body[:300])
+        if permission not in zopesecurity.READING:
+            # A change is never published for GET: no link, no image
+            # of another page makes a browser do it (Zope says 404 for
+            # what it does not publish).
+            status, body = call(zope, f'/site1/scratch/{name}', 'GET',
+                                user)
+            assert status == 404, (name, status)
+    # What the viewer may not, and the other way round.
+    assert call(zope, '/site1/scratch/pause', 'POST', 'viewer:secret')[0] \
+        == 401
+    assert call(zope, '/site1/scratch/isPaused', 'GET', 'adder:secret')[0] \
+        == 401
+
+
+def test_changes_come_from_no_other_site(zope):
+    status, body = call(zope, '/site1/scratch/pause', 'POST', 'admin:admin',
+                        headers={'Sec-Fetch-Site': 'cross-site'})
+    assert status == 403 and 'another site' in body
+    assert zope.api('/services/site1.scratch')['paused'] is False
+    assert call(zope, '/site1/scratch/pause', 'POST', 'admin:admin',
+                headers={'Sec-Fetch-Site': 'same-origin'})[0] == 204
+    assert zope.api('/services/site1.scratch')['paused'] is True
+
+
+def test_a_job_added_in_the_zmi_runs_as_its_user(zope):
+    status, body = call(zope, '/site1/tasks/manage_addJob', 'POST',
+                     'adder:secret', dict(task='whoami', input='{}'))
+    assert status == 200, body
+    jobs = zope.api('/services/site1.tasks/jobs?task=whoami')['jobs']
+    assert jobs[0]['owner'] == 'adder'
+    done = {}
+
+    def finished():
+        done.update(zope.api(f'/services/site1.tasks/jobs/{jobs[0]["id"]}'))
+        return done['status'] in ('completed', 'error')
+
+    testing.waitUntil(finished, timeout=30, interval=0.05)
+    assert done['result'] == 'adder', done['error']
+    # Nobody else may add from the ZMI, or from another site.
+    assert call(zope, '/site1/tasks/manage_addJob', 'POST', 'viewer:secret',
+                dict(task='whoami'))[0] == 401
+    assert call(zope, '/site1/tasks/manage_addJob', 'GET', 'adder:secret',
+                dict(task='whoami'))[0] == 404
 
 
 def test_sigterm_gives_back_the_job_in_hand(zope):

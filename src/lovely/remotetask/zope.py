@@ -42,6 +42,7 @@ from App.special_dtml import DTMLFile
 from OFS.SimpleItem import SimpleItem
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from zExceptions import Forbidden, Unauthorized
+from ZPublisher import zpublish
 from zope.component.hooks import getSite, setSite
 from zope.component.interfaces import ISite
 from zope.interface import implementer, provider
@@ -116,18 +117,24 @@ class TaskService(SimpleItem, _TaskService):
 
     # The ZMI
 
-    security.declareProtected(VIEW_JOBS, 'manage_main')
+    # The Jobs tab: for all who may do anything with the service; each
+    # sees what their permissions show.
     manage_main = PageTemplateFile('jobs.zpt', _ZMI)
+    manage_main__roles__ = __roles__
+    zmiSummary__roles__ = __roles__
 
-    security.declareProtected(VIEW_JOBS, 'manage_workspace')
-
-    security.declareProtected(VIEW_JOBS, 'zmiSummary')
-
+    @zpublish(False)
     def zmiSummary(self) -> dict:
-        """What the ZMI's Jobs tab shows: counts, the newest jobs, the
-        tasks, and what the user may do."""
+        """What the ZMI's Jobs tab shows: counts, the newest jobs (the
+        user's own, for those who may only see theirs), the tasks, and
+        what the user may do."""
         user = getSecurityManager()
-        page, _ = self.jobsPage(limit=20)
+        if user.checkPermission(VIEW_JOBS, self):
+            page, _ = self.jobsPage(limit=20)
+        elif user.checkPermission(VIEW_OWN_JOBS, self):
+            page, _ = self.jobsPage(limit=20, owner=currentZopeUser() or '')
+        else:
+            page = []
         return dict(
             counts=sorted(self.statusCounts().items()),
             processing=self.isProcessing(), paused=self.isPaused(),
@@ -140,9 +147,9 @@ class TaskService(SimpleItem, _TaskService):
 
     security.declareProtected(ADD_JOBS, 'manage_addJob')
 
+    @zpublish(methods='POST')
     def manage_addJob(self, task: str, input: str = '', REQUEST=None):
         """Add a job from the ZMI: a task and its input as JSON."""
-        _checkPost(REQUEST)
         try:
             value = json.loads(input) if input.strip() else None
             jobid = self.add(task, value)
@@ -154,9 +161,9 @@ class TaskService(SimpleItem, _TaskService):
 
     security.declareProtected(MANAGE_SERVICE, 'manage_processing')
 
+    @zpublish(methods='POST')
     def manage_processing(self, start: bool = False, REQUEST=None):
         """Start or stop processing in this Zope process (the ZMI)."""
-        _checkPost(REQUEST)
         if start:
             self.startProcessing()
             message = 'Processing started in this process.'
@@ -174,15 +181,10 @@ class TaskService(SimpleItem, _TaskService):
             f'{quote(message)}')
 
 
-def _checkPost(REQUEST) -> None:
-    if REQUEST is not None and REQUEST.get('REQUEST_METHOD') != 'POST':
-        raise Forbidden('this changes the service: send it with POST')
-
-
 InitializeClass(TaskService)
 zopesecurity.secureClasses()
 
-manage_addTaskServiceForm = DTMLFile('addService', _ZMI)
+manage_addTaskServiceForm = DTMLFile('manage_addTaskServiceForm', _ZMI)
 
 
 def manage_addTaskService(container, id: str, title: str = '',
