@@ -21,7 +21,8 @@ from lovely.remotetask import testing
 
 pytest.importorskip('Zope2')
 
-TOKEN = 'zope-manage-token'
+#: The Web service inside Zope takes Zope's users.
+ADMIN = 'admin:admin'
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -58,15 +59,12 @@ class ZopeInstance:
             f.write('\n<product-config lovely.remotetask>\n'
                     '  autostart site1@tasks, site2@reports\n'
                     '</product-config>\n')
-        credentials = os.path.join(self.directory, 'etc', 'tokens')
-        with open(credentials, 'w') as f:
-            f.write(f'manage {TOKEN}\n')
         with open(self.ini) as f:
             ini = f.read()
         ini = re.sub(r'port = \d+', f'port = {self.port}', ini)
         ini = re.sub(r'\n    zope\n', '\n    remotetask\n    zope\n', ini)
         ini += ('\n[filter:remotetask]\nuse = egg:lovely.remotetask#zope\n'
-                f'prefix = /remotetask\ncredentials = {credentials}\n')
+                'prefix = /remotetask\n')
         with open(self.ini, 'w') as f:
             f.write(ini)
 
@@ -107,14 +105,14 @@ class ZopeInstance:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.read().decode()
 
-    def api(self, path, data=None):
+    def api(self, path, data=None, user=ADMIN):
         return json.loads(self.request('/remotetask/api' + path, data,
-                                       token=TOKEN))
+                                       user=user))
 
-    def runJob(self, service, task, input):
+    def runJob(self, service, task, input, user=ADMIN):
         """Add a job through the Web service; wait until it is done."""
         jobid = self.api(f'/services/{service}/jobs',
-                         dict(task=task, input=input))['id']
+                         dict(task=task, input=input), user=user)['id']
         done = {}
 
         def finished():
@@ -325,6 +323,67 @@ def test_a_job_added_in_the_zmi_runs_as_its_user(zope):
                 dict(task='whoami'))[0] == 401
     assert call(zope, '/site1/tasks/manage_addJob', 'GET', 'adder:secret',
                 dict(task='whoami'))[0] == 404
+
+
+# The Web service inside Zope: Zope's users and permissions
+
+def test_the_web_service_asks_for_a_zope_user(zope):
+    status, body = call(zope, '/remotetask/api/services')
+    assert status == 401 and 'users of Zope' in body
+    request = urllib.request.Request(
+        f'http://127.0.0.1:{zope.port}/remotetask/api/services',
+        headers={'Authorization': 'Bearer some-token-of-old'})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401
+    assert refused.value.headers['WWW-Authenticate'] == 'Basic realm="Zope"'
+    assert call(zope, '/remotetask/api/services', user='admin:wrong')[0] \
+        == 401
+    # A browser is asked for a login, not sent to a token form.
+    status, body = call(zope, '/remotetask/')
+    assert status == 401 and 'users of Zope' in body
+
+
+def test_each_user_does_what_their_permissions_allow(zope):
+    api = '/remotetask/api/services/site1.tasks'
+    # The member holds none of the permissions: sees no service.
+    assert zope.api('/services', user='member:secret')['services'] == []
+    assert call(zope, api, user='member:secret')[0] == 403
+    # The viewer sees every job, and may not add one.
+    viewed = zope.api('/services/site1.tasks/jobs', user='viewer:secret')
+    assert len(viewed['jobs']) > 1
+    status, body = call(zope, f'{api}/jobs', 'POST', 'viewer:secret')
+    assert status == 403 and 'viewer may not' in body
+    # The adder adds (the job is theirs, and runs as them) and sees
+    # their own jobs only.
+    job = zope.runJob('site1.tasks', 'whoami', {}, user='adder:secret')
+    assert job['owner'] == 'adder' and job['result'] == 'adder', job
+    own = zope.api('/services/site1.tasks/jobs', user='adder:secret')
+    assert {j['owner'] for j in own['jobs']} == {'adder'}
+    other = next(j for j in viewed['jobs'] if j['owner'] != 'adder')
+    status, body = call(zope, f'{api}/jobs/{other["id"]}',
+                        user='adder:secret')
+    assert status == 403 and 'only the jobs you added' in body
+    assert call(zope, f'{api}/pause', 'POST', 'adder:secret')[0] == 403
+    # The dashboard shows the same, with who added each job.
+    status, page = call(zope, '/remotetask/services/site1.tasks',
+                        user='adder:secret')
+    assert status == 200 and 'adder (Zope)' in page
+    assert f'id="job-{job["id"]}"' in page
+    assert f'id="job-{other["id"]}"' not in page
+    assert 'id="add-form"' in page and 'id="pause-form"' not in page
+    status, page = call(zope, f'/remotetask/services/site1.tasks/jobs/'
+                        f'{job["id"]}', user='adder:secret')
+    assert status == 200 and 'Added by' in page
+
+
+def test_a_change_from_another_site_is_refused(zope):
+    before = serviceState(zope)
+    status, body = call(zope, '/remotetask/api/services/site1.tasks/pause',
+                        'POST', ADMIN,
+                        headers={'Sec-Fetch-Site': 'cross-site'})
+    assert status == 403 and 'another site' in body
+    assert serviceState(zope) == before
 
 
 def test_sigterm_gives_back_the_job_in_hand(zope):

@@ -365,25 +365,30 @@ class _Mount:
 
 def webFilter(app, global_conf=None, prefix: str = '/remotetask',
               credentials: Optional[str] = None,
-              root_key: str = ZOPE_ROOT_KEY):
+              root_key: str = ZOPE_ROOT_KEY, secret: Optional[str] = None):
     """A PasteDeploy filter (``use = egg:lovely.remotetask#zope``) that
     serves the Web service of Zope's database below `prefix`.
 
-    The tokens come from the `credentials` file (``manage TOKEN`` and
-    ``read TOKEN`` lines), else from ``REMOTETASK_MANAGE_TOKEN`` and
-    ``REMOTETASK_READ_TOKEN``.
+    Zope's users log in (HTTP Basic, or the login cookie of the site, as
+    Plone's) and Zope's permissions decide what each may do on each
+    service (`zopeweb`).  `secret` signs the CSRF tokens of the pages;
+    give every process of a cluster the same (random per process by
+    default).
     """
     from lovely.remotetask.web import makeApp
-    from lovely.remotetask.web.auth import Credentials
+    from lovely.remotetask.zopeweb import ZopeAuthenticator
 
-    tokens = (Credentials.fromFile(credentials) if credentials
-              else Credentials.fromEnvironment())
-    if not tokens:
-        log.warning('the Web service at %s has no credentials: every '
-                    'request will be refused', prefix)
+    if credentials:
+        raise ValueError(
+            f'credentials = {credentials}: inside Zope the Web service '
+            f'uses the users and permissions of Zope, not tokens; remove '
+            f'the credentials line from the [filter] section')
+    authenticator = ZopeAuthenticator(
+        secret.encode('utf-8') if secret else None, rootKey=root_key)
 
     def makeWeb():
         import Zope2
-        return makeApp(Zope2.DB, credentials=tokens, rootKey=root_key)
+        return makeApp(Zope2.DB, authenticator=authenticator,
+                       rootKey=root_key)
 
     return _Mount(app, prefix, makeWeb)
