@@ -180,6 +180,10 @@ def addParsers(commands, common) -> None:
     parser.add_argument('--task', type=task,
                         help='only the jobs of this task (a page reads at '
                         f'most {TASK_SCAN} jobs, so it may come short)')
+    parser.add_argument('--owner', metavar='PRINCIPAL',
+                        type=arguments.word('the id of a principal'),
+                        help='only the jobs this principal added (as '
+                        '--task, a page may come short)')
     parser.add_argument('--limit', default=webSettings.PAGE_SIZE,
                         metavar='N', type=arguments.integer(
                             1, webSettings.MAX_PAGE_SIZE),

@@ -282,15 +282,17 @@ def workers(session, args):
 
 def jobs(session, args):
     page, cursor = session.service.jobsPage(args.status, args.after,
-                                            args.limit, args.task)
+                                            args.limit, args.task,
+                                            owner=args.owner)
     if args.json:
         output(args, {'jobs': [jobData(job, None) for job in page],
                       'next': cursor}, None)
         return
     if page:
-        print(f'{"id":>10}  {"status":<11} {"task":<20} created (UTC)')
+        print(f'{"id":>10}  {"status":<11} {"task":<20} {"created (UTC)":<19}'
+              f'  added by')
     for job in page:
         print(f'{job.id:>10}  {job.status:<11} {job.task:<20} '
-              f'{formatTime(job.created)}')
+              f'{formatTime(job.created):<19}  {job.owner or ""}'.rstrip())
     if cursor is not None:
         print(f'more: --after {cursor}', file=sys.stderr)
