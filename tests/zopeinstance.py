@@ -27,7 +27,8 @@ class ZopeInstance:
         self.directory = directory
         self.port = servers.freePort()
         self.env = dict(os.environ, PYTHONPATH=HERE + os.pathsep +
-                        os.environ.get('PYTHONPATH', ''))
+                        os.environ.get('PYTHONPATH', ''),
+                        HOSTAPPS=os.path.join(HERE, 'hostapps'))
         bin = os.path.dirname(sys.executable)
         subprocess.run([os.path.join(bin, 'mkwsgiinstance'), '-d',
                         directory, '-u', 'admin:admin'], check=True)

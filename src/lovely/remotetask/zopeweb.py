@@ -24,6 +24,8 @@ from AccessControl.SecurityManagement import (
     getSecurityManager, newSecurityManager, setSecurityManager)
 from Acquisition import aq_base, aq_chain
 from ZPublisher.BaseRequest import RequestContainer
+from zope.component.hooks import getSite, setSite
+from zope.component.interfaces import ISite
 from ZPublisher.HTTPRequest import HTTPRequest
 from ZPublisher.HTTPResponse import HTTPResponse
 
@@ -175,19 +177,24 @@ class ZopeIdentity:
         request['PUBLISHED'] = obj
         request['PARENTS'] = chain[1:] or [obj]
         request.steps = [getattr(obj, 'getId', lambda: '')() or 'service']
-        security = getSecurityManager()
+        security, oldSite = getSecurityManager(), getSite()
         try:
             for place in chain:
                 folder = getattr(aq_base(place), '__allow_groups__', None)
                 if folder is None:
                     continue
                 folder = place.__allow_groups__
+                # A site's user folder finds its keys (Plone's login
+                # cookie is signed) among the site's components.
+                setSite(next((o for o in aq_chain(place)
+                              if ISite.providedBy(o)), None))
                 user = folder.validate(request, request._auth, None)
                 if user is not None:
                     found = user
                     break
         finally:
             setSecurityManager(security)
+            setSite(oldSite)
         if found is not None and (
                 aq_base(found) is aq_base(SpecialUsers.nobody)
                 or found.getUserName() == 'Anonymous User'):
