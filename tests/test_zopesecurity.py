@@ -116,3 +116,36 @@ def test_restricted_code_needs_the_permission(app):
         guarded_getattr(service, 'getProgress')
     with pytest.raises(Unauthorized):   # the stored jobs are private
         guarded_getattr(service, 'jobs')
+
+
+def test_zcml_refuses_a_function_that_is_no_task(tmp_path):
+    from zope.configuration import xmlconfig
+    from zope.configuration.config import ConfigurationExecutionError
+    import zope.component
+    (tmp_path / 'notask.py').write_text(
+        'def retitle(context, input):\n    pass\n')
+    (tmp_path / 'configure.zcml').write_text(
+        '<configure xmlns="http://namespaces.zope.org/zope">\n'
+        '  <include package="zope.component" file="meta.zcml" />\n'
+        '  <include package="zope.component" />\n'
+        '  <include package="lovely.remotetask" />\n'
+        '  <utility component="notask.retitle" name="retitle"\n'
+        '           provides="lovely.remotetask.interfaces.ITask" />\n'
+        '</configure>\n')
+    import sys
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(ConfigurationExecutionError,
+                           match='wrap the function, ZopeTask'):
+            xmlconfig.file(str(tmp_path / 'configure.zcml'))
+    finally:
+        sys.path.remove(str(tmp_path))
+        from zope.interface.interfaces import (
+            IRegistered, IUtilityRegistration)
+        from lovely.remotetask import taskcheck
+        from lovely.remotetask.interfaces import IPrincipalSource, ITask
+        registry = zope.component.getGlobalSiteManager()
+        registry.unregisterUtility(name='retitle', provided=ITask)
+        registry.unregisterUtility(provided=IPrincipalSource)
+        registry.unregisterHandler(taskcheck.checkRegistration,
+                                   (IUtilityRegistration, IRegistered))
