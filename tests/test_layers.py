@@ -21,7 +21,9 @@ import lovely.remotetask
 
 PACKAGE = pathlib.Path(lovely.remotetask.__file__).parent
 BASE = {'interfaces', 'exceptions', 'defaults', 'checks', 'retrying',
-        'paths', 'pickling', 'commits', 'events', 'naming', 'principals'}
+        'paths', 'pickling', 'commits', 'events', 'naming', 'principals',
+        'protocols',
+        'origins'}
 FACES = {'cli', 'web', 'metrics', 'testing', 'serialize', 'commands',
          'reports', 'parsers', 'arguments', '__main__', '__init__', 'job',
          'processor'}

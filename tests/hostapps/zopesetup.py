@@ -5,7 +5,10 @@
   and a file ``note``;
 - ``site2``: a local site whose site manager has a plain TaskService
   registered as the ITaskService utility ``reports`` (as the seed did);
-- the user ``editor`` (Manager) in the root user folder.
+- the user ``editor`` (Manager) in the root user folder, and users for
+  the permissions: ``viewer`` (role TaskViewer: view jobs), ``adder``
+  (role TaskAdder: add jobs, view own jobs) and ``member`` (none of them),
+  the roles granted the permissions on site1 as a site manager would.
 """
 import sys
 
@@ -44,6 +47,20 @@ def main(conf):
                                name='reports')
 
     app.acl_users._doAddUser('editor', 'secret', ['Manager'], [])
+    from lovely.remotetask.hosts.zopesecurity import (
+        ADD_JOBS, VIEW_JOBS, VIEW_OWN_JOBS)
+    app._addRole('TaskViewer')
+    app._addRole('TaskAdder')
+    site1 = app.site1
+    site1.manage_permission(VIEW_JOBS, ['Manager', 'TaskViewer'])
+    site1.manage_permission(ADD_JOBS, ['Manager', 'TaskAdder'])
+    site1.manage_permission(VIEW_OWN_JOBS, ['Manager', 'TaskAdder'])
+    # The ZMI's pages need it, the service's Jobs tab too.
+    site1.manage_permission('View management screens',
+                            ['Manager', 'TaskAdder'])
+    app.acl_users._doAddUser('viewer', 'secret', ['TaskViewer'], [])
+    app.acl_users._doAddUser('adder', 'secret', ['TaskAdder'], [])
+    app.acl_users._doAddUser('member', 'secret', ['Member'], [])
     transaction.commit()
     app._p_jar.close()
     Zope2.DB.close()

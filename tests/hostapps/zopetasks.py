@@ -5,7 +5,7 @@ from AccessControl import getSecurityManager
 from OFS.Image import manage_addFile
 from zope.component.hooks import getSite
 
-from lovely.remotetask.hosts.zope import SYSTEM, ZopeTask
+from lovely.remotetask.hosts.zope import ANONYMOUS, SYSTEM, ZopeTask
 
 
 def _editNote(context, input):
@@ -37,6 +37,14 @@ def _sitePath():
 
 
 editNote = ZopeTask(_editNote, user='editor')
-anonymousEdit = ZopeTask(_editNote)
+anonymousEdit = ZopeTask(_editNote, user=ANONYMOUS)
 where = ZopeTask(_where, user=SYSTEM)
 hold = ZopeTask(_hold)
+
+
+def _whoami(context, input):
+    return getSecurityManager().getUser().getId()
+
+
+#: Runs as the user who added the job.
+whoami = ZopeTask(_whoami)

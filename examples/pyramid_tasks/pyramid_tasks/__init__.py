@@ -147,6 +147,7 @@ def main(global_config, **settings):
         config.include('pyramid_zodbconn')
         setUp(getDatabase(config.registry))
         config.include('lovely.remotetask.hosts.pyramid')
+        config.include('lovely.remotetask.web.pyramid')   # the Web service
         config.add_route('save', '/notes/{name}', request_method='POST')
         config.add_route('saveAndFail', '/notes/{name}/fail')
         config.add_route('saveAfterConflict', '/notes/{name}/conflict')

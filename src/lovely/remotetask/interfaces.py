@@ -52,14 +52,6 @@ class ITask(Interface):
         """
 
 
-class IPrincipalSource(Interface):
-    """Says who acts now, for the owner of the jobs added (a host's
-    security machinery knows; registered as a utility)."""
-
-    def __call__():
-        """The id of the principal acting now, or None."""
-
-
 class IJob(Interface):
     """One run of a task with an input, and what came of it."""
 
@@ -208,7 +200,7 @@ class ITaskService(Interface):
     def getError(jobid):
         """Return the message of the job's last failure, or None."""
 
-    def jobsPage(status=None, after=None, limit=50, task=None):
+    def jobsPage(status=None, after=None, limit=50, task=None, owner=None):
         """Return a page of jobs and the cursor of the next page, or None.
 
         Without `status`, every job, newest first; with one, the jobs of
@@ -218,8 +210,9 @@ class ITaskService(Interface):
         for the next page, which goes on past the last job shown, however
         jobs came and went meanwhile.  With `task`, only jobs of that task:
         such a page reads at most `listing.TASK_SCAN` jobs, and may come
-        short with a cursor.  Raise ValueError for an unknown status, a
-        limit below 1 or a cursor that is not one.
+        short with a cursor.  `owner` (a principal id) does the same for
+        the jobs that principal added.  Raise ValueError for an unknown
+        status, a limit below 1 or a cursor that is not one.
         """
 
     def statusCounts():
@@ -295,117 +288,6 @@ class ITaskService(Interface):
         """Tell whether the background thread runs."""
 
 
-class IWorkerProtocol(Interface):
-    """The steps by which processors run a service's jobs.
-
-    A processor registers as a worker, then claims jobs, runs each claim's
-    task and records what came of it, in transactions of its own; it gives
-    back jobs it claimed and did not start, and keeps its lease on the
-    jobs it holds with heartbeats.  Time passed in (`now`) is epoch
-    seconds; leases are measured on the database's clock (the serial of
-    a committed heartbeat, see `lovely.remotetask.store.workers`).
-
-    Between transactions, only the ids and attempts of claims matter:
-    every step checks that the job is still in the worker's hand, in the
-    same attempt, and refuses (`JobStateError`) a step for a job that was
-    taken back meanwhile (fencing).
-    """
-
-    def registerWorker(workerId, leaseTime):
-        """Make `workerId` (a non-empty string) known, with the seconds its
-        jobs stay leased after its last heartbeat (> 0)."""
-
-    def unregisterWorker(workerId):
-        """Forget a worker that stops and holds no job."""
-
-    def heartbeat(workerId, leaseTime, stalled=0):
-        """Show that the worker lives and return its record; once the
-        transaction commits, the record's ``heartbeat.lastSeen`` tells the
-        time on the database's clock.  A worker that others took for dead
-        registers again.  `stalled` says how many tasks past their time
-        limits keep it from taking jobs of tasks with time limits (0 for
-        none), for operators to see."""
-
-    def claim(workerId=None, limit=1, inHand=None, accepts=None):
-        """Claim up to `limit` queued jobs for `workerId`, in the order they
-        run, and return a `run.Claim` for each: the job id, the attempt
-        (1 for the first), the task (looked up once for the attempt), its
-        input and its time limit.
-
-        Each job is marked processing and held by the worker.  Two
-        transactions that claim the same job conflict, so a job is claimed
-        once.  Workers take different jobs among the first few, by their
-        place among the workers, so that their claims do not collide.
-        `inHand` lists the ids the worker knows it holds; any other job
-        the service says it holds is given back first (a claim whose commit
-        failed as far as the worker could tell, yet went through).  A
-        paused service gives nothing; a worker taken for dead registers
-        again.  Scheduled jobs are not queued here: see `promote`.  With
-        `accepts`, a function of a task name, only jobs of the tasks it
-        accepts are claimed; the others stay in the queue, in their
-        places, and cost the claim nothing.
-        """
-
-    def releaseJob(jobid, attempt):
-        """Give back a claimed job that was not started: it waits in the
-        queue again where it stood, before the jobs that came since, and
-        the attempt does not count."""
-
-    def recordOutcome(outcome, now=None):
-        """Record what an attempt came to (a `run.Outcome`) and move the job
-        on: completed; failed for good; queued or waiting (status retry)
-        for another attempt; cancelled; or, for a cron job, back to its
-        schedule.  A result larger than the service's `maxStoredSize` fails
-        the job with a message saying so.  Each attempt is kept in the
-        job's `history`."""
-
-    def stopRequested(jobids):
-        """Those of `jobids` whose jobs were asked to stop (cancelled while
-        they ran)."""
-
-    def setProgress(jobid, fraction, message=''):
-        """Store how far a running job got (0 to 1); a progress report
-        merges with whatever else is done to the job at the same time."""
-
-    def recoverJobs(now):
-        """Take back the jobs of workers whose leases ran out before `now`
-        (database time) and return their ids: each lost attempt counts, so
-        a task that kills its worker every time fails once its attempts
-        are used up."""
-
-    def promote(now=None):
-        """File scheduled jobs by due time and queue those due at `now`
-        (delayed jobs, jobs to be tried again, runs of cron jobs); return
-        how many were queued.  Two transactions that queue the same run
-        conflict, so a run is queued once."""
-
-    def nextDue():
-        """When the first scheduled job is due, 0 when some wait to be
-        filed, or None: when `promote` next has work."""
-
-    def expire(now=None, limit=500):
-        """Remove up to `limit` finished jobs older than `keepFinished`
-        seconds, oldest first, and return how many."""
-
-    def drain():
-        """Sort the jobs moved since the last drain into their places (the
-        chains that listings and claims read), and return how many.
-        Processors drain in transactions of their own, regularly and
-        whenever many moved: two drains at once conflict, and nothing
-        else does."""
-
-    def undrained():
-        """How many moves of jobs there were since the last `drain`."""
-
-    def heldBy(workerId):
-        """The ids of the jobs `workerId` holds."""
-
-    def getWorkers():
-        """The workers known: dicts of id, host, pid, jobs held (id to
-        attempt), leaseTime, lastSeen, started and stalled (see
-        `heartbeat`)."""
-
-
 class IProcessor(Interface):
     """The loop that runs a service's jobs in the background."""
 
@@ -413,3 +295,9 @@ class IProcessor(Interface):
 
     def __call__():
         """Run jobs until `running` is set to False."""
+
+
+# The contracts between the service and its processors and hosts, in a
+# module of their own; importable from here too.
+from lovely.remotetask.protocols import (  # noqa: E402,F401
+    IPrincipalSource, IWorkerProtocol)

@@ -58,7 +58,7 @@ def jobData(job, url: str) -> dict:
         completed=job.completed, attempts=job.attempts, worker=job.worker,
         priority=job.priority, key=job.key, nextAttempt=(
             job.scheduledFor if job.status == RETRY else None),
-        runOf=job.runOf, url=url)
+        runOf=job.runOf, owner=job.owner, url=url)
     if ICronJob.providedBy(job):
         data['schedule'] = scheduleData(job)
     return data

@@ -130,16 +130,18 @@ def inBatches(target, step, batch: int, total, verb: str) -> int:
 
 def jobs(target, args):
     page, cursor = target.service.jobsPage(args.status, args.after,
-                                           args.limit, args.task)
+                                           args.limit, args.task,
+                                           owner=args.owner)
     if args.json:
         output(args, {'jobs': [jobData(job, None) for job in page],
                       'next': cursor}, None)
         return
     if page:
-        print(f'{"id":>10}  {"status":<11} {"task":<20} created (UTC)')
+        print(f'{"id":>10}  {"status":<11} {"task":<20} {"created (UTC)":<19}'
+              f'  added by')
     for job in page:
         print(f'{job.id:>10}  {job.status:<11} {job.task:<20} '
-              f'{formatTime(job.created)}')
+              f'{formatTime(job.created):<19}  {job.owner or ""}'.rstrip())
     if cursor is not None:
         print(f'more: --after {cursor}', file=sys.stderr)
 
@@ -208,6 +210,10 @@ def _addJobs(commands) -> None:
     parser.add_argument('--task', type=taskName,
                         help='only the jobs of this task (a page reads at '
                         f'most {TASK_SCAN} jobs, so it may come short)')
+    parser.add_argument('--owner', metavar='PRINCIPAL',
+                        type=values.word('the id of a principal'),
+                        help='only the jobs this principal added (as '
+                        '--task, a page may come short)')
     parser.add_argument('--limit', default=webSettings.PAGE_SIZE,
                         metavar='N', type=values.integer(
                             1, webSettings.MAX_PAGE_SIZE),

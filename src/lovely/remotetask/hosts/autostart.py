@@ -15,6 +15,7 @@ else from the environment variable ``REMOTETASK_AUTOSTART``.
 """
 import logging
 import os
+import sys
 from typing import Iterable, List, Optional, Union
 
 import transaction
@@ -97,8 +98,20 @@ def bootstrap(db, directives: Union[str, Iterable[str], None] = None,
 def bootstrapSubscriber(event) -> None:
     """Run `bootstrap` with the configured directives when a host fires
     ``zope.processlifetime.IDatabaseOpenedWithRoot`` (Zope does, and
-    ``configure.zcml`` subscribes this)."""
+    ``configure.zcml`` subscribes this); not in a script of Zope's
+    console (``zconsole run``, ``zconsole debug``), which opens the
+    database as the server does, but only to do its work and leave."""
+    if inZopeConsole():
+        log.info('autostart skipped: this is a zconsole script, not the '
+                 'server')
+        return
     bootstrap(event.database)
+
+
+def inZopeConsole() -> bool:
+    """Whether this process is a Zope console (its module is loaded only
+    by the ``zconsole`` command)."""
+    return 'Zope2.utilities.zconsole' in sys.modules
 
 
 #: The seed's names.

@@ -12,19 +12,14 @@ commit conflicts runs again).  Settings, all optional:
 ``remotetask.root_key``
     the key of the application's root in the database root, where service
     paths start (default ``Application``, else the database root itself).
-``remotetask.mount``
-    a path prefix (``/remotetask``) to serve the Web service at: JSON API,
-    XML-RPC and dashboard; not mounted by default.
-``remotetask.credentials``
-    a file of ``manage TOKEN`` / ``read TOKEN`` lines for the Web service
-    (default: ``REMOTETASK_MANAGE_TOKEN`` and ``REMOTETASK_READ_TOKEN``).
 ``remotetask.dbname``
     the pyramid_zodbconn database (default its primary one).
 
 Requests get ``request.taskService(path)``: the service at `path` in the
-request's connection, for ``add()`` in the request's transaction.
+request's connection, for ``add()`` in the request's transaction.  The
+Web service (JSON API, XML-RPC, dashboard) is the Web package's:
+``config.include('lovely.remotetask.web.pyramid')``.
 """
-from typing import Optional
 
 from pyramid.events import ApplicationCreated
 from pyramid.exceptions import ConfigurationError
@@ -69,31 +64,8 @@ def includeme(config) -> None:
         return entry.service
 
     config.add_request_method(taskService, 'taskService')
-    mount = settings.get(PREFIX + 'mount', '').strip()
-    if mount:
-        mountWebService(config, db, mount, rootKey,
-                        settings.get(PREFIX + 'credentials') or None)
     directives = settings.get(PREFIX + 'autostart', '').strip()
     if directives:
         def start(event):
             autostart.bootstrap(db, directives, rootKey)
         config.add_subscriber(start, ApplicationCreated)
-
-
-def mountWebService(config, db, prefix: str,
-                    rootKey: str = APPLICATION_ROOT_KEY,
-                    credentials: Optional[str] = None) -> None:
-    """Serve the Web service of `db` below `prefix` (``/remotetask``)."""
-    from pyramid.wsgi import wsgiapp2
-
-    from lovely.remotetask.web import makeApp
-    from lovely.remotetask.web.auth import Credentials
-
-    tokens = (Credentials.fromFile(credentials) if credentials
-              else Credentials.fromEnvironment())
-    view = wsgiapp2(makeApp(db, credentials=tokens, rootKey=rootKey))
-    prefix = '/' + prefix.strip('/')
-    config.add_route('remotetask', prefix)
-    config.add_route('remotetask-below', prefix + '/*subpath')
-    config.add_view(view, route_name='remotetask')
-    config.add_view(view, route_name='remotetask-below')

@@ -156,9 +156,7 @@ class TaskService(Steering, Looking, InPlace, WorkerProtocol, Versioned):
     def _newJob(self, job, priority):
         if priority:
             job.priority = priority
-        owner = principals.currentPrincipal()
-        if owner is not None:
-            job.owner = owner
+        principals.stampOwner(job)
         return self._store.newId(job)
 
     def _placeNew(self, job, status) -> None:

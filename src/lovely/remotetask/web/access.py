@@ -5,9 +5,9 @@ and, for a change, that no page of another site made a browser send it.
 answering 401 (with a challenge) without credentials and 403 without the
 right or for a change from elsewhere.
 """
-import urllib.parse
 from typing import Optional
 
+from lovely.remotetask.origins import crossSite
 from lovely.remotetask.web import auth
 from lovely.remotetask.web.errors import HTTPError
 
@@ -22,24 +22,29 @@ def authorize(authenticator: auth.Authenticator, request, route,
               connection) -> Optional[auth.Identity]:
     """The identity of `request` (None: anonymous), if it may run `route`;
     HTTPError 401 or 403 if not.  Run in the request's transaction:
-    whether a session was ended by logging out is in the database."""
+    whether a session was ended by logging out is in the database.
+
+    A route that names a service is checked again on that service when
+    the handler looks it up (`Context.service`): in Zope, rights differ
+    from service to service.
+    """
     try:
-        identity = authenticator.identify(request)
+        identity = authenticator.identify(request, connection)
     except auth.AuthenticationFailed as error:
-        raise HTTPError(401, str(error),
-                        headers=_challenge(route)) from None
+        raise HTTPError(401, str(error), headers=authenticator.challenge(
+            route.kind)) from None
     if identity is not None and identity.session is not None and \
+            identity.scheme == auth.SESSION and \
             auth.sessionEnded(connection, identity):
         identity = None   # logged out: the cookie is no session
     request.environ[IDENTITY] = identity
-    if not auth.allows(identity and identity.right, route.right):
-        if identity is None:
-            raise HTTPError(401, 'credentials are needed: a token as '
-                            '"Authorization: Bearer TOKEN"',
-                            headers=_challenge(route))
-        raise HTTPError(403, f'this needs the {route.right} right; the '
-                        f'credentials given have the {identity.right} '
-                        f'right')
+    if route.right is not None and identity is None:
+        raise HTTPError(401, authenticator.credentialsNeeded,
+                        headers=authenticator.challenge(route.kind))
+    if route.right is not None and not identity.mayAtAll(route.right):
+        raise HTTPError(403, f'this needs the {auth.tokenRight(route.right)}'
+                        f' right; the credentials given have the '
+                        f'{identity.right} right')
     if request.method not in SAFE_METHODS and identity is not None:
         checkOrigin(authenticator, request, identity)
     return identity
@@ -62,45 +67,17 @@ def checkOrigin(authenticator, request, identity) -> None:
         if not authenticator.checkCsrf(identity, token):
             raise HTTPError(403, 'the form is missing its CSRF token or has '
                             'a wrong one: reload the page and try again')
-    elif identity.scheme == auth.BASIC:
+    elif identity.scheme != auth.BEARER:
         other = _otherSite(request)
         if other is not None:
             raise HTTPError(
                 403, f'refused: a page of another site ({other}) may not '
                 f'change anything with the HTTP Basic credentials a browser '
-                f'keeps; log in to the dashboard, or send the token as '
-                f'"Authorization: Bearer TOKEN"')
+                f'keeps; {authenticator.otherWay}')
 
 
 def _otherSite(request) -> Optional[str]:
     """The header that says a browser sent `request` from a page of
     another origin, or None."""
-    site = request.headers.get('Sec-Fetch-Site')
-    if site is not None:
-        return None if site == 'same-origin' else \
-            f'Sec-Fetch-Site: {site[:40]}'
-    origin = request.headers.get('Origin')
-    if origin is None:
-        return None
-    try:
-        parts = urllib.parse.urlsplit(origin)
-        same = parts.scheme in _DEFAULT_PORTS and not parts.path and \
-            _hostAndPort(parts.netloc, parts.scheme) == \
-            _hostAndPort(request.host, parts.scheme)
-    except ValueError:
-        same = False
-    return None if same else f'Origin: {origin[:60]}'
-
-
-_DEFAULT_PORTS = {'http': 80, 'https': 443}
-
-
-def _hostAndPort(netloc: str, scheme: str):
-    parts = urllib.parse.urlsplit(f'//{netloc}')
-    return parts.hostname, parts.port or _DEFAULT_PORTS[scheme]
-
-
-def _challenge(route) -> dict:
-    if route.kind == 'xmlrpc':
-        return {'WWW-Authenticate': 'Basic realm="remotetask"'}
-    return {'WWW-Authenticate': 'Bearer realm="remotetask"'}
+    return crossSite(request.headers.get('Sec-Fetch-Site'),
+                     request.headers.get('Origin'), request.host)

@@ -17,7 +17,7 @@ from lovely.remotetask.hosts.locate import listServices
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.serialize import historyData, jobData, statusNamed
 from lovely.remotetask.web import actions, openapi, overview, settings
-from lovely.remotetask.web.auth import MANAGE, READ
+from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.parsing import (
     intParameter, loadJSON, pageParameters, shown)
@@ -33,8 +33,8 @@ def register(router) -> None:
         ('GET', '/api/services/{service}', service, READ),
         ('GET', '/api/services/{service}/tasks', tasks, READ),
         ('GET', '/api/services/{service}/jobs', jobs, READ),
-        ('POST', '/api/services/{service}/jobs', addJob, MANAGE),
-        ('POST', '/api/services/{service}/cronjobs', addCronJob, MANAGE),
+        ('POST', '/api/services/{service}/jobs', addJob, ADD),
+        ('POST', '/api/services/{service}/cronjobs', addCronJob, ADD),
         ('GET', '/api/services/{service}/jobs/{job}', job, READ),
         ('POST', '/api/services/{service}/jobs/{job}/cancel', cancel, MANAGE),
         ('POST', '/api/services/{service}/jobs/{job}/start', start, MANAGE),
@@ -76,10 +76,12 @@ def errorResponse(request, error, identity, app) -> webob.Response:
 # Reading
 
 def index(ctx):
-    return respond(dict(
-        services=ctx.url('/api/services'),
-        openapi=ctx.url('/api/openapi.json'),
-        right=ctx.identity.right))
+    data = dict(services=ctx.url('/api/services'),
+                openapi=ctx.url('/api/openapi.json'),
+                right=ctx.identity.right)
+    if ctx.identity.user is not None:
+        data['user'] = ctx.identity.user
+    return respond(data)
 
 
 def openapiDocument(ctx):
@@ -95,7 +97,7 @@ def openapiDocument(ctx):
 
 def services(ctx):
     return respond(dict(services=[
-        _serviceData(ctx, entry) for entry in listServices(ctx.root)]))
+        _serviceData(ctx, entry) for entry in ctx.services()]))
 
 
 def service(ctx, service):
@@ -127,7 +129,8 @@ def jobs(ctx, service):
     and ``limit`` select it; only that page is read."""
     entry = ctx.service(service)
     query = pageParameters(ctx.request.GET, emptyIsMissing=False)
-    page, cursor = entry.service.jobsPage(**query)
+    page, cursor = entry.service.jobsPage(
+        owner=ctx.ownerFilter(entry), **query)
     data = dict(jobs=[jobData(j, _jobUrl(ctx, entry, j.id)) for j in page],
                 next=cursor, nextUrl=None)
     if cursor is not None:

@@ -37,16 +37,19 @@ log = logging.getLogger('lovely.remotetask.web')
 class Application:
     """The Web service of the task services in one database."""
 
-    def __init__(self, db, *, credentials: auth.Credentials,
+    def __init__(self, db, *, credentials: Optional[auth.Credentials] = None,
                  rootKey: str = APPLICATION_ROOT_KEY,
                  maxBodySize: int = settings.MAX_BODY_SIZE,
                  secret: Optional[bytes] = None,
-                 attempts: int = settings.ATTEMPTS) -> None:
+                 attempts: int = settings.ATTEMPTS,
+                 authenticator=None) -> None:
         self.db = db
         self.rootKey = rootKey
         self.maxBodySize = maxBodySize
         self.attempts = attempts
-        self.authenticator = auth.Authenticator(credentials, secret)
+        # Tokens, or the host's users (`zopeweb.ZopeAuthenticator`).
+        self.authenticator = authenticator or auth.Authenticator(
+            credentials, secret)
         self.router = Router()
         api.register(self.router)
         xmlrpc.register(self.router)
@@ -122,11 +125,15 @@ class Application:
                 # logging out is in the database.
                 identity = authorize(self.authenticator, request, route,
                                      connection)
-                context = Context(self, request, connection, tm, identity)
+                context = Context(self, request, connection, tm, identity,
+                                  route)
                 try:
                     response = route.handler(context, **params)
                 except RemoteTaskError as error:
                     raise httpError(error) from error
+                finally:
+                    if identity is not None:
+                        identity.release()
                 if request.method in SAFE_METHODS or tm.isDoomed() \
                         or response.status_code >= 400:
                     tm.abort()
@@ -195,12 +202,15 @@ _SECURITY_HEADERS = {
 }
 
 
-def makeApp(db, *, credentials: auth.Credentials, **options) -> Application:
+def makeApp(db, *, credentials: Optional[auth.Credentials] = None,
+            **options) -> Application:
     """The WSGI application serving the task services of `db`.
 
     `credentials` says which tokens may read and which may manage (see
     `auth.Credentials`); `options` are those of `Application`:
     ``rootKey``, ``maxBodySize``, ``secret`` (bytes signing the dashboard's
-    sessions; random per process by default) and ``attempts``.
+    sessions; random per process by default), ``attempts``, and
+    ``authenticator`` instead of `credentials` (Zope's users:
+    `lovely.remotetask.web.zope`).
     """
     return Application(db, credentials=credentials, **options)

@@ -1,7 +1,11 @@
 """Who may do what: tokens with a right each, and the dashboard's sessions.
 
-There are two rights.  ``read`` sees services and jobs; ``manage`` also
-adds, cancels, starts, edits and cleans.  A token carries one of them.
+There are two rights a token carries.  ``read`` sees services and jobs;
+``manage`` also adds, cancels, starts, edits and cleans.  The routes ask
+for three: ``add`` (adding jobs) comes with ``manage``.  Inside Zope the
+users and permissions of Zope decide instead (`lovely.remotetask.web.zope`
+provides an authenticator of the same shape, whose identities answer
+`Identity.may` per service).
 
 - Scripts send the token as ``Authorization: Bearer TOKEN``, or as the
   password of HTTP Basic authentication (the user name is not looked at),
@@ -40,9 +44,10 @@ from BTrees.OOBTree import OOBTree
 from lovely.remotetask.web import settings
 
 READ = 'read'
+ADD = 'add'
 MANAGE = 'manage'
 #: Each right and the rights it includes.
-_INCLUDES = {READ: {READ}, MANAGE: {READ, MANAGE}}
+_INCLUDES = {READ: {READ}, ADD: {READ, ADD}, MANAGE: {READ, ADD, MANAGE}}
 
 SESSION_COOKIE = 'remotetask_session'
 CSRF_FIELD = '_csrf'
@@ -64,6 +69,12 @@ class CredentialsError(ValueError):
 def allows(right: Optional[str], needed: Optional[str]) -> bool:
     """Whether holding `right` is enough for `needed` (None: public)."""
     return needed is None or (right is not None and needed in _INCLUDES[right])
+
+
+def tokenRight(needed: str) -> str:
+    """The right of the tokens that have `needed` (adding comes with
+    manage: no token carries add alone)."""
+    return MANAGE if needed == ADD else needed
 
 
 def _fingerprint(token: str) -> str:
@@ -122,6 +133,11 @@ class Credentials:
         """Lines of ``RIGHT TOKEN`` (``manage`` or ``read``); blank lines
         and lines starting with ``#`` are skipped."""
         found = {READ: [], MANAGE: []}
+        if not os.path.isfile(path):
+            raise CredentialsError(
+                f'no credentials file {path!r}: write one with lines '
+                f'"manage TOKEN" or "read TOKEN", each token of at least '
+                f'{settings.MIN_TOKEN_LENGTH} characters')
         with open(path, encoding='utf-8') as lines:
             for number, line in enumerate(lines, 1):
                 line = line.strip()
@@ -148,10 +164,74 @@ class Identity:
     scheme: str = BEARER
     #: When the session expires (epoch seconds), for sessions.
     expires: Optional[float] = None
+    #: The user's id, for identities of a host's users (None: a token).
+    user = None
+
+    @property
+    def label(self) -> str:
+        """Who this is, for the page's header."""
+        return f'{self.right} access'
+
+    def mayAtAll(self, needed: Optional[str]) -> bool:
+        """Whether this identity may ever have `needed` (routes that name
+        no service ask this)."""
+        return allows(self.right, needed)
+
+    def may(self, needed: Optional[str], entry=None) -> bool:
+        """Whether this identity has `needed` on the service of `entry`
+        (a token's right is the same on every service)."""
+        return allows(self.right, needed)
+
+    def ownerFilter(self, entry) -> Optional[str]:
+        """The owner whose jobs alone this identity sees of the service,
+        or None for all of them."""
+        return None
+
+    def release(self) -> None:
+        """The request is done (nothing to let go of for a token)."""
 
 
-class Authenticator:
+class CsrfSigner:
+    """Signs and checks the CSRF tokens of identities with a session."""
+
+    #: Whether ``/login`` takes a token (the standalone server).
+    tokenLogin = False
+    #: What a 401 without credentials says.
+    credentialsNeeded = ('credentials are needed: a token as '
+                         '"Authorization: Bearer TOKEN"')
+    #: What to do instead of a change refused from another site.
+    otherWay = ('log in to the dashboard, or send the token as '
+                '"Authorization: Bearer TOKEN"')
+
+    def __init__(self, secret: Optional[bytes] = None) -> None:
+        # Without a configured secret, tokens die with the process.
+        self._secret = secret or secrets.token_bytes(32)
+
+    def csrfToken(self, identity) -> Optional[str]:
+        """The CSRF token of a session, None for other identities."""
+        if identity is None or identity.session is None:
+            return None
+        return self._sign('csrf:' + identity.session)
+
+    def checkCsrf(self, identity, token: Optional[str]) -> bool:
+        expected = self.csrfToken(identity)
+        return expected is None or (isinstance(token, str) and _same(
+            expected, token))
+
+    def challenge(self, kind: str) -> dict:
+        """The header of a 401 for a route of `kind`."""
+        if kind == 'xmlrpc':
+            return {'WWW-Authenticate': 'Basic realm="remotetask"'}
+        return {'WWW-Authenticate': 'Bearer realm="remotetask"'}
+
+    def _sign(self, data: str) -> str:
+        return _b64(hmac.new(self._secret, data.encode(), 'sha256').digest())
+
+
+class Authenticator(CsrfSigner):
     """Finds the identity of requests; issues and checks session cookies."""
+
+    tokenLogin = True
 
     def __init__(self, credentials: Credentials,
                  secret: Optional[bytes] = None,
@@ -159,12 +239,11 @@ class Authenticator:
         if not credentials:
             raise CredentialsError(
                 'no credentials: give at least one manage or read token')
+        super().__init__(secret)
         self.credentials = credentials
-        # Without a configured secret, sessions end when the process does.
-        self._secret = secret or secrets.token_bytes(32)
         self.lifetime = lifetime
 
-    def identify(self, request) -> Optional[Identity]:
+    def identify(self, request, connection=None) -> Optional[Identity]:
         """The identity of `request`, or None.
 
         Raises `AuthenticationFailed` for an Authorization header that does
@@ -214,20 +293,6 @@ class Authenticator:
             return None
         return Identity(right, session=nonce, scheme=SESSION,
                         expires=expires)
-
-    def csrfToken(self, identity: Identity) -> Optional[str]:
-        """The CSRF token of a session, None for other identities."""
-        if identity is None or identity.session is None:
-            return None
-        return self._sign('csrf:' + identity.session)
-
-    def checkCsrf(self, identity: Identity, token: Optional[str]) -> bool:
-        expected = self.csrfToken(identity)
-        return expected is None or (isinstance(token, str) and _same(
-            expected, token))
-
-    def _sign(self, data: str) -> str:
-        return _b64(hmac.new(self._secret, data.encode(), 'sha256').digest())
 
 
 def endSession(connection, identity: Identity) -> None:

@@ -19,10 +19,9 @@ page it came from (post/redirect/get) with a one-line message; a form with
 mistakes is shown again, with each message next to its field and nothing
 changed.
 """
-from lovely.remotetask.hosts.locate import listServices
 from lovely.remotetask.serialize import STATUSES
 from lovely.remotetask.web import jobpage, overview
-from lovely.remotetask.web.auth import MANAGE, READ
+from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.forms import (
     addCronJob, addJob, editCronJob, editForm)
 from lovely.remotetask.web.login import login, loginForm, logout
@@ -44,8 +43,8 @@ def register(router) -> None:
         ('GET', '/static/{name}', static, None),
         ('GET', '/services/{service}', servicePage, READ),
         ('GET', '/services/{service}/rows.json', rows, READ),
-        ('POST', '/services/{service}/add', addJob, MANAGE),
-        ('POST', '/services/{service}/cron', addCronJob, MANAGE),
+        ('POST', '/services/{service}/add', addJob, ADD),
+        ('POST', '/services/{service}/cron', addCronJob, ADD),
         ('GET', '/services/{service}/jobs/{job}/edit', editForm, MANAGE),
         ('POST', '/services/{service}/jobs/{job}/edit', editCronJob, MANAGE),
         ('POST', '/services/{service}/cancel', cancelSelected, MANAGE),
@@ -65,11 +64,12 @@ def home(ctx):
     """The overview: every service with its jobs by status, its queue,
     its workers and whether it is paused."""
     services = []
-    for entry in listServices(ctx.root):
+    for entry in ctx.services():
         summary = overview.summary(entry.service)
         summary['workers'] = len(entry.service.getWorkers())
         summary['oldestText'] = overview.duration(summary['oldestWaitingAge'])
         services.append(dict(entry=entry, summary=summary,
-                             url=ctx.url(f'/services/{entry.path}')))
+                             url=ctx.url(f'/services/{entry.path}'),
+                             canManage=ctx.allows(MANAGE, entry)))
     return render(ctx, 'services', services=services, statuses=STATUSES,
                   noRoot=ctx.root is None)

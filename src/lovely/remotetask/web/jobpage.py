@@ -84,6 +84,7 @@ def facts(ctx, entry, job) -> list:
     rows = [
         ('Status', job.status, None),
         ('Task', job.task, None),
+        ('Added by', job.owner or '', None),
         ('Created', formatTime(job.created), None),
         ('Started', formatTime(job.started), None),
         ('Ended', formatTime(job.completed), None),

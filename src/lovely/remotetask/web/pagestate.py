@@ -19,7 +19,8 @@ from lovely.remotetask.web.rendering import redirect
 
 
 #: The columns the jobs table sorts by, and the job attribute of each.
-SORTABLE = ('id', 'task', 'status', 'created', 'started', 'completed')
+SORTABLE = ('id', 'task', 'status', 'owner', 'created', 'started',
+            'completed')
 
 #: The query parameters that make up the state of a jobs page.
 PAGE_STATE = ('status', 'task', 'after', 'limit', 'sort', 'order')

@@ -14,7 +14,7 @@ import webob
 from chameleon import PageTemplateLoader
 
 from lovely.remotetask.web import auth
-from lovely.remotetask.web.auth import MANAGE
+from lovely.remotetask.web.auth import ADD, MANAGE
 from lovely.remotetask.web.errors import HTTPError
 
 HERE = os.path.dirname(__file__)
@@ -39,7 +39,8 @@ def render(ctx, name: str, status: int = 200, **values) -> webob.Response:
     values.setdefault('flash', flash(ctx))
     page = templates[name](
         url=ctx.url, csrf=ctx.csrfToken, identity=ctx.identity,
-        canManage=ctx.allows(MANAGE), csrfField=auth.CSRF_FIELD,
+        canManage=ctx.allows(MANAGE), canAdd=ctx.allows(ADD),
+        csrfField=auth.CSRF_FIELD,
         macros=templates['macros'].macros, **values)
     response = html(page, status)
     if ctx.request.cookies.get(FLASH_COOKIE):
@@ -58,7 +59,8 @@ def html(page: str, status: int = 200) -> webob.Response:
 
 def errorResponse(request, error, identity, app) -> webob.Response:
     """An error page; a page that needs a login sends the browser there."""
-    if error.status == 401 and request.method == 'GET':
+    if error.status == 401 and request.method == 'GET' and \
+            app.authenticator.tokenLogin:
         target = request.script_name + '/login?' + urllib.parse.urlencode(
             dict(next=request.path_qs[len(request.script_name):]))
         return webob.Response(status=303, location=target)

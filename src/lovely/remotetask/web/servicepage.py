@@ -56,7 +56,7 @@ def servicePage(ctx, service, status=200, **forms):
     state = pageState(query)
     page, cursor = entry.service.jobsPage(
         status=state['status'], after=state['after'], limit=state['limit'],
-        task=state['task'])
+        task=state['task'], owner=ctx.ownerFilter(entry))
     back = urllib.parse.urlencode(stateQuery(state))
     jobRows = _sorted([rowData(ctx, entry, job, back) for job in page],
                       state)
@@ -130,7 +130,7 @@ def rowData(ctx, entry, job, back: str = '') -> dict:
     `back` is the state of the page, which the edit form goes back to."""
     editable = ICronJob.providedBy(job) and job.status in (CRONJOB, DELAYED)
     return dict(
-        id=job.id, task=job.task, status=job.status,
+        id=job.id, task=job.task, status=job.status, owner=job.owner or '',
         created=formatTime(job.created), started=formatTime(job.started),
         completed=formatTime(job.completed), attempts=job.attempts,
         note=_note(job, entry.service),
@@ -143,6 +143,7 @@ def rowData(ctx, entry, job, back: str = '') -> dict:
         if editable else None,
         apiUrl=ctx.url(f'/api/services/{entry.path}/jobs/{job.id}'),
         sortKeys=dict(id=job.id, task=job.task, status=job.status,
+                      owner=job.owner,
                       created=job.created, started=job.started,
                       completed=job.completed))
 
@@ -190,16 +191,18 @@ def rows(ctx, service):
         raise HTTPError(400, f'at most {settings.MAX_PAGE_SIZE} ids at once')
     ids = [intValue(part.strip(), 'ids', 0, MAX_JOB_ID) for part in parts]
     jobs = {}
+    owner = ctx.ownerFilter(entry)
     for jobid in ids:
         job = entry.service.jobs.get(jobid)
-        if job is not None:
+        if job is not None and (owner is None or job.owner == owner):
             jobs[jobid] = job
     data = {}
     state = pageState(query)
     back = urllib.parse.urlencode(stateQuery(state))
     if query.get('head'):
         page, _ = entry.service.jobsPage(
-            status=state['status'], limit=state['limit'], task=state['task'])
+            status=state['status'], limit=state['limit'], task=state['task'],
+            owner=ctx.ownerFilter(entry))
         head = _sorted([rowData(ctx, entry, job) for job in page], state)
         data['order'] = [row['id'] for row in head]
         jobs.update((job.id, job) for job in page)

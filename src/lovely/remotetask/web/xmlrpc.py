@@ -38,7 +38,7 @@ from lovely.remotetask.exceptions import (
 from lovely.remotetask.interfaces import ERROR
 from lovely.remotetask.serialize import statusNamed
 from lovely.remotetask.web import actions
-from lovely.remotetask.web.auth import MANAGE, READ
+from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.parsing import MAX_JOB_ID, checkDepth, shown
 
@@ -75,13 +75,21 @@ class Methods:
         return True   # XML-RPC without <nil/> support needs a value
 
     def getStatus(self, jobid):
-        return self.service.getStatus(_jobId('getStatus', jobid))
+        return self.service.getStatus(self._seen('getStatus', jobid))
 
     def getResult(self, jobid):
-        return self.service.getResult(_jobId('getResult', jobid))
+        return self.service.getResult(self._seen('getResult', jobid))
 
     def getError(self, jobid):
-        return self.service.getError(_jobId('getError', jobid))
+        return self.service.getError(self._seen('getError', jobid))
+
+    def _seen(self, method, jobid):
+        """A job id the caller may see (some see only their own jobs)."""
+        jobid = _jobId(method, jobid)
+        job = self.service.jobs.get(jobid)
+        if job is not None:
+            self.ctx.checkOwner(self.ctx.entry, job)
+        return jobid
 
     # Operators' actions, named as in the Python API.
 
@@ -141,7 +149,7 @@ def _jobId(method, jobid):
 
 
 #: The methods and the right each needs.
-RIGHTS = dict(getAvailableTasks=READ, add=MANAGE, cancel=MANAGE,
+RIGHTS = dict(getAvailableTasks=READ, add=ADD, cancel=MANAGE,
               getStatus=READ, getResult=READ, getError=READ,
               startJob=MANAGE, retry=MANAGE, retryAll=MANAGE, runNow=MANAGE,
               pauseJob=MANAGE, pause=MANAGE, resume=MANAGE, isPaused=READ)
