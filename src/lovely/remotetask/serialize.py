@@ -55,7 +55,8 @@ def jobData(job, url: str) -> dict:
         id=job.id, task=job.task, status=job.status,
         input=jsonValue(job.input), result=jsonValue(job.output),
         error=job.error, created=job.created, started=job.started,
-        completed=job.completed, attempts=job.attempts, worker=job.worker,
+        completed=job.completed, attempts=job.attempts, runs=job.runs,
+        worker=job.worker,
         priority=job.priority, key=job.key, nextAttempt=(
             job.scheduledFor if job.status == RETRY else None),
         runOf=job.runOf, owner=job.owner, url=url)

@@ -181,6 +181,8 @@ def _jobLines(job, data):
         if when is not None:
             yield label, formatTime(when) + ' UTC'
     yield 'attempts', job.attempts
+    if job.runs > job.attempts:
+        yield 'runs', f'{job.runs} (a run whose commit conflicted ran again)'
     if job.worker is not None:
         yield 'worker', job.worker
     if data['progress'] is not None:

@@ -212,6 +212,9 @@ _JOB = {'type': 'object', 'properties': {
     'started': {'type': ['number', 'null']},
     'completed': {'type': ['number', 'null']},
     'attempts': {'type': 'integer'},
+    'runs': {'type': 'integer', 'description': 'how often the task was '
+             'called: a run whose commit conflicted ran again, in the same '
+             'attempt'},
     'worker': {'type': ['string', 'null']},
     'priority': {'type': 'integer'},
     'key': {'type': ['string', 'integer', 'null']},
@@ -224,6 +227,8 @@ _JOB = {'type': 'object', 'properties': {
                 'the last attempts, the newest last (on a single job only)'},
     'runOf': {'type': ['integer', 'null'], 'description': 'the cron job '
               'this job is a run of'},
+    'owner': {'type': ['string', 'null'], 'description': 'the principal '
+              'who added the job, where the host knows one'},
     'url': {'type': 'string'},
     'dashboard': {'type': 'string', 'description': 'the job\'s page (on a '
                   'single job only)'},

@@ -89,6 +89,7 @@ def facts(ctx, entry, job) -> list:
         ('Started', formatTime(job.started), None),
         ('Ended', formatTime(job.completed), None),
         ('Attempts', str(job.attempts), None),
+        ('Runs', str(job.runs), None),
         ('Worker', job.worker or '', None),
         ('Priority', str(job.priority), None),
         ('Key', '' if job.key is None else str(job.key), None),
