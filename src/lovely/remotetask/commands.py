@@ -23,6 +23,7 @@ from ZEO.ClientStorage import ClientStorage
 
 from lovely.remotetask import arguments
 from lovely.remotetask.database import DatabaseError, openDatabase
+from lovely.remotetask.defaults import PACK_KEEP_MIN
 from lovely.remotetask.exceptions import (
     RemoteTaskError, UnknownTaskError, quoted, shorten)
 from lovely.remotetask.folder import getApplicationRoot
@@ -386,12 +387,13 @@ def pack(session, args):
     if not args.keep_old:
         _dropOldCopy(session.db.storage)
     root = applicationRoot(session.connection, args.root_key)
-    services = [entry.service._p_oid for entry in listServices(root)
-                if entry.service.keepFinished is not None]
+    # Every service: the pack expires their finished jobs past their
+    # retention, and keeps the history their running jobs may need.
+    services = [entry.service._p_oid for entry in listServices(root)]
     session.tm.abort()
+    keep = PACK_KEEP_MIN if args.days is None else args.days * arguments.DAY
     try:
-        result = packing.pack(session.db, args.days * arguments.DAY,
-                              services=services)
+        result = packing.pack(session.db, keep, services=services)
     except PackBusyError as error:
         say(error)
         return FAILED

@@ -8,6 +8,7 @@ from lovely.remotetask.commands import (
     FAILED, MAX_BATCH, RESULT_STATUSES, RETRY_BATCH, RETRYABLE, add, cancel,
     checkRetry, checkSchedule, clean, cron, init, pack, pause, resume,
     retry, run, runNow, start)
+from lovely.remotetask.defaults import PACK_KEEP_MIN
 from lovely.remotetask.interfaces import ERROR, FINISHED
 from lovely.remotetask.listing import TASK_SCAN
 from lovely.remotetask.reports import (
@@ -214,10 +215,14 @@ def addParsers(commands, common) -> None:
     parser.set_defaults(command=lambda args: run(
         pack, args, write=True, service=False), parser=parser)
     arguments.addDatabase(parser)
-    parser.add_argument('--days', default=0.0, metavar='N',
-                        type=arguments.days(),
-                        help='keep the history of the last N days (default '
-                        '0: only what is current)')
+    parser.add_argument('--days', default=None, metavar='N',
+                        type=arguments.days(
+                            leastSeconds=PACK_KEEP_MIN,
+                            why='transactions that run while a pack works '
+                                'may still read the history it drops'),
+                        help='keep the history of the last N days (default: '
+                        f'the last {PACK_KEEP_MIN:g} seconds, the least a '
+                        'pack keeps)')
     parser.add_argument('--no-keep-old', dest='keep_old',
                         action='store_false',
                         help='remove the copy of a FileStorage that its '
