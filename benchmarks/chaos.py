@@ -40,6 +40,7 @@ method of `Chaos` named in `FAULTS`.
 """
 import argparse
 import collections
+import faulthandler
 import glob
 import json
 import os
@@ -347,6 +348,8 @@ def produce(args):
     commit; then queue the jobs added to start later, and exit."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # The run asks where the threads are when the producer does not stop.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     db = remotetask.openDatabase(args.uri, connectTimeout=120)
     names = list(KINDS)
     weights = [KINDS[name][1] for name in names]
@@ -390,7 +393,8 @@ def produce(args):
                 later.extend((time.time(), jobid) for kind, jobid in done
                              if kind == 'start later')
                 return None
-            appendJson(notes, dict(committed=done, time=time.time()))
+            if done:
+                appendJson(notes, dict(committed=done, time=time.time()))
             return done
 
         def startDue(service, until):
@@ -410,6 +414,8 @@ def produce(args):
             kinds = rng.choices(names, weights, k=rng.randint(1, 4))
 
             def add(service):
+                if service.queueLength() > args.backlog:
+                    return []     # hold back: the workers are behind
                 return [[kind, KINDS[kind][0](
                     service, rng, dict(work=rng.uniform(0, args.work)))]
                     for kind in kinds]
@@ -482,7 +488,7 @@ class Chaos:
              '--uri', self.storage.uri, '--directory', self.directory,
              '--threads', str(self.args.producer_threads),
              '--work', str(self.args.work), '--pause',
-             str(self.args.pause)],
+             str(self.args.pause), '--backlog', str(self.args.backlog)],
             stdout=output, stderr=subprocess.STDOUT, env=self.env)
         output.close()
         self.producers.append(producer)
@@ -691,10 +697,9 @@ class Chaos:
             try:
                 producer.wait(180)
             except subprocess.TimeoutExpired:
-                producer.kill()
-                self.observations.append(
-                    f'producer {producer.pid} did not stop in 180 s')
+                self.producerStuck(producer)
         self.keepWorkers()
+        self.startLeftBehind()
         self.pauseCronJobs()
         settled = self.settle()
         log('the workers stop')
@@ -707,6 +712,42 @@ class Chaos:
                 worker.kill()
         report = self.check(started, faultsEnded, settled)
         return report
+
+    def producerStuck(self, producer):
+        """Note where the threads of a producer that did not stop are
+        (faulthandler writes them to its log), then kill it."""
+        producer.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        producer.kill()
+        producer.wait()
+        self.observations.append(f'producer {producer.pid} did not stop in '
+                                 f'180 s: its threads are in producers.log')
+        with open(os.path.join(self.directory, 'producers.log'),
+                  errors='replace') as output:
+            log(f'producer {producer.pid} did not stop; the end of '
+                f'producers.log:\n{output.read()[-3000:]}')
+
+    def startLeftBehind(self):
+        """Start the jobs added to start later that their producer did
+        not start (it was killed), as the application would once back."""
+        added, started = set(), set()
+        for note in self.producerNotes():
+            for kind, jobid in note.get('committed') or ():
+                if kind == 'start later':
+                    added.add(jobid)
+                elif kind == 'started':
+                    started.add(jobid)
+        left = added - started
+
+        def step(service):
+            return [jobid for jobid in left
+                    if jobid in service.jobs and service.startJob(jobid)]
+        if left:
+            done = self.inTransaction(step)
+            if done:
+                self.observations.append(
+                    f'{len(done)} jobs to start later were started by the '
+                    f'run: their producer did not')
 
     def pauseCronJobs(self):
         crons = [jobid for note in self.producerNotes()
@@ -1016,6 +1057,9 @@ def parse(argv=None):
                         help='the most seconds a task works')
     parser.add_argument('--pause', type=float, default=0.3,
                         help='mean seconds between two adds of a thread')
+    parser.add_argument('--backlog', type=int, default=300,
+                        help='producers hold back while more jobs than '
+                        'this are queued (default 300)')
     parser.add_argument('--settle', type=float, default=300,
                         help='the most seconds to wait for the last jobs')
     parser.add_argument('--seed', default=None)
