@@ -35,7 +35,9 @@ def effect(input):
     (the job is tried again, or fails for good after its attempts); then
     leave the effect: '<job> <attempt> <worker> <pid> <run> <token>
     <started> <time>', where run is the due time of a cron job's run, else
-    '-'."""
+    '-'.  The attempt and worker are the job's as this run read them: a
+    run of a worker that no longer holds the job shows the holder's, and
+    its own pid."""
     started = time.time()
     current = context.current()
     job = current.service.jobs[current.jobid]
