@@ -5,7 +5,7 @@ A hand-run benchmark, not a test; a run at full scale takes about 25
 minutes::
 
     .venv/bin/python benchmarks/soak.py [--jobs 500000] [--keep 120]
-        [--pack-every 30] [--pack-keep 0] [--only off,on]
+        [--pack-every 30] [--pack-keep 10] [--only off,on]
 
 A FileStorage in a temporary directory holds a `TaskService` in the
 application root, processed by ``service.startProcessing()`` (a
@@ -53,6 +53,7 @@ from ZODB.FileStorage import FileStorage
 import lovely.remotetask
 from lovely.remotetask import TaskService, getApplicationRoot
 from lovely.remotetask import testing
+from lovely.remotetask.defaults import PACK_KEEP_MIN
 from lovely.remotetask.events import JobCompleted
 from lovely.remotetask.interfaces import FINISHED
 
@@ -318,8 +319,8 @@ def main():
                         help='keepFinished, seconds (default 120)')
     parser.add_argument('--pack-every', type=float, default=30.0,
                         help='packEvery, seconds (default 30)')
-    parser.add_argument('--pack-keep', type=float, default=0.0,
-                        help='packKeep, seconds (default 0)')
+    parser.add_argument('--pack-keep', type=float, default=PACK_KEEP_MIN,
+                        help='packKeep, seconds (default 10, the least)')
     parser.add_argument('--lease', type=float, default=60.0,
                         help='the processor\'s lease time: its lease keeper '
                         'beats, expires and looks for a due pack every '

@@ -187,6 +187,9 @@ def main(argv=None):
             service.stopProcessing(wait=30)
             connection.close()
             from waitress import wasyncore
+            # The request threads first: each pulls the trigger as it
+            # ends, and must not find it closed.
+            server.task_dispatcher.shutdown()
             server.trigger.pull_trigger(
                 lambda: wasyncore.close_all(server._map))
             thread.join(10)

@@ -265,6 +265,10 @@ def zeo(tmp_path_factory):
     server.close()
 
 
+def _defaultSigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Waiter:
     """A real ``remotetask result --wait`` whose stderr is a terminal, so
     that it shows the state of the job it waits for."""
@@ -273,10 +277,16 @@ class Waiter:
         master, terminal = pty.openpty()
         env = dict(os.environ, PYTHONPATH=HERE + os.pathsep +
                    os.environ.get('PYTHONPATH', ''))
+        # Started as a shell starts a command in the foreground, with
+        # Ctrl-C at its default: this process may ignore SIGINT (a shell
+        # ignores it in what it starts in the background, pytest too then),
+        # and a child inherits that, as Python leaves an ignored SIGINT
+        # alone.
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'lovely.remotetask', 'result', '--db',
              uri, '--service', 'svc', '--wait', str(jobid)],
-            stdout=subprocess.PIPE, stderr=terminal, env=env, text=True)
+            stdout=subprocess.PIPE, stderr=terminal, env=env, text=True,
+            preexec_fn=_defaultSigint)
         os.close(terminal)
         self.terminal, self.shown = master, b''
 

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import transaction
+import zope.component
 from BTrees.OOBTree import OOBTree
 from persistent.mapping import PersistentMapping
 from ZODB import DB
@@ -20,11 +21,13 @@ from lovely import remotetask
 from lovely.remotetask import metrics
 from lovely.remotetask.runtime import packing
 from lovely.remotetask.cli import main
+from lovely.remotetask.defaults import PACK_KEEP_MIN
 from lovely.remotetask.exceptions import InvalidArgumentError, PackBusyError
+from lovely.remotetask.runtime.attempt import Outcome
 from lovely.remotetask.testing import LogCapture, waitUntil
 from servers import (
     POSTGRES, PostgresDatabase, Worker, ZEOServer, postgresReachable,
-    runCommand, waitFor)
+    runCommand, runSeconds, waitFor)
 
 
 @pytest.fixture(autouse=True)
@@ -63,12 +66,13 @@ def test_pack_settings_are_checked_and_leave_the_service_alone(db):
     for name, bad in [('packEvery', 0), ('packEvery', -5),
                       ('packEvery', 'hourly'), ('packEvery', float('nan')),
                       ('packEvery', True), ('packKeep', -1),
+                      ('packKeep', 0), ('packKeep', PACK_KEEP_MIN - 0.1),
                       ('packKeep', None), ('packKeep', float('inf'))]:
         with pytest.raises(InvalidArgumentError, match=name):
             setattr(service, name, bad)
     assert (service.packEvery, service.packKeep) == (None, 600)
     serial = service._p_serial
-    service.packEvery, service.packKeep = 3600, 0
+    service.packEvery, service.packKeep = 3600, PACK_KEEP_MIN
     transaction.commit()
     assert service._p_serial == serial        # the settings object changed
     assert service._settings._p_serial != serial
@@ -83,7 +87,8 @@ def test_pack_drops_history_and_removed_jobs_and_says_how_it_went(db):
     assert service.clean() == 200
     transaction.commit()
     before = db.storage.getSize()
-    result = packing.pack(db)
+    # As it will be once the least history a pack keeps has gone by.
+    result = packing.pack(db, now=time.time() + PACK_KEEP_MIN)
     assert result.error is None and result.expired == 0
     assert before < result.sizeBefore < before + 2000   # + the lease
     assert result.sizeAfter < before / 5
@@ -103,8 +108,48 @@ def test_keep_keeps_the_history_of_the_last_seconds(db):
         finish(service, 5)
     kept = packing.pack(db, keep=3600)
     assert kept.sizeAfter > 0.9 * kept.sizeBefore
-    dropped = packing.pack(db, keep=0)
+    dropped = packing.pack(db, now=time.time() + PACK_KEEP_MIN)
     assert dropped.sizeAfter < 0.8 * dropped.sizeBefore
+    connection.close()
+
+
+def test_a_pack_keeps_the_least_history_whatever_it_is_asked(db):
+    connection = db.open()
+    service = newService(connection)
+    finish(service, 5)
+    size = db.storage.getSize()
+    for keep in (0, PACK_KEEP_MIN - 1, -1, float('nan'), 'all'):
+        with pytest.raises(InvalidArgumentError,
+                           match=f'keep must be a number of seconds, at '
+                                 f'least {PACK_KEEP_MIN:g}'):
+            packing.pack(db, keep)
+    assert packing.lastPack(connection) is None
+    assert db.storage.getSize() == size       # nothing was done
+    result = packing.pack(db)
+    assert result.packTime == pytest.approx(time.time() - PACK_KEEP_MIN,
+                                            abs=5)
+    assert result.sizeAfter > 0.9 * result.sizeBefore   # all recent
+    connection.close()
+
+
+def test_a_pack_keeps_the_history_since_the_oldest_running_job(db):
+    """A task runs in a transaction that began when its job was claimed:
+    the pack keeps what it may need at its commit."""
+    connection = db.open()
+    service = newService(connection)
+    first, second = service.add('echo'), service.add('echo')
+    transaction.commit()
+    claims = service.claim('w1', limit=2)
+    service.jobs[first].started -= 3600      # claimed an hour ago
+    transaction.commit()
+    started = service.jobs[first].started
+    result = packing.pack(db, services=[service._p_oid])
+    assert result.packTime == started - PACK_KEEP_MIN
+    attempt = {claim.jobid: claim.attempt for claim in claims}[first]
+    service.recordOutcome(Outcome(first, attempt, output=1))
+    transaction.commit()
+    result = packing.pack(db, services=[service._p_oid])
+    assert result.packTime == service.jobs[second].started - PACK_KEEP_MIN
     connection.close()
 
 
@@ -117,7 +162,8 @@ def test_a_finished_job_leaves_the_disk_after_its_retention(tmp_path):
     try:
         connection = db.open()
         service = newService(connection)
-        service.keepFinished, service.packEvery, service.packKeep = 2, 0.2, 0
+        service.keepFinished, service.packEvery = 2, 0.2
+        service.packKeep = PACK_KEEP_MIN
         marker = f'retained-{uuid.uuid4().hex}'
         jobid = service.add('echo', marker)
         transaction.commit()
@@ -276,12 +322,19 @@ def test_pack_command_expires_and_packs_a_filestorage(tmp_path, cli):
         r'\S+ \S+ UTC dropped; 100 finished jobs past their retention '
         r'removed first\n', out), out
     assert onDisk(path, marker)       # the last day's history is kept
-    code, out, err = cli('pack', '--db', f'file://{path}', '--json')
-    assert code == 0, err
-    result = json.loads(out)
-    assert result['expired'] == 0 and result['error'] is None
-    assert result['sizeAfter'] < size / 3
-    assert not onDisk(path, marker)
+    # The default keeps the least history a pack keeps: once it went by,
+    # the jobs' bytes leave the disk.
+    results = []
+
+    def packed():
+        code, out, err = cli('pack', '--db', f'file://{path}', '--json')
+        assert code == 0, err
+        results.append(json.loads(out))
+        return not onDisk(path, marker)
+    waitUntil(packed, timeout=PACK_KEEP_MIN + 60, interval=1)
+    assert results[0]['packTime'] > time.time() - PACK_KEEP_MIN - 60
+    assert results[-1]['expired'] == 0 and results[-1]['error'] is None
+    assert results[-1]['sizeAfter'] < size / 3
 
 
 def test_pack_command_can_remove_the_old_copy(tmp_path, cli):
@@ -294,14 +347,22 @@ def test_pack_command_can_remove_the_old_copy(tmp_path, cli):
         finish(root['svc'] if 'svc' in root else newService(connection), 10)
         connection.close()
         db.close()
+
+    def packedSome(*options):
+        # A pack drops something once the least history it keeps went by.
+        code, out, err = cli('pack', '--db', path, '--json', *options)
+        assert (code, err) == (0, '')
+        result = json.loads(out)
+        return result['sizeAfter'] < result['sizeBefore']
+
     runJobs()
-    assert cli('pack', '--db', path)[0] == 0
+    waitUntil(packedSome, timeout=PACK_KEEP_MIN + 60, interval=1)
     assert os.path.exists(path + '.old')     # FileStorage's default
     os.remove(path + '.old')
     runJobs()
-    code, out, err = cli('pack', '--db', path, '--no-keep-old')
-    assert (code, err) == (0, '')
-    assert 'packed in' in out and not os.path.exists(path + '.old')
+    waitUntil(lambda: packedSome('--no-keep-old'),
+              timeout=PACK_KEEP_MIN + 60, interval=1)
+    assert not os.path.exists(path + '.old')
 
 
 def test_only_a_filestorage_of_the_command_drops_its_old_copy(cli):
@@ -310,19 +371,22 @@ def test_only_a_filestorage_of_the_command_drops_its_old_copy(cli):
     assert err.startswith('remotetask: --no-keep-old is for a FileStorage')
 
 
-@pytest.mark.parametrize('days, message', [
-    ('-1', "must be a number of days from 0 to 3650, not '-1'"),
-    ('3651', "must be a number of days from 0 to 3650, not '3651'"),
-    ('nan', "must be a number of days from 0 to 3650, not 'nan'"),
-    ('week', "must be a number of days from 0 to 3650, not 'week'"),
-])
-def test_pack_command_refuses_bad_days(tmp_path, cli, days, message):
+TAKES = ('must be a number of days up to 3650 that keeps at least 10 '
+         'seconds (0.00012 days: transactions that run while a pack works '
+         'may still read the history it drops)')
+
+
+@pytest.mark.parametrize('days', ['-1', '0', '0.0001', '3651', 'nan',
+                                  'week'])
+def test_pack_command_refuses_bad_days(tmp_path, cli, days):
     path = str(tmp_path / 'Data.fs')
     DB(FileStorage(path)).close()
     before = os.path.getsize(path)
     code, out, err = cli('pack', '--db', path, '--days', days)
     assert code == 2 and out == ''
-    assert err == f'remotetask pack: argument --days: {message}\n'
+    assert err == f"remotetask pack: argument --days: {TAKES}, not " \
+        f"'{days}'\n"
+    assert PACK_KEEP_MIN == 10
     assert os.path.getsize(path) == before
 
 
@@ -429,7 +493,8 @@ def test_two_worker_processes_that_both_want_to_pack(anyShared, tmp_path):
     ballast = shared.connection.root()['ballast'] = OOBTree()
     for i in range(20000):        # live objects: each pack reads them all
         ballast[i] = PersistentMapping(n=i)
-    shared.service.packEvery, shared.service.packKeep = 0.2, 0
+    shared.service.packEvery = 0.2
+    shared.service.packKeep = PACK_KEEP_MIN
     shared.tm.commit()
     workers = [Worker(str(tmp_path), shared.uri, '--services', 'svc',
                       '--lease', '1', name=f'w{n}') for n in (1, 2)]
@@ -477,7 +542,68 @@ def test_pack_command_waits_its_turn_then_packs(anyShared):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result['expired'] == 1 and result['error'] is None
-    assert not shared.stored(oid)
     record = shared.record()
     assert record.holder is None and record.packs == 2
     assert jobid not in shared.service.jobs
+    # The job's object leaves the storage once the least history a pack
+    # keeps has gone by since it was removed.
+    waitFor(lambda: runCommand('pack', '--db', shared.uri).returncode == 0
+            and not shared.stored(oid), timeout=PACK_KEEP_MIN + 60)
+
+
+def test_packs_keeping_the_least_history_drop_nothing_in_use(
+        shared, tmp_path):
+    """Issue 24, item 5: with packKeep = 0 the workers' transactions read
+    objects a pack had dropped (POSKeyError in the lease keeper) and the
+    ZEO server could not resolve conflicts (loadSerial of the revision a
+    transaction began from met a POSKeyError).  Now 0 is refused; packs
+    that keep the least history, as often as they can while jobs come, run
+    and expire, and while a task that writes runs longer than that history,
+    drop nothing a transaction still needs."""
+    from workerapp import tasks
+    # This process adds jobs of these tasks (a test before may have
+    # cleared the registry since workerapp.tasks was imported).
+    zope.component.provideUtility(tasks.Bump(), name='bump')
+    zope.component.provideUtility(tasks.Append(), name='append')
+    with pytest.raises(InvalidArgumentError, match='at least'):
+        shared.service.packKeep = 0
+    shared.service.keepFinished = 0
+    shared.service.packEvery = 0.2
+    shared.service.packKeep = PACK_KEEP_MIN
+    shared.connection.root()['Application']['counter'] = tasks.Counter()
+    long = shared.service.add('bump', {'work': PACK_KEEP_MIN + 3})
+    shared.tm.commit()
+    workers = [Worker(str(tmp_path), shared.uri, '--services', 'svc',
+                      '--lease', '2', '--threads', '3', name=f'w{n}')
+               for n in (1, 2)]
+    path, added = str(tmp_path / 'effects'), 0
+    try:
+        deadline = time.monotonic() + PACK_KEEP_MIN + 8
+        while time.monotonic() < deadline:
+            for _ in range(10):
+                shared.service.add('append', {'path': path})
+            shared.tm.commit()
+            added += 10
+            runSeconds(0.05)      # a steady flow, not a burst
+        waitFor(lambda: (shared.tm.begin(),
+                         shared.service.statusCounts() == {})[1],
+                timeout=120)      # every job ran, and expired
+        packs = shared.record().packs
+    finally:
+        codes = [worker.stop() for worker in workers]
+    output = '\n'.join(worker.output() for worker in workers)
+    assert codes == [0, 0], output
+    for problem in ('POSKeyError', 'lease keeping failed',
+                    'commit conflicted', 'Traceback'):
+        assert problem not in output, output
+    with open(os.path.join(str(tmp_path), 'zeo.log'),
+              errors='replace') as log:
+        serverLog = log.read()
+    assert 'POSKeyError' not in serverLog, serverLog
+    assert 'error while trying to resolve conflict' not in serverLog
+    assert packs >= 10
+    with open(path) as effects:
+        assert len(effects.read().splitlines()) == 2 * added
+    shared.tm.begin()
+    assert shared.connection.root()['Application']['counter'].value == 1
+    assert long not in shared.service.jobs

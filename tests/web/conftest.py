@@ -98,14 +98,21 @@ class LiveServer:
         self.thread.start()
 
     def close(self):
-        # Closed from the server's own loop, clients' keep-alive connections
-        # too, so that the loop ends at once rather than when they do.
+        # First the threads that run requests: each pulls the loop's
+        # trigger as its request ends, which may be after its client has
+        # the answer, and a trigger closed meanwhile failed with EBADF
+        # (or wrote to whatever file took its number).
         from waitress import wasyncore
+        dispatcher = self.server.task_dispatcher
+        dispatcher.shutdown()
+        assert not dispatcher.threads, 'a request did not end'
+        # Then every channel, clients' keep-alive connections too, closed
+        # from the server's own loop, so that it ends at once rather than
+        # when they do.
         self.server.trigger.pull_trigger(
             lambda: wasyncore.close_all(self.server._map))
         self.thread.join(10)
         assert not self.thread.is_alive(), 'the server did not stop'
-        self.server.task_dispatcher.shutdown()
 
 
 @pytest.fixture

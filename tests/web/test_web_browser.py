@@ -104,13 +104,31 @@ def gone(element) -> bool:
     return False
 
 
+def textOf(driver, selector):
+    """The text of what `selector` finds.  The refresh script replaces a
+    job's row whenever it changes (and every row at its first refresh), so
+    a row found a moment ago may be gone: it is found again."""
+    return waiting(driver).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, selector).text)
+
+
+def click(driver, selector):
+    """Click what `selector` finds, found again if the refresh script
+    replaced it between finding and clicking."""
+    def clicked(d):
+        d.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+    waiting(driver).until(clicked)
+
+
 def statusOf(driver, jobid):
-    return driver.find_element(By.CSS_SELECTOR, f'#job-{jobid} td.status').text
+    return textOf(driver, f'#job-{jobid} td.status')
 
 
 def addJob(driver, task, input):
     form = driver.find_element(By.ID, 'add-form')
-    form.find_element(By.CSS_SELECTOR, f'#add-task option[value="{task}"]').click()
+    form.find_element(By.CSS_SELECTOR,
+                      f'#add-task option[value="{task}"]').click()
     field = form.find_element(By.ID, 'add-input')
     field.clear()
     field.send_keys(input)
@@ -137,8 +155,7 @@ def test_dashboard_in_a_browser(server, browser, gate, reader):
     assert statusOf(browser, queued) == 'queued'
 
     # Cancel the queued one.
-    browser.find_element(
-        By.CSS_SELECTOR, f'input.select[value="{queued}"]').click()
+    click(browser, f'input.select[value="{queued}"]')
     submit(browser, browser.find_element(By.ID, 'cancel-selected'))
     wait.until(lambda d: d.find_element(By.ID, 'flash').text ==
                'Cancelled 1 job.')
@@ -151,8 +168,8 @@ def test_dashboard_in_a_browser(server, browser, gate, reader):
     gate.set()
     wait.until(lambda d: statusOf(d, held) == 'completed')
     assert browser.execute_script('return window.sameDocument === true;')
-    detail = browser.find_element(By.CSS_SELECTOR, f'#job-{held} td.detail')
-    assert detail.text.startswith('result: "passed A"')
+    assert textOf(browser, f'#job-{held} td.detail').startswith(
+        'result: "passed A"')
 
     # A cron job with a minute out of range: the error is next to the field.
     form = browser.find_element(By.ID, 'cron-form')
@@ -264,8 +281,11 @@ def test_operators_pages_in_a_browser(server, browser, reader):
     assert browser.execute_script('return window.sameDocument === true;')
 
     # The failed job's page, from its id in the table.
-    link = browser.find_element(By.CSS_SELECTOR, f'#job-{failed} td.id a')
-    link.click()
+    def openPage(driver):
+        link = driver.find_element(By.CSS_SELECTOR, f'#job-{failed} td.id a')
+        link.click()       # a row replaced meanwhile is found again
+        return link
+    link = wait.until(openPage)
     wait.until(lambda d: gone(link))
     traceback = browser.find_element(By.CSS_SELECTOR,
                                      '#attempts pre.traceback')

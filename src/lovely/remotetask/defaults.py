@@ -41,6 +41,13 @@ MAX_STORED_SIZE = 4 * 1024 * 1024
 #: the longest transaction, which may still read what a pack removes.
 PACK_KEEP = 600.0
 
+#: The least history a pack keeps, whatever it is asked: a transaction
+#: that began before the pack time may still read a revision the pack
+#: would drop (and fail), or need it to resolve a conflict at its commit
+#: (and conflict).  Longer than any step of a processor takes, with room
+#: for the clocks of the packer and the storage server to differ.
+PACK_KEEP_MIN = 10.0
+
 #: Seconds a pack's lease on its database lasts after the packer last
 #: renewed it; a packer that died holding it loses it then.
 PACK_LEASE_TIME = 60.0

@@ -100,12 +100,29 @@ def scheduleText(job) -> str:
                             for name in SCHEDULE_FIELDS)) + ' (UTC)'
 
 
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
 def formatTime(timestamp: Optional[float]) -> str:
-    """Epoch seconds as UTC date and time to the second; '' for None."""
+    """Epoch seconds as UTC date and time to the second; '' for None.
+
+    A time past the dates of the calendar (years 1 to 9999) says so: a
+    job delayed by ages is due after the last of them, and its page shows
+    that rather than failing.
+    """
     if timestamp is None:
         return ''
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
-    return moment.strftime('%Y-%m-%d %H:%M:%S')
+    try:
+        moment = _EPOCH + datetime.timedelta(seconds=timestamp)
+    except OverflowError:
+        return f'after {_format(datetime.datetime.max)}' if timestamp > 0 \
+            else f'before {_format(datetime.datetime.min)}'
+    return _format(moment)
+
+
+def _format(moment: datetime.datetime) -> str:
+    # isoformat writes the year in four digits (strftime's %Y may not).
+    return moment.isoformat(' ', 'seconds')
 
 
 def historyData(job) -> list:

@@ -1,6 +1,7 @@
 """The command on the database as a whole: pack drops old history and the
 finished jobs past their retention."""
 from lovely.remotetask.cli import values
+from lovely.remotetask.defaults import PACK_KEEP_MIN
 from lovely.remotetask.cli.common import (
     FAILED, CommandError, output, run, say)
 from lovely.remotetask.cli.options import (
@@ -17,12 +18,13 @@ def pack(target, args):
     if not args.keep_old:
         _dropOldCopy(target.db.storage)
     root = applicationRoot(target.connection, args.root_key)
-    services = [entry.service._p_oid for entry in listServices(root)
-                if entry.service.keepFinished is not None]
+    # Every service: the pack expires their finished jobs past their
+    # retention, and keeps the history their running jobs may need.
+    services = [entry.service._p_oid for entry in listServices(root)]
     target.tm.abort()
+    keep = PACK_KEEP_MIN if args.days is None else args.days * values.DAY
     try:
-        result = packing.pack(target.db, args.days * values.DAY,
-                              services=services)
+        result = packing.pack(target.db, keep, services=services)
     except PackBusyError as error:
         say(error)
         return FAILED
@@ -65,10 +67,14 @@ def addParsers(commands) -> None:
         pack, args, write=True, service=False), parser=parser)
     addCommon(parser)
     addDatabase(parser)
-    parser.add_argument('--days', default=0.0, metavar='N',
-                        type=values.days(),
-                        help='keep the history of the last N days (default '
-                        '0: only what is current)')
+    parser.add_argument('--days', default=None, metavar='N',
+                        type=values.days(
+                            leastSeconds=PACK_KEEP_MIN,
+                            why='transactions that run while a pack works '
+                                'may still read the history it drops'),
+                        help='keep the history of the last N days (default: '
+                        f'the last {PACK_KEEP_MIN:g} seconds, the least a '
+                        'pack keeps)')
     parser.add_argument('--no-keep-old', dest='keep_old',
                         action='store_false',
                         help='remove the copy of a FileStorage that its '

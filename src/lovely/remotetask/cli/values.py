@@ -66,16 +66,23 @@ def seconds(low: float = 0.0, high: float = DAY, *,
     return parse
 
 
-def days(high: float = 3650.0) -> _Type:
-    """A number of days, from 0 to `high`."""
-    what = f'a number of days from 0 to {high:g}'
+def days(high: float = 3650.0, *, leastSeconds: float = 0.0,
+         why: str = '') -> _Type:
+    """A number of days, from `leastSeconds` (0 unless `why` says why not)
+    to `high`."""
+    if leastSeconds:
+        what = (f'a number of days up to {high:g} that keeps at least '
+                f'{leastSeconds:g} seconds ({leastSeconds / DAY:.2g} days: '
+                f'{why})')
+    else:
+        what = f'a number of days from 0 to {high:g}'
 
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             _refuse(what, text)
-        if not 0 <= value <= high:      # NaN fails too
+        if not leastSeconds / DAY <= value <= high:      # NaN fails too
             _refuse(what, text)
         return value
     return parse

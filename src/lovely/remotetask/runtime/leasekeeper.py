@@ -11,6 +11,8 @@ import logging
 import threading
 import time
 
+from ZODB.POSException import POSKeyError
+
 from lovely.remotetask.interfaces import CANCELLED
 from lovely.remotetask.runtime import context, packing
 from lovely.remotetask.runtime.steps import Station
@@ -46,11 +48,19 @@ class LeaseKeeper(threading.Thread):
             while not self.stopping.wait(min(self.TICK, interval)):
                 try:
                     if time.monotonic() - lastBeat >= interval:
-                        lastBeat = time.monotonic()
+                        beat = time.monotonic()
                         self.beat(station)
+                        lastBeat = beat   # a failed beat is tried next tick
                     self.promote(station)
                     self.drain(station)
                     self.passStopRequests(station)
+                except POSKeyError as error:
+                    # A pack dropped what this transaction began from (a
+                    # clock far off, or a pause longer than the history
+                    # packs keep): a new transaction reads what is current.
+                    log.warning('worker %s: lease keeping read an object '
+                                'a pack removed (%s); it tries again',
+                                processor.workerId, error)
                 except Exception:
                     log.exception('worker %s: lease keeping failed',
                                   processor.workerId)

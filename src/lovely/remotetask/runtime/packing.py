@@ -15,6 +15,16 @@ past their retention (`keepFinished`), so that they leave the disk and not
 only the service, and it runs in a thread of its own: the processors go on
 running jobs meanwhile.
 
+A pack never drops the history that transactions running meanwhile may
+still need.  A transaction reads the database as it was when it began: a
+revision that a later one replaced, and that the pack dropped, is gone
+for it (ZODB raises POSKeyError, or ReadConflictError), and at its commit
+a conflict on an object whose revision it began from was dropped cannot
+be resolved.  So a pack keeps at least `PACK_KEEP_MIN` seconds of
+history, longer than any step of a processor takes, and all the history
+since the oldest job of its services that runs now started: a task runs
+in a transaction that began when its job was claimed.
+
 One pack runs at a time, whichever process starts it: a packer holds the
 database's pack lease, a `PackRecord` in the database root, written in
 transactions of its own.  Two packers that take it at once change the same
@@ -24,6 +34,7 @@ lease while it packs, and one that died holding it loses it after its
 """
 import dataclasses
 import logging
+import math
 import threading
 import time
 import weakref
@@ -33,15 +44,15 @@ import transaction
 from transaction.interfaces import TransientError
 
 from lovely.remotetask import checks
-from lovely.remotetask.defaults import PACK_LEASE_TIME
-from lovely.remotetask.exceptions import PackBusyError
+from lovely.remotetask.defaults import PACK_KEEP_MIN, PACK_LEASE_TIME
+from lovely.remotetask.exceptions import InvalidArgumentError, PackBusyError
+from lovely.remotetask.interfaces import PROCESSING
 from lovely.remotetask.retrying import Backoff
 from lovely.remotetask.runtime.steps import Station, poolGrownBy
-from lovely.remotetask.store.versioning import Versioned
-from lovely.remotetask.store.stamps import tidTime
+from lovely.remotetask.store.packrecord import PackRecord
 from lovely.remotetask.store.workers import newWorkerId
 
-__all__ = ['KEY', 'PackRecord', 'PackResult', 'lastPack',
+__all__ = ['KEY', 'PACK_KEEP_MIN', 'PackRecord', 'PackResult', 'lastPack',
            'pack', 'packIfDue', 'waitForPack']
 
 log = logging.getLogger('lovely.remotetask')
@@ -62,49 +73,14 @@ def checkPackEvery(value):
                           noneMeans='for no automatic packs')
 
 
-def checkPackKeep(value):
-    """A number of seconds, zero or more."""
-    return checks.seconds('packKeep', value)
-
-
-class PackRecord(Versioned):
-    """Who packs the database now, and how the last pack went."""
-
-    def __init__(self) -> None:
-        #: Who holds the lease: packs now.
-        self.holder = None
-        self.leaseTime = PACK_LEASE_TIME
-        #: When the pack running now, or the last one, started.
-        self.started = None
-        #: When the last pack ended, and how.
-        self.finished = None
-        self.seconds = None
-        self.error = None
-        #: The history before this time was dropped by the last pack.
-        self.packTime = None
-        #: The storage's size before and after the last pack, in bytes.
-        self.sizeBefore = self.sizeAfter = None
-        self.packs = 0
-
-    @property
-    def lastSeen(self) -> float:
-        """When the holder last took or renewed the lease, on the
-        database's clock (the time of the commit)."""
-        return tidTime(self._p_serial)
-
-    def isHeld(self, now: float) -> bool:
-        """Whether a live packer holds the lease at `now`.  `now` is this
-        machine's clock: it would take a clock ahead of the database's by
-        most of a lease time to take a live packer's lease (and the
-        storages refuse a second pack at once themselves)."""
-        return self.holder is not None and \
-            self.lastSeen + self.leaseTime >= now
-
-    def isDue(self, every: float, now: float) -> bool:
-        """Whether a pack every `every` seconds is due at `now`."""
-        if self.isHeld(now):
-            return False
-        return self.finished is None or now - self.finished >= every
+def checkPackKeep(value, name: str = 'packKeep'):
+    """A number of seconds, `PACK_KEEP_MIN` or more."""
+    if not checks.isNumber(value) or value < PACK_KEEP_MIN:
+        raise InvalidArgumentError(
+            f'{name} must be a number of seconds, at least '
+            f'{PACK_KEEP_MIN:g}: transactions that run while a pack works '
+            f'may still read the history it drops; not {value!r}')
+    return value
 
 
 @dataclasses.dataclass
@@ -125,21 +101,24 @@ class PackResult:
         return dataclasses.asdict(self)
 
 
-def pack(db, keep: float = 0.0, *, services: Iterable[bytes] = (),
+def pack(db, keep: float = PACK_KEEP_MIN, *,
+         services: Iterable[bytes] = (), now: Optional[float] = None,
          holder: Optional[str] = None,
          leaseTime: float = PACK_LEASE_TIME) -> PackResult:
     """Remove the finished jobs of `services` (their oids) past their
-    retention, then pack `db`, keeping the history of the last `keep`
-    seconds.  Raise PackBusyError, doing nothing, when another pack of
-    `db` runs; any other error of the pack is raised once the lease is
-    given back."""
-    checkPackKeep(keep)
+    retention, then pack `db`, keeping the history of the `keep` seconds
+    before `now` (at least `PACK_KEEP_MIN`), and before the oldest job of
+    `services` that runs now started.  Raise PackBusyError, doing nothing,
+    when another pack of `db` runs; any other error of the pack is raised
+    once the lease is given back."""
+    checkPackKeep(keep, 'keep')
+    now = checks.moment(now)
     holder = holder or f'pack {newWorkerId()}'
     with poolGrownBy(db, 2):
         lease = _Lease(db, holder, leaseTime)
         try:
             lease.take()
-            work = _Work(db, keep, list(services), holder)
+            work = _Work(db, keep, now, list(services), holder)
             thread = threading.Thread(target=work, daemon=True,
                                       name=f'remotetask-pack-{holder}')
             thread.start()
@@ -158,8 +137,8 @@ def pack(db, keep: float = 0.0, *, services: Iterable[bytes] = (),
 class _Work:
     """What a pack does under the lease, in a thread of its own."""
 
-    def __init__(self, db, keep, services, holder) -> None:
-        self.db, self.keep = db, keep
+    def __init__(self, db, keep, now, services, holder) -> None:
+        self.db, self.keep, self.now = db, keep, now
         self.services, self.holder = services, holder
         self.done = threading.Event()
         self.result = self.failure = None
@@ -167,20 +146,23 @@ class _Work:
     def __call__(self) -> None:
         expired = 0
         started = time.time()
+        packTime = self.now - self.keep
         sizeBefore = None
         try:
             for oid in self.services:
                 expired += _expireAll(self.db, oid, self.holder)
             sizeBefore = _size(self.db)
             started = time.time()
-            self.db.pack(started - self.keep)
+            packTime = min(self.now, _oldestRunning(
+                self.db, self.services, self.holder)) - self.keep
+            self.db.pack(packTime)
             self.result = PackResult(
-                started - self.keep, started, time.time() - started,
+                packTime, started, time.time() - started,
                 sizeBefore, _size(self.db), expired)
         except BaseException as error:
             self.failure = error
             self.result = PackResult(
-                started - self.keep, started, time.time() - started,
+                packTime, started, time.time() - started,
                 sizeBefore, _size(self.db), expired,
                 error=f'{type(error).__name__}: {error}')
         finally:
@@ -198,6 +180,27 @@ def _expireAll(db, oid, holder) -> int:
             removed += batch
             if batch < EXPIRE_BATCH:
                 return removed
+
+
+def _oldestRunning(db, oids, holder) -> float:
+    """When the oldest job of the services that runs now was claimed
+    (inf when none runs): its task's transaction began then."""
+    oldest = math.inf
+    for oid in oids:
+        with Station(db, oid, holder) as station:
+            oldest = min(oldest, station.read(_oldestStart))
+    return oldest
+
+
+def _oldestStart(service) -> float:
+    oldest, after = math.inf, None
+    while True:
+        page, after = service.jobsPage(PROCESSING, after=after, limit=500)
+        for job in page:
+            if job.started is not None:
+                oldest = min(oldest, job.started)
+        if after is None:
+            return oldest
 
 
 def _size(db) -> Optional[int]:
@@ -330,6 +333,8 @@ def packIfDue(station, processor) -> bool:
     keep, due = station.read(lambda service: (
         service.packKeep,
         service.packEvery is not None and _isDue(service, now)))
+    # A packKeep stored before PACK_KEEP_MIN existed may be below it.
+    keep = max(keep, PACK_KEEP_MIN)
     if not due or not processor.running:
         return False
     db = processor.db

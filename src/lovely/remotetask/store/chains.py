@@ -21,7 +21,7 @@ from typing import Iterator, Optional, Tuple
 
 from ZODB.POSException import ConflictError
 
-from lovely.remotetask.store.merge import mergeEntries, mergeFields
+from lovely.remotetask.store.merge import mergeFields, mergeSorted
 from lovely.remotetask.store.versioning import Versioned
 
 #: Entries a segment takes before the next one is started.
@@ -49,7 +49,7 @@ class Segment(Versioned):
         if appended and (committed.get('closed') or new.get('closed')):
             raise ConflictError('appended to a segment left behind')
         return mergeFields(old, committed, new, dict(
-            entries=lambda o, c, n: mergeEntries(o or (), c or (), n or ()),
+            entries=lambda o, c, n: mergeSorted(o or (), c or (), n or ()),
             closed=lambda o, c, n: bool(c or n)))
 
     def __repr__(self):
@@ -85,15 +85,31 @@ class Chain(Versioned):
         return merged
 
     def extend(self, entries) -> None:
-        """Append `entries` (sorted) at the end."""
-        tail = self.tail
+        """Add `entries` (sorted), each in its place: a chain stays sorted.
+        Most come after every entry there (they were placed later); one
+        placed by a transaction that began before others committed may
+        go a little before the end."""
         for value in entries:
-            if len(tail.entries) >= SEGMENT_SIZE:
-                tail.next = self.tail = Segment(self, tail.seq + 1)
-                tail.next.prev = tail
-                tail = tail.next
-            tail.entries += (value,)
+            tail = self.tail
+            if not tail.entries or value > tail.entries[-1]:
+                if len(tail.entries) >= SEGMENT_SIZE:
+                    tail.next = self.tail = Segment(self, tail.seq + 1)
+                    tail.next.prev = tail
+                    tail = tail.next
+                tail.entries += (value,)
+            else:
+                segment = self._segmentOf(value)
+                segment.entries = tuple(sorted(segment.entries + (value,)))
         self.appended += len(entries)
+
+    def _segmentOf(self, value: int) -> Segment:
+        """The segment an entry of `value` belongs in: the last whose first
+        entry is below it, from the tail back to the head."""
+        segment = self.tail
+        while segment.seq > self.headSeq and segment.prev is not None and \
+                (not segment.entries or segment.entries[0] > value):
+            segment = segment.prev
+        return segment
 
     def take(self, segment: Segment, value: int) -> None:
         """Remove entry `value` from `segment`, one of this chain's; raise

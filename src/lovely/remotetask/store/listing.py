@@ -110,7 +110,7 @@ def _chained(store, status, places, newestFirst):
     streams = []
     for chain in store.chainsOf(status):
         streams.append(_live(store, chain, places, newestFirst, sign))
-    fresh = sorted(((sign * job._stamp, job.id), job)
+    fresh = sorted(((sign * job._stamp, sign * job.id), job)
                    for job in store.waiting((status,)))
     streams.append(iter(fresh))
     return heapq.merge(*streams, key=lambda item: item[0])
@@ -120,7 +120,7 @@ def _live(store, chain, places, newestFirst, sign):
     for _, value in places.entries(chain, newestFirst):
         job = store.live(chain.channel, value)
         if job is not None:
-            yield (sign * entryStamp(value), job.id), job
+            yield (sign * entryStamp(value), sign * job.id), job
 
 
 def _processing(store, places):

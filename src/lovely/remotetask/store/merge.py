@@ -62,9 +62,10 @@ def mergeCounts(old: dict, committed: dict, new: dict) -> dict:
 def mergeEntries(old: tuple, committed: tuple, new: tuple) -> tuple:
     """Merge two changes of a segment's entries.
 
-    Each side removed some of the old entries and appended new ones at the
-    end.  Raise ConflictError when both removed the same entry: two
-    transactions took the same job.
+    Each side removed some of the old entries and added new ones.  Raise
+    ConflictError when both removed the same entry: two transactions took
+    the same job.  Entries are ordered (see `mergeSorted`), or come
+    appended at the end.
     """
     oldEntries = set(old)
     removedCommitted = oldEntries.difference(committed)
@@ -75,6 +76,12 @@ def mergeEntries(old: tuple, committed: tuple, new: tuple) -> tuple:
     return (tuple(e for e in old if e not in removed)
             + tuple(e for e in committed if e not in oldEntries)
             + tuple(e for e in new if e not in oldEntries))
+
+
+def mergeSorted(old: tuple, committed: tuple, new: tuple) -> tuple:
+    """Merge two changes of sorted entries (see `mergeEntries`): the
+    result is sorted too."""
+    return tuple(sorted(mergeEntries(old, committed, new)))
 
 
 def mergeSlots(old: tuple, committed: tuple, new: tuple) -> tuple:
