@@ -100,3 +100,48 @@ def test_a_claim_and_the_recovery_of_its_worker_cannot_both_commit(
     processing = [job.id for job in service.jobsPage('processing')[0]]
     assert sorted(processing) == sorted(held)
     assert len(processing) == service.statusCounts().get('processing', 0)
+
+
+def test_a_zeo_client_forgets_its_fetched_oids_when_the_server_restarts(
+        tmp_path):
+    """ZEO clients fetch object ids ahead; a restarted server hands the
+    unused ones out again.  Client A, which fetched them, then loads
+    client B's new objects under those ids and makes one of its own: the
+    database `openDatabase` gives it fetches fresh ids after the restart,
+    so A's commit succeeds and every object keeps its own id."""
+    import servers
+    from lovely.remotetask.hosts.database import openDatabase
+    from lovely.remotetask.testing import waitUntil
+
+    server = servers.ZEOServer(str(tmp_path))
+    server.start()
+    dbA, dbB = openDatabase(server.uri), openDatabase(server.uri)
+    tmA = transaction.TransactionManager()
+    tmB = transaction.TransactionManager()
+    a, b = dbA.open(transaction_manager=tmA), dbB.open(transaction_manager=tmB)
+    try:
+        with tmA:
+            a.root()['a'] = PersistentMapping(n=1)       # A fetches ids
+        server.stop()
+        server.start()
+        waitUntil(lambda: dbA.storage.is_connected()
+                  and dbB.storage.is_connected(), timeout=30)
+        with tmB:
+            b.root()['b'] = [PersistentMapping(n=n) for n in range(3)]
+        dbA.storage.ping()      # B's commit has reached A
+        with tmA:
+            loaded = [item['n'] for item in a.root()['b']]
+            a.root()['a2'] = PersistentMapping(n=2)
+        assert loaded == [0, 1, 2]
+        dbB.storage.ping()
+        with tmB:
+            root = b.root()
+            oids = [root['a']._p_oid, root['a2']._p_oid] + [
+                item._p_oid for item in root['b']]
+            assert len(set(oids)) == len(oids)
+            assert (root['a2']['n'], [item['n'] for item in root['b']]) \
+                == (2, [0, 1, 2])
+    finally:
+        a.close(), b.close()
+        dbA.close(), dbB.close()
+        server.close()

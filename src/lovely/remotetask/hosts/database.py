@@ -20,6 +20,7 @@ from ZODB.FileStorage import FileStorage
 from ZODB.MappingStorage import MappingStorage
 from ZODB.POSException import ConflictError, ReadOnlyError
 
+from lovely.remotetask.runtime.zeooids import forgetOidsOnReconnect
 from lovely.remotetask.exceptions import RemoteTaskError
 
 #: Seconds to wait for a ZEO server when the URI does not say.
@@ -91,6 +92,7 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
         ) from error
     if type(storage) is MappingStorage:   # memory://
         storage = MemoryStorage(storage.__name__)
+    forgetOidsOnReconnect(storage)
     try:
         return DB(storage, **dbArgs)
     except ReadOnlyError:

@@ -22,7 +22,7 @@ from typing import List, Optional
 import transaction
 from ZODB.utils import z64
 
-from lovely.remotetask.runtime import context
+from lovely.remotetask.runtime import context, zeooids
 from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.interfaces import CANCELLED
@@ -83,6 +83,7 @@ def start(service, factory=None, **arguments) -> None:
         service._p_jar.db(), service._p_oid, name=name, **arguments)
     _installExitHooks()
     _stopBeforeClose(service._p_jar.db())
+    zeooids.forgetOidsOnReconnect(service._p_jar.db().storage)
     thread = threading.Thread(
         target=_run, args=(key, processor), name=name, daemon=True)
     with _lock:
