@@ -786,6 +786,21 @@ class Chaos:
                                  f'{waiting}')
         return None
 
+    def describeStuck(self, job, workers):
+        """Say who holds a job that did not end, for the one who reads
+        the report: the worker, its heartbeat, whether it lists the job."""
+        worker = workers.get(job.worker)
+        held = ('no worker holds it' if job.worker is None else
+                f'held by {job.worker}, which is not registered'
+                if worker is None else
+                f'held by {job.worker} (pid {worker["pid"]}, last seen '
+                f'{time.time() - worker["lastSeen"]:.0f} s ago, '
+                f'{"listing" if job.id in worker["jobs"] else "not listing"}'
+                f' it)')
+        self.observations.append(
+            f'job {job.id} ({job.task}) is {job.status} in attempt '
+            f'{job.attempts}, {job.runs} runs; {held}')
+
     def producerNotes(self):
         notes = []
         for path in glob.glob(os.path.join(self.directory,
@@ -822,6 +837,10 @@ class Chaos:
                                successes=_successes(job),
                                cron=_isCron(job))
         counts = service.statusCounts()
+        workers = {worker['id']: worker for worker in service.getWorkers()}
+        for jobid, job in jobs.items():
+            if job['status'] not in FINAL + ('cronjob',):
+                self.describeStuck(service.jobs[jobid], workers)
         self.tm.abort()
         known = set(jobs) | set(cleaned)
         committed |= unsure & known     # those commits went through

@@ -10,8 +10,9 @@ def newService(app, name='svc', **processor):
     """A committed service in `app`; `processor` may name a `factory` and
     its arguments."""
     service = app[name] = remotetask.TaskService()
-    if processor:
+    if 'factory' in processor:
         service.processorFactory = processor.pop('factory')
+    if processor:
         service.processorArguments = processor
     transaction.commit()
     return service

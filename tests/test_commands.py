@@ -816,7 +816,7 @@ BAD_INPUT = [
      "a whole number from 1 to 500, not '0'"),
     (('jobs', '--status', 'nope'), "remotetask jobs: argument --status: "
      "unknown status 'nope'; the statuses are queued, processing, retry, "
-     "'start later', delayed, cronjob, completed, cancelled, error"),
+     "waiting, 'start later', delayed, cronjob, completed, cancelled, error"),
     (('clean', '--status', 'queued'), "remotetask clean: argument --status: "
      "unknown finished status 'queued'; the finished statuses are "
      "completed, cancelled, error"),
@@ -845,8 +845,8 @@ BAD_INPUT = [
      '--help)'),
     (('jobs', '--status=failing'), "remotetask jobs: argument --status: "
      "unknown status 'failing'; the statuses are queued, processing, retry, "
-     "'start later', delayed, cronjob, completed, cancelled, error (or "
-     "failed for error)"),
+     "waiting, 'start later', delayed, cronjob, completed, cancelled, error "
+     "(or failed for error)"),
     (('cron', 'append', '--cron', '0 0 30 2 *'),
      "remotetask: cron expression '0 0 30 2 *' never fires"),
     (('cron', 'append', '--cron', ''), 'remotetask cron: argument --cron: '

@@ -76,12 +76,28 @@ class TestRetries:
         assert [service.getStatus(j) for j in (bad, refused)] == \
             ['error', 'error']
 
-    def test_the_seed_rule_is_the_default(self, service):
+    def test_the_default_waits_longer_after_each_failure(self, service):
         remotetask.provideTask(failing(OSError('x')), name='flaky')
         jobid = service.add('flaky')
+        job = service.jobs[jobid]
+        service.process(0)
+        assert (job.status, job.attempts) == ('retry', 1)
+        assert 1.6 <= job.scheduledFor <= 2.4       # 2 s, give or take 20 %
+        service.process(1.5)
+        assert job.attempts == 1
+        service.process(2.5)
+        assert (job.status, job.attempts) == ('retry', 2)
+        assert 2.5 + 6.4 <= job.scheduledFor <= 2.5 + 9.6     # 8 s
+        service.process(20)
+        assert (job.status, job.attempts) == ('error', 3)
+
+    def test_a_task_can_say_it_must_not_be_retried(self, service):
+        remotetask.provideTask(failing(OSError('x')), name='charge',
+                               retry=False)
+        jobid = service.add('charge')
         service.process(0)
         assert (service.getStatus(jobid), service.jobs[jobid].attempts) == \
-            ('error', 3)
+            ('error', 1)
 
     def test_a_waiting_retry_can_be_cancelled(self, service):
         remotetask.provideTask(failing(OSError('x')), name='flaky',
@@ -223,7 +239,7 @@ class TestStopping:
     ((print,), dict(name=''), "a task name is a non-empty string"),
     ((print,), dict(name=5), "a task name is a non-empty string"),
     ((print,), dict(retry='twice'),
-     "retry must be a RetryPolicy or None, not 'twice'"),
+     "retry must be a RetryPolicy, False or None, not 'twice'"),
 ])
 def test_bad_tasks_are_refused_and_nothing_is_registered(
         args, options, message):
@@ -305,7 +321,7 @@ def test_events_in_order_for_a_whole_life(db):
         tries.append(1)
         if len(tries) == 1:
             raise OSError('again')
-    remotetask.provideTask(once)
+    remotetask.provideTask(once, retry=RetryPolicy())     # again at once
     connection = db.open()
     service = connection.root()['svc'] = remotetask.TaskService()
     jobid = service.add('once')

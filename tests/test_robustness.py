@@ -97,6 +97,40 @@ def test_a_processor_loop_that_dies_starts_again(app, monkeypatch, caplog):
     assert 'loop 0 died; it starts again' in caplog.text
 
 
+def test_jobs_a_dying_loop_could_not_give_back_are_not_held_for_ever(
+        app, monkeypatch, caplog):
+    """A loop dies with an outcome to record while the database is out of
+    reach (issue 24's chaos run over RelStorage): the job stays processing
+    under this live worker, and must not stay in its hand, or no claim
+    gives it back and no lease expires."""
+    ran = []
+    remotetask.provideTask(lambda input: ran.append(input), name='echo')
+    claim, release, failed = Station.claim, Station.release, []
+
+    def dying(session, limit=1, outcomes=(), *args, **kw):
+        if outcomes and not failed:
+            failed.append('claim')
+            raise Custom('the loop itself fails')
+        return claim(session, limit, outcomes, *args, **kw)
+
+    def unreachable(session, claims, outcomes=()):
+        if len(failed) == 1:
+            failed.append('release')
+            raise Custom('the database is out of reach')
+        return release(session, claims, outcomes)
+
+    monkeypatch.setattr(Station, 'claim', dying)
+    monkeypatch.setattr(Station, 'release', unreachable)
+    service = newService(app)
+    jobid = service.add('echo', 1)
+    transaction.commit()
+    with caplog.at_level(logging.CRITICAL, 'lovely.remotetask'):
+        service.startProcessing()
+        waitForStatus(service, [jobid])
+    assert failed == ['claim', 'release']
+    assert ran == [1, 1]     # the outcome of the first run was lost
+
+
 def test_results_inputs_and_errors_too_large_are_not_stored(db):
     connection = db.open()
     service = connection.root()['svc'] = remotetask.TaskService()
@@ -104,7 +138,7 @@ def test_results_inputs_and_errors_too_large_are_not_stored(db):
     remotetask.provideTask(lambda input: 'x' * 50_000, name='big')
     remotetask.provideTask(lambda input: 1 / 0 if input else
                            exec("raise ValueError('y' * 1000000)"),
-                           name='loud')
+                           name='loud', retry=False)
     transaction.commit()
     with pytest.raises(UnstorableError, match='larger than the limit of '
                        '10,000 bytes'):
@@ -241,6 +275,9 @@ class _Processor:
 
     def wake(self):
         pass
+
+    def serves(self):
+        return None, None
 
 
 def test_after_an_outage_longer_than_a_lease_others_get_a_lease(db):

@@ -7,6 +7,7 @@ import transaction
 from ZODB.POSException import ConflictError
 
 from lovely import remotetask
+from lovely.remotetask.timing.retry import RetryPolicy
 from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (
     JobStateError, RemoteTaskError, UnstorableError)
@@ -195,7 +196,7 @@ class TestOutcomes:
         assert stored.__name__ == 'scribbled'
 
     def test_system_exit_in_a_task_fails_the_job(self, stored):
-        @remotetask.provideTask
+        @remotetask.provideTask(retry=False)
         def leave(input):
             raise SystemExit(3)
 
@@ -216,7 +217,7 @@ class TestOutcomes:
     def test_retries_keep_fifo_behind_waiting_jobs(self, stored):
         order = []
 
-        @remotetask.provideTask
+        @remotetask.provideTask(retry=RetryPolicy())     # again at once
         def once_fails(input):
             order.append(input)
             if order.count(input) == 1 and input == 'a':

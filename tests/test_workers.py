@@ -330,3 +330,60 @@ def test_a_result_too_large_fails_its_job_and_nothing_big_is_written(client):
         client.service.getError(big)
     assert client.service.getResult(big) is None
     assert worker.stop() == 0
+
+
+def mostAtOnce(lines):
+    """The most jobs between their 'start' and 'done' lines at once (the
+    file's lines come in the order they were written)."""
+    running = most = 0
+    for jobid, pid, what in lines:
+        running += 1 if what == 'start' else -1
+        most = max(most, running)
+    return most
+
+
+def test_a_global_limit_holds_across_worker_processes(client):
+    """Three workers of three threads, a task limited to two at once: never
+    more than two run, across the processes; the queues are served only
+    by the workers told to."""
+    zope.component.provideUtility(tasks.Limited(), name='limited')
+    limited = [client.service.add(
+        'limited', {'path': client.path, 'delay': 0.05}) for _ in range(24)]
+    other = [client.service.add('append', {'path': client.path}, queue='bulk')
+             for _ in range(6)]
+    client.tm.commit()
+    busy = client.workers(3, '--threads', '3', '--queue', 'default')
+    client.waitForAll(limited)
+    with open(client.path) as f:
+        rows = [line.split() for line in f]
+    assert mostAtOnce(rows) == 2
+    assert client.statuses(other) == {'queued': 6}
+    client.sync()
+    assert client.service.getStranded() == [
+        dict(queue='bulk', task='append', queued=6)]
+    client.workers(1, '--queue', 'bulk:1')
+    client.waitForAll(other)
+    assert {pid for jobid, pid in client.lines('done') if jobid in other} \
+        .isdisjoint(worker.pid for worker in busy)
+
+
+def test_a_fan_in_calls_back_once_though_a_sibling_s_worker_is_killed(
+        client):
+    """Siblings over three worker processes, one killed with SIGKILL in
+    the middle of a sibling: the job that waits for them all runs once,
+    after every sibling ended."""
+    siblings = client.add(24, delay=0.1)
+    callback = client.service.add(
+        'append', {'path': client.path}, after=siblings)
+    client.tm.commit()
+    workers = client.workers(3, '--lease', '1', '--wait-time', '0.1',
+                             '--threads', '2')
+    waitFor(lambda: client.jobInHand() is not None)
+    jobid, pid = client.jobInHand()
+    next(w for w in workers if w.pid == pid).signal(signal.SIGKILL)
+    client.waitForAll(siblings + [callback])
+    done = client.lines('done')
+    assert [one for one, _ in done].count(callback) == 1
+    assert [one for one, _ in client.lines('start')].count(callback) == 1
+    assert [one for one, _ in done][-1] == callback
+    assert {one for one, _ in done} == set(siblings) | {callback}

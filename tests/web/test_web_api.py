@@ -473,7 +473,7 @@ def test_pages_of_jobs(client, reader):
 
 @pytest.mark.parametrize('query, message', [
     ('status=done', "unknown status 'done'; the statuses are queued, "
-     'processing, retry, start later, delayed, cronjob, completed, '
+     'processing, retry, waiting, start later, delayed, cronjob, completed, '
      'cancelled, error (or failed for error)'),
     ('limit=0', "limit must be an int in 1-500, not '0'"),
     ('limit=501', "limit must be an int in 1-500, not '501'"),
@@ -590,7 +590,9 @@ def test_retry_a_failed_or_cancelled_job(client, reader):
 
 def test_a_job_shows_the_history_of_its_attempts(client, reader):
     from lovely import remotetask
-    remotetask.provideTask(failing(ValueError('bad value')), name='broken')
+    from lovely.remotetask import RetryPolicy
+    remotetask.provideTask(failing(ValueError('bad value')), name='broken',
+                           retry=RetryPolicy())     # three at once
     job = add(client, {'task': 'broken'})
     reader.service().process()     # three attempts, each failed
     reader.tm.commit()
@@ -769,8 +771,8 @@ def test_a_service_overview(client, reader):
     reader.tm.commit()
     shown = client.get('/api/services/svc', headers=READ).json
     assert shown['counts'] == dict(
-        queued=1, processing=1, retry=0, delayed=0, cronjob=0, completed=1,
-        cancelled=0, error=0, **{'start later': 1})
+        queued=1, processing=1, retry=0, waiting=0, delayed=0, cronjob=0,
+        completed=1, cancelled=0, error=0, **{'start later': 1})
     assert (shown['total'], shown['queued'], shown['paused']) == (
         4, 1, False)
     assert 0 <= shown['oldestWaitingAge'] < 60

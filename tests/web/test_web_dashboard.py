@@ -7,6 +7,7 @@ import webtest
 
 from conftest import MANAGE, MANAGE_TOKEN, READ_TOKEN
 from lovely import remotetask
+from lovely.remotetask import RetryPolicy
 from lovely.remotetask.web import HTML, provideDetail
 
 
@@ -639,7 +640,7 @@ def facts(page):
 def test_a_failed_jobs_page(browser, reader):
     def broken(input):
         raise ValueError(f'bad {input["n"]}')
-    remotetask.provideTask(broken)
+    remotetask.provideTask(broken, retry=RetryPolicy())   # three at once
     service = reader.service()
     jobid = service.add('broken', {'n': 1, 'text': '<b>'}, priority=7)
     service.process()

@@ -6,6 +6,7 @@ import persistent
 import zope.component
 from zope.interface import implementer
 
+from lovely.remotetask import RetryPolicy
 from lovely.remotetask.interfaces import ITask
 
 
@@ -13,7 +14,10 @@ from lovely.remotetask.interfaces import ITask
 class Append:
     """Writes '<jobid> <pid> start' and '<jobid> <pid> done' lines to the
     file the input names, with O_APPEND so that lines never interleave, and
-    waits `delay` seconds in between."""
+    waits `delay` seconds in between.  It is tried three times at once:
+    the tests see a job fail for good without waiting out a backoff."""
+
+    retry = RetryPolicy()
 
     def __call__(self, service, jobid, input):
         self.write(input['path'], f'{jobid} {os.getpid()} start')
@@ -116,3 +120,12 @@ class Huge:
 
 
 zope.component.provideUtility(Huge(), name='huge')
+
+
+class Limited(Append):
+    """Append, at most two at once across every worker (a global limit)."""
+
+    concurrency = 2
+
+
+zope.component.provideUtility(Limited(), name='limited')

@@ -26,13 +26,17 @@ from lovely.remotetask.exceptions import (
 from lovely.remotetask.hosts.database import DatabaseError, openDatabase
 from lovely.remotetask.hosts.folder import Folder, getApplicationRoot
 from lovely.remotetask.runtime.processor import MultiProcessor, SimpleProcessor
-from lovely.remotetask.service import TaskService
+from lovely.remotetask.service import TaskService, workflows
+from lovely.remotetask.service.workflows import Workflow
 from lovely.remotetask.task import SimpleTask, provideTask
+from lovely.remotetask.timing.retry import RetryPolicy, RetryTask
 
 __all__ = [
     'DatabaseError', 'Folder', 'InvalidArgumentError', 'JobStateError',
-    'MultiProcessor', 'PackBusyError', 'RemoteTaskError',
-    'ScheduleError', 'SimpleProcessor', 'SimpleTask', 'TaskError',
+    'MultiProcessor', 'PackBusyError', 'RemoteTaskError', 'RetryPolicy',
+    'RetryTask', 'ScheduleError', 'SimpleProcessor', 'SimpleTask', 'TaskError',
     'TaskService', 'UnknownJobError', 'UnknownTaskError', 'UnstorableError',
+    'Workflow',
     'getApplicationRoot', 'interfaces', 'openDatabase', 'provideTask',
+    'workflows',
 ]

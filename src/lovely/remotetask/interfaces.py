@@ -14,12 +14,13 @@ DELAYED = 'delayed'
 CRONJOB = 'cronjob'
 STARTLATER = 'start later'
 RETRY = 'retry'
+WAITING = 'waiting'
 
 #: Statuses of jobs that will not run again; `ITaskService.clean` removes them.
 FINISHED = (COMPLETED, CANCELLED, ERROR)
 
 #: Statuses from which `ITaskService.cancel` can take a job.
-CANCELLABLE = (QUEUED, STARTLATER, DELAYED, CRONJOB, RETRY)
+CANCELLABLE = (QUEUED, STARTLATER, DELAYED, CRONJOB, RETRY, WAITING)
 
 #: Statuses of jobs that wait for a time.
 SCHEDULED = (CRONJOB, DELAYED, RETRY)
@@ -27,8 +28,8 @@ SCHEDULED = (CRONJOB, DELAYED, RETRY)
 #: Every status, in the order listings and counts show them.  The store
 #: keeps its counts and chains by status name: a new status costs no
 #: migration of stored data.
-STATUSES = (QUEUED, PROCESSING, RETRY, STARTLATER, DELAYED, CRONJOB) + \
-    FINISHED
+STATUSES = (QUEUED, PROCESSING, RETRY, WAITING, STARTLATER, DELAYED,
+            CRONJOB) + FINISHED
 
 #: Job ids are ints below 2**ID_BITS: they travel as XML-RPC <int>s.
 ID_BITS = 31
@@ -141,22 +142,76 @@ class ITaskService(Interface):
     def queryTask(name):
         """Return the task registered under `name`, or None."""
 
-    def add(task, input=None, startLater=False, *, priority=0, key=None):
+    def add(task, input=None, startLater=False, *, priority=0, key=None,
+            queue=None, at=None, deadline=None, after=None,
+            onFailure='cancel', batch=None):
         """Add a job that runs `task` with `input` and return its id.
 
         With `startLater` the job waits with status ``start later`` until
-        `startJob` is called.  Jobs of higher `priority` (-100 to 100) run
-        first, in the order they came within a priority.  While a job added
-        with the same `key` waits or runs, nothing is added and its id is
-        returned.  Raise ValueError when no task of that name is registered,
-        when the input cannot be pickled or the priority is out of range;
-        nothing is added then.
+        `startJob` is called; with `at` (epoch seconds) it waits, delayed,
+        until then.  Jobs of higher `priority` (-100 to 100) run first, in
+        the order they came within a priority.  While a job added with the
+        same `key` waits or runs, nothing is added and its id is returned.
+        The job goes to `queue` (by default its task's, else ``default``).
+        A job not started by its `deadline` (epoch seconds) is not run: it
+        ends cancelled, with the reason.  With `after` (job ids), the job
+        waits (status ``waiting``) until those jobs finished; if one
+        fails or is cancelled, `onFailure` says what it does: ``cancel``
+        (the default), ``run`` (anyway, once all finished) or ``failure``
+        (run at once; cancelled if none fails).  `batch` is the id of an
+        open batch the job joins (see `addBatch`).  Raise ValueError when
+        no task of that name is registered, when the input cannot be
+        pickled, an argument is out of range or a job of `after` cannot be
+        waited for; nothing is added then.
         """
+
+    def addWorkflow(workflow):
+        """Add every step of a `Workflow` in this transaction (all or
+        none); return the job id of each step, by name."""
+
+    def addStep(jobid, name, task, input=None, *, after=(), before=(),
+                **options):
+        """Add a step to the workflow of job `jobid`: it waits for the
+        steps named in `after`, and the waiting steps of `before` wait for
+        it too.  Return its id."""
+
+    def getWorkflow(jobid):
+        """The workflow of job `jobid`: id, name, status, counts and steps
+        (name, id, task, status, after, error)."""
+
+    def cancelWorkflow(jobid):
+        """Cancel every unfinished step of the workflow of `jobid`."""
+
+    def retryWorkflow(jobid):
+        """Retry the failed steps of the workflow of `jobid`; the steps
+        their failure cancelled wait again."""
+
+    def getDependencyResults(jobid):
+        """The results of the completed jobs `jobid` waited for: by step
+        name in a workflow, else by id."""
+
+    def addBatch(onComplete=None, onSuccess=None, onDeath=None, *,
+                 parent=None):
+        """Open a batch with callbacks (task names or (task, input)) that
+        run once: when all its jobs finished, all succeeded, or the first
+        failed for good; return its id."""
+
+    def batch(onComplete=None, onSuccess=None, onDeath=None, *,
+              parent=None):
+        """A context manager: a batch whose ``add`` adds jobs to it,
+        closed at the end of the block."""
+
+    def closeBatch(batchId):
+        """Close a batch: no job joins it after, and its callbacks run once
+        its jobs finished."""
+
+    def getBatch(batchId):
+        """A batch: open, size, finished, completed, failed, callbacks."""
 
     def addCronJob(task, input=None, minute=(), hour=(), dayOfMonth=(),
                    month=(), dayOfWeek=(), delay=None, *, cron=None,
                    timezone=None, missed='once', graceTime=None,
-                   overlap=False):
+                   overlap=False, priority=0, queue=None):
         """Add a job that runs on a schedule (or once after `delay` seconds).
 
         Each tuple restricts one calendar field, in UTC.  Fields left empty
@@ -173,6 +228,29 @@ class ITaskService(Interface):
 
     def startJob(jobid):
         """Queue a job added with `startLater`; return False if it was not."""
+
+    def pauseQueue(name):
+        """Let no processor, here or elsewhere, start a job of queue `name`
+        until `resumeQueue`."""
+
+    def resumeQueue(name):
+        """Let the jobs of a paused queue start again."""
+
+    def setQueueLimit(name, limit):
+        """Let at most `limit` jobs of queue `name` run at once across
+        every process (None: no limit)."""
+
+    def getQueues(most=1000):
+        """The queues: dicts of name, paused, limit, running, queued and
+        held (waiting for a pause or a limit), counted up to `most`."""
+
+    def getLimits(most=1000):
+        """The limits that run or hold jobs: dicts of scope, maximum, rate,
+        running, starts (within the rate's period) and held."""
+
+    def getStranded(most=1000):
+        """Queued jobs no running worker takes: dicts of queue, task and
+        queued."""
 
     def reschedule(jobid):
         """Schedule a cron job anew after its fields were updated."""

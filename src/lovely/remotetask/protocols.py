@@ -20,22 +20,25 @@ class IWorkerProtocol(Interface):
     taken back meanwhile (fencing).
     """
 
-    def registerWorker(workerId, leaseTime):
+    def registerWorker(workerId, leaseTime, serves=None):
         """Make `workerId` (a non-empty string) known, with the seconds its
-        jobs stay leased after its last heartbeat (> 0)."""
+        jobs stay leased after its last heartbeat (> 0), and `serves`:
+        (queues, tasks) it takes jobs of, names or None for any."""
 
     def unregisterWorker(workerId):
         """Forget a worker that stops and holds no job."""
 
-    def heartbeat(workerId, leaseTime, stalled=0):
+    def heartbeat(workerId, leaseTime, stalled=0, serves=None):
         """Show that the worker lives and return its record; once the
         transaction commits, the record's ``heartbeat.lastSeen`` tells the
         time on the database's clock.  A worker that others took for dead
         registers again.  `stalled` says how many tasks past their time
         limits keep it from taking jobs of tasks with time limits (0 for
-        none), for operators to see."""
+        none), and `serves` what it takes (as in `registerWorker`), for
+        operators to see."""
 
-    def claim(workerId=None, limit=1, inHand=None, accepts=None):
+    def claim(workerId=None, limit=1, inHand=None, accepts=None,
+              report=None):
         """Claim up to `limit` queued jobs for `workerId`, in the order they
         run, and return a `run.Claim` for each: the job id, the attempt
         (1 for the first), the task (looked up once for the attempt), its
@@ -50,9 +53,12 @@ class IWorkerProtocol(Interface):
         failed as far as the worker could tell, yet went through).  A
         paused service gives nothing; a worker taken for dead registers
         again.  Scheduled jobs are not queued here: see `promote`.  With
-        `accepts`, a function of a task name, only jobs of the tasks it
+        `accepts(queue, task)`, only jobs of the queues and tasks it
         accepts are claimed; the others stay in the queue, in their
-        places, and cost the claim nothing.
+        places, and cost the claim nothing.  Jobs held by the limits of
+        their queue or task stay too (see `store.limits`); with `report`,
+        a dict, ``report['opens']`` says when a rate that held some back
+        allows the next start.  A job past its deadline is cancelled.
         """
 
     def releaseJob(jobid, attempt):

@@ -22,8 +22,9 @@ from lovely.remotetask.cli.options import (
     addCommon, addDatabase, positive)
 from lovely.remotetask.hosts.database import DatabaseError, openDatabase
 from lovely.remotetask.defaults import GRACE_TIME, LEASE_TIME, WAIT_TIME
-from lovely.remotetask.exceptions import quoted
+from lovely.remotetask.exceptions import InvalidArgumentError, quoted
 from lovely.remotetask.runtime.processor import MultiProcessor
+from lovely.remotetask.task import checkQueue
 
 #: The most jobs `worker --threads` runs at once: each holds a thread and a
 #: database connection.
@@ -104,6 +105,8 @@ def _startProcessing(db, args) -> None:
     factory = None
     if args.threads is not None:
         factory, overrides['maxThreads'] = MultiProcessor, args.threads
+    if args.queue:
+        overrides['queues'] = dict(args.queue)
     started = autostart.bootstrap(db, args.services, args.root_key,
                                   factory, **overrides)
     if not started:
@@ -157,6 +160,18 @@ def _directives(text: str) -> str:
     return text
 
 
+def _queue(text: str):
+    """NAME or NAME:N of ``--queue``: (name, local limit or None)."""
+    name, _, limit = text.partition(':')
+    try:
+        checkQueue(name)
+    except InvalidArgumentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not limit:
+        return name, None
+    return name, values.integer(1, MAX_THREADS, 'a local limit')(limit)
+
+
 def addParsers(commands) -> None:
     run = commands.add_parser(
         'worker', help='run the jobs of services in this process',
@@ -188,6 +203,11 @@ def addParsers(commands) -> None:
                      metavar='N',
                      help='run up to N jobs at once (MultiProcessor); by '
                      'default each service\'s own processor')
+    run.add_argument('--queue', action='append', type=_queue,
+                     metavar='NAME[:N]',
+                     help='serve queue NAME, running at most N of its jobs '
+                     'at once here if given; repeat for more queues (by '
+                     'default every queue, without a local limit)')
     run.add_argument('--metrics-port', type=values.integer(1, 65535),
                      metavar='PORT',
                      help='serve Prometheus metrics on 127.0.0.1:PORT '

@@ -49,7 +49,8 @@ from zope.interface import implementer, provider
 from lovely.remotetask import paths
 from lovely.remotetask.hosts import zopesecurity
 from lovely.remotetask.hosts import containers, locate
-from lovely.remotetask.exceptions import TaskError
+from lovely.remotetask.exceptions import (
+    PackBusyError, TaskError, UnknownJobError)
 from lovely.remotetask.interfaces import IPrincipalSource, ITask
 from lovely.remotetask.origins import crossSite
 from lovely.remotetask.service import TaskService as _TaskService
@@ -205,6 +206,25 @@ def initialize(context) -> None:
     context.registerClass(
         TaskService, permission=ADD_SERVICE,
         constructors=(manage_addTaskServiceForm, manage_addTaskService))
+
+
+class ErrorView:
+    """Zope's page for the errors of this package raised by a published
+    call (``zope.zcml`` registers it): bad input is a 400 that says what
+    was wrong, as the JSON API says it, not Zope's 500 page."""
+
+    def __init__(self, context, request) -> None:
+        self.context, self.request = context, request
+
+    def __call__(self) -> str:
+        error = self.context
+        status = (404 if isinstance(error, UnknownJobError)
+                  else 409 if isinstance(error, PackBusyError)
+                  else 400 if isinstance(error, ValueError) else 500)
+        response = self.request.response
+        response.setStatus(status)
+        response.setHeader('Content-Type', 'text/plain; charset=utf-8')
+        return str(error)
 
 
 @provider(IPrincipalSource)

@@ -67,8 +67,13 @@ GRANTS: Dict[str, Optional[str]] = dict(
     jobsPage=VIEW_JOBS, statusCounts=VIEW_JOBS, queueLength=VIEW_JOBS,
     activity=VIEW_JOBS, oldestWaiting=VIEW_JOBS, isPaused=VIEW_JOBS,
     hasJobsWaiting=VIEW_JOBS, isProcessing=VIEW_JOBS,
+    getQueues=VIEW_JOBS, getLimits=VIEW_JOBS, getStranded=VIEW_JOBS,
+    getWorkflow=VIEW_JOBS, getBatch=VIEW_JOBS,
+    getDependencyResults=VIEW_JOBS,
     # ITaskService: adding
-    add=ADD_JOBS, addCronJob=ADD_JOBS,
+    add=ADD_JOBS, addCronJob=ADD_JOBS, addWorkflow=ADD_JOBS,
+    addStep=ADD_JOBS, addBatch=ADD_JOBS, batch=None,   # (Python only)
+    closeBatch=ADD_JOBS,
     # ITaskService: managing
     startJob=MANAGE_SERVICE, reschedule=MANAGE_SERVICE,
     cancel=MANAGE_SERVICE, clean=MANAGE_SERVICE, retry=MANAGE_SERVICE,
@@ -76,7 +81,9 @@ GRANTS: Dict[str, Optional[str]] = dict(
     runNow=MANAGE_SERVICE, pause=MANAGE_SERVICE, resume=MANAGE_SERVICE,
     claimNextJob=MANAGE_SERVICE, processNext=MANAGE_SERVICE,
     process=MANAGE_SERVICE, startProcessing=MANAGE_SERVICE,
-    stopProcessing=MANAGE_SERVICE,
+    stopProcessing=MANAGE_SERVICE, pauseQueue=MANAGE_SERVICE,
+    resumeQueue=MANAGE_SERVICE, setQueueLimit=MANAGE_SERVICE,
+    cancelWorkflow=MANAGE_SERVICE, retryWorkflow=MANAGE_SERVICE,
 )
 # The workers' protocol is the processors' business: managers only.
 GRANTS.update((name, MANAGE_SERVICE) for name in IWorkerProtocol.names())

@@ -43,6 +43,8 @@ class Claim:
     #: Attempts made before the job was last retried by hand (see
     #: `IJob.retryBase`): the retry policy counts those since.
     retryBase: int = 0
+    #: The queue of the job.
+    queue: str = 'default'
 
     @property
     def timeLimit(self) -> Optional[float]:

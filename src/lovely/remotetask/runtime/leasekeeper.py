@@ -71,7 +71,8 @@ class LeaseKeeper(threading.Thread):
         workerId, leaseTime = processor.workerId, processor.leaseTime
         stalled = processor.abandoned if processor.blockedSince else 0
         record = station.commitOrRetry(
-            lambda service: service.heartbeat(workerId, leaseTime, stalled),
+            lambda service: service.heartbeat(workerId, leaseTime, stalled,
+                                              processor.serves()),
             timeout=leaseTime)
         now, before = record.heartbeat.lastSeen, self.lastSeen
         self.lastSeen = now

@@ -16,12 +16,11 @@ import threading
 import time
 from typing import Optional
 
-import zope.component
 from zope.interface import implementer
 
 from lovely.remotetask import checks
 from lovely.remotetask.defaults import LEASE_TIME, WAIT_TIME
-from lovely.remotetask.interfaces import IProcessor, ITask
+from lovely.remotetask.interfaces import IProcessor
 from lovely.remotetask.runtime.leasekeeper import LeaseKeeper
 from lovely.remotetask.runtime.attempt import Outcome
 from lovely.remotetask.runtime.batches import Average, Pending
@@ -29,7 +28,8 @@ from lovely.remotetask.retrying import Backoff
 from lovely.remotetask.runtime.steps import CONFLICT, Station, poolGrownBy
 from lovely.remotetask.runtime.timelimit import Abandoned, runAlone
 from lovely.remotetask.runtime.watch import CommitWatch
-from lovely.remotetask.store.store import DRAIN_AT
+from lovely.remotetask.store.drainapart import DRAIN_AT
+from lovely.remotetask.runtime.choosing import Choice, checkQueues
 from lovely.remotetask.store.workers import newWorkerId
 
 log = logging.getLogger('lovely.remotetask')
@@ -72,11 +72,14 @@ class SimpleProcessor:
     def __init__(self, db, serviceOid: bytes, waitTime: float = WAIT_TIME,
                  name: Optional[str] = None, leaseTime: float = LEASE_TIME,
                  workerId: Optional[str] = None,
-                 maxAbandoned: Optional[int] = None) -> None:
+                 maxAbandoned: Optional[int] = None, queues=None) -> None:
         checks.seconds('waitTime', waitTime)
         checks.seconds('leaseTime', leaseTime, positive=True)
         if maxAbandoned is not None:
             self.maxAbandoned = checks.whole('maxAbandoned', maxAbandoned)
+        #: The queues served (None: all), each with the most of its jobs
+        #: this processor runs at once (None: as many as it can).
+        self.queues = checkQueues(queues)
         self.db = db
         self.serviceOid = serviceOid
         self.waitTime = max(waitTime, MIN_WAIT)
@@ -92,12 +95,12 @@ class SimpleProcessor:
         self.claimLock = threading.Lock()
         #: The jobs this processor claimed and has not recorded yet.
         self._inHand = set()
-        #: The tasks whose jobs it leaves, not having them.
-        self._left = set()
         self._stopped = threading.Event()
         self._taskTime = Average()
         self._threads = []
         self._abandoned = Abandoned(self.maxAbandoned, self.name)
+        self._choice = Choice(self.name, self.queues, self._abandoned,
+                              self._inHand)
 
     def wake(self) -> None:
         """Look for jobs now rather than after the wait.
@@ -173,7 +176,7 @@ class SimpleProcessor:
         with Station(self.db, self.serviceOid, self.workerId) as station:
             station.commitOrRetry(
                 lambda service: service.registerWorker(
-                    self.workerId, self.leaseTime))
+                    self.workerId, self.leaseTime, self.serves()))
             keeper = LeaseKeeper(self)
             keeper.start()
             others = [threading.Thread(
@@ -246,16 +249,7 @@ class SimpleProcessor:
                 wakeup.clear()   # before looking: no wake-up is lost
                 commits.mark()
                 limit = self._batchSize()
-                with self.claimLock:
-                    claimed = self._guarded(
-                        station.claim, limit, pending.outcomes,
-                        self._inHand, self.accepts)
-                    if claimed is not CONFLICT:
-                        self._inHand.difference_update(
-                            outcome.jobid for outcome in pending.outcomes)
-                        self._inHand.update(claim.jobid for claim in claimed)
-                        if station.undrained >= DRAIN_AT:
-                            station.drain()
+                claimed = self._claim(station, limit, pending)
                 if claimed is CONFLICT:
                     backoff.wait(wakeup)
                     continue
@@ -267,31 +261,55 @@ class SimpleProcessor:
                 if not drained and self.loops > 1:
                     self.wake()         # more may wait: another loop looks
                 if not held:
-                    self._idleWait(loop, wakeup, commits)
+                    self._idleWait(loop, wakeup, commits, station.opens)
         finally:
             if held or pending.outcomes:
                 outcomes = pending.take()
-                station.release(held, outcomes)
+                try:
+                    station.release(held, outcomes)
+                finally:
+                    # Out of hand even when the database was out of reach:
+                    # the next claim gives back what this could not.
+                    self._inHand.difference_update(
+                        [claim.jobid for claim in held]
+                        + [outcome.jobid for outcome in outcomes])
+
+    def _claim(self, station, limit: int, pending):
+        """Record what is pending and claim up to `limit` jobs, in one
+        commit (and drain after, when many moved); the claims, or
+        CONFLICT."""
+        with self.claimLock:
+            claimed = self._guarded(station.claim, limit, pending.outcomes,
+                                    self._inHand, self.accepts)
+            if claimed is not CONFLICT:
                 self._inHand.difference_update(
-                    [claim.jobid for claim in held]
-                    + [outcome.jobid for outcome in outcomes])
+                    outcome.jobid for outcome in pending.outcomes)
+                self._inHand.update(claim.jobid for claim in claimed)
+                self._choice.claimed(claimed)
+                if station.undrained >= DRAIN_AT:
+                    station.drain()
+        return claimed
 
     def _record(self, station, outcomes) -> None:
         self._guarded(station.record, outcomes)
         # Recorded, or given up on: the jobs are no longer this loop's.
         self._inHand.difference_update(outcome.jobid for outcome in outcomes)
 
-    def _idleWait(self, loop, wakeup, commits) -> None:
-        """Wait for a wake-up or the wait time; the loop idle longest also
-        watches for other processes' commits."""
+    def _idleWait(self, loop, wakeup, commits, opens=None) -> None:
+        """Wait for a wake-up or the wait time (or until a rate that held
+        jobs back `opens`); the loop idle longest also watches for other
+        processes' commits."""
+        wait = self.waitTime
+        if opens is not None:
+            wait = max(0.0, min(wait, opens - time.time()))
         with self._idleLock:
             self._idle.append(loop)
             first = self._idle[0] == loop
         try:
             if first:
-                commits.wait(wakeup, self.waitTime)
+                commits.wait(wakeup, wait)
             else:
-                wakeup.wait(self.waitTime)
+                wakeup.wait(wait)
         finally:
             with self._idleLock:
                 self._idle.remove(loop)
@@ -309,7 +327,7 @@ class SimpleProcessor:
         loop is claimed at once.
         """
         if pending.outcomes and (wakeup.is_set() or commits.moved()) \
-                and station.read(lambda service: service.queueLength()):
+                and station.queued():
             self._stopped.wait(pending.since + pending.window
                                - time.monotonic())
 
@@ -334,30 +352,20 @@ class SimpleProcessor:
         processor from taking jobs of tasks with time limits, or None."""
         return self._abandoned.blockedSince
 
-    def accepts(self, taskName: str) -> bool:
-        """Whether this processor takes jobs of `taskName`: tasks it knows
-        (registered in this process), and while `maxAbandoned` tasks run on
-        past their time limits, only those without a limit.  The others
-        wait in the queue, for other workers or for room: the threads and
-        connections of abandoned tasks stay bounded, and everything else
-        goes on."""
-        task = zope.component.queryUtility(ITask, name=taskName)
-        if task is None:
-            if taskName not in self._left:
-                self._left.add(taskName)
-                log.warning('processor %s leaves the jobs of task %r, which '
-                            'is not registered here, to workers that have '
-                            'it', self.name, taskName)
-            return False
-        if getattr(task, 'timeLimit', None) is not None:
-            return not self._abandoned.full()
-        return True
+    def accepts(self, queue: str, taskName: str) -> bool:
+        """Whether this processor takes jobs of `taskName` in `queue` now
+        (see `choosing.Choice`)."""
+        return self._choice.accepts(queue, taskName)
+
+    def serves(self) -> tuple:
+        """(queues, tasks) this processor takes jobs of (see `accepts`)."""
+        return self._choice.serves()
 
     def _batchSize(self) -> int:
         """Claim as many jobs as run within the record window: one for slow
         tasks, so that other workers get their share, more for tiny ones."""
         average = self._taskTime.average
-        if average is None:
+        if average is None or self._choice.limitsLocally():
             return 1
         return max(1, min(self.maxBatch,
                           int(self.recordWindow / max(average, 1e-4))))
@@ -381,8 +389,8 @@ class MultiProcessor(SimpleProcessor):
                  maxThreads: int = 5, name: Optional[str] = None,
                  leaseTime: float = LEASE_TIME,
                  workerId: Optional[str] = None,
-                 maxAbandoned: Optional[int] = None) -> None:
+                 maxAbandoned: Optional[int] = None, queues=None) -> None:
         checks.whole('maxThreads', maxThreads)
         self.maxThreads = self.loops = maxThreads
         super().__init__(db, serviceOid, waitTime, name, leaseTime, workerId,
-                         maxAbandoned)
+                         maxAbandoned, queues)

@@ -54,6 +54,7 @@ class Station:
         self.serviceOid = serviceOid
         self.workerId = workerId
         self.undrained = 0
+        self.opens = None
 
     def close(self) -> None:
         self.tm.abort()
@@ -84,19 +85,23 @@ class Station:
 
     def claim(self, limit: int = 1, outcomes=(), inHand=frozenset(),
               accepts=None):
-        """Record `outcomes` and claim up to `limit` jobs (of the tasks
-        `accepts` takes), in one commit.
+        """Record `outcomes` and claim up to `limit` jobs (of the queues and
+        tasks `accepts` takes), in one commit.
 
         Returns the claims, or CONFLICT (then nothing was done).  See
         `IWorkerProtocol.claim` for `inHand`.  Sets `undrained` to how many
-        moves there were since the last drain.
+        moves there were since the last drain, and `opens` to when a rate
+        that held jobs back allows the next start (or None).
         """
         self.tm.begin()
+        report = {}
         try:
             service = self.service()
             self._recordAll(service, outcomes)
-            claims = service.claim(self.workerId, limit, inHand, accepts)
+            claims = service.claim(self.workerId, limit, inHand, accepts,
+                                   report)
             self.undrained = service.undrained()
+            self.opens = report.get('opens')
             self.tm.commit()
         except TransientError:
             self.tm.abort()
@@ -115,6 +120,14 @@ class Station:
         except TransientError:
             pass
 
+    def queued(self) -> bool:
+        """Whether jobs are queued; False when the database cannot say
+        (the claim that comes next records the outcomes, or gives up)."""
+        try:
+            return bool(self.read(lambda service: service.queueLength()))
+        except Exception:
+            return False
+
     def release(self, claims, outcomes=()) -> None:
         """Record `outcomes` and give back claimed jobs not started."""
         def step(service):
@@ -127,8 +140,8 @@ class Station:
         try:
             self.commitOrRetry(step)
         except TransientError:
-            log.error('jobs %s could not be given back; they will be taken '
-                      'back when their leases expire',
+            log.error('jobs %s could not be given back; the next claim '
+                      'gives them back, or others when the lease expires',
                       [claim.jobid for claim in claims])
 
     def run(self, claim):

@@ -27,6 +27,7 @@ from lovely.remotetask.runtime import processing
 from lovely.remotetask.runtime.attempt import Claim, Outcome
 from lovely.remotetask.store import claiming, scheduling, walking
 from lovely.remotetask.store.jobs import ERROR_LENGTH
+from lovely.remotetask.store.channels import channelOf
 from lovely.remotetask.store.workers import WorkerRecord
 from lovely.remotetask.timing.retry import policyOf
 
@@ -38,14 +39,17 @@ class WorkerProtocol:
 
     # Workers and leases
 
-    def registerWorker(self, workerId: str, leaseTime: float) -> None:
+    def registerWorker(self, workerId: str, leaseTime: float,
+                       serves=None) -> None:
         checks.seconds('leaseTime', leaseTime, positive=True)
         if not isinstance(workerId, str) or not workerId:
             raise InvalidArgumentError(
                 f'a worker id is a non-empty string, not {workerId!r}')
         workers = self._store.workers
         if workerId not in workers:
-            workers[workerId] = WorkerRecord(workerId, leaseTime)
+            record = workers[workerId] = WorkerRecord(workerId, leaseTime)
+            if serves is not None:
+                record.serves = tuple(serves)
 
     def unregisterWorker(self, workerId: str) -> None:
         workers = self._store.workers
@@ -54,7 +58,10 @@ class WorkerProtocol:
             record.leave()
             del workers[workerId]
 
-    def heartbeat(self, workerId: str, leaseTime: float, stalled: int = 0):
+    def heartbeat(self, workerId: str, leaseTime: float, stalled: int = 0,
+                  serves=None):
+        """Note that `workerId` lives; `serves` is (queues, tasks) it takes
+        jobs of (names, or None for any), written when it changed."""
         workers = self._store.workers
         record = workers.get(workerId)
         if record is None:
@@ -67,6 +74,8 @@ class WorkerProtocol:
                                               positive=True)
         if record.stalled != stalled:
             record.stalled = stalled
+        if serves is not None and record.serves != tuple(serves):
+            record.serves = tuple(serves)
         record.heartbeat.beats += 1
         return record
 
@@ -78,7 +87,8 @@ class WorkerProtocol:
         return [dict(id=record.id, host=record.host, pid=record.pid,
                      jobs=record.heldJobs(), leaseTime=record.leaseTime,
                      lastSeen=record.heartbeat.lastSeen,
-                     started=record.started, stalled=record.stalled)
+                     started=record.started, stalled=record.stalled,
+                     queues=record.serves[0], tasks=record.serves[1])
                 for workerId, record in sorted(self._store.workers.items())]
 
     def recoverJobs(self, now: float) -> list:
@@ -108,8 +118,8 @@ class WorkerProtocol:
 
     def claim(self, workerId: Optional[str] = None, limit: int = 1,
               inHand: Optional[Iterable[int]] = None,
-              accepts: Optional[Callable[[str], bool]] = None) \
-            -> List[Claim]:
+              accepts: Optional[Callable[[str, str], bool]] = None,
+              report: Optional[dict] = None) -> List[Claim]:
         checks.whole('limit', limit)
         store = self._store
         if inHand is not None and workerId is not None:
@@ -121,7 +131,8 @@ class WorkerProtocol:
         if store.settings.paused:
             return []
         claimed = claiming.claim(store, workerId, limit,
-                                 _spreadOf(store, workerId), accepts)
+                                 _spreadOf(store, workerId), accepts,
+                                 self.limitRules(), report=report)
         return [self._claimOf(job) for job in claimed]
 
     def claimJob(self, jobid: int, worker: Optional[str] = None) -> Claim:
@@ -130,7 +141,9 @@ class WorkerProtocol:
         if job.status != QUEUED:
             raise JobStateError(
                 f'job {jobid} is {job.status}, not waiting in the queue')
-        return self._claimOf(claiming.start_(self._store, job, worker))
+        # Out of order, past any limit, but counted in them.
+        self._store.start(job, worker, self.limitRules()(channelOf(job)))
+        return self._claimOf(job)
 
     def claimed(self, jobid: int) -> Claim:
         """The claim of a job in hand (processing)."""
@@ -138,12 +151,12 @@ class WorkerProtocol:
         if job.status != PROCESSING:
             raise JobStateError(f'job {jobid} is {job.status}, not in hand')
         return Claim(job.id, job.attempts, job.task, self.queryTask(job.task),
-                     job.input, job.retryBase)
+                     job.input, job.retryBase, job.queue)
 
     def _claimOf(self, job) -> Claim:
         notifyOnCommit(self, JobStarted(self, job.id))
         return Claim(job.id, job.attempts, job.task, self.queryTask(job.task),
-                     job.input, job.retryBase)
+                     job.input, job.retryBase, job.queue)
 
     def _releaseOrphans(self, workerId, inHand) -> None:
         """Give back jobs the service says `workerId` holds but that it did

@@ -11,7 +11,7 @@ from lovely.remotetask.events import JobCancelled, notifyOnCommit
 from lovely.remotetask.exceptions import InvalidArgumentError, JobStateError
 from lovely.remotetask.interfaces import (
     CANCELLABLE, CANCELLED, CRONJOB, DELAYED, ERROR, FINISHED, PROCESSING,
-    QUEUED)
+    QUEUED, WAITING)
 from lovely.remotetask.runtime import processing
 from lovely.remotetask.runtime.context import checkProgress
 from lovely.remotetask.store import walking
@@ -79,6 +79,11 @@ class Steering:
         if isinstance(job, CronJob):
             job.scheduledFor = None
             store.move(job, CRONJOB if job.recurring else DELAYED)
+        elif job._barrier is not None and job._barrier.remaining > 0:
+            # It waits again for what has not finished, whatever failed.
+            if job._barrier.failed:
+                job._barrier.failed = ()
+            store.move(job, WAITING)
         else:
             store.move(job, QUEUED)
         processing.wakeAfterCommit(self)

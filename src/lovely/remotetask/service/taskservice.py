@@ -10,6 +10,7 @@ processors (`protocol`).  Each part reaches the jobs only through the
 store and the service's public methods.
 """
 import types
+from typing import Iterable, Optional
 
 import zope.component
 from zope.interface import classImplements, implementer
@@ -20,16 +21,22 @@ from lovely.remotetask.events import JobAdded, notifyOnCommit
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, UnknownTaskError)
 from lovely.remotetask.interfaces import (
-    CRONJOB, DELAYED, QUEUED, STARTLATER)
+    CRONJOB, DELAYED, QUEUED, STARTLATER, WAITING)
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.runtime import processing
 from lovely.remotetask.runtime.packing import checkPackEvery, checkPackKeep
 from lovely.remotetask.runtime.processor import SimpleProcessor
+from lovely.remotetask.service.batches import Batches
 from lovely.remotetask.service.inplace import InPlace
 from lovely.remotetask.service.looking import Looking
 from lovely.remotetask.service.protocol import WorkerProtocol
+from lovely.remotetask.service.queues import Queues
 from lovely.remotetask.service.steering import Steering
+from lovely.remotetask.service.workflows import Workflows
+from lovely.remotetask.store import dependencies
+from lovely.remotetask.store.dependencies import CANCEL, JobIds, checkPolicy
 from lovely.remotetask.store.jobs import CronJob, Job
+from lovely.remotetask.task import checkQueue, partitionOf
 from lovely.remotetask.store.settings import Setting, setting
 from lovely.remotetask.store.store import Store
 from lovely.remotetask.store.versioning import Versioned
@@ -59,7 +66,8 @@ def checkKey(key):
 
 
 @implementer(interfaces.ITaskService, interfaces.IWorkerProtocol)
-class TaskService(Steering, Looking, InPlace, WorkerProtocol, Versioned):
+class TaskService(Steering, Looking, Queues, Workflows, Batches, InPlace,
+                  WorkerProtocol, Versioned):
 
     __parent__ = __name__ = None
     #: What `startProcessing` runs, called as
@@ -114,34 +122,106 @@ class TaskService(Steering, Looking, InPlace, WorkerProtocol, Versioned):
         return zope.component.queryUtility(interfaces.ITask, name=name)
 
     def add(self, task: str, input=None, startLater: bool = False, *,
-            priority: int = 0, key=None) -> int:
+            priority: int = 0, key=None, queue: Optional[str] = None,
+            at: Optional[float] = None, deadline: Optional[float] = None,
+            after: Optional[Iterable[int]] = None, onFailure: str = CANCEL,
+            batch: Optional[int] = None) -> int:
+        return self._add(task, input, startLater, priority=priority,
+                         key=key, queue=queue, at=at, deadline=deadline,
+                         after=after, onFailure=onFailure, batch=batch)
+
+    def _add(self, task, input=None, startLater=False, *, priority=0,
+             key=None, queue=None, at=None, deadline=None, after=None,
+             onFailure=CANCEL, batch=None, workflow=None,
+             callback=None) -> int:
+        """`add`; and for a step of a workflow, its record; for a batch's
+        callback, (its batch record, its policy)."""
         # Checked first, also when a job with `key` waits already: a call
         # that could not add its job is wrong whether or not it needs to.
         checkKey(key)
         priority = checkPriority(priority)
-        self._checkTask(task, input)
+        registered = self._checkTask(task, input)
+        if queue is not None:
+            checkQueue(queue)
+        if at is not None:
+            at = checks.moment(at)
+        if deadline is not None:
+            deadline = checks.moment(deadline)
+        waitFor = None if after is None else self._dependencies(after)
+        checkPolicy(onFailure)
+        if sum(map(bool, (startLater, at is not None,
+                          waitFor is not None or callback))) > 1:
+            raise InvalidArgumentError(
+                'a job waits for other jobs, for a time, or to be started '
+                '(startLater): one of them')
         store = self._store
         if key is not None:
             existing = store.pendingWithKey(key)
             if existing is not None:
                 return existing
         job = self._newJob(Job(None, task, input), priority)
+        self._assign(job, registered, queue)
         if key is not None:
             job.key = key
             store.keys.set(key, job.id)
-        self._placeNew(job, STARTLATER if startLater else QUEUED)
+        if deadline is not None:
+            job.deadline = deadline       # (indexed by the drain)
+        if at is not None:
+            job.scheduledFor = at
+        if workflow is not None:
+            job.workflow = workflow
+        if callback is not None:
+            job.batch, policy = callback
+            dependencies.wait(store, job, (), policy, open=True)
+            job._waitsFor = JobIds()
+        elif waitFor is not None:
+            dependencies.wait(store, job, waitFor, onFailure)
+        self._placeNew(job, WAITING if job._barrier is not None else
+                       STARTLATER if startLater else
+                       DELAYED if at is not None else QUEUED)
+        if batch is not None:
+            self._joinBatch(job, batch)
+        if job._barrier is not None:
+            dependencies.decideAll(store)
         return job.id
+
+    def _dependencies(self, after) -> list:
+        """The jobs of the ids `after`, checked: known, once each, and not
+        cron jobs (they do not finish)."""
+        if isinstance(after, (int, str)) or not isinstance(
+                after, Iterable):
+            raise InvalidArgumentError(
+                f'after is a list of job ids, not {after!r}')
+        jobs = []
+        for jobid in after:
+            job = self._store.get(jobid)
+            if job is None:
+                raise InvalidArgumentError(
+                    f'job {jobid!r} to wait for is unknown')
+            if isinstance(job, CronJob) and job.recurring:
+                raise InvalidArgumentError(
+                    f'job {jobid} is a cron job: it does not finish, so '
+                    f'nothing can wait for it')
+            if job in jobs:
+                raise InvalidArgumentError(
+                    f'job {jobid} is given twice to wait for')
+            jobs.append(job)
+        return jobs
 
     def addCronJob(self, task: str, input=None, minute=(), hour=(),
                    dayOfMonth=(), month=(), dayOfWeek=(), delay=None, *,
                    cron=None, timezone=None, missed='once', graceTime=None,
-                   overlap=False, priority: int = 0) -> int:
-        self._checkTask(task, input)
+                   overlap=False, priority: int = 0,
+                   queue: Optional[str] = None) -> int:
+        registered = self._checkTask(task, input)
         priority = checkPriority(priority)
+        if queue is not None:
+            checkQueue(queue)
         job = CronJob(None, task, input, minute, hour, dayOfMonth, month,
                       dayOfWeek, delay, cron=cron, timezone=timezone,
                       missed=missed, graceTime=graceTime, overlap=overlap)
         job = self._newJob(job, priority)
+        self._assign(job, registered, queue)
         self._placeNew(job, CRONJOB if job.recurring else DELAYED)
         return job.id
 
@@ -159,6 +239,16 @@ class TaskService(Steering, Looking, InPlace, WorkerProtocol, Versioned):
         principals.stampOwner(job)
         return self._store.newId(job)
 
+    def _assign(self, job, registered, queue: Optional[str]) -> None:
+        """Put a new job in its queue (the one given, else its task's) and
+        its task's partition (see `SimpleTask`)."""
+        queue = queue or getattr(registered, 'queue', None)
+        if queue is not None and queue != job.queue:
+            job.queue = queue
+        partition = partitionOf(registered, job.input)
+        if partition:
+            job.partition = partition
+
     def _placeNew(self, job, status) -> None:
         store = self._store
         store.place(job, status)
@@ -167,10 +257,13 @@ class TaskService(Steering, Looking, InPlace, WorkerProtocol, Versioned):
         notifyOnCommit(self, JobAdded(self, job.id))
 
     def _checkTask(self, task, input):
-        if self.queryTask(task) is None:
+        """The task registered under `task`, checked with `input`."""
+        registered = self.queryTask(task)
+        if registered is None:
             raise UnknownTaskError(task)
         checkStorable(input, f'the input of task {task!r}',
                       self.maxStoredSize)
+        return registered
 
     # Background processing
 

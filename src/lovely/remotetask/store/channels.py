@@ -1,7 +1,8 @@
 """Channels: where a job of each status is kept, by name.
 
 A channel is a tuple that names a chain of the store: the status first,
-then, for queued jobs, what claims choose by (queue, task, priority).
+then, for queued jobs, what claims choose by (queue, task, priority,
+partition).
 Statuses are only names here: a new status is a new channel, and costs
 no migration of what is stored.
 """
@@ -24,7 +25,7 @@ def channelOf(job) -> Optional[tuple]:
     time."""
     status = job.status
     if status == QUEUED:
-        return (QUEUED, job.queue, job.task, job.priority)
+        return (QUEUED, job.queue, job.task, job.priority, job.partition)
     if status in SCHEDULED:
         return SCHEDULE
     if status == PROCESSING:

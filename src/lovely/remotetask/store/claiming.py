@@ -2,19 +2,24 @@
 
 Queued jobs run by priority, highest first, then first in, first out
 (see `stamps`), whatever queue or task they belong to.  Each channel of
-queued jobs (queue, task, priority) is a chain, followed by the jobs of
-the intake that joined it since the last drain; the channels are merged
-by (priority, stamp).  A worker may take only some tasks (`accepts`): it
-reads only their channels, and jobs of other tasks cost it nothing.
+queued jobs (queue, task, priority, partition) is a chain, followed by
+the jobs of the intake that joined it since the last drain; the channels
+are merged by (priority, stamp).
+
+What may not run now is passed by channel, without reading its jobs: the
+channels of tasks or queues a worker does not take (`accepts`), those of
+a paused queue, and those whose limits have no room (`rules`, see
+`limits`).  A job held so costs other channels nothing, and no attempt.
+A job whose deadline passed is cancelled instead of claimed.
 
 This is the one place that decides what may be claimed.
 """
 import heapq
-import itertools
 import time
 from typing import Callable, Iterator, List, NamedTuple, Optional
 
-from lovely.remotetask.interfaces import PROCESSING, QUEUED
+from lovely.remotetask.interfaces import QUEUED
+from lovely.remotetask.store import limits, scheduling
 from lovely.remotetask.store.channels import channelOf
 from lovely.remotetask.store.stamps import entryStamp
 
@@ -30,12 +35,17 @@ class Waiting(NamedTuple):
     value: int = 0
 
 
-def queued(store, accepts: Optional[Callable[[str], bool]] = None,
-           dead: Optional[list] = None, entries=None) -> Iterator[Waiting]:
-    """The queued jobs in the order they run.  Dead entries passed at the
-    head of a chain are added to `dead` as (chain, segment, entry);
-    `entries(chain)` reads a chain's (segment, entry) pairs (from its head
-    by default)."""
+def queued(store, accepts: Optional[Callable[[str, str], bool]] = None,
+           dead: Optional[list] = None, entries=None,
+           room: Optional[Callable[[tuple], Optional[int]]] = None) \
+        -> Iterator[Waiting]:
+    """The queued jobs in the order they run.
+
+    `accepts(queue, task)` says which channels to read; `room(channel)`
+    how many more of a channel's jobs may come (None: any), asked before
+    each.  Dead entries passed at the head of a chain are added to `dead`
+    as (chain, segment, entry); `entries(chain)` reads a chain's (segment,
+    entry) pairs (from its head by default)."""
     fresh = {}
     for job in store.intakeJobs():
         if job._stamp is not None and job.status == QUEUED:
@@ -43,11 +53,11 @@ def queued(store, accepts: Optional[Callable[[str], bool]] = None,
     channels = {chain.channel: chain for chain in store.chainsOf(QUEUED)}
     streams = []
     for channel in channels.keys() | fresh.keys():
-        if accepts is not None and not accepts(channel[2]):
+        if accepts is not None and not accepts(channel[1], channel[2]):
             continue
         streams.append(_channel(store, channel, channels.get(channel),
                                 fresh.get(channel, ()), dead,
-                                entries or _fromHead))
+                                entries or _fromHead, room))
     return heapq.merge(*streams, key=lambda waiting: waiting.key)
 
 
@@ -55,9 +65,15 @@ def _fromHead(chain):
     return chain.entries()
 
 
-def _channel(store, channel, chain, fresh, dead, entries) \
+def _channel(store, channel, chain, fresh, dead, entries, room) \
         -> Iterator[Waiting]:
     priority = -channel[3]
+
+    def full():
+        return room is not None and room(channel) == 0
+
+    if full():
+        return
     if chain is not None:
         passing = dead is not None
         for segment, value in entries(chain):
@@ -69,37 +85,75 @@ def _channel(store, channel, chain, fresh, dead, entries) \
             passing = False
             yield Waiting((priority, entryStamp(value), job.id), job, chain,
                           segment, value)
+            if full():
+                return
     for job in sorted(fresh, key=lambda job: (job._stamp, job.id)):
         yield Waiting((priority, job._stamp, job.id), job)
+        if full():
+            return
 
 
 def claim(store, workerId: Optional[str], limit: int, spread: int = 0,
-          accepts: Optional[Callable[[str], bool]] = None) -> List[object]:
+          accepts=None, rules=None, now: Optional[float] = None,
+          report: Optional[dict] = None) -> List[object]:
     """Claim up to `limit` queued jobs for `workerId`, in the order they
     run, skipping the first `spread` where there are enough (workers take
     different ones among the first few, so that their claims do not
-    collide); return the jobs, now processing."""
-    dead = []
-    candidates = list(itertools.islice(queued(store, accepts, dead),
-                                       spread + limit))
-    start = max(0, min(spread, len(candidates) - limit))
+    collide); return the jobs, now processing.
+
+    `rules(channel)` gives the limits of a channel's jobs; with `report`,
+    a dict, ``report['opens']`` says when a rate that held jobs back
+    allows the next start (for the processor's next look).
+    """
+    now = time.time() if now is None else now
+    tallies, held = {}, []
+
+    def room(channel):
+        found = limits.roomOf(store, rules(channel), now, tallies) \
+            if rules is not None else None
+        if found == 0:
+            held.append(channel)
+        return found
+
+    dead, chosen = [], []
+    for waiting in queued(store, accepts, dead,
+                          room=room if rules is not None else None):
+        if len(chosen) == spread + limit:
+            break
+        job = waiting.job
+        if job.deadline is not None and job.deadline < now:
+            _missed(store, waiting, now)
+            continue
+        jobRules = rules(channelOf(job)) if rules is not None else ()
+        if jobRules and room(channelOf(job)) == 0:
+            continue     # (read ahead of the room: the merge takes one)
+        for scope, _, _ in jobRules:
+            if tallies.get(scope) is not None:
+                tallies[scope] -= 1
+        chosen.append((waiting, jobRules))
     for chain, segment, value in dead:
         chain.take(segment, value)
+    start = max(0, min(spread, len(chosen) - limit))
     claimed = []
-    for waiting in candidates[start:start + limit]:
+    for waiting, jobRules in chosen[start:start + limit]:
         if waiting.segment is not None:
             waiting.chain.take(waiting.segment, waiting.value)
-        claimed.append(start_(store, waiting.job, workerId))
+        store.start(waiting.job, workerId, jobRules, now)
+        claimed.append(waiting.job)
+    if report is not None and held and rules is not None:
+        opens = [limits.opensAt(store, rules(channel), now)
+                 for channel in held]
+        opens = [when for when in opens if when is not None]
+        if opens:
+            report['opens'] = min(opens)
     return claimed
 
 
-def start_(store, job, workerId):
-    """Move a queued job into the hands of `workerId` for a new attempt."""
-    store.take(job)
-    job.attempts += 1
-    job.started = time.time()
-    store.place(job, PROCESSING, worker=workerId)
-    return job
+def _missed(store, waiting, now: float) -> None:
+    """Cancel a job whose deadline passed before it could start."""
+    if waiting.segment is not None:
+        waiting.chain.take(waiting.segment, waiting.value)
+    scheduling.missDeadline(store, waiting.job, now)
 
 
 def oldest(store) -> Optional[tuple]:

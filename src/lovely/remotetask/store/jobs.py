@@ -56,6 +56,13 @@ class Job(Versioned):
     priority = 0
     #: The queue it waits in (see ITaskService.add).
     queue = 'default'
+    #: Its task's partition (the value of the task's partition key in its
+    #: input), for limits per partition; '' for none.
+    partition = ''
+    #: When it must have started, or it is cancelled (epoch seconds).
+    deadline = None
+    #: The scopes of the limits its attempt in hand counts in.
+    _limits = ()
     key = None
     scheduledFor = None
     # The attempts made, newest last, as tuples in ATTEMPT_FIELDS' order:
@@ -81,6 +88,17 @@ class Job(Versioned):
     #: The cron job whose run this is, for the runs of cron jobs whose
     #: runs may overlap.
     runOf = None
+    #: The workflow or batch it belongs to (see `workflowrecords`).
+    workflow = batch = None
+    # What it waits or waited for (see `dependencies`): its barrier, the
+    # ids (a tuple, or a batch callback's `JobIds`), and the committed
+    # ones the drain has still to tell.  The ids of the jobs that wait
+    # for it, and of the one whose failure cancelled it.
+    _barrier = None
+    _waitsFor = ()
+    _unregistered = ()
+    _dependents = ()
+    _cancelledBy = None
 
     def __init__(self, id: int, task: str, input) -> None:
         self.id = id
@@ -90,6 +108,12 @@ class Job(Versioned):
 
     def _p_resolveConflict(self, old, committed, new):
         return mergeFields(old, committed, new, {'_moves': _mergeMoves})
+
+    @property
+    def waitsFor(self) -> tuple:
+        """The ids of the jobs it waits or waited for."""
+        found = self._waitsFor
+        return found if type(found) is tuple else found.ids
 
     def recordAttempt(self, ended: float, error=None, traceback=None):
         """Add the attempt that just ended to the history."""

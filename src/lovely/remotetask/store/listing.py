@@ -23,7 +23,7 @@ from lovely.remotetask.interfaces import (
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.store import claiming, scheduling
 from lovely.remotetask.store.chains import Segment
-from lovely.remotetask.store.channels import REMOVED
+from lovely.remotetask.store.channels import REMOVED, channelOf
 from lovely.remotetask.store.stamps import entryStamp
 
 #: Jobs a filtered listing (by task or owner) reads for one page at most.
@@ -143,6 +143,33 @@ def _scheduled(store, status):
                      if job.status == status and job.status != REMOVED)
     for stamp, jobid, job in waiting:
         yield (1, stamp, jobid), job
+
+
+def queuedByQueue(store, most: int) -> dict:
+    """How many jobs wait in each queue, counted up to `most` each."""
+    counts = {}
+    for channel, count in queuedByChannel(store, most).items():
+        queue = channel[1]
+        counts[queue] = min(most, counts.get(queue, 0) + count)
+    return counts
+
+
+def queuedByChannel(store, most: int) -> dict:
+    """How many jobs wait in each channel of queued jobs (queue, task,
+    priority, partition), counted up to `most` each."""
+    counts = {}
+    for job in store.intakeJobs():
+        if job.status == QUEUED and job._stamp is not None:
+            channel = channelOf(job)
+            counts[channel] = counts.get(channel, 0) + 1
+    for chain in store.chainsOf(QUEUED):
+        channel = chain.channel
+        for _, value in chain.entries():
+            if counts.get(channel, 0) >= most:
+                break
+            if store.live(channel, value) is not None:
+                counts[channel] = counts.get(channel, 0) + 1
+    return counts
 
 
 def formatCursor(key: tuple, hints=()) -> str:

@@ -15,9 +15,11 @@ is queued once.
 """
 import logging
 import math
+import time
 from typing import Iterator, Optional, Tuple
 
-from lovely.remotetask.interfaces import QUEUED, SCHEDULED
+from lovely.remotetask.interfaces import (
+    CANCELLED, QUEUED, SCHEDULED, STARTLATER)
 from lovely.remotetask.store.channels import SCHEDULE
 
 log = logging.getLogger('lovely.remotetask')
@@ -80,13 +82,14 @@ def filedDue(store, count: int) -> list:
 
 
 def nextDue(store) -> Optional[float]:
-    """When the first filed job is due (None: none is), or 0 when jobs
-    wait to be filed: then `promote` has work now."""
+    """When the first filed job is due or the first deadline passes (None:
+    none is), or 0 when jobs wait to be filed: then `promote` has work."""
     for _ in toFile(store):
         return 0.0
-    for due, _ in filedDue(store, 1):
-        return due
-    return None
+    times = [due for due, _ in filedDue(store, 1)]
+    if store.deadlines:
+        times.append(store.deadlines.minKey()[0])
+    return min(times) if times else None
 
 
 def hasDue(store, now: float) -> bool:
@@ -110,6 +113,7 @@ def promote(store, now: float, newRun) -> int:
     if chain is not None and not chain.isEmpty():
         for segment, value in list(chain.entries()):
             chain.take(segment, value)      # all dead now: filed
+    _cancelPastDeadline(store, now)
     queued = 0
     for due, jobid in _dueEntries(store, now):
         store.schedule.remove((due, jobid))
@@ -154,3 +158,32 @@ def _refile(store, job, due) -> None:
 
 def _dueEntries(store, now: float) -> Iterator[Tuple[float, int]]:
     return iter(list(store.schedule.keys(max=(now, _PAST_IDS))))
+
+
+#: The statuses of jobs that have not started, which a deadline cancels.
+_NOT_STARTED = (QUEUED, STARTLATER) + SCHEDULED
+
+
+def _cancelPastDeadline(store, now: float) -> None:
+    """Cancel the jobs whose deadlines passed before they started (a claim
+    does the same for those it meets first): those of the index, and
+    those of the intake, which the drain has not indexed yet."""
+    past = list(store.deadlines.keys(max=(now, _PAST_IDS)))
+    for deadline, jobid in past:
+        store.deadlines.remove((deadline, jobid))
+    jobs = [store.get(jobid) for _, jobid in past] + [
+        job for job in store.intakeJobs()
+        if job.deadline is not None and job.deadline <= now]
+    for job in jobs:
+        if job is not None and job.status in _NOT_STARTED and \
+                not job.attempts and job.deadline <= now:
+            missDeadline(store, job, now)
+
+
+def missDeadline(store, job, now: float) -> None:
+    """Cancel `job`, whose deadline passed before it could start."""
+    when = time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(job.deadline))
+    job.error = f'not started by its deadline ({when} UTC)'
+    job.completed = now
+    store.move(job, CANCELLED)
+    store.forgetKey(job)

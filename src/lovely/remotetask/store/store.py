@@ -11,7 +11,7 @@ status                         where the job is
 =============================  =========================================
 queued                         the chain of its channel (queue, task and
                                priority)
-start later                    the 'start later' chain
+start later, waiting           the chain of that status
 cronjob, delayed, retry        the schedule, by due time
 processing                     held by its worker; the 'processing'
                                chain for jobs run in the caller's
@@ -28,27 +28,25 @@ keeps them alive for packs, once drained, and in the intake before.
 import time
 from typing import Dict, Iterator, List, Optional
 
-import transaction
 from BTrees.OOBTree import OOBTree, OOTreeSet
 from ZODB.utils import u64
 
-from lovely.remotetask import retrying
 from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import UnknownJobError
 from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
-from lovely.remotetask.store import stamps
+from lovely.remotetask.store import dependencies, stamps
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
+from lovely.remotetask.store.drainapart import DRAIN_AT, drainApart
 from lovely.remotetask.store.channels import LAST, REMOVED, channelOf
 from lovely.remotetask.store.intake import Intake
 from lovely.remotetask.store.jobmap import JobMap
 from lovely.remotetask.store.jobs import Job
+from lovely.remotetask.store.limits import Limit
 from lovely.remotetask.store.registry import KeyIndex, Registry
 from lovely.remotetask.store.settings import Settings
 from lovely.remotetask.store.versioning import Versioned
 
-#: Jobs in the intake at which a worker's transaction drains it.
-DRAIN_AT = 16
 #: Jobs in the intake at which a writer drains it after its commit, in a
 #: transaction of its own (no worker drains, it seems).
 DRAIN_AFTER_COMMIT_AT = 32
@@ -69,6 +67,13 @@ class Store(Versioned):
         self.keys = KeyIndex()
         self.settings = Settings()
         self.activityLog = ActivityLog()
+        #: scope -> Limit, for the scopes with limits (see `limits`).
+        self.limits = OOBTree()
+        #: queue name -> (paused, the most of its jobs that run at once or
+        #: None), for the queues an operator set.
+        self.queues = Registry()
+        #: (deadline, id) of the jobs that must start by then.
+        self.deadlines = OOTreeSet()
         #: Ids handed out while the store was in no database (yet) count
         #: up from 1; the highest so far.
         self.looseHigh = 0
@@ -171,6 +176,7 @@ class Store(Versioned):
         intake.append(job)
         if status in FINISHED:
             self.countFinished(status)
+            dependencies.settle(self, job)
         if len(intake.jobs) >= DRAIN_AFTER_COMMIT_AT:
             self._drainAfterCommit()
 
@@ -186,20 +192,56 @@ class Store(Versioned):
         to readers to pass as dead."""
         self.intake.count(job.status, -1)
         job._moves += 1
-        if job.status == PROCESSING and job.worker is not None:
-            holder = self.workers.get(job.worker)
-            if holder is not None:
-                holder.release(job.id)
+        if job.status == PROCESSING:
+            if job.worker is not None:
+                holder = self.workers.get(job.worker)
+                if holder is not None:
+                    holder.release(job.id)
+            if job._limits:
+                for scope in job._limits:
+                    limit = self.limits.get(scope)
+                    if limit is not None:
+                        limit.ended()
+                del job._limits
+
+    def start(self, job, workerId: Optional[str], rules=(),
+              now: Optional[float] = None) -> None:
+        """Move a queued job into the hands of `workerId` for a new attempt,
+        counted in the limits of `rules` (see `limits`)."""
+        now = time.time() if now is None else now
+        self.take(job)
+        job.attempts += 1
+        job.started = now
+        if rules:
+            for scope, maximum, rate in rules:
+                self.limitOf(scope, maximum, rate).started(job.id, now)
+            job._limits = tuple(scope for scope, _, _ in rules)
+        self.place(job, PROCESSING, worker=workerId)
+
+    def limitOf(self, scope: tuple, maximum=None, rate=None) -> Limit:
+        """The limit of `scope`, made when first needed, with the rules in
+        force."""
+        limit = self.limits.get(scope)
+        if limit is None:
+            limit = self.limits[scope] = Limit(scope)
+        limit.configure(maximum, rate)
+        return limit
 
     def move(self, job, status: str, **where) -> None:
+        reopened = job.status in FINISHED and status not in FINISHED
         self.take(job)
         self.place(job, status, **where)
+        if reopened and job._dependents:
+            dependencies.reopen(self, job)
 
     def remove(self, job) -> None:
         """Take a job out of the store for good: nothing keeps it from a
         pack's garbage collection then."""
+        finished = job.status in FINISHED
         self.take(job)
         job.status = REMOVED
+        if not finished:         # those waiting for it wait no more
+            dependencies.settle(self, job)
         if self.byId.get(job.id) is job:
             self.byId.remove(job.id)
         intake = self.intake
@@ -229,7 +271,9 @@ class Store(Versioned):
         run = Job(None, cronjob.task, cronjob.input)
         run.runOf = cronjob.id
         run.priority = cronjob.priority
-        run.queue = cronjob.queue
+        for name in ('queue', 'partition'):      # stored when not default
+            if name in cronjob.__dict__:
+                setattr(run, name, getattr(cronjob, name))
         if cronjob.owner is not None:
             run.owner = cronjob.owner
         return self.newId(run)
@@ -252,7 +296,7 @@ class Store(Versioned):
         if not intake.jobs:
             return 0
         taken = intake.drain()
-        byChannel = {}
+        byChannel, waiting = {}, []
         seen = set()
         for job in reversed(taken):       # the last move of each job
             jobid = job.id
@@ -262,12 +306,21 @@ class Store(Versioned):
             if job.status == REMOVED:
                 continue
             self.byId.add(job)
+            if job._unregistered:
+                waiting.append(job)
+            if job.deadline is not None and not job.attempts and \
+                    job.status not in FINISHED:
+                # Here, not in `add`: a drain writes the index alone.
+                self.deadlines.insert((job.deadline, jobid))
             channel = channelOf(job)
             if channel is not None and job._stamp is not None:
                 byChannel.setdefault(channel, []).append(
                     stamps.entry(job._stamp, jobid))
         for channel, entries in byChannel.items():
             self.chain(channel).extend(sorted(entries))
+        for job in waiting:         # once every job drained is in byId
+            dependencies.register(self, job)
+        dependencies.decideAll(self)
         return len(taken)
 
     def drainIfDue(self, threshold: int = DRAIN_AT) -> int:
@@ -330,19 +383,3 @@ class Store(Versioned):
                        if job._stamp is not None and
                        channelOf(job) == channel),
                       key=lambda job: (job._stamp, job.id))
-
-
-def drainApart(db, oid, attempts: int = 3) -> None:
-    """Drain the intake of the store `oid` in a transaction of its own; a
-    drain that conflicts (another drained) is left at that."""
-    tm = transaction.TransactionManager()
-    connection = db.open(transaction_manager=tm)
-    try:
-        for attempt in retrying.attempts(tm, attempts):
-            with attempt:
-                connection.get(oid).drainIfDue(DRAIN_AT)
-    except Exception:
-        pass   # another drain went first, or the next one will do
-    finally:
-        tm.abort()
-        connection.close()

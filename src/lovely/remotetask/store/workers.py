@@ -89,6 +89,9 @@ class WorkerRecord(Versioned):
     #: How many tasks past their time limits keep it from taking jobs of
     #: tasks with time limits (0: none do; see `SimpleProcessor.accepts`).
     stalled = 0
+    #: (queues, tasks) it takes jobs of: names, or None for any (as a
+    #: worker that did not say is taken to).
+    serves = (None, None)
 
     def __init__(self, workerId: str, leaseTime: float) -> None:
         self.id = workerId
@@ -117,6 +120,12 @@ class WorkerRecord(Versioned):
 
     def heldJobs(self) -> dict:
         return dict(self.held.jobs)
+
+    def takes(self, queue: str, task: str) -> bool:
+        """Whether it takes jobs of `task` in `queue`, as it last said."""
+        queues, tasks = self.serves
+        return (queues is None or queue in queues) and \
+            (tasks is None or task in tasks)
 
     def expiresAt(self) -> float:
         """When the worker's leases run out, on the database's clock."""

@@ -80,8 +80,12 @@ class RetryPolicy:
         return wait * (1 + self.jitter * (2 * rand - 1))
 
 
-#: The seed's rule: three attempts at once for unexpected exceptions.
-DEFAULT_POLICY = RetryPolicy()
+#: Three attempts for unexpected exceptions, the second about 2 seconds
+#: after the first fails, the third about 8 seconds after the second.
+DEFAULT_POLICY = RetryPolicy(delay=2.0, factor=4.0, jitter=0.2)
+
+#: One attempt: a task that must not run twice (a charge).
+NO_RETRY = RetryPolicy(maxAttempts=1)
 
 
 def policyOf(task) -> RetryPolicy:

@@ -1,0 +1,24 @@
+"""The drain after a commit: in a transaction of its own, where a
+conflict (with another drain) costs nothing."""
+import transaction
+
+from lovely.remotetask import retrying
+
+#: Jobs in the intake at which a worker's transaction drains it.
+DRAIN_AT = 16
+
+
+def drainApart(db, oid, attempts: int = 3) -> None:
+    """Drain the intake of the store `oid` in a transaction of its own; a
+    drain that conflicts (another drained) is left at that."""
+    tm = transaction.TransactionManager()
+    connection = db.open(transaction_manager=tm)
+    try:
+        for attempt in retrying.attempts(tm, attempts):
+            with attempt:
+                connection.get(oid).drainIfDue(DRAIN_AT)
+    except Exception:
+        pass   # another drain went first, or the next one will do
+    finally:
+        tm.abort()
+        connection.close()
