@@ -65,7 +65,7 @@ from lovely.remotetask.interfaces import ICronJob
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from chaostasks import appendLine  # noqa: E402  (registers the task)
+from chaostasks import LIMIT, appendLine  # noqa: E402  (registers the tasks)
 
 FINAL = ('completed', 'error', 'cancelled')
 #: Seconds between an effect and the commit of its outcome that a fault
@@ -106,8 +106,21 @@ def _flaky(service, rng, work):
     return service.add('chaos', dict(work, flaky=True))
 
 
+def _fanIn(service, rng, work):
+    # Siblings and a job that waits for all of them: it runs once, after
+    # the last sibling's outcome committed.
+    siblings = [service.add('chaos', work) for _ in range(rng.randint(1, 4))]
+    return service.add('chaos', work, after=siblings)
+
+
+def _limited(service, rng, work):
+    return service.add('chaos-limited', work)
+
+
 #: name -> (how to add one, weight).
 KINDS = {
+    'fan-in': (_fanIn, 8),
+    'limited': (_limited, 8),
     'plain': (_plain, 30),
     'priority': (_priority, 15),
     'delayed': (_delayed, 15),
@@ -786,6 +799,43 @@ class Chaos:
                                  f'{waiting}')
         return None
 
+    def checkWaiting(self, effects, ended):
+        """A job that waited ran after every job it waited for had ended,
+        and only when all completed (the default: a failed one cancels)."""
+        committed = _committedRuns(effects, ended)
+        wrong = []
+        for jobid, siblings in self.waitsFor.items():
+            run = committed.get(jobid)
+            if run is None:
+                continue
+            for sibling in siblings:
+                done = committed.get(sibling)
+                if ended.get(sibling, ('?',))[0] != 'completed' or \
+                        done is None or done['time'] > run['started']:
+                    wrong.append((jobid, sibling))
+        return ('waiting jobs ran once all they waited for completed',
+                not wrong, f'{len(self.waitsFor)} jobs waited, '
+                f'{sum(jobid in committed for jobid in self.waitsFor)} ran'
+                + (f'; too early: {wrong[:10]}' if wrong else ''))
+
+    def checkLimit(self, effects, ended, kinds):
+        """The runs of the limited task whose outcomes committed never
+        overlapped more than its limit allows (a run a fault cut off may
+        still go on; its outcome cannot commit)."""
+        limited = {jobid for note in kinds
+                   for kind, jobid in note.get('committed') or ()
+                   if kind == 'limited'}
+        runs = [run for jobid, run in _committedRuns(effects, ended).items()
+                if jobid in limited]
+        edges = sorted([(run['started'], 1) for run in runs]
+                       + [(run['time'], -1) for run in runs])
+        most = running = 0
+        for _, step in edges:
+            running += step
+            most = max(most, running)
+        return (f'at most {LIMIT} limited jobs ran at once', most <= LIMIT,
+                f'{len(runs)} runs, at most {most} at once')
+
     def describeStuck(self, job, workers):
         """Say who holds a job that did not end, for the one who reads
         the report: the worker, its heartbeat, whether it lists the job."""
@@ -841,6 +891,8 @@ class Chaos:
         for jobid, job in jobs.items():
             if job['status'] not in FINAL + ('cronjob',):
                 self.describeStuck(service.jobs[jobid], workers)
+        self.waitsFor = {jobid: service.jobs[jobid].waitsFor
+                         for jobid in jobs if service.jobs[jobid].waitsFor}
         self.tm.abort()
         known = set(jobs) | set(cleaned)
         committed |= unsure & known     # those commits went through
@@ -887,6 +939,9 @@ class Chaos:
                        not wrong,
                        f'{dict(sorted(finals.items()))}'
                        + (f'; wrong: {wrong[:20]}' if wrong else '')))
+
+        checks.append(self.checkWaiting(effects, ended))
+        checks.append(self.checkLimit(effects, ended, kinds=notes))
 
         causes, unexplained, repeated = self.classify(effects, jobs, cleaned,
                                                       faults)
@@ -992,6 +1047,16 @@ def _successes(job):
 
 def _isCron(job):
     return ICronJob.providedBy(job) and job.delay is None
+
+
+def _committedRuns(effects, ended):
+    """job id -> the effect of the run whose outcome the job holds."""
+    runs = {}
+    for effect in effects:
+        status, output, _ = ended.get(effect['job'], (None, None, 0))
+        if status == 'completed' and output == effect['token']:
+            runs[effect['job']] = effect
+    return runs
 
 
 def _readEffects(path):

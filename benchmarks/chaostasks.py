@@ -53,3 +53,11 @@ def effect(input):
                         f'{os.getpid()} {"-" if run is None else run} '
                         f'{token} {started:.6f} {time.time():.6f}\n')
     return token
+
+
+#: At most this many jobs of the limited task run at once, in all
+#: processes (chaos.py checks it from the effects).
+LIMIT = 2
+
+#: The same work under a global concurrency limit.
+remotetask.provideTask(effect, name='chaos-limited', concurrency=LIMIT)

@@ -34,8 +34,9 @@ def test_a_minute_of_chaos_loses_nothing(storage, tmp_path):
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
     report = json.loads(figures.read_text())
     assert all(check['ok'] for check in report['checks']), report
-    assert len(report['checks']) == (8 if storage == 'zeo' else 6)
+    assert len(report['checks']) == (10 if storage == 'zeo' else 8)
     assert FAULTS <= set(report['faults']), report['faults']
     assert report['committed'] > 100
     assert set(report['kinds']) >= {'plain', 'priority', 'delayed',
-                                    'start later', 'key', 'flaky'}
+                                    'start later', 'key', 'flaky',
+                                    'fan-in', 'limited'}
