@@ -1,6 +1,7 @@
 """Exactly once in hand, never orphaned: a task runs again after a
 conflict only while its job is still the worker's, in the same attempt;
 a claim and the recovery of its worker cannot both commit."""
+import threading
 import time
 
 import pytest
@@ -145,3 +146,80 @@ def test_a_zeo_client_forgets_its_fetched_oids_when_the_server_restarts(
         a.close(), b.close()
         dbA.close(), dbB.close()
         server.close()
+
+
+def test_a_relstorage_client_waits_for_its_database_server(tmp_path):
+    """A worker started while PostgreSQL restarts waits for it, as a ZEO
+    client waits for its server (the chaos run's worker exited instead):
+    the server here comes up, behind a port that refused connections, a
+    moment after the database is asked for."""
+    import socket
+    from servers import POSTGRES, PostgresDatabase, postgresReachable
+    if not postgresReachable():
+        pytest.skip('no PostgreSQL at 127.0.0.1:5432 (user postgres)')
+    postgres = PostgresDatabase()
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    uri = postgres.uri.replace(f':{POSTGRES["port"]}/', f':{port}/')
+    proxy = _Forwarder(port, POSTGRES['port'])
+    try:
+        timer = threading.Timer(1.0, proxy.start)
+        timer.start()
+        db = remotetask.openDatabase(uri, connectTimeout=60)
+        assert proxy.accepted, 'opened before the server was there'
+        db.close()
+        with pytest.raises(remotetask.DatabaseError,
+                           match='cannot open database'):
+            remotetask.openDatabase(uri.replace(f':{port}/', ':1/'),
+                                    connectTimeout=0.5)
+    finally:
+        timer.cancel()
+        proxy.stop()
+        postgres.drop()
+
+
+class _Forwarder(threading.Thread):
+    """Loopback `port` forwarded to `target`, from when it starts."""
+
+    def __init__(self, port, target):
+        super().__init__(daemon=True)
+        self.port, self.target = port, target
+        self.accepted = 0
+        self.stopping = threading.Event()
+        self.sockets = []
+
+    def run(self):
+        import socket
+        server = socket.create_server(('127.0.0.1', self.port))
+        server.settimeout(0.2)
+        self.sockets.append(server)
+        while not self.stopping.is_set():
+            try:
+                client, _ = server.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            upstream = socket.create_connection(('127.0.0.1', self.target))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pipe, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                sink.shutdown(2)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.stopping.set()
+        for sock in self.sockets:
+            sock.close()

@@ -9,6 +9,7 @@ knows works, ``zconfig://`` too.
 import os
 import re
 import shlex
+import time
 import urllib.parse
 from importlib.metadata import entry_points
 from typing import Optional
@@ -20,6 +21,7 @@ from ZODB.FileStorage import FileStorage
 from ZODB.MappingStorage import MappingStorage
 from ZODB.POSException import ConflictError, ReadOnlyError
 
+from lovely.remotetask.retrying import Backoff
 from lovely.remotetask.runtime.zeooids import forgetOidsOnReconnect
 from lovely.remotetask.exceptions import RemoteTaskError
 
@@ -71,7 +73,9 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
     FileStorage.
 
     A ZEO client waits `connectTimeout` seconds for its server (unless the
-    URI sets ``wait_timeout``) instead of for ever.  Without `create`, a
+    URI sets ``wait_timeout``) instead of for ever; a RelStorage client
+    waits as long for a database server that refuses connections (one
+    restarting).  Without `create`, a
     FileStorage file must exist already, so that a mistyped path is not a
     new, empty database.  With `readOnly`, the storage is opened read-only
     (FileStorage, ZEO and RelStorage): nothing is written, not even a
@@ -84,12 +88,21 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
             f'there is no database at {path}: check the path (remotetask '
             f'init --db {shlex.quote(uri)} --service NAME creates one)')
     factory, dbArgs = _resolve(uri, connectTimeout, readOnly)
-    try:
-        storage = factory()
-    except Exception as error:
-        raise DatabaseError(
-            f'cannot open database {uri!r}: {_openFailure(error, path)}'
-        ) from error
+    deadline = time.monotonic() + connectTimeout
+    backoff = Backoff(first=0.2, limit=2.0)
+    while True:
+        try:
+            storage = factory()
+            break
+        except Exception as error:
+            if _serverAway(error) and time.monotonic() < deadline:
+                # A database server restarting (RelStorage's; a ZEO client
+                # waits by itself): as long as a ZEO client would wait.
+                backoff.wait()
+                continue
+            raise DatabaseError(
+                f'cannot open database {uri!r}: {_openFailure(error, path)}'
+            ) from error
     if type(storage) is MappingStorage:   # memory://
         storage = MemoryStorage(storage.__name__)
     forgetOidsOnReconnect(storage)
@@ -173,6 +186,12 @@ def _noResolver(uri, scheme):
     return (f'cannot use database URI {uri!r}: no storage for {scheme}://; '
             f'use a path of a FileStorage file, or one of '
             f'{", ".join(s + "://" for s in known)}')
+
+
+def _serverAway(error) -> bool:
+    """Whether `error` says a database server refused the connection."""
+    return type(error).__name__ == 'OperationalError' and \
+        'connection refused' in str(error).lower()
 
 
 def _openFailure(error, path):
