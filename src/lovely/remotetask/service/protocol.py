@@ -211,6 +211,9 @@ class WorkerProtocol:
             job.stopRequested = False
         if outcome.ok:
             job.output = outcome.output
+            if outcome.changes or outcome.moreChanges:
+                job.recordChanges(outcome.attempt, outcome.changes,
+                                  outcome.moreChanges)
             if job.error is not None:
                 job.error = None
         else:

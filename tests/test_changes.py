@@ -1,0 +1,194 @@
+"""What a job changed, and undoing it (issue 29): the list is taken from
+the task's transaction, and the undo restores the application's objects
+alone, refused when a later transaction changed one of them."""
+import persistent
+import pytest
+import transaction
+import zope.component
+from ZODB import DB
+from ZODB.MappingStorage import MappingStorage
+
+from lovely import remotetask
+from lovely.remotetask.runtime import changes
+from lovely.remotetask.task import SimpleTask
+from services import newService, waitForStatus
+
+
+class Note(persistent.Persistent):
+    __parent__ = __name__ = None
+
+    def __init__(self, text):
+        self.text = text
+
+
+class Edit(SimpleTask):
+    """Sets the text of the notes named in the input; 'new' adds one."""
+
+    def __call__(self, service, jobid, input):
+        notes = service.__parent__['notes']
+        for name, text in input.items():
+            if name == 'new':
+                notes[text] = Note(text)
+            else:
+                notes[name].text = text
+        return sorted(input)
+
+
+@pytest.fixture(autouse=True)
+def edit():
+    zope.component.provideUtility(Edit(lambda input: None), name='edit')
+
+
+def withNotes(app, *names):
+    app['notes'] = remotetask.Folder()
+    for name in names:
+        app['notes'][name] = Note(name)
+    transaction.commit()
+    return app['notes']
+
+
+def objects(service, jobid):
+    return {(change['class'], change['path'])
+            for change in service.getChanges(jobid)[-1]['objects']}
+
+
+def test_a_processor_lists_and_undoes_what_a_job_changed(app):
+    """Over FileStorage, ZEO and RelStorage: the job's transaction listed
+    the note it changed, and undo puts the text back, the job left
+    completed; a second undo is refused."""
+    notes = withNotes(app, 'a', 'b')
+    service = newService(app)
+    jobid = service.add('edit', {'a': 'changed'})
+    transaction.commit()
+    service.startProcessing()
+    waitForStatus(service, jobid)
+    service.stopProcessing()
+    transaction.commit()
+    assert notes['a'].text == 'changed'
+    assert objects(service, jobid) == {('test_changes.Note', 'notes/a')}
+    [attempt] = service.getChanges(jobid)
+    assert attempt['attempt'] == 1 and attempt['more'] == 0
+    assert attempt['objects'][0]['oid'].startswith('0x')
+    assert service.undoJob(jobid) == 1
+    transaction.commit()
+    assert notes['a'].text == 'a' and notes['b'].text == 'b'
+    assert service.getStatus(jobid) == 'completed'
+    assert service.getChanges(jobid)[-1]['undone'] is not None
+    with pytest.raises(remotetask.UndoRefusedError, match='undone already'):
+        service.undoJob(jobid)
+
+
+def test_undo_is_refused_after_a_later_change_of_the_same_object(app):
+    notes = withNotes(app, 'a')
+    service = newService(app)
+    jobid = service.add('edit', {'a': 'by the job'})
+    transaction.commit()
+    service.processNext()
+    transaction.commit()
+    notes['a'].text = 'by a person'
+    transaction.commit()
+    with pytest.raises(remotetask.UndoRefusedError,
+                       match=r'notes/a \(oid 0x.*\) was changed by a later '
+                             r'transaction'):
+        service.undoJob(jobid)
+    transaction.abort()
+    assert notes['a'].text == 'by a person'
+    assert service.getChanges(jobid)[-1]['undone'] is None
+
+
+def test_unrelated_later_jobs_do_not_stop_an_undo(db):
+    """The store's own objects are left out of the list and of the undo:
+    later jobs that wrote them do not stand in its way."""
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    notes = withNotes(app, 'a', 'b')
+    service = newService(app)
+    first = service.add('edit', {'a': 'one', 'new': 'c'})
+    transaction.commit()
+    service.processNext()
+    transaction.commit()
+    later = service.add('edit', {'b': 'two'})
+    transaction.commit()
+    service.processNext()
+    transaction.commit()
+    assert objects(service, first) == {
+        ('test_changes.Note', 'notes/a'),
+        ('BTrees.OOBTree.OOBTree', None)}     # the folder's items: c added
+    assert service.undoJob(first) == 2
+    transaction.commit()
+    assert notes['a'].text == 'a' and 'c' not in notes
+    assert notes['b'].text == 'two'
+    assert service.getStatus(later) == 'completed'
+    connection.close()
+
+
+def test_a_job_that_wrote_nothing_has_nothing_to_undo(db):
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    withNotes(app)
+    service = newService(app)
+    jobid = service.add('edit', {})
+    transaction.commit()
+    service.processNext()
+    transaction.commit()
+    assert service.getChanges(jobid) == ()
+    with pytest.raises(remotetask.UndoRefusedError,
+                       match='changed no objects'):
+        service.undoJob(jobid)
+    connection.close()
+
+
+def test_undo_is_refused_without_history():
+    db = DB(MappingStorage())
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    withNotes(app, 'a')
+    service = newService(app)
+    jobid = service.add('edit', {'a': 'x'})
+    transaction.commit()
+    service.processNext()
+    transaction.commit()
+    assert objects(service, jobid) == {('test_changes.Note', 'notes/a')}
+    with pytest.raises(remotetask.UndoRefusedError,
+                       match='keeps no history'):
+        service.undoJob(jobid)
+    transaction.abort()
+    connection.close()
+    db.close()
+
+
+def test_the_list_is_capped(db, monkeypatch):
+    monkeypatch.setattr(changes, 'MAX_CHANGES', 2)
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    withNotes(app, 'a', 'b', 'c', 'd')
+    service = newService(app)
+    jobid = service.add('edit', dict.fromkeys('abcd', 'x'))
+    transaction.commit()
+    service.processNext()
+    transaction.commit()
+    [attempt] = service.getChanges(jobid)
+    assert len(attempt['objects']) == 2 and attempt['more'] == 2
+    with pytest.raises(remotetask.UndoRefusedError,
+                       match='changed 4 objects, more than the 2'):
+        service.undoJob(jobid)
+    connection.close()
+
+
+def test_paths_are_found_in_bounded_steps():
+    class Loop:
+        __name__ = 'x'
+    loop = Loop()
+    loop.__parent__ = loop
+    assert changes.pathOf(loop).startswith('.../x/x')
+    assert changes.pathOf(object()) is None
+
+
+@pytest.fixture
+def app(anyDb):
+    connection = anyDb.open()
+    root = remotetask.getApplicationRoot(connection, create=True)
+    transaction.commit()
+    yield root
+    transaction.abort()
+    connection.close()
