@@ -182,22 +182,25 @@ _ATTEMPT = {'type': 'object', 'properties': {
     'error': {'type': ['string', 'null']},
     'traceback': {'type': ['string', 'null']}}}
 
-_CHANGES = {'type': 'object', 'properties': {
-    'attempt': {'type': 'integer'},
-    'objects': {'type': 'array', 'description': 'the persistent objects '
-                'its transaction wrote (the service\'s own left out), at '
-                'most 100', 'items': {
-                    'type': 'object', 'required': ['class', 'oid', 'path'],
-                    'properties': {
-                        'class': {'type': 'string', 'description':
-                                  'dotted name'},
-                        'oid': {'type': 'string', 'description': 'hex'},
-                        'path': {'type': ['string', 'null'], 'description':
-                                 'where it is, as far as it tells'}}}},
-    'more': {'type': 'integer', 'description': 'how many more it wrote'},
-    'undone': {'type': ['number', 'null'], 'description': 'when it was '
-               'undone (epoch seconds), or null'}},
-    'required': ['attempt', 'objects', 'more', 'undone']}
+_CHANGE = {'type': 'object', 'required': ['class', 'oid', 'path'],
+           'properties': {
+               'class': {'type': 'string', 'description': 'dotted name'},
+               'oid': {'type': 'string', 'description': 'hex'},
+               'path': {'type': ['string', 'null'], 'description':
+                        'where it is, as far as it tells'}}}
+
+_CHANGES = {'type': 'object',
+            'required': ['attempt', 'objects', 'more', 'undone'],
+            'properties': {
+                'attempt': {'type': 'integer'},
+                'objects': {'type': 'array', 'items': _CHANGE,
+                            'description': 'the persistent objects its '
+                            'transaction wrote (the service\'s own left '
+                            'out), at most 100'},
+                'more': {'type': 'integer',
+                         'description': 'how many more it wrote'},
+                'undone': {'type': ['number', 'null'], 'description':
+                           'when it was undone (epoch seconds), or null'}}}
 
 _SCHEDULE = {
     'type': 'object', 'description': 'A cron expression (with its time '
