@@ -192,3 +192,28 @@ def app(anyDb):
     yield root
     transaction.abort()
     connection.close()
+
+
+def test_remotetask_show_tells_what_a_job_changed(tmp_path, capsys):
+    import json
+    from lovely.remotetask.cli import main
+    uri = f'file://{tmp_path}/Data.fs'
+    db = remotetask.openDatabase(uri)
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    withNotes(app, 'a')
+    service = newService(app)
+    jobid = service.add('edit', {'a': 'x'})
+    service.process()
+    transaction.commit()
+    oid = service.getChanges(jobid)[0]['objects'][0]['oid']
+    connection.close()
+    db.close()
+    assert main(['show', '--db', uri, '--service', 'svc', str(jobid)]) == 0
+    out = capsys.readouterr().out
+    assert '\nchanged by attempt 1:\n  notes/a' in out
+    assert f'test_changes.Note  {oid}' in out
+    main(['show', '--db', uri, '--service', 'svc', str(jobid), '--json'])
+    [changed] = json.loads(capsys.readouterr().out)['changes']
+    assert changed['objects'] == [
+        {'class': 'test_changes.Note', 'oid': oid, 'path': 'notes/a'}]
