@@ -217,3 +217,31 @@ def test_remotetask_show_tells_what_a_job_changed(tmp_path, capsys):
     [changed] = json.loads(capsys.readouterr().out)['changes']
     assert changed['objects'] == [
         {'class': 'test_changes.Note', 'oid': oid, 'path': 'notes/a'}]
+
+
+def test_undone_marks_the_newest_changes_of_an_attempt_only():
+    """The runs of a cron job all count as attempt 1."""
+    from lovely.remotetask.store.jobs import Job
+    job = Job(1, 'edit', None)
+    for run in ('0x01', '0x02'):
+        job.recordChanges(1, [('test_changes.Note', run, None)], 0)
+    job.markUndone(1, 5.0)
+    assert [(entry['objects'][0]['oid'], entry['undone'])
+            for entry in job.changes] == [('0x01', None), ('0x02', 5.0)]
+
+
+def test_in_place_lists_only_what_each_task_wrote(db):
+    """Jobs run in the caller's transaction, one after another: each lists
+    its own writes, not the caller's nor the job's before it."""
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    notes = withNotes(app, 'a', 'b', 'c')
+    service = newService(app)
+    first = service.add('edit', {'a': 'x'})
+    second = service.add('edit', {'b': 'y'})
+    notes['c'].text = 'by the caller'
+    service.process()
+    transaction.commit()
+    assert objects(service, first) == {('test_changes.Note', 'notes/a')}
+    assert objects(service, second) == {('test_changes.Note', 'notes/b')}
+    connection.close()

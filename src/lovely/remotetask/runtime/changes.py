@@ -8,6 +8,7 @@ transaction is marked with a line naming the service, job and attempt
 later transaction changed it (see `service.undoing`).
 """
 import dataclasses
+import itertools
 from typing import Optional, Tuple
 
 from ZODB.utils import oid_repr
@@ -30,17 +31,27 @@ def marker(service, jobid: int, attempt: int) -> str:
             f'{oid_repr(service._p_oid)}')
 
 
-def written(connection, before=()) -> list:
-    """The objects `connection` will write at commit that are not in
-    `before`: those changed, and those added to it by hand (new objects
-    only reachable from changed ones get their oids during the commit and
-    show as the change of their container)."""
-    seen, found = {id(obj) for obj in before}, []
-    for obj in list(connection._registered_objects) + \
-            list(connection._added.values()):
-        if id(obj) not in seen:
-            seen.add(id(obj))
-            found.append(obj)
+def mark(connection) -> tuple:
+    """Where `connection`'s lists of objects to write stand now, for
+    `written` to leave out what was there before."""
+    return len(connection._registered_objects), len(connection._added)
+
+
+def written(connection, since=(0, 0)) -> list:
+    """The objects `connection` will write at commit, those listed since
+    `since` (a `mark`): those changed, and those added to it by hand (new
+    objects only reachable from changed ones get their oids during the
+    commit and show as the change of their container).  Both lists only
+    grow during a transaction; a savepoint rolled back may shorten them,
+    and then everything is taken."""
+    registered, added = connection._registered_objects, connection._added
+    changed, new = since
+    if len(registered) < changed or len(added) < new:
+        changed = new = 0
+    found = registered[changed:]
+    seen = {id(obj) for obj in found}
+    found.extend(obj for obj in itertools.islice(added.values(), new, None)
+                 if id(obj) not in seen)
     return found
 
 
@@ -108,11 +119,11 @@ def _nameOf(obj):
     return None
 
 
-def taken(outcome, service, txn, before=()):
+def taken(outcome, service, txn, since=(0, 0)):
     """`outcome` with what its task wrote through the service's
-    connection (besides `before`), and its transaction marked as the
-    attempt's (see `marker`) when that is anything."""
-    found, more = describe(written(service._p_jar, before))
+    connection (since the `mark` `since`), and its transaction marked as
+    the attempt's (see `marker`) when that is anything."""
+    found, more = describe(written(service._p_jar, since))
     if not found and not more:
         return outcome
     txn.note(marker(service, outcome.jobid, outcome.attempt))

@@ -150,9 +150,14 @@ class Job(Versioned):
                                            None),))[-HISTORY_LENGTH:]
 
     def markUndone(self, attempt: int, when: float) -> None:
-        self._changes = tuple(
-            (number, found, more, when if number == attempt else undone)
-            for number, found, more, undone in self._changes)
+        """Mark the newest changes of `attempt` undone (the runs of a cron
+        job all count as attempt 1)."""
+        entries = list(self._changes)
+        for index in range(len(entries) - 1, -1, -1):
+            if entries[index][0] == attempt:
+                entries[index] = entries[index][:3] + (when,)
+                break
+        self._changes = tuple(entries)
 
     @property
     def changes(self) -> tuple:
