@@ -1,6 +1,8 @@
 """What a job changed, and undoing it (issue 29): the list is taken from
 the task's transaction, and the undo restores the application's objects
 alone, refused when a later transaction changed one of them."""
+import time
+
 import persistent
 import pytest
 import transaction
@@ -122,6 +124,50 @@ def test_unrelated_later_jobs_do_not_stop_an_undo(db):
     connection.close()
 
 
+def test_undo_is_refused_once_a_pack_dropped_the_state_before(db):
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    notes = withNotes(app, 'a')
+    service = newService(app)
+    jobid = service.add('edit', {'a': 'x'})
+    service.process()
+    transaction.commit()
+    db.pack(time.time() + 1)
+    with pytest.raises(remotetask.UndoRefusedError,
+                       match=r'the state of notes/a \(oid 0x.*\) before it '
+                             r'is gone \(the database was packed since\)'):
+        service.undoJob(jobid)
+    transaction.abort()
+    assert notes['a'].text == 'x'
+    connection.close()
+
+
+class AddByHand(SimpleTask):
+    def __call__(self, service, jobid, input):
+        note = Note('made')
+        service._p_jar.add(note)
+        service.__parent__['notes']['made'] = note
+
+
+def test_objects_added_by_hand_are_listed_new_and_left_at_undo(db):
+    zope.component.provideUtility(AddByHand(lambda input: None), name='add')
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    notes = withNotes(app)
+    service = newService(app)
+    jobid = service.add('add')
+    service.process()
+    transaction.commit()
+    listed = service.getChanges(jobid)[-1]['objects']
+    assert sorted((o['class'], o['path'], o['new']) for o in listed) == [
+        ('BTrees.OOBTree.OOBTree', None, False),
+        ('test_changes.Note', 'notes/made', True)]
+    assert service.undoJob(jobid) == 1
+    transaction.commit()
+    assert 'made' not in notes
+    connection.close()
+
+
 def test_a_job_that_wrote_nothing_has_nothing_to_undo(db):
     connection = db.open()
     app = remotetask.getApplicationRoot(connection, create=True)
@@ -215,8 +261,8 @@ def test_remotetask_show_tells_what_a_job_changed(tmp_path, capsys):
     assert f'test_changes.Note  {oid}' in out
     main(['show', '--db', uri, '--service', 'svc', str(jobid), '--json'])
     [changed] = json.loads(capsys.readouterr().out)['changes']
-    assert changed['objects'] == [
-        {'class': 'test_changes.Note', 'oid': oid, 'path': 'notes/a'}]
+    assert changed['objects'] == [{'class': 'test_changes.Note', 'oid': oid,
+                                   'path': 'notes/a', 'new': False}]
 
 
 def test_undone_marks_the_newest_changes_of_an_attempt_only():
@@ -244,4 +290,30 @@ def test_in_place_lists_only_what_each_task_wrote(db):
     transaction.commit()
     assert objects(service, first) == {('test_changes.Note', 'notes/a')}
     assert objects(service, second) == {('test_changes.Note', 'notes/b')}
+    connection.close()
+
+
+class Unstorable(SimpleTask):
+    def __call__(self, service, jobid, input):
+        service.__parent__['notes']['a'].text = 'x'
+        return lambda: None
+
+
+def test_a_result_that_cannot_be_stored_still_lists_the_writes(db):
+    """The job fails, but its task's writes commit with that record: they
+    are listed; undo is for completed jobs."""
+    zope.component.provideUtility(Unstorable(lambda input: None),
+                                  name='unstorable')
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    withNotes(app, 'a')
+    service = newService(app)
+    jobid = service.add('unstorable')
+    service.process()
+    transaction.commit()
+    assert service.getStatus(jobid) == 'error'
+    assert objects(service, jobid) == {('test_changes.Note', 'notes/a')}
+    with pytest.raises(remotetask.UndoRefusedError,
+                       match='is error: only a completed job'):
+        service.undoJob(jobid)
     connection.close()

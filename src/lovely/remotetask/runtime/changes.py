@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 from typing import Optional, Tuple
 
-from ZODB.utils import oid_repr
+from ZODB.utils import oid_repr, z64
 
 #: Objects listed for one attempt; the rest are only counted.
 MAX_CHANGES = 100
@@ -21,8 +21,9 @@ MAX_PATH_STEPS = 40
 OWN_MODULES = ('lovely.remotetask.store', 'lovely.remotetask.service',
                'lovely.remotetask.job')
 
-#: One object changed: (class as dotted name, oid as hex, path or None).
-Change = Tuple[str, str, Optional[str]]
+#: One object changed: (class as dotted name, oid as hex, path or None,
+#: whether the transaction created it).
+Change = Tuple[str, str, Optional[str], bool]
 
 
 def marker(service, jobid: int, attempt: int) -> str:
@@ -74,7 +75,7 @@ def describe(objects) -> Tuple[Tuple[Change, ...], int]:
             continue
         if len(changes) < MAX_CHANGES:
             changes.append((className(obj), oid_repr(obj._p_oid),
-                            pathOf(obj)))
+                            pathOf(obj), obj._p_serial == z64))
         else:
             more += 1
     return tuple(changes), more

@@ -76,9 +76,14 @@ def _statesBefore(storage, objects, line: str, jobid: int) -> list:
             raise UndoRefusedError(
                 f'job {jobid} cannot be undone: {named} was changed by a '
                 f'later transaction ({when}); undoing would lose that change')
+        if change.get('new'):
+            continue   # created by the job: unreachable once undone
         before = storage.loadBefore(oid, latest[0]['tid'])
-        if before is not None:   # None: the job created it
-            states.append((oid, before[0]))
+        if before is None:
+            raise UndoRefusedError(
+                f'job {jobid} cannot be undone: the state of {named} '
+                f'before it is gone (the database was packed since)')
+        states.append((oid, before[0]))
     return states
 
 

@@ -162,12 +162,13 @@ class Job(Versioned):
     @property
     def changes(self) -> tuple:
         """What the transactions of its attempts changed, newest last:
-        dicts of the attempt, its `objects` (dicts of `class`, `oid` and
-        `path`), how many `more` were not listed, and when it was
-        `undone` (None if not)."""
+        dicts of the attempt, its `objects` (dicts of `class`, `oid`,
+        `path`, and `new`: whether it created them), how many `more` were
+        not listed, and when it was `undone` (None if not)."""
         return tuple(
             dict(attempt=attempt, more=more, undone=undone,
-                 objects=[dict(zip(('class', 'oid', 'path'), change))
+                 objects=[dict(zip(('class', 'oid', 'path', 'new'),
+                                   change + (False,) * (4 - len(change))))
                           for change in found])
             for attempt, found, more, undone in self._changes)
 

@@ -182,12 +182,14 @@ _ATTEMPT = {'type': 'object', 'properties': {
     'error': {'type': ['string', 'null']},
     'traceback': {'type': ['string', 'null']}}}
 
-_CHANGE = {'type': 'object', 'required': ['class', 'oid', 'path'],
+_CHANGE = {'type': 'object', 'required': ['class', 'oid', 'path', 'new'],
            'properties': {
                'class': {'type': 'string', 'description': 'dotted name'},
                'oid': {'type': 'string', 'description': 'hex'},
                'path': {'type': ['string', 'null'], 'description':
-                        'where it is, as far as it tells'}}}
+                        'where it is, as far as it tells'},
+               'new': {'type': 'boolean', 'description': 'whether the job '
+                       'created it (added to its connection by hand)'}}}
 
 _CHANGES = {'type': 'object',
             'required': ['attempt', 'objects', 'more', 'undone'],
