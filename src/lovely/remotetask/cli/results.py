@@ -171,8 +171,9 @@ def _printChanges(changes) -> None:
             if entry['undone'] is not None else ''
         print(f'\nchanged by attempt {entry["attempt"]}{undone}:')
         for change in entry['objects']:
-            print(f'  {change["path"] or "(no path)":<30}  '
-                  f'{change["class"]}  {change["oid"]}')
+            where = (change['path'] or '(no path)') + (
+                ' (created)' if change.get('new') else '')
+            print(f'  {where:<30}  {change["class"]}  {change["oid"]}')
         if entry['more']:
             print(f'  and {entry["more"]} more')
 
