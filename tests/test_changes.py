@@ -142,6 +142,25 @@ def test_undo_is_refused_once_a_pack_dropped_the_state_before(db):
     connection.close()
 
 
+def test_undo_is_refused_once_a_pack_removed_an_object(db):
+    connection = db.open()
+    app = remotetask.getApplicationRoot(connection, create=True)
+    notes = withNotes(app, 'a')
+    service = newService(app)
+    jobid = service.add('edit', {'a': 'x'})
+    service.process()
+    transaction.commit()
+    del notes['a']
+    transaction.commit()
+    db.pack(time.time() + 1)
+    with pytest.raises(remotetask.UndoRefusedError,
+                       match=r'notes/a \(oid 0x.*\) is no longer in the '
+                             r'database \(a pack removed it\)'):
+        service.undoJob(jobid)
+    transaction.abort()
+    connection.close()
+
+
 class AddByHand(SimpleTask):
     def __call__(self, service, jobid, input):
         note = Note('made')

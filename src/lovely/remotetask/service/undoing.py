@@ -11,6 +11,7 @@ them, as ZODB's own undo would be.
 """
 import time
 
+from ZODB.POSException import POSKeyError
 from ZODB.utils import repr_to_oid
 
 from lovely.remotetask.exceptions import UndoRefusedError
@@ -44,7 +45,7 @@ class Undoing:
             raise UndoRefusedError(
                 f'job {jobid} changed {len(last["objects"]) + last["more"]} '
                 f'objects, more than the {len(last["objects"])} it keeps a '
-                f'record of: undo its transaction with the storage\'s tools')
+                f'record of: it cannot be undone from that record')
         jar = self._p_jar
         storage = jar.db().storage if jar is not None else None
         if storage is None or not jar.db().supportsUndo():
@@ -68,8 +69,13 @@ def _statesBefore(storage, objects, line: str, jobid: int) -> list:
     states = []
     for change in objects:
         oid = repr_to_oid(change['oid'])
-        latest = storage.history(oid, size=1)
         named = f'{change["path"] or change["class"]} (oid {change["oid"]})'
+        try:
+            latest = storage.history(oid, size=1)
+        except POSKeyError:
+            raise UndoRefusedError(
+                f'job {jobid} cannot be undone: {named} is no longer in the '
+                f'database (a pack removed it)') from None
         if not latest or line not in _lines(latest[0].get('description')):
             when = time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(
                 latest[0]['time'])) if latest else 'a later time'
