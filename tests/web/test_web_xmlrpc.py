@@ -61,9 +61,9 @@ def test_mistakes_are_faults_that_change_nothing(live, reader):
     remote = proxy(live)
     assert faultOf(lambda: remote.frobnicate(1)) == (
         -32601, "unknown method 'frobnicate'; this service offers add, "
-        'cancel, getAvailableTasks, getError, getResult, getStatus, '
-        'isPaused, pause, pauseJob, resume, retry, retryAll, runNow, '
-        'startJob')
+        'cancel, getAvailableTasks, getChanges, getError, getResult, '
+        'getStatus, isPaused, pause, pauseJob, resume, retry, retryAll, '
+        'runNow, startJob, undoJob')
     assert faultOf(lambda: remote.add('nosuch', 1)) == (
         -32602, "no task named 'nosuch' is registered")
     assert faultOf(lambda: remote.add()) == (
@@ -195,3 +195,21 @@ def test_operators_mistakes_are_faults(live, reader):
     assert caught.value.errcode == 403
     assert proxy(live, token=READ_TOKEN).isPaused() is False
     assert not reader.service().isPaused()
+
+
+def test_what_a_job_changed_and_its_undo(live, reader):
+    """The service's side is in tests/test_changes.py: here a job that
+    wrote nothing of the application has nothing to undo."""
+    remote = proxy(live)
+    done = remote.add('echo', 1)
+    reader.service().process()
+    reader.tm.commit()
+    assert remote.getChanges(done) == []
+    assert faultOf(lambda: remote.undoJob(done)) == (
+        -32500, f'job {done} changed no objects of the application: there '
+        f'is nothing to undo')
+    with pytest.raises(xmlrpc.client.ProtocolError) as caught:
+        proxy(live, token=READ_TOKEN).undoJob(done)
+    assert caught.value.errcode == 403
+    assert faultOf(lambda: remote.getChanges(12345)) == (
+        -32602, 'no job with id 12345')

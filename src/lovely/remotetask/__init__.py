@@ -21,8 +21,8 @@ of a job.
 from lovely.remotetask import interfaces
 from lovely.remotetask.exceptions import (
     InvalidArgumentError, JobStateError, PackBusyError, RemoteTaskError,
-    ScheduleError, TaskError, UnknownJobError, UnknownTaskError,
-    UnstorableError)
+    ScheduleError, TaskError, UndoRefusedError, UnknownJobError,
+    UnknownTaskError, UnstorableError)
 from lovely.remotetask.hosts.database import DatabaseError, openDatabase
 from lovely.remotetask.hosts.folder import Folder, getApplicationRoot
 from lovely.remotetask.runtime.processor import MultiProcessor, SimpleProcessor
@@ -35,7 +35,8 @@ __all__ = [
     'DatabaseError', 'Folder', 'InvalidArgumentError', 'JobStateError',
     'MultiProcessor', 'PackBusyError', 'RemoteTaskError', 'RetryPolicy',
     'RetryTask', 'ScheduleError', 'SimpleProcessor', 'SimpleTask', 'TaskError',
-    'TaskService', 'UnknownJobError', 'UnknownTaskError', 'UnstorableError',
+    'TaskService', 'UndoRefusedError', 'UnknownJobError', 'UnknownTaskError',
+    'UnstorableError',
     'Workflow',
     'getApplicationRoot', 'interfaces', 'openDatabase', 'provideTask',
     'workflows',

@@ -65,3 +65,7 @@ class UnstorableError(RemoteTaskError, ValueError):
 
 class PackBusyError(RemoteTaskError):
     """Another pack of the same database runs; nothing was done."""
+
+
+class UndoRefusedError(JobStateError):
+    """A job's changes cannot be undone: the message says why."""

@@ -305,6 +305,20 @@ class ITaskService(Interface):
         job, whose retry policy counts attempts from here; a cron job goes
         back to its schedule.  Raise `JobStateError` for any other job."""
 
+    def getChanges(jobid):
+        """What the transactions of the job's attempts changed of the
+        application's data, newest last: dicts of `attempt`, `objects`
+        (dicts of `class`, `oid` and `path`, at most 100), how many `more`
+        there were, and when it was `undone` (None if not)."""
+
+    def undoJob(jobid):
+        """Put the objects a completed job's last attempt changed back as
+        they were before it, in the caller's transaction, and return how
+        many were restored (objects it created are left unreachable).
+        Raises UndoRefusedError, saying why, when a later transaction
+        changed one of them, when the storage keeps no history, or when
+        there is nothing to undo."""
+
     def retryAll(status=ERROR, task=None, limit=100):
         """Retry up to `limit` jobs of `status` (error or cancelled), of
         `task` if given, oldest first, and return how many.  To retry all,

@@ -133,3 +133,13 @@ def historyData(job) -> list:
                  started=entry.get('started'), ended=entry.get('ended'),
                  error=entry.get('error'), traceback=entry.get('traceback'))
             for entry in job.history]
+
+
+def changesData(job) -> list:
+    """What the transactions of a job's attempts changed, newest last:
+    attempt, objects (class, oid, path), how many more, and when it was
+    undone (see `ITaskService.getChanges`)."""
+    return [dict(attempt=entry['attempt'], more=entry['more'],
+                 undone=entry['undone'],
+                 objects=[dict(change) for change in entry['objects']])
+            for entry in getattr(job, 'changes', ())]

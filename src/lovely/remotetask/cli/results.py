@@ -15,7 +15,8 @@ from lovely.remotetask.cli.options import addJobId, command
 from lovely.remotetask.interfaces import (
     CANCELLED, COMPLETED, CRONJOB, ERROR, FINISHED, RETRY, ICronJob)
 from lovely.remotetask.runtime.watch import CommitWatch
-from lovely.remotetask.serialize import formatTime, jobData, jsonValue
+from lovely.remotetask.serialize import (
+    changesData, formatTime, jobData, jsonValue)
 
 #: Seconds between looks at a job that `result --wait` waits for, unless a
 #: ZEO client hears of a commit sooner.
@@ -133,7 +134,8 @@ def show(target, args):
     del data['url']
     data.update(progress=service.getProgress(job.id),
                 history=[jsonValue(dict(attempt))
-                         for attempt in job.history or ()])
+                         for attempt in job.history or ()],
+                changes=changesData(job))
     if ICronJob.providedBy(job):
         data['paused'] = job.paused
     if job.runOf is not None:
@@ -153,12 +155,27 @@ def show(target, args):
         print(f'{attempt["attempt"]:>7}  {formatTime(attempt["started"]):<19}'
               f'  {took:>8}  {attempt["worker"] or "(in a transaction)":<20}'
               f'  {oneLine(attempt["error"]) if attempt["error"] else "ok"}')
+    _printChanges(data['changes'])
     last = next((attempt for attempt in reversed(history)
                  if attempt.get('traceback')), None)
     if last is not None:
         print(f'\ntraceback of attempt {last["attempt"]} (--json has every '
               f'attempt\'s):')
         print(last['traceback'].rstrip('\n'))
+
+
+def _printChanges(changes) -> None:
+    """What each attempt's transaction changed: path, class, oid."""
+    for entry in changes:
+        undone = f' (undone {formatTime(entry["undone"])} UTC)' \
+            if entry['undone'] is not None else ''
+        print(f'\nchanged by attempt {entry["attempt"]}{undone}:')
+        for change in entry['objects']:
+            where = (change['path'] or '(no path)') + (
+                ' (created)' if change.get('new') else '')
+            print(f'  {where:<30}  {change["class"]}  {change["oid"]}')
+        if entry['more']:
+            print(f'  and {entry["more"]} more')
 
 
 def _jobLines(job, data):

@@ -69,7 +69,7 @@ GRANTS: Dict[str, Optional[str]] = dict(
     hasJobsWaiting=VIEW_JOBS, isProcessing=VIEW_JOBS,
     getQueues=VIEW_JOBS, getLimits=VIEW_JOBS, getStranded=VIEW_JOBS,
     getWorkflow=VIEW_JOBS, getBatch=VIEW_JOBS,
-    getDependencyResults=VIEW_JOBS,
+    getDependencyResults=VIEW_JOBS, getChanges=VIEW_JOBS,
     # ITaskService: adding
     add=ADD_JOBS, addCronJob=ADD_JOBS, addWorkflow=ADD_JOBS,
     addStep=ADD_JOBS, addBatch=ADD_JOBS, batch=None,   # (Python only)
@@ -84,6 +84,7 @@ GRANTS: Dict[str, Optional[str]] = dict(
     stopProcessing=MANAGE_SERVICE, pauseQueue=MANAGE_SERVICE,
     resumeQueue=MANAGE_SERVICE, setQueueLimit=MANAGE_SERVICE,
     cancelWorkflow=MANAGE_SERVICE, retryWorkflow=MANAGE_SERVICE,
+    undoJob=MANAGE_SERVICE,
 )
 # The workers' protocol is the processors' business: managers only.
 GRANTS.update((name, MANAGE_SERVICE) for name in IWorkerProtocol.names())

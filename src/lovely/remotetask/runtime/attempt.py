@@ -73,6 +73,10 @@ class Outcome:
     #: How often the task was called for the attempt (a run whose
     #: transaction conflicted runs again).
     runs: int = 1
+    #: The application's objects its transaction wrote, as
+    #: `changes.Change` tuples, and how many more there were.
+    changes: tuple = ()
+    moreChanges: int = 0
 
     @property
     def ok(self) -> bool:

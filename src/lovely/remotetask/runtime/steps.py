@@ -21,6 +21,7 @@ from lovely.remotetask.defaults import (
     CONFLICT_RETRIES, CONFLICT_WAIT, RECORD_TIMEOUT)
 from lovely.remotetask.exceptions import JobStateError
 from lovely.remotetask.interfaces import CANCELLED, PROCESSING
+from lovely.remotetask.runtime import changes
 from lovely.remotetask.runtime.attempt import Outcome, observeRun, runJob
 
 log = logging.getLogger('lovely.remotetask')
@@ -194,6 +195,7 @@ class Station:
             if not outcome.ok or _nothingJoined(self.tm.get()):
                 self.tm.abort()
                 return outcome
+            outcome = changes.taken(outcome, service, self.tm.get())
             conflict = self._commitWith(service, outcome)
             if conflict is None:
                 return None

@@ -11,6 +11,7 @@ import time
 import transaction
 
 from lovely.remotetask.interfaces import PROCESSING
+from lovely.remotetask.runtime import changes
 from lovely.remotetask.runtime.attempt import runJob
 from lovely.remotetask.store import scheduling
 
@@ -46,9 +47,13 @@ class InPlace:
             else:
                 claim = self.claimJob(jobid)
         savepoint = _savepoint(self)
+        since = changes.mark(self._p_jar) if self._p_jar else (0, 0)
         outcome = runJob(self, claim)
         if not outcome.ok and savepoint is not None:
             savepoint.rollback()  # undo what the failed task wrote
+        elif outcome.ok and self._p_jar is not None:
+            outcome = changes.taken(
+                outcome, self, self._p_jar.transaction_manager.get(), since)
         self.recordOutcome(outcome, now)
         return True
 

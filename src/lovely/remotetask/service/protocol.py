@@ -198,7 +198,8 @@ class WorkerProtocol:
                               self.maxStoredSize)
             except UnstorableError as error:
                 outcome = Outcome(job.id, outcome.attempt, error=str(error),
-                                  runs=outcome.runs)
+                                  runs=outcome.runs, changes=outcome.changes,
+                                  moreChanges=outcome.moreChanges)
         now = checks.moment(now)
         ended = time.time()
         error = shorten(outcome.error, min(ERROR_LENGTH,
@@ -209,6 +210,11 @@ class WorkerProtocol:
             job.runs += outcome.runs
         if job.stopRequested:
             job.stopRequested = False
+        if outcome.changes or outcome.moreChanges:
+            # The task's writes commit with this record (see
+            # `runtime.changes`), whatever it says.
+            job.recordChanges(outcome.attempt, outcome.changes,
+                              outcome.moreChanges)
         if outcome.ok:
             job.output = outcome.output
             if job.error is not None:

@@ -32,6 +32,7 @@ from lovely.remotetask.service.looking import Looking
 from lovely.remotetask.service.protocol import WorkerProtocol
 from lovely.remotetask.service.queues import Queues
 from lovely.remotetask.service.steering import Steering
+from lovely.remotetask.service.undoing import Undoing
 from lovely.remotetask.service.workflows import Workflows
 from lovely.remotetask.store import dependencies
 from lovely.remotetask.store.dependencies import CANCEL, JobIds, checkPolicy
@@ -67,7 +68,7 @@ def checkKey(key):
 
 @implementer(interfaces.ITaskService, interfaces.IWorkerProtocol)
 class TaskService(Steering, Looking, Queues, Workflows, Batches, InPlace,
-                  WorkerProtocol, Versioned):
+                  Undoing, WorkerProtocol, Versioned):
 
     __parent__ = __name__ = None
     #: What `startProcessing` runs, called as

@@ -99,6 +99,10 @@ class Job(Versioned):
     _unregistered = ()
     _dependents = ()
     _cancelledBy = None
+    # What the transactions of its attempts changed (see
+    # `runtime.changes`), newest last: (attempt, changes, how many more,
+    # when it was undone or None).
+    _changes = ()
 
     def __init__(self, id: int, task: str, input) -> None:
         self.id = id
@@ -139,6 +143,34 @@ class Job(Versioned):
             attempts = (self._attempt(self.completed),)
         return tuple(dict(zip(ATTEMPT_FIELDS, attempt))
                      for attempt in attempts)
+
+    def recordChanges(self, attempt: int, changes: tuple, more: int):
+        """Keep what the transaction of `attempt` changed."""
+        self._changes = (self._changes + ((attempt, tuple(changes), more,
+                                           None),))[-HISTORY_LENGTH:]
+
+    def markUndone(self, attempt: int, when: float) -> None:
+        """Mark the newest changes of `attempt` undone (the runs of a cron
+        job all count as attempt 1)."""
+        entries = list(self._changes)
+        for index in range(len(entries) - 1, -1, -1):
+            if entries[index][0] == attempt:
+                entries[index] = entries[index][:3] + (when,)
+                break
+        self._changes = tuple(entries)
+
+    @property
+    def changes(self) -> tuple:
+        """What the transactions of its attempts changed, newest last:
+        dicts of the attempt, its `objects` (dicts of `class`, `oid`,
+        `path`, and `new`: whether it created them), how many `more` were
+        not listed, and when it was `undone` (None if not)."""
+        return tuple(
+            dict(attempt=attempt, more=more, undone=undone,
+                 objects=[dict(zip(('class', 'oid', 'path', 'new'),
+                                   change + (False,) * (4 - len(change))))
+                          for change in found])
+            for attempt, found, more, undone in self._changes)
 
     def __repr__(self):
         return f'<{type(self).__name__} {self.id}>'

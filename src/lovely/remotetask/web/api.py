@@ -15,7 +15,8 @@ import webob
 from lovely.remotetask.interfaces import ERROR, FINISHED, STARTLATER
 from lovely.remotetask.hosts.locate import listServices
 from lovely.remotetask.pickling import checkStorable
-from lovely.remotetask.serialize import historyData, jobData, statusNamed
+from lovely.remotetask.serialize import (
+    changesData, historyData, jobData, statusNamed)
 from lovely.remotetask.web import actions, openapi, overview, settings
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
@@ -155,6 +156,7 @@ def fullJobData(ctx, entry, found) -> dict:
     data = jobData(found, _jobUrl(ctx, entry, found.id))
     data['progress'] = entry.service.getProgress(found.id)
     data['history'] = historyData(found)
+    data['changes'] = changesData(found)
     data['dashboard'] = ctx.url(f'/services/{entry.path}/jobs/{found.id}')
     return data
 

@@ -182,6 +182,28 @@ _ATTEMPT = {'type': 'object', 'properties': {
     'error': {'type': ['string', 'null']},
     'traceback': {'type': ['string', 'null']}}}
 
+_CHANGE = {'type': 'object', 'required': ['class', 'oid', 'path', 'new'],
+           'properties': {
+               'class': {'type': 'string', 'description': 'dotted name'},
+               'oid': {'type': 'string', 'description': 'hex'},
+               'path': {'type': ['string', 'null'], 'description':
+                        'where it is, as far as it tells'},
+               'new': {'type': 'boolean', 'description': 'whether the job '
+                       'created it (added to its connection by hand)'}}}
+
+_CHANGES = {'type': 'object',
+            'required': ['attempt', 'objects', 'more', 'undone'],
+            'properties': {
+                'attempt': {'type': 'integer'},
+                'objects': {'type': 'array', 'items': _CHANGE,
+                            'description': 'the persistent objects its '
+                            'transaction wrote (the service\'s own left '
+                            'out), at most 100'},
+                'more': {'type': 'integer',
+                         'description': 'how many more it wrote'},
+                'undone': {'type': ['number', 'null'], 'description':
+                           'when it was undone (epoch seconds), or null'}}}
+
 _SCHEDULE = {
     'type': 'object', 'description': 'A cron expression (with its time '
     'zone), or tuple fields in UTC (Monday is day 0), or a delay in seconds',
@@ -225,6 +247,10 @@ _JOB = {'type': 'object', 'properties': {
                  'a single job only)'},
     'history': {'type': 'array', 'items': ref('Attempt'), 'description':
                 'the last attempts, the newest last (on a single job only)'},
+    'changes': {'type': 'array', 'items': ref('Changes'), 'description':
+                'what the transactions of its attempts changed of the '
+                'application\'s data, the newest last (on a single job '
+                'only)'},
     'runOf': {'type': ['integer', 'null'], 'description': 'the cron job '
               'this job is a run of'},
     'owner': {'type': ['string', 'null'], 'description': 'the principal '
@@ -269,6 +295,7 @@ SCHEMAS = {
     'Service': _SERVICE,
     'Worker': _WORKER,
     'Attempt': _ATTEMPT,
+    'Changes': _CHANGES,
     'Job': _JOB,
     'Schedule': _SCHEDULE,
     'JobPage': {'type': 'object', 'properties': {

@@ -10,15 +10,18 @@ Every action that fits the job's state is a button on the page: retry a
 failed or cancelled job (the same job, a new attempt), cancel a waiting
 job or ask a running one to stop, start a start-later job, run a cron job
 now (a new job, whose page the browser goes to), pause or resume a cron
-job, and edit its schedule.  Each goes back to the page with a message.
+job, and edit its schedule, undo what a completed job changed (see
+`ITaskService.undoJob`).  Each goes back to the page with a message.
 """
 import json
 
 from lovely.remotetask.interfaces import (
-    CANCELLABLE, CRONJOB, DELAYED, PROCESSING, RETRY, STARTLATER, ICronJob)
+    CANCELLABLE, COMPLETED, CRONJOB, DELAYED, PROCESSING, RETRY, STARTLATER,
+    ICronJob)
 from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
-    SCHEDULE_FIELDS, formatTime, historyData, jsonValue, scheduleText)
+    SCHEDULE_FIELDS, changesData, formatTime, historyData, jsonValue,
+    scheduleText)
 from lovely.remotetask.web import actions
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.detail import renderDetail
@@ -36,6 +39,7 @@ def register(router) -> None:
         ('POST', '/services/{service}/jobs/{job}/run-now', runNow, MANAGE),
         ('POST', '/services/{service}/jobs/{job}/pause', pause, MANAGE),
         ('POST', '/services/{service}/jobs/{job}/resume', resume, MANAGE),
+        ('POST', '/services/{service}/jobs/{job}/undo', undo, MANAGE),
     ]
     for method, template, handler, right in routes:
         router.add(method, template, handler, right, 'html')
@@ -54,6 +58,8 @@ def jobPage(ctx, service, job):
         detail=renderDetail(found, entry.service),
         history=[_attemptRow(attempt)
                  for attempt in reversed(historyData(found))],
+        changes=[dict(entry, undoneText=formatTime(entry['undone']))
+                 for entry in reversed(changesData(found))],
         can=allowed(found), cron=cron,
         cronForm=dict(values=formValues(found), errors={}) if cron else None,
         fields=SCHEDULE_FIELDS, missedPolicies=MISSED_POLICIES,
@@ -64,7 +70,10 @@ def jobPage(ctx, service, job):
 def allowed(job) -> dict:
     """Which actions the job's state allows, by name."""
     recurring = ICronJob.providedBy(job) and job.recurring
+    last = job.changes[-1] if job.changes else None
     return dict(
+        undo=last is not None and last['undone'] is None and
+        not last['more'] and (job.status == COMPLETED or recurring),
         retry=job.status in actions.RETRYABLE,
         cancel=job.status in CANCELLABLE,
         stop=job.status == PROCESSING and not job.stopRequested,
@@ -201,3 +210,12 @@ def pause(ctx, service, job, paused=True):
 
 def resume(ctx, service, job):
     return pause(ctx, service, job, paused=False)
+
+
+def undo(ctx, service, job):
+    def act(service, found):
+        restored = service.undoJob(found.id)
+        return (f'Undid job {found.id}: {restored} object'
+                f'{"" if restored == 1 else "s"} put back as before it '
+                f'ran.'), None
+    return _act(ctx, service, job, act)

@@ -198,6 +198,11 @@ def _jobPaths(tasks) -> dict:
             'future runs)'),
         '/services/{service}/jobs/{job}/start': action(
             'start', 'Queue a job added with startLater'),
+        '/services/{service}/jobs/{job}/undo': action(
+            'undoJob', 'Put the objects a completed job\'s last attempt '
+            'changed back as they were before it; 409 when a later '
+            'transaction changed one of them, the storage keeps no history, '
+            'or there is nothing to undo'),
         '/services/{service}/jobs/{job}/schedule': {'put': _operation(
             'reschedule', 'Replace a cron job\'s schedule (and input, if '
             'given)', {'200': _job()}, body=apischemas.SCHEDULE_CHANGE,

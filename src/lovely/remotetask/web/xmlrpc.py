@@ -15,7 +15,9 @@ have the names of the Python API: ``startJob(jobid)`` (whether it was
 started), ``retry(jobid)``, ``retryAll(status='error', task=None)`` (how
 many, in batches of a transaction each), ``runNow(jobid)`` (the id of the
 run), ``pauseJob(jobid, paused=True)``, ``pause()``, ``resume()`` and
-``isPaused()``; those that return nothing in Python return true.
+``isPaused()``, ``getChanges(jobid)`` (what each attempt changed, see
+`ITaskService.getChanges`) and ``undoJob(jobid)`` (how many objects it
+put back); those that return nothing in Python return true.
 
 The request is parsed by defusedxml's expat parser with DTDs, entities
 and external references refused, so an entity bomb ("billion laughs")
@@ -134,6 +136,12 @@ class Methods:
     def isPaused(self):
         return self.service.isPaused()
 
+    def getChanges(self, jobid):
+        return list(self.service.getChanges(self._seen('getChanges', jobid)))
+
+    def undoJob(self, jobid):
+        return self.service.undoJob(_jobId('undoJob', jobid))
+
 
 class BadParameter(Exception):
     """A parameter of the wrong type or out of range (fault -32602)."""
@@ -152,7 +160,8 @@ def _jobId(method, jobid):
 RIGHTS = dict(getAvailableTasks=READ, add=ADD, cancel=MANAGE,
               getStatus=READ, getResult=READ, getError=READ,
               startJob=MANAGE, retry=MANAGE, retryAll=MANAGE, runNow=MANAGE,
-              pauseJob=MANAGE, pause=MANAGE, resume=MANAGE, isPaused=READ)
+              pauseJob=MANAGE, pause=MANAGE, resume=MANAGE, isPaused=READ,
+              getChanges=READ, undoJob=MANAGE)
 
 
 def endpoint(ctx, service):
