@@ -406,6 +406,9 @@ def test_metrics_parse_with_prometheus_clients_own_parser(db):
                for f in families.values() for s in f.samples}
     assert samples[('remotetask_jobs', (('service', 'site1.mail'),
                                         ('status', 'completed')))] == 1
+    # Every status is a series, a job of it or not.
+    assert samples[('remotetask_jobs', (('service', 'site1.mail'),
+                                        ('status', 'waiting')))] == 0
     assert samples[('remotetask_queue_depth',
                     (('service', 'site1.mail'),))] == 1
     assert samples[('remotetask_oldest_waiting_seconds',

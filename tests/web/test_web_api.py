@@ -435,7 +435,7 @@ def test_cancel_all_in_batches(client, reader, monkeypatch):
     assert reader.service().getStatus(due) == 'queued'
     response = client.post('/api/services/svc/cancel-all', headers=MANAGE)
     assert response.json == {'cancelled': 22, 'statuses': [
-        'queued', 'start later', 'delayed', 'retry']}
+        'waiting', 'queued', 'start later', 'delayed', 'retry']}
     service = reader.service()
     assert {service.getStatus(j) for j in ids} == {'cancelled'}
     assert service.getStatus(done) == 'completed'

@@ -17,6 +17,7 @@ try:
 except ImportError:   # pragma: no cover - the package is optional
     prometheus_client = None
 
+from lovely.remotetask.interfaces import STATUSES
 from lovely.remotetask.runtime import packing
 from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.hosts.locate import applicationRoot, listServices
@@ -50,8 +51,11 @@ class ServiceCollector:
             now = time.time()
             for name, service in _services(connection, self.rootKey,
                                            self.services):
-                for status, count in service.statusCounts().items():
-                    jobs.add_metric([name, status], count)
+                counts = service.statusCounts()
+                # Every status, none counted too: a series that appears
+                # only once a job has it breaks rates and alerts.
+                for status in STATUSES:
+                    jobs.add_metric([name, status], counts.get(status, 0))
                 depth.add_metric([name], service.queueLength())
                 oldest = service.oldestWaiting()
                 age.add_metric([name], 0 if oldest is None

@@ -219,10 +219,10 @@ def _servicePaths() -> dict:
             optionalBody=True, parameters=[_SERVICE], manage=True,
             errors=(404,))},
         '/services/{service}/cancel-all': {'post': _operation(
-            'cancelAll', 'Cancel every job that waits to run once (queued, '
-            'start later, delayed, retry), in batches of a transaction '
-            'each; cron jobs keep their schedules.  Say how many, and the '
-            'statuses',
+            'cancelAll', 'Cancel every job that waits to run once '
+            '(waiting, queued, start later, delayed, retry), in batches '
+            'of a transaction each; cron jobs keep their schedules.  Say '
+            'how many, and the statuses',
             {'200': _json({'type': 'object', 'properties': {
                 'cancelled': {'type': 'integer'},
                 'statuses': {'type': 'array', 'items': {
