@@ -1,8 +1,15 @@
 """The status 'waiting' (jobs that wait for other jobs, issue 27) wherever
 the dashboard and the JSON API show or filter statuses."""
+import pytest
+
 from conftest import MANAGE, READ
 from lovely.remotetask import Workflow
-from test_web_dashboard import browser, facts  # noqa: F401 (a fixture)
+from test_web_dashboard import facts, login
+
+
+@pytest.fixture
+def browser(client):
+    return login(client)
 
 
 def addChain(service, name='nightly'):
