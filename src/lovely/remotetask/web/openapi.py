@@ -257,7 +257,9 @@ def document(base: str = '/api', tasks=None) -> dict:
     """The OpenAPI document, with `base` the URL the API is served at and
     `tasks` the names of the tasks that jobs may be added for, if the
     asker may know them."""
-    paths = dict(_readPaths(), **_jobPaths(tasks), **_servicePaths())
+    from lovely.remotetask.web import openapiflows   # (it imports this)
+    paths = dict(_readPaths(), **_jobPaths(tasks), **_servicePaths(),
+                 **openapiflows.paths())
     return {
         'openapi': '3.1.0',
         'info': {'title': f'{_package} task services', 'version': '1',
@@ -268,7 +270,7 @@ def document(base: str = '/api', tasks=None) -> dict:
         'security': [{'bearer': []}, {'basic': []}],
         'paths': paths,
         'components': {
-            'schemas': apischemas.SCHEMAS,
+            'schemas': dict(apischemas.SCHEMAS, **openapiflows.SCHEMAS),
             'securitySchemes': {
                 'bearer': {'type': 'http', 'scheme': 'bearer'},
                 'basic': {'type': 'http', 'scheme': 'basic',
