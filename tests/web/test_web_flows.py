@@ -29,6 +29,7 @@ def test_a_workflow_with_its_steps(client, reader):
     assert (data['id'], data['name'], data['status'], data['counts']) == (
         ids['fetch'], 'release', 'waiting', {'queued': 1, 'waiting': 3})
     assert data['url'] == f'{API}/workflows/{ids["fetch"]}'
+    assert data['dashboard'] == f'/services/svc/workflows/{ids["fetch"]}'
     steps = {step['name']: step for step in data['steps']}
     assert steps['publish']['after'] == ['build', 'notes']
     assert (steps['build']['id'], steps['build']['task'],

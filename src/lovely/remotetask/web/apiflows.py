@@ -71,6 +71,8 @@ def workflowData(ctx, entry, job) -> dict:
         step['url'] = _jobUrl(ctx, entry, step['id'])
     data['url'] = ctx.url(f'/api/services/{entry.path}/workflows/'
                           f'{data["id"]}')
+    data['dashboard'] = ctx.url(f'/services/{entry.path}/workflows/'
+                                f'{data["id"]}')
     return data
 
 

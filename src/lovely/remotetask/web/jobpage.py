@@ -119,7 +119,7 @@ _POLICY_TEXT = {'cancel': 'it is cancelled too', 'run': 'it runs anyway',
 
 
 def workflowUrl(ctx, entry, job) -> str:
-    return ctx.url(f'/services/{entry.path}/jobs/{job.workflow.id}')
+    return ctx.url(f'/services/{entry.path}/workflows/{job.workflow.id}')
 
 
 def facts(ctx, entry, job) -> list:

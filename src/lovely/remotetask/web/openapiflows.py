@@ -27,7 +27,8 @@ SCHEMAS = {
         'counts': {'type': 'object', 'description': 'steps by status',
                    'additionalProperties': {'type': 'integer'}},
         'steps': {'type': 'array', 'items': ref('Step')},
-        'url': {'type': 'string'}}},
+        'url': {'type': 'string'},
+        'dashboard': {'type': 'string', 'description': 'its page'}}},
     'Step': {'type': 'object', 'properties': {
         'name': {'type': 'string'}, 'id': {'type': 'integer'},
         'status': {'enum': list(STATUSES) + ['removed'],

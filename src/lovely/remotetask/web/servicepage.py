@@ -22,7 +22,8 @@ from lovely.remotetask.interfaces import (
     QUEUED, RETRY, STARTLATER, ICronJob)
 from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import SCHEDULE_FIELDS, STATUSES, formatTime
-from lovely.remotetask.web import actions, charts, overview, settings
+from lovely.remotetask.web import (
+    actions, charts, flowpages, overview, settings)
 from lovely.remotetask.web.auth import MANAGE
 from lovely.remotetask.web.detail import HTML, renderDetail
 from lovely.remotetask.web.errors import HTTPError
@@ -104,7 +105,7 @@ def servicePage(ctx, service, status=200, **forms):
         chart=HTML(charts.activityChart(minutes)),
         lastHour={s: sum(m[s] for m in minutes)
                   for s in overview.ACTIVITY_STATUSES},
-        retryStatus=retryStatus,
+        retryStatus=retryStatus, **flowpages.queueRows(ctx, entry),
         retryLabel=_retryLabel(retryStatus, state['task']),
         rowsUrl=ctx.url(f'/services/{entry.path}/rows.json'),
         liveQuery=urllib.parse.urlencode(stateQuery(dict(state, after=None))),
