@@ -31,6 +31,9 @@ def test_the_overview_and_the_service_page_count_waiting_jobs(browser,
     page = browser.get('/services/svc?status=waiting')
     rows = page.html.select('#jobs tbody tr[data-job]')
     assert [tr['class'] for tr in rows] == [['status-waiting']] * 2
+    assert [tr.select_one('.note').text for tr in rows] == [
+        'waits for 1 job'] * 2
+    assert 'wait for other jobs, in the order they came' in page.text
 
 
 def test_a_waiting_jobs_page_links_what_it_waits_for(browser, reader):
