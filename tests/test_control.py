@@ -406,12 +406,55 @@ def test_metrics_parse_with_prometheus_clients_own_parser(db):
                for f in families.values() for s in f.samples}
     assert samples[('remotetask_jobs', (('service', 'site1.mail'),
                                         ('status', 'completed')))] == 1
+    # Every status is a series, a job of it or not.
+    assert samples[('remotetask_jobs', (('service', 'site1.mail'),
+                                        ('status', 'waiting')))] == 0
+    assert samples[('remotetask_queue_jobs', (
+        ('queue', 'default'), ('service', 'site1.mail'),
+        ('state', 'queued')))] == 1
+    assert samples[('remotetask_queue_paused', (
+        ('queue', 'default'), ('service', 'site1.mail')))] == 0
     assert samples[('remotetask_queue_depth',
                     (('service', 'site1.mail'),))] == 1
     assert samples[('remotetask_oldest_waiting_seconds',
                     (('service', 'site1.mail'),))] >= 0
     assert ('remotetask_task_run_seconds_count', (('task', 'echo'),)) \
         in samples
+    connection.close()
+
+
+def test_metrics_of_queues_and_limits(db):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from lovely.remotetask import metrics
+    remotetask.provideTask(lambda input: input, name='slow', concurrency=1)
+    connection = db.open()
+    root = remotetask.getApplicationRoot(connection, create=True)
+    service = root['svc'] = remotetask.TaskService()
+    first = service.add('slow', 1, queue='video')
+    service.add('slow', 2, queue='video')
+    service.registerWorker('w', 60)
+    assert [claim.jobid for claim in service.claim('w', 5)] == [first]
+    service.pauseQueue('video')
+    service.setQueueLimit('video', 3)
+    transaction.commit()
+    body = []
+    chunks = metrics.wsgiApp(db)(
+        {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/', 'QUERY_STRING': '',
+         'wsgi.input': None}, lambda status, headers: body.append(status))
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(
+                   b''.join(chunks).decode()) for s in f.samples}
+    video = (('queue', 'video'), ('service', 'svc'))
+    assert [samples[('remotetask_queue_jobs', video + (('state', state),))]
+            for state in ('queued', 'running', 'held')] == [1, 1, 1]
+    assert samples[('remotetask_queue_paused', video)] == 1
+    assert samples[('remotetask_queue_limit', video)] == 3
+    assert ('remotetask_queue_limit', (('queue', 'default'),
+                                       ('service', 'svc'))) not in samples
+    assert samples[('remotetask_limit_jobs', (
+        ('scope', 'task:slow'), ('service', 'svc'),
+        ('state', 'running')))] == 1
     connection.close()
 
 

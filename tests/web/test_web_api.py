@@ -435,7 +435,7 @@ def test_cancel_all_in_batches(client, reader, monkeypatch):
     assert reader.service().getStatus(due) == 'queued'
     response = client.post('/api/services/svc/cancel-all', headers=MANAGE)
     assert response.json == {'cancelled': 22, 'statuses': [
-        'queued', 'start later', 'delayed', 'retry']}
+        'waiting', 'queued', 'start later', 'delayed', 'retry']}
     service = reader.service()
     assert {service.getStatus(j) for j in ids} == {'cancelled'}
     assert service.getStatus(done) == 'completed'
@@ -876,7 +876,7 @@ def test_every_body_is_closed_and_unknown_fields_are_refused(client, reader):
         for branch in objects(schema):
             assert branch['additionalProperties'] is False, name
         checked.add(name)
-    assert len(checked) == 5
+    assert len(checked) == 6
     jobid = add(client, {'task': 'echo'})['id']
     cron = client.post_json('/api/services/svc/cronjobs', {
         'task': 'echo', 'minute': [5]}, headers=MANAGE).json['id']
@@ -886,7 +886,8 @@ def test_every_body_is_closed_and_unknown_fields_are_refused(client, reader):
             ('post', '/api/services/svc/cronjobs'),
             ('put', f'/api/services/svc/jobs/{cron}/schedule'),
             ('post', '/api/services/svc/clean'),
-            ('post', '/api/services/svc/retry-all')]:
+            ('post', '/api/services/svc/retry-all'),
+            ('put', '/api/services/svc/queues/mail/limit')]:
         response = getattr(client, f'{method}_json')(
             path, {'task': 'echo', 'minute': [1], 'prority': 5},
             headers=MANAGE, status=400)

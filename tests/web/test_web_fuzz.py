@@ -124,7 +124,8 @@ def send(client, method, path, body=None, headers=None, content_type=None):
 def paths(app, ids):
     """Each route's path with its parameters filled in: one with good
     values, then each parameter in turn with each hostile value."""
-    good = dict(service='svc', job=str(ids['cron']), name='dashboard.js')
+    good = dict(service='svc', job=str(ids['cron']), name='dashboard.js',
+                queue='default')
     for route in app.router.routes:
         names = route.pattern.groupindex
         yield route, route.template.format(**good)

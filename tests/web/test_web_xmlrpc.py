@@ -61,9 +61,11 @@ def test_mistakes_are_faults_that_change_nothing(live, reader):
     remote = proxy(live)
     assert faultOf(lambda: remote.frobnicate(1)) == (
         -32601, "unknown method 'frobnicate'; this service offers add, "
-        'cancel, getAvailableTasks, getChanges, getError, getResult, '
-        'getStatus, isPaused, pause, pauseJob, resume, retry, retryAll, '
-        'runNow, startJob, undoJob')
+        'cancel, cancelWorkflow, closeBatch, getAvailableTasks, getBatch, '
+        'getChanges, getError, getLimits, getQueues, getResult, getStatus, '
+        'getStranded, getWorkflow, isPaused, pause, pauseJob, pauseQueue, '
+        'resume, resumeQueue, retry, retryAll, retryWorkflow, runNow, '
+        'setQueueLimit, startJob, undoJob')
     assert faultOf(lambda: remote.add('nosuch', 1)) == (
         -32602, "no task named 'nosuch' is registered")
     assert faultOf(lambda: remote.add()) == (

@@ -1,7 +1,9 @@
 """Prometheus metrics (with the optional `prometheus_client` package).
 
 Two kinds: gauges read from the database at each scrape (jobs by status,
-queue depth, age of the oldest waiting job, per service; the size of the
+queue depth, age of the oldest waiting job, per service; each named
+queue's jobs queued, running and held, whether paused and its limit; the
+jobs running and held under each limit in force; the size of the
 database and how its last pack went), and a histogram of task run times
 that each process keeps for the jobs it ran.  Serve them
 with `wsgiApp(db)` (mount it, e.g. at /metrics) or, in a worker process,
@@ -17,6 +19,7 @@ try:
 except ImportError:   # pragma: no cover - the package is optional
     prometheus_client = None
 
+from lovely.remotetask.interfaces import STATUSES
 from lovely.remotetask.runtime import packing
 from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.hosts.locate import applicationRoot, listServices
@@ -44,14 +47,19 @@ class ServiceCollector:
         age = GaugeMetricFamily(
             'remotetask_oldest_waiting_seconds',
             'Age of the oldest job waiting in the queue', labels=['service'])
+        queues = _QueueGauges()
         tm = transaction.TransactionManager()
         connection = self.db.open(transaction_manager=tm)
         try:
             now = time.time()
             for name, service in _services(connection, self.rootKey,
                                            self.services):
-                for status, count in service.statusCounts().items():
-                    jobs.add_metric([name, status], count)
+                queues.add(name, service)
+                counts = service.statusCounts()
+                # Every status, none counted too: a series that appears
+                # only once a job has it breaks rates and alerts.
+                for status in STATUSES:
+                    jobs.add_metric([name, status], counts.get(status, 0))
                 depth.add_metric([name], service.queueLength())
                 oldest = service.oldestWaiting()
                 age.add_metric([name], 0 if oldest is None
@@ -63,7 +71,46 @@ class ServiceCollector:
         yield jobs
         yield depth
         yield age
+        yield from queues.families()
         yield from database
+
+
+class _QueueGauges:
+    """The gauges of the named queues and of the limits in force."""
+
+    def __init__(self) -> None:
+        self.jobs = GaugeMetricFamily(
+            'remotetask_queue_jobs', 'Jobs of a named queue: queued, '
+            'running, and held (queued, kept waiting by a pause or a '
+            'limit); counted up to 1000', labels=['service', 'queue',
+                                                  'state'])
+        self.paused = GaugeMetricFamily(
+            'remotetask_queue_paused', '1 when the queue is paused',
+            labels=['service', 'queue'])
+        self.limit = GaugeMetricFamily(
+            'remotetask_queue_limit', 'The most jobs of the queue that run '
+            'at once (queues with a limit only)', labels=['service',
+                                                          'queue'])
+        self.limits = GaugeMetricFamily(
+            'remotetask_limit_jobs', 'Jobs under a limit in force: running, '
+            'and held by it', labels=['service', 'scope', 'state'])
+
+    def add(self, name: str, service) -> None:
+        for queue in service.getQueues():
+            for state in ('queued', 'running', 'held'):
+                self.jobs.add_metric([name, queue['name'], state],
+                                     queue[state])
+            self.paused.add_metric([name, queue['name']],
+                                   1 if queue['paused'] else 0)
+            if queue['limit'] is not None:
+                self.limit.add_metric([name, queue['name']], queue['limit'])
+        for limit in service.getLimits():
+            scope = ':'.join(str(part) for part in limit['scope'])
+            for state in ('running', 'held'):
+                self.limits.add_metric([name, scope, state], limit[state])
+
+    def families(self):
+        return (self.jobs, self.paused, self.limit, self.limits)
 
 
 def _databaseGauges(db, connection):

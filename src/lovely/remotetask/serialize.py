@@ -59,10 +59,28 @@ def jobData(job, url: str) -> dict:
         worker=job.worker,
         priority=job.priority, key=job.key, nextAttempt=(
             job.scheduledFor if job.status == RETRY else None),
-        runOf=job.runOf, owner=job.owner, url=url)
+        runOf=job.runOf, owner=job.owner, queue=job.queue,
+        deadline=job.deadline, **dependencyData(job), url=url)
     if ICronJob.providedBy(job):
         data['schedule'] = scheduleData(job)
     return data
+
+
+#: The ids of the jobs a job waits for that its data lists: a batch's
+#: callback waits for every job of the batch, thousands maybe.
+WAITS_SHOWN = 100
+
+
+def dependencyData(job) -> dict:
+    """What a job waits or waited for (the first `WAITS_SHOWN` ids, and
+    how many in all), what it does if one fails, and the workflow and
+    batch it is part of (their ids)."""
+    waitsFor = job.waitsFor
+    return dict(
+        waitsFor=list(waitsFor[:WAITS_SHOWN]), waitsForCount=len(waitsFor),
+        onFailure=job.onFailure,
+        workflow=None if job.workflow is None else job.workflow.id,
+        batch=None if job.batch is None else job.batch.id)
 
 
 def scheduleData(job) -> dict:

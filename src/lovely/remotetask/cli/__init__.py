@@ -16,7 +16,7 @@ import sys
 from typing import List, Optional
 
 from lovely.remotetask.cli import (
-    database, jobs, results, schedules, services, web, workers)
+    database, flows, jobs, results, schedules, services, web, workers)
 from lovely.remotetask.cli.common import (
     INTERRUPTED, USAGE, CommandError)
 from lovely.remotetask.cli.options import Parser, takeLateInput
@@ -24,7 +24,8 @@ from lovely.remotetask.cli.options import Parser, takeLateInput
 __all__ = ['main']
 
 #: The groups of commands, in the order `remotetask --help` lists them.
-GROUPS = (workers, web, services, jobs, schedules, results, database)
+GROUPS = (workers, web, services, jobs, schedules, results, flows,
+          database)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -178,6 +178,26 @@ def _printChanges(changes) -> None:
             print(f'  and {entry["more"]} more')
 
 
+def _dependencyLines(job, data):
+    """What `show` says of a job's queue, deadline, workflow, batch and
+    the jobs it waits for."""
+    if job.queue != 'default':
+        yield 'queue', job.queue
+    if job.deadline is not None:
+        yield 'deadline', formatTime(job.deadline) + ' UTC'
+    if job.workflow is not None:
+        name = job.workflow.name
+        yield 'workflow', f'{job.workflow.id}' + (f' ({name})' if name
+                                                  else '')
+    if job.batch is not None:
+        yield 'batch', job.batch.id
+    if data['waitsForCount']:
+        more = data['waitsForCount'] - len(data['waitsFor'])
+        yield 'waits for', ' '.join(str(one) for one in data['waitsFor']) \
+            + (f' and {more} more' if more else '') \
+            + f' (if one fails: {job.onFailure})'
+
+
 def _jobLines(job, data):
     """(label, text) of what `show` says about a job, in its order."""
     yield 'job', job.id
@@ -191,6 +211,7 @@ def _jobLines(job, data):
     if job.error is not None:
         yield 'error', oneLine(job.error)
     yield 'priority', job.priority
+    yield from _dependencyLines(job, data)
     if job.key is not None:
         yield 'key', job.key
     for label, when in (('created', job.created), ('started', job.started),

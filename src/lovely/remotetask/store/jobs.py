@@ -119,6 +119,14 @@ class Job(Versioned):
         found = self._waitsFor
         return found if type(found) is tuple else found.ids
 
+    @property
+    def onFailure(self):
+        """What it does if a job it waits for fails (see
+        `dependencies.POLICIES`); None if it waits for none."""
+        if self._barrier is None or not self.waitsFor:
+            return None
+        return self._barrier.policy
+
     def recordAttempt(self, ended: float, error=None, traceback=None):
         """Add the attempt that just ended to the history."""
         if error is None and self.attempts == 1 and not self._attempts \

@@ -12,13 +12,16 @@ from typing import Callable, Optional
 from transaction.interfaces import TransientError
 
 from lovely.remotetask.exceptions import InvalidArgumentError, JobStateError
+from lovely.remotetask import interfaces
 from lovely.remotetask.interfaces import (
     CANCELLED, DELAYED, ERROR, QUEUED, RETRY, STARTLATER, ICronJob)
 from lovely.remotetask.web import settings
 
 #: The statuses "cancel all" takes jobs from: every job that waits to run
 #: once.  Cron jobs keep their schedules: they are cancelled one by one.
-WAITING = (QUEUED, STARTLATER, DELAYED, RETRY)
+#: Jobs waiting for others go first: a queued job cancelled first would
+#: release those that run anyway into the queue, behind the walk.
+WAITING = (interfaces.WAITING, QUEUED, STARTLATER, DELAYED, RETRY)
 
 #: The statuses "retry all" takes jobs from.
 RETRYABLE = (ERROR, CANCELLED)

@@ -255,6 +255,23 @@ _JOB = {'type': 'object', 'properties': {
               'this job is a run of'},
     'owner': {'type': ['string', 'null'], 'description': 'the principal '
               'who added the job, where the host knows one'},
+    'queue': {'type': 'string', 'description': 'the queue it waits in'},
+    'deadline': {'type': ['number', 'null'], 'description': 'not started '
+                 'by then (epoch seconds), it is cancelled'},
+    'waitsFor': {'type': 'array', 'items': {'type': 'integer'},
+                 'description': 'the ids of the jobs it waits or waited '
+                 'for (the first hundred)'},
+    'waitsForCount': {'type': 'integer', 'description': 'how many jobs it '
+                      'waits or waited for'},
+    'onFailure': {'enum': ['cancel', 'run', 'failure', None],
+                  'description': 'what it does if a job it waits for fails '
+                  'or is cancelled: is cancelled too, runs anyway, or runs '
+                  'at once (a batch\'s death callback); null if it waits for '
+                  'none'},
+    'workflow': {'type': ['integer', 'null'], 'description': 'the id of '
+                 'its workflow'},
+    'batch': {'type': ['integer', 'null'], 'description': 'the id of its '
+              'batch'},
     'url': {'type': 'string'},
     'dashboard': {'type': 'string', 'description': 'the job\'s page (on a '
                   'single job only)'},

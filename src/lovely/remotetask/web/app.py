@@ -24,7 +24,8 @@ from transaction.interfaces import TransientError
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.web import (
-    api, auth, dashboard, jobchanges, rendering, settings, xmlrpc)
+    api, apiflows, auth, dashboard, jobchanges, rendering, settings,
+    xmlrpc)
 from lovely.remotetask.web.access import IDENTITY, SAFE_METHODS, authorize
 from lovely.remotetask.web.context import Context
 from lovely.remotetask.web.errors import HTTPError, httpError
@@ -53,6 +54,7 @@ class Application:
         self.router = Router()
         api.register(self.router)
         jobchanges.register(self.router)
+        apiflows.register(self.router)
         xmlrpc.register(self.router)
         dashboard.register(self.router)
         self.renderers = {'api': api.errorResponse,

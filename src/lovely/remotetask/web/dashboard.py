@@ -6,6 +6,7 @@ whether each is paused.  The other pages live by what they show:
 
 - `servicepage`: a service's overview and its jobs, a page at a time;
 - `jobpage`: a job's own page, and the actions on one job;
+- `flowpages`: a workflow's page, and the queues of a service's page;
 - `forms`: adding a job or a cron job, and editing a cron job's schedule;
 - `serviceactions`: the buttons acting on a service's jobs or on the
   service itself (cancel, retry, clean, pause, resume);
@@ -20,7 +21,7 @@ mistakes is shown again, with each message next to its field and nothing
 changed.
 """
 from lovely.remotetask.serialize import STATUSES
-from lovely.remotetask.web import jobpage, overview
+from lovely.remotetask.web import flowpages, jobpage, overview
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.forms import (
     addCronJob, addJob, editCronJob, editForm)
@@ -58,6 +59,7 @@ def register(router) -> None:
     for method, template, handler, right in routes:
         router.add(method, template, handler, right, 'html')
     jobpage.register(router)
+    flowpages.register(router)
 
 
 def home(ctx):

@@ -20,7 +20,8 @@ from lovely.remotetask.interfaces import (
     ICronJob)
 from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
-    SCHEDULE_FIELDS, changesData, formatTime, historyData, jsonValue,
+    SCHEDULE_FIELDS, WAITS_SHOWN, changesData, formatTime, historyData,
+    jsonValue,
     scheduleText)
 from lovely.remotetask.web import actions
 from lovely.remotetask.web.auth import MANAGE, READ
@@ -60,6 +61,8 @@ def jobPage(ctx, service, job):
                  for attempt in reversed(historyData(found))],
         changes=[dict(entry, undoneText=formatTime(entry['undone']))
                  for entry in reversed(changesData(found))],
+        waitsFor=waitsFor(ctx, entry, found),
+        waitsForMore=max(0, len(found.waitsFor) - WAITS_SHOWN),
         can=allowed(found), cron=cron,
         cronForm=dict(values=formValues(found), errors={}) if cron else None,
         fields=SCHEDULE_FIELDS, missedPolicies=MISSED_POLICIES,
@@ -84,6 +87,48 @@ def allowed(job) -> dict:
         actions.RETRYABLE,
         resume=recurring and job.paused,
         edit=ICronJob.providedBy(job) and job.status in (CRONJOB, DELAYED))
+
+
+def waitsFor(ctx, entry, job) -> list:
+    """(id, status, link) of the jobs `job` waits or waited for, the first
+    `WAITS_SHOWN`; a job removed since shows as such, unlinked."""
+    rows = []
+    for one in job.waitsFor[:WAITS_SHOWN]:
+        other = entry.service.jobs.get(one)
+        rows.append((one, 'removed', None) if other is None else (
+            one, other.status,
+            ctx.url(f'/services/{entry.path}/jobs/{one}')))
+    return rows
+
+
+def _dependencyFacts(ctx, entry, job) -> list:
+    """The facts of a job that waits for others, or is part of a workflow
+    or batch."""
+    rows = []
+    if job.queue != 'default':
+        rows.append(('Queue', job.queue, None))
+    if job.deadline is not None:
+        rows.append(('Deadline', formatTime(job.deadline), None))
+    if job.workflow is not None:
+        name = job.workflow.name
+        rows.append(('Workflow', f'workflow {job.workflow.id}' + (
+            f' ({name})' if name else ''), workflowUrl(ctx, entry, job)))
+    if job.batch is not None:
+        rows.append(('Batch', f'batch {job.batch.id}', ctx.url(
+            f'/services/{entry.path}/jobs/{job.batch.id}')))
+    if job.onFailure is not None:
+        rows.append(('If one fails', _POLICY_TEXT.get(
+            job.onFailure, job.onFailure), None))
+    return rows
+
+
+_POLICY_TEXT = {'cancel': 'it is cancelled too', 'run': 'it runs anyway',
+                'failure': 'it runs at once (it is cancelled if none '
+                'fails)'}
+
+
+def workflowUrl(ctx, entry, job) -> str:
+    return ctx.url(f'/services/{entry.path}/workflows/{job.workflow.id}')
 
 
 def facts(ctx, entry, job) -> list:
@@ -115,6 +160,7 @@ def facts(ctx, entry, job) -> list:
         rows.append(('Progress', f'{progress["fraction"]:.0%} '
                      f'{progress["message"]} (at '
                      f'{formatTime(progress["time"])})', None))
+    rows.extend(_dependencyFacts(ctx, entry, job))
     if job.runOf is not None:
         rows.append(('Run of', f'cron job {job.runOf}', ctx.url(
             f'/services/{entry.path}/jobs/{job.runOf}')))

@@ -224,10 +224,10 @@ def _servicePaths() -> dict:
             optionalBody=True, parameters=[_SERVICE], manage=True,
             errors=(404,))},
         '/services/{service}/cancel-all': {'post': _operation(
-            'cancelAll', 'Cancel every job that waits to run once (queued, '
-            'start later, delayed, retry), in batches of a transaction '
-            'each; cron jobs keep their schedules.  Say how many, and the '
-            'statuses',
+            'cancelAll', 'Cancel every job that waits to run once '
+            '(waiting, queued, start later, delayed, retry), in batches '
+            'of a transaction each; cron jobs keep their schedules.  Say '
+            'how many, and the statuses',
             {'200': _json({'type': 'object', 'properties': {
                 'cancelled': {'type': 'integer'},
                 'statuses': {'type': 'array', 'items': {
@@ -262,7 +262,9 @@ def document(base: str = '/api', tasks=None) -> dict:
     """The OpenAPI document, with `base` the URL the API is served at and
     `tasks` the names of the tasks that jobs may be added for, if the
     asker may know them."""
-    paths = dict(_readPaths(), **_jobPaths(tasks), **_servicePaths())
+    from lovely.remotetask.web import openapiflows   # (it imports this)
+    paths = dict(_readPaths(), **_jobPaths(tasks), **_servicePaths(),
+                 **openapiflows.paths())
     return {
         'openapi': '3.1.0',
         'info': {'title': f'{_package} task services', 'version': '1',
@@ -273,7 +275,7 @@ def document(base: str = '/api', tasks=None) -> dict:
         'security': [{'bearer': []}, {'basic': []}],
         'paths': paths,
         'components': {
-            'schemas': apischemas.SCHEMAS,
+            'schemas': dict(apischemas.SCHEMAS, **openapiflows.SCHEMAS),
             'securitySchemes': {
                 'bearer': {'type': 'http', 'scheme': 'bearer'},
                 'basic': {'type': 'http', 'scheme': 'basic',

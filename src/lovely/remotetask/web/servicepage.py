@@ -19,17 +19,18 @@ import webob
 
 from lovely.remotetask.interfaces import (
     CANCELLABLE, CANCELLED, COMPLETED, CRONJOB, DELAYED, ERROR, PROCESSING,
-    QUEUED, RETRY, STARTLATER, ICronJob)
+    QUEUED, RETRY, STARTLATER, WAITING, ICronJob)
 from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import SCHEDULE_FIELDS, STATUSES, formatTime
-from lovely.remotetask.web import actions, charts, overview, settings
+from lovely.remotetask.web import (
+    actions, charts, flowpages, overview, settings)
 from lovely.remotetask.web.auth import MANAGE
 from lovely.remotetask.web.detail import HTML, renderDetail
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.pagestate import (
     SORTABLE, pageQuery, pageState, stateQuery, stateUrl)
 from lovely.remotetask.web.parsing import MAX_JOB_ID, intValue
-from lovely.remotetask.web.rendering import render, templates
+from lovely.remotetask.web.rendering import count, render, templates
 from lovely.remotetask.web.schedules import formValues
 
 
@@ -40,6 +41,7 @@ ORDER_TEXT = {
             'first come, first served.',
     PROCESSING: 'Jobs in hand, by worker.',
     STARTLATER: 'Jobs that wait to be started, in the order they came.',
+    WAITING: 'Jobs that wait for other jobs, in the order they came.',
     COMPLETED: 'Completed jobs, the last to finish first.',
     ERROR: 'Failed jobs, the last to fail first.',
     CANCELLED: 'Cancelled jobs, the last cancelled first.',
@@ -104,7 +106,7 @@ def servicePage(ctx, service, status=200, **forms):
         chart=HTML(charts.activityChart(minutes)),
         lastHour={s: sum(m[s] for m in minutes)
                   for s in overview.ACTIVITY_STATUSES},
-        retryStatus=retryStatus,
+        retryStatus=retryStatus, **flowpages.queueRows(ctx, entry),
         retryLabel=_retryLabel(retryStatus, state['task']),
         rowsUrl=ctx.url(f'/services/{entry.path}/rows.json'),
         liveQuery=urllib.parse.urlencode(stateQuery(dict(state, after=None))),
@@ -171,6 +173,10 @@ def _note(job, service) -> str:
                          .strip())
     elif job.status == RETRY and job.scheduledFor is not None:
         parts.append(f'next attempt {formatTime(job.scheduledFor)}')
+    elif job.status == WAITING:
+        parts.append(f'waits for {count(len(job.waitsFor), "job")}')
+    if job.queue != 'default':
+        parts.append(f'queue {job.queue}')
     if getattr(job, 'paused', False):
         parts.append('paused')
     if job.priority:

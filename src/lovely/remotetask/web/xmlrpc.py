@@ -18,6 +18,11 @@ run), ``pauseJob(jobid, paused=True)``, ``pause()``, ``resume()`` and
 ``isPaused()``, ``getChanges(jobid)`` (what each attempt changed, see
 `ITaskService.getChanges`) and ``undoJob(jobid)`` (how many objects it
 put back); those that return nothing in Python return true.
+Workflows, batches, queues and limits too: ``getWorkflow(jobid)``,
+``cancelWorkflow(jobid)``, ``retryWorkflow(jobid)``, ``getBatch(id)``,
+``closeBatch(id)``, ``getQueues()``, ``pauseQueue(name)``,
+``resumeQueue(name)``, ``setQueueLimit(name, limit)`` (nil: none),
+``getLimits()`` and ``getStranded()``.
 
 The request is parsed by defusedxml's expat parser with DTDs, entities
 and external references refused, so an entity bomb ("billion laughs")
@@ -142,9 +147,60 @@ class Methods:
     def undoJob(self, jobid):
         return self.service.undoJob(_jobId('undoJob', jobid))
 
+    # Workflows, batches, queues and limits, as in the Python API.
+
+    def getWorkflow(self, jobid):
+        return self.service.getWorkflow(self._seen('getWorkflow', jobid))
+
+    def cancelWorkflow(self, jobid):
+        return self.service.cancelWorkflow(
+            self._seen('cancelWorkflow', jobid))
+
+    def retryWorkflow(self, jobid):
+        return self.service.retryWorkflow(self._seen('retryWorkflow', jobid))
+
+    def getBatch(self, batchId):
+        return self.service.getBatch(self._seen('getBatch', batchId))
+
+    def closeBatch(self, batchId):
+        self.service.closeBatch(self._seen('closeBatch', batchId))
+        return True
+
+    def getQueues(self):
+        return self.service.getQueues()
+
+    def pauseQueue(self, name):
+        self.service.pauseQueue(_queue('pauseQueue', name))
+        return True
+
+    def resumeQueue(self, name):
+        self.service.resumeQueue(_queue('resumeQueue', name))
+        return True
+
+    def setQueueLimit(self, name, limit):
+        if limit is not None and (isinstance(limit, bool) or
+                                  not isinstance(limit, int)):
+            raise BadParameter(f'setQueueLimit: the limit is an int, or nil '
+                               f'for none, not {shown(limit)}')
+        self.service.setQueueLimit(_queue('setQueueLimit', name), limit)
+        return True
+
+    def getLimits(self):
+        return self.service.getLimits()
+
+    def getStranded(self):
+        return self.service.getStranded()
+
 
 class BadParameter(Exception):
     """A parameter of the wrong type or out of range (fault -32602)."""
+
+
+def _queue(method, name):
+    if not isinstance(name, str):
+        raise BadParameter(f'{method}: a queue is named by a string, not '
+                           f'{shown(name)}')
+    return name
 
 
 def _jobId(method, jobid):
@@ -161,7 +217,11 @@ RIGHTS = dict(getAvailableTasks=READ, add=ADD, cancel=MANAGE,
               getStatus=READ, getResult=READ, getError=READ,
               startJob=MANAGE, retry=MANAGE, retryAll=MANAGE, runNow=MANAGE,
               pauseJob=MANAGE, pause=MANAGE, resume=MANAGE, isPaused=READ,
-              getChanges=READ, undoJob=MANAGE)
+              getChanges=READ, undoJob=MANAGE,
+              getWorkflow=READ, cancelWorkflow=MANAGE, retryWorkflow=MANAGE,
+              getBatch=READ, closeBatch=ADD, getQueues=READ,
+              pauseQueue=MANAGE, resumeQueue=MANAGE, setQueueLimit=MANAGE,
+              getLimits=READ, getStranded=READ)
 
 
 def endpoint(ctx, service):
