@@ -593,8 +593,9 @@ def test_packs_keeping_the_least_history_drop_nothing_in_use(
         codes = [worker.stop() for worker in workers]
     output = '\n'.join(worker.output() for worker in workers)
     assert codes == [0, 0], output
-    for problem in ('POSKeyError', 'lease keeping failed',
-                    'commit conflicted', 'Traceback'):
+    # (A commit may conflict when a loaded machine lets a lease expire;
+    # what a pack dropped would show as a POSKeyError.)
+    for problem in ('POSKeyError', 'lease keeping failed', 'Traceback'):
         assert problem not in output, output
     with open(os.path.join(str(tmp_path), 'zeo.log'),
               errors='replace') as log:

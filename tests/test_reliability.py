@@ -73,6 +73,40 @@ def test_a_task_runs_again_only_while_its_job_is_still_held(db):
     connection.close()
 
 
+def test_outcomes_of_jobs_removed_meanwhile_are_dropped(db):
+    """A worker taken for dead under load comes back with outcomes and
+    claims of jobs that others meanwhile ran, finished and removed (the
+    loaded suite saw an UnknownJobError's traceback, and the loop died):
+    recording and giving them back drops them, as for a job held by
+    another."""
+    from lovely.remotetask.runtime.attempt import Outcome
+    remotetask.provideTask(lambda input: input, name='echo')
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    service.registerWorker('w1', 1)
+    for n in range(3):
+        service.add('echo', n)
+    transaction.commit()
+    station = Station(db, service._p_oid, 'w1')
+    try:
+        first, second, third = station.claim(3)
+        transaction.abort()        # see the claims
+        service.recoverJobs(time.time() + 1e6)
+        service.process()
+        service.keepFinished = 0
+        service.expire()
+        transaction.commit()
+        assert len(service.jobs) == 0
+        station.record([Outcome(first.jobid, first.attempt, output=1)])
+        station.release([third], [Outcome(second.jobid, second.attempt,
+                                          output=2)])
+    finally:
+        station.close()
+    connection.sync()
+    assert len(service.jobs) == 0 and service.statusCounts() == {}
+    connection.close()
+
+
 @pytest.mark.parametrize('first', ['claim', 'recovery'])
 def test_a_claim_and_the_recovery_of_its_worker_cannot_both_commit(
         clients, first):

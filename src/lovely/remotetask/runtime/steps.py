@@ -19,7 +19,7 @@ from transaction.interfaces import TransientError
 from lovely.remotetask import retrying
 from lovely.remotetask.defaults import (
     CONFLICT_RETRIES, CONFLICT_WAIT, RECORD_TIMEOUT)
-from lovely.remotetask.exceptions import JobStateError
+from lovely.remotetask.exceptions import JobStateError, UnknownJobError
 from lovely.remotetask.interfaces import CANCELLED, PROCESSING
 from lovely.remotetask.runtime import changes
 from lovely.remotetask.runtime.attempt import Outcome, observeRun, runJob
@@ -28,6 +28,10 @@ log = logging.getLogger('lovely.remotetask')
 
 #: What `Station.claim` returns when its commit conflicted.
 CONFLICT = object()
+
+#: A job is no longer this worker's: taken back and given to another, or
+#: since then finished and removed.
+NOT_HELD = (JobStateError, UnknownJobError)
 
 _poolLock = threading.Lock()
 
@@ -136,7 +140,7 @@ class Station:
             for claim in claims:
                 try:
                     service.releaseJob(claim.jobid, claim.attempt)
-                except JobStateError:
+                except NOT_HELD:
                     pass   # taken back meanwhile
         try:
             self.commitOrRetry(step)
@@ -215,7 +219,7 @@ class Station:
             service.recordOutcome(outcome)
             self.tm.commit()
             return None
-        except JobStateError as error:
+        except NOT_HELD as error:
             self.tm.abort()
             dropped(outcome, error)
             return None
@@ -259,7 +263,7 @@ class Station:
         for outcome in outcomes:
             try:
                 service.recordOutcome(outcome)
-            except JobStateError as error:
+            except NOT_HELD as error:
                 dropped(outcome, error)   # checked before any change
 
 
