@@ -143,6 +143,21 @@ def test_add_with_priority_and_a_unique_key(client, reader):
     assert service.claimNextJobs(2) == [high['id'], low['id']]
 
 
+def test_add_to_a_queue_at_a_time_by_a_deadline_after_others(
+        client, reader):
+    first = add(client, {'task': 'echo'})
+    waiting = add(client, {'task': 'echo', 'queue': 'mail',
+                           'after': [first['id']], 'onFailure': 'run',
+                           'deadline': 4102444800})
+    later = add(client, {'task': 'echo', 'at': 4102444800.5})
+    assert (waiting['status'], later['status']) == ('waiting', 'delayed')
+    service = reader.service()
+    job = service.jobs[waiting['id']]
+    assert (job.queue, job.waitsFor, job.onFailure, job.deadline) == (
+        'mail', (first['id'],), 'run', 4102444800)
+    assert service.jobs[later['id']].scheduledFor == 4102444800.5
+
+
 def test_add_a_job_to_start_later_and_start_it(client, reader):
     job = add(client, {'task': 'echo', 'input': 1, 'startLater': True})
     assert job['status'] == 'start later'
@@ -172,12 +187,30 @@ def test_add_a_delayed_job(client, reader):
      'startLater must be true or false'),
     (b'{"task": "echo", "colour": 1}', 400,
      'unknown field colour; this takes task, input, startLater, delay, '
-     'priority, key'),
+     'priority, key, queue, at, deadline, after, onFailure'),
     (b'{"task": "echo", "priority": 101}', 400,
      'priority must be an int from -100 to 100, not 101'),
     (b'{"task": "echo", "key": 5}', 400, 'key must be a string'),
     (b'{"task": "echo", "delay": 5, "priority": 3}', 400,
-     'priority and key go with jobs that are not delayed'),
+     'priority: not with a delay (they go with jobs that are not delayed)'),
+    (b'{"task": "echo", "delay": 5, "queue": "q", "after": [1]}', 400,
+     'queue and after: not with a delay'),
+    (b'{"task": "echo", "queue": ".."}', 400,
+     'a queue is named by up to 100 ASCII letters'),
+    (b'{"task": "echo", "at": -1}', 400,
+     'at is a time in epoch seconds, from 0 to 253402300799, not -1'),
+    (b'{"task": "echo", "deadline": true}', 400,
+     'deadline is a time in epoch seconds'),
+    (b'{"task": "echo", "after": [1, 1]}', 400,
+     'after is a list of 1 to 1000 distinct job ids, not [1, 1]'),
+    (b'{"task": "echo", "after": [123456]}', 409,
+     'job 123456 cannot be waited for: there is no such job'),
+    (b'{"task": "echo", "after": [1], "startLater": false}', 400,
+     'give one of startLater, at and after, not startLater and after'),
+    (b'{"task": "echo", "onFailure": "run"}', 400,
+     'onFailure goes with after'),
+    (b'{"task": "echo", "after": [1], "onFailure": "failure"}', 400,
+     'onFailure is cancel or run'),
     (b'{"task": "echo", "delay": -5}', 400,
      'delay must not be negative, got -5'),
     (b'{"task": "echo", "delay": "soon"}', 400,
@@ -942,7 +975,7 @@ def test_the_schema_states_the_rules_it_can(app, client):
     known = client.get('/api/openapi.json', headers=READ).json
     newJob = known['paths']['/services/{service}/jobs']['post'][
         'requestBody']['content']['application/json']['schema']
-    now, delayed = newJob['oneOf']
+    now, at, after, delayed = newJob['oneOf']
     # The tasks that may be added, to those who may read them.
     assert now['properties']['task'] == dict(
         type='string', minLength=1, enum=['echo', 'fail'],
@@ -952,6 +985,14 @@ def test_the_schema_states_the_rules_it_can(app, client):
         'oneOf'][0]['properties']['task']
     # A delayed job takes no priority and no key, and does not start later.
     assert 'delay' not in now['properties']
+    # One of: start later, at a time, after others.
+    assert {'at', 'after', 'onFailure'}.isdisjoint(now['properties'])
+    assert at['required'] == ['task', 'at'] and 'startLater' not in at[
+        'properties'] and 'after' not in at['properties']
+    assert after['required'] == ['task', 'after'] and \
+        after['properties']['onFailure'] == {
+            'enum': ['cancel', 'run'], 'description': after['properties'][
+                'onFailure']['description']}
     assert set(delayed['properties']) == {'task', 'input', 'startLater',
                                           'delay'}
     assert delayed['properties']['startLater'] == {'const': False}
@@ -959,7 +1000,9 @@ def test_the_schema_states_the_rules_it_can(app, client):
                  {'task': 'echo', 'delay': 5, 'key': 'k'},
                  {'task': 'echo', 'delay': 5, 'startLater': True},
                  {'task': 'echo', 'delay': None}, {'task': ''},
-                 {'task': 'nosuch'}, {'task': 'echo', 'key': None}):
+                 {'task': 'nosuch'}, {'task': 'echo', 'key': None},
+                 {'task': 'echo', 'at': 5, 'after': [1]},
+                 {'task': 'echo', 'delay': 5, 'queue': 'q'}):
         client.post_json('/api/services/svc/jobs', body, headers=MANAGE,
                          status=400)
     # The ranges of a schedule's fields, as lists and as text.

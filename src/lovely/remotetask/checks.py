@@ -44,11 +44,11 @@ def whole(name: str, value, low: int = 1, high: Optional[int] = None) -> int:
     return value
 
 
-def moment(now) -> float:
+def moment(now, name: str = 'now') -> float:
     """A time to act at, in epoch seconds: `now`, or the clock's if None."""
     if now is None:
         return time.time()
     if not isNumber(now):
         raise InvalidArgumentError(
-            f'now must be a time in epoch seconds, not {now!r}')
+            f'{name} must be a time in epoch seconds, not {now!r}')
     return now

@@ -30,7 +30,9 @@ def add(target, args):
     try:
         jobid = target.service.add(
             args.task, args.input, startLater=args.start_later,
-            priority=args.priority, key=args.key)
+            priority=args.priority, key=args.key, queue=args.queue,
+            at=args.at, deadline=args.deadline, after=args.after,
+            onFailure=args.on_failure)
     except UnknownTaskError as error:
         raise unknownTask(error, args) from None
     target.commit()
@@ -162,6 +164,20 @@ def addParsers(commands) -> None:
     parser.add_argument('--key', type=values.word('a key'),
                         help='add nothing while a job with this key waits '
                         'or runs')
+    parser.add_argument('--queue', type=values.word('a queue name'),
+                        help="the queue it waits in (default: its task's, "
+                        "or 'default')")
+    parser.add_argument('--at', type=values.moment, metavar='TIME',
+                        help='run it at TIME (ISO 8601, UTC unless it says '
+                        'its offset; or epoch seconds)')
+    parser.add_argument('--deadline', type=values.moment, metavar='TIME',
+                        help='cancel it if not started by TIME')
+    parser.add_argument('--after', type=jobId, action='append',
+                        metavar='ID', help='wait until job ID has finished '
+                        '(again for each job to wait for)')
+    parser.add_argument('--on-failure', choices=('cancel', 'run'),
+                        default='cancel', help='when a job it waits for '
+                        'fails: cancel it too (default), or run it anyway')
     for name, function, help in (
             ('start', start, 'start a job added with --start-later'),
             ('cancel', cancel, 'cancel a job')):

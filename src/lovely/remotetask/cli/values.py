@@ -164,6 +164,25 @@ def scheduleField(name: str) -> _Type:
     return parse
 
 
+def moment(text: str) -> float:
+    """A time: ISO 8601 (UTC unless it says its offset) or epoch seconds."""
+    text = text.strip()
+    try:
+        return float(text) if re.fullmatch(r'\d{1,12}(\.\d*)?', text) \
+            else _isoMoment(text)
+    except ValueError:
+        _refuse('a time, as 2030-01-31T08:00+01:00 (UTC if no offset) or '
+                'in epoch seconds', text)
+
+
+def _isoMoment(text: str) -> float:
+    import datetime
+    when = datetime.datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
+
+
 def cursor(text: str) -> str:
     """The cursor of a page of a listing, as the page before printed it."""
     from lovely.remotetask.store.listing import parseCursor

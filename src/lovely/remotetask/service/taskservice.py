@@ -145,9 +145,9 @@ class TaskService(Steering, Looking, Queues, Workflows, Batches, InPlace,
         if queue is not None:
             checkQueue(queue)
         if at is not None:
-            at = checks.moment(at)
+            at = checks.moment(at, 'at')
         if deadline is not None:
-            deadline = checks.moment(deadline)
+            deadline = checks.moment(deadline, 'deadline')
         waitFor = None if after is None else self._dependencies(after)
         checkPolicy(onFailure)
         if sum(map(bool, (startLater, at is not None,

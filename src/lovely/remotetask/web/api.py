@@ -17,7 +17,8 @@ from lovely.remotetask.hosts.locate import listServices
 from lovely.remotetask.pickling import checkStorable
 from lovely.remotetask.serialize import (
     changesData, historyData, jobData, statusNamed)
-from lovely.remotetask.web import actions, openapi, overview, settings
+from lovely.remotetask.web import (
+    actions, addoptions, openapi, overview, settings)
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.parsing import (
@@ -168,7 +169,7 @@ def addJob(ctx, service):
     ``priority`` and a unique ``key`` for jobs that are not delayed."""
     entry = ctx.service(service)
     body = readBody(ctx, allowed=('task', 'input', 'startLater', 'delay',
-                                  'priority', 'key'))
+                                  'priority', 'key') + addoptions.FIELDS)
     task = _taskName(body)
     startLater = body.get('startLater', False)
     if not isinstance(startLater, bool):
@@ -181,20 +182,20 @@ def addJob(ctx, service):
     if 'delay' in body:
         if startLater:
             raise HTTPError(400, 'give startLater or delay, not both')
-        if 'priority' in body or 'key' in body:
-            raise HTTPError(400, 'priority and key go with jobs that are '
-                            'not delayed')
+        given = [name for name in ('priority', 'key') + addoptions.FIELDS
+                 if name in body]
+        if given:
+            raise HTTPError(400, f'{" and ".join(given)}: not with a delay '
+                            f'(they go with jobs that are not delayed)')
         if body['delay'] is None:
             raise HTTPError(400, 'delay must be a number of seconds',
                             fields=dict(delay='not a number'))
         schedule = _schedule(dict(delay=body['delay']))
         jobid = entry.service.addCronJob(task, body.get('input'), **schedule)
     else:
-        jobid = entry.service.add(task, body.get('input'),
-                                  startLater=startLater,
-                                  priority=wholeNumber(body.get('priority',
-                                                                0)),
-                                  key=key)
+        jobid = addoptions.add(entry.service, task, body,
+                               startLater=startLater, key=key,
+                               priority=wholeNumber(body.get('priority', 0)))
     return _created(ctx, entry, jobid)
 
 

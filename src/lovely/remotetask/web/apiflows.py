@@ -6,11 +6,12 @@ to add, as adding to it).  A workflow or batch is named by a job id: a
 workflow by the id of any of its steps, a batch by its id (that of its
 first callback).  `openapiflows` describes each route.
 """
-import re
 
 from lovely.remotetask import checks
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import MAX_JOB_ID
+from lovely.remotetask.web.addoptions import QUEUE_PATTERN  # noqa: F401
+from lovely.remotetask.web.addoptions import queueName as _queueName
 from lovely.remotetask.web.api import readBody, respond, wholeNumber
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
@@ -118,19 +119,6 @@ def _batchOf(ctx, entry, text) -> int:
 
 
 # Queues and limits
-
-#: The names of queues the API takes: those `task.checkQueue` takes, in
-#: ASCII and not starting with a dot (no path segment of "." or "..").
-QUEUE_PATTERN = '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$'
-
-
-def _queueName(name: str) -> str:
-    if re.fullmatch(QUEUE_PATTERN[1:-1], name) is None:
-        raise HTTPError(400, f'a queue is named by up to 100 ASCII letters, '
-                        f'digits, "-", "_" and "." (not first), not '
-                        f'{shown(name)}')
-    return name
-
 
 def queues(ctx, service):
     """Every queue that has jobs or settings, and the queued jobs that no

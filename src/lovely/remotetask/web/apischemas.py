@@ -14,7 +14,7 @@ from lovely.remotetask.timing.cron import FIELDS as CRON_FIELDS, MACROS
 from lovely.remotetask.timing.schedule import BLANKS, FIELDS, NAMES
 from lovely.remotetask.serialize import STATUSES
 from lovely.remotetask.service.taskservice import PRIORITIES
-from lovely.remotetask.web import settings
+from lovely.remotetask.web import addoptions, settings
 
 
 def ref(name):
@@ -133,22 +133,31 @@ def taskName(tasks=None) -> dict:
 
 
 def newJob(tasks=None) -> dict:
-    """Now, later (startLater), or after a delay: a delayed job takes no
-    priority and no key."""
+    """Now, later (startLater), at a time, after other jobs, or after a
+    delay: one of them, and a delayed job takes no priority, key, queue
+    or deadline."""
     common = {'task': taskName(tasks), 'input': {
-        'description': 'any JSON value, given to the task'}}
+        'description': 'any JSON value, given to the task'},
+        'priority': {'type': 'integer', 'minimum': PRIORITIES.start,
+                     'maximum': PRIORITIES.stop - 1,
+                     'description': 'higher runs first'},
+        'key': {'type': 'string', 'description': 'add nothing while a '
+                'job with this key waits or runs'},
+        **{name: addoptions.SCHEMAS[name] for name in ('queue', 'deadline')}}
+
+    def branch(required=(), **more):
+        return {'type': 'object', 'required': ['task', *required],
+                'additionalProperties': False,
+                'properties': dict(common, **more)}
     return {'oneOf': [
-        {'type': 'object', 'required': ['task'],
-         'additionalProperties': False, 'properties': dict(
-             common, startLater={'type': 'boolean'},
-             priority={'type': 'integer', 'minimum': PRIORITIES.start,
-                       'maximum': PRIORITIES.stop - 1,
-                       'description': 'higher runs first'},
-             key={'type': 'string', 'description': 'add nothing while a '
-                  'job with this key waits or runs'})},
+        branch(startLater={'type': 'boolean'}),
+        branch(['at'], at=addoptions.SCHEMAS['at']),
+        branch(['after'], after=addoptions.SCHEMAS['after'],
+               onFailure=addoptions.SCHEMAS['onFailure']),
         {'type': 'object', 'required': ['task', 'delay'],
          'additionalProperties': False, 'properties': dict(
-             common, startLater={'const': False}, delay=_DELAY)},
+             task=common['task'], input=common['input'],
+             startLater={'const': False}, delay=_DELAY)},
     ]}
 
 

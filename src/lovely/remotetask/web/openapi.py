@@ -170,10 +170,11 @@ def _jobPaths(tasks) -> dict:
                 {'200': _json(ref('JobPage'), 'A page')},
                 parameters=_LISTING, errors=(404,)),
             'post': _operation(
-                'addJob', 'Add a job: now, later (startLater) or after a '
-                'delay', {'201': _job(links=_ON_A_JOB)},
+                'addJob', 'Add a job: now, later (startLater), at a time, '
+                'after other jobs (409 when one cannot be waited for) or '
+                'after a delay', {'201': _job(links=_ON_A_JOB)},
                 body=apischemas.newJob(tasks), parameters=[_SERVICE],
-                manage=True, errors=(404,))},
+                manage=True, errors=(404, 409))},
         '/services/{service}/cronjobs': {'post': _operation(
             'addCronJob', 'Add a cron job: by a cron expression (with its '
             'time zone), by tuple fields (UTC), or after a delay',
