@@ -177,6 +177,8 @@ def moment(text: str) -> float:
 
 def _isoMoment(text: str) -> float:
     import datetime
+    if text[-1:] in 'Zz':
+        text = text[:-1] + '+00:00'      # (Python 3.10 takes no Z)
     when = datetime.datetime.fromisoformat(text)
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
