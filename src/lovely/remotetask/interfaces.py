@@ -61,10 +61,15 @@ class IJob(Interface):
     input = Attribute('The input given to the task.')
     status = Attribute('One of the status strings of this module.')
     output = Attribute('What the task returned, None until it completes.')
-    error = Attribute('The message of the last failure, or None.')
+    error = Attribute(
+        'The message of the last failure, or None; None again once a new '
+        'attempt starts or the job is retried (`history` keeps it).')
     created = Attribute('When the job was added (epoch seconds).')
-    started = Attribute('When the last attempt was claimed, or None.')
-    completed = Attribute('When the job last finished, or None.')
+    started = Attribute('When the last attempt was claimed, or None; None '
+                        'once the job is retried, until it starts.')
+    completed = Attribute(
+        'When the job last finished, or None; None again once a new '
+        'attempt starts or the job is retried (`history` keeps it).')
     attempts = Attribute('How many times the job has been claimed.')
     priority = Attribute('Jobs of higher priority run first (-100 to 100).')
     key = Attribute('The unique key the job was added with, or None.')

@@ -75,7 +75,9 @@ class Steering:
                     f'runs')
             store.keys.set(job.key, job.id)
         job.retryBase = job.attempts
-        job.error = None
+        # A new attempt is to come: the last one's times and error are in
+        # the history, not the job's own.
+        job.error = job.started = job.completed = None
         if isinstance(job, CronJob):
             job.scheduledFor = None
             store.move(job, CRONJOB if job.recurring else DELAYED)
