@@ -61,15 +61,12 @@ class IJob(Interface):
     input = Attribute('The input given to the task.')
     status = Attribute('One of the status strings of this module.')
     output = Attribute('What the task returned, None until it completes.')
-    error = Attribute(
-        'The message of the last failure, or None; None again once a new '
-        'attempt starts or the job is retried (`history` keeps it).')
+    # The last attempt's start, end and error are None from a retry or a
+    # new attempt on: `history` keeps them, not the job as its own.
+    error = Attribute('The message of the last failure, or None.')
     created = Attribute('When the job was added (epoch seconds).')
-    started = Attribute('When the last attempt was claimed, or None; None '
-                        'once the job is retried, until it starts.')
-    completed = Attribute(
-        'When the job last finished, or None; None again once a new '
-        'attempt starts or the job is retried (`history` keeps it).')
+    started = Attribute('When the last attempt was claimed, or None.')
+    completed = Attribute('When the job last finished, or None.')
     attempts = Attribute('How many times the job has been claimed.')
     priority = Attribute('Jobs of higher priority run first (-100 to 100).')
     key = Attribute('The unique key the job was added with, or None.')
@@ -273,6 +270,9 @@ class ITaskService(Interface):
         Only ``completed``, ``cancelled`` and ``error`` may be given; any
         other status raises ValueError and removes nothing.
         """
+
+    def removeJob(jobid):
+        """Remove a finished job; any other raises `JobStateError`."""
 
     def getStatus(jobid):
         """Return the status of the job."""

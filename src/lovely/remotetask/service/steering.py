@@ -157,6 +157,16 @@ class Steering:
         return walking.removeOldest(self._store, sorted(set(statuses)),
                                     limit)
 
+    def removeJob(self, jobid: int) -> None:
+        """See ITaskService: one finished job, as `clean` removes many."""
+        job = self._store.job(jobid)
+        if job.status not in FINISHED:
+            raise JobStateError(
+                f'job {jobid} is {job.status}: only finished jobs '
+                f'({", ".join(FINISHED)}) are removed')
+        self._store.forgetKey(job)
+        self._store.remove(job)
+
     def setProgress(self, jobid: int, fraction: float, message: str = ''):
         """Store how far a job got; tasks call `context.reportProgress`."""
         checkProgress(fraction, message)

@@ -16,8 +16,8 @@ job, and edit its schedule, undo what a completed job changed (see
 import json
 
 from lovely.remotetask.interfaces import (
-    CANCELLABLE, COMPLETED, CRONJOB, DELAYED, PROCESSING, RETRY, STARTLATER,
-    ICronJob)
+    CANCELLABLE, COMPLETED, CRONJOB, DELAYED, FINISHED, PROCESSING, RETRY,
+    STARTLATER, ICronJob)
 from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, WAITS_SHOWN, changesData, formatTime, historyData,
@@ -40,6 +40,7 @@ def register(router) -> None:
         ('POST', '/services/{service}/jobs/{job}/pause', pause, MANAGE),
         ('POST', '/services/{service}/jobs/{job}/resume', resume, MANAGE),
         ('POST', '/services/{service}/jobs/{job}/undo', undo, MANAGE),
+        ('POST', '/services/{service}/jobs/{job}/delete', delete, MANAGE),
     ]
     for method, template, handler, right in routes:
         router.add(method, template, handler, right, 'html')
@@ -77,6 +78,7 @@ def allowed(job) -> dict:
         undo=last is not None and last['undone'] is None and
         not last['more'] and (job.status == COMPLETED or recurring),
         retry=job.status in actions.RETRYABLE,
+        delete=job.status in FINISHED,
         cancel=job.status in CANCELLABLE,
         stop=job.status == PROCESSING and not job.stopRequested,
         start=job.status == STARTLATER,
@@ -265,3 +267,13 @@ def undo(ctx, service, job):
                 f'{"" if restored == 1 else "s"} put back as before it '
                 f'ran.'), None
     return _act(ctx, service, job, act)
+
+
+def delete(ctx, service, job):
+    """Remove a finished job; back to its service's jobs, as it has no
+    page any more."""
+    entry = ctx.service(service)
+    found = ctx.job(entry, job)
+    entry.service.removeJob(found.id)
+    return redirect(ctx, f'/services/{entry.path}',
+                    f'Deleted job {found.id}.')
