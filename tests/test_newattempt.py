@@ -5,6 +5,7 @@ import transaction
 
 from lovely import remotetask
 from lovely.remotetask import interfaces
+from lovely.remotetask.exceptions import JobStateError
 from lovely.remotetask.runtime.attempt import Outcome
 from lovely.remotetask.timing.retry import RetryPolicy
 
@@ -53,4 +54,23 @@ def test_a_job_retried_by_hand_keeps_its_last_attempt_in_the_history(
     assert (job.error, job.started, job.completed) == (None, None, None)
     assert [(one['attempt'], one['error']) for one in job.history] == [
         (1, 'it broke')]
+    transaction.commit()
+
+
+def test_remove_job_takes_a_finished_job_only(stored):
+    """removeJob (issue 29): one finished job, as clean removes many; its
+    key is free again; a job not finished stays, with the reason."""
+    done = stored.add('flaky', 'c', key='c')
+    stored.claimNextJob()
+    stored.recordOutcome(Outcome(done, 1, output='ok'), now=None)
+    assert stored.getStatus(done) == interfaces.COMPLETED
+    waiting = stored.add('flaky', 'd')
+    with pytest.raises(JobStateError, match=(
+            rf'job {waiting} is queued: only finished jobs \(completed, '
+            r'cancelled, error\) are removed')):
+        stored.removeJob(waiting)
+    stored.removeJob(done)
+    assert done not in stored.jobs and waiting in stored.jobs
+    assert stored.statusCounts().get(interfaces.COMPLETED, 0) == 0
+    assert stored.add('flaky', 'again', key='c') != done
     transaction.commit()
