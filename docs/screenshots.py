@@ -7,7 +7,8 @@ Makes a FileStorage database in a temporary directory with a service
 some failed, a few retried by hand, cron jobs, a job running with its
 progress), serves the dashboard with waitress on a free loopback port,
 and has Debian's chromium (headless, through Selenium) save the overview,
-the service's page and a failed job's page as PNG files.
+the service's page, its Queues section, a failed job's page, the page of
+a job that shows what it changed, and a workflow's page as PNG files.
 """
 import argparse
 import logging
@@ -20,6 +21,7 @@ import threading
 import time
 
 import transaction
+from persistent.mapping import PersistentMapping
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -96,6 +98,7 @@ def fill(db, gate):
     root['site1'] = remotetask.Folder()
     root['site1']['thumbnails'] = remotetask.TaskService()
     tm.commit()
+    flows = fillChanges(root, service, tm)
     rng = random.Random(4)
     now = time.time()
     with Clock([placement, protocol, job]) as clock:
@@ -127,6 +130,43 @@ def fill(db, gate):
     thumbnails.pause()
     tm.commit()
     connection.close()
+    return flows
+
+
+def fillChanges(root, service, tm):
+    """A payment that changed two accounts (its page shows "What it
+    changed"), and a workflow whose steps ran, one failed and one was
+    cancelled by its failure; return (payment, workflow) ids."""
+    accounts = root['accounts'] = remotetask.Folder()
+    accounts['alice'] = PersistentMapping(balance=100)
+    accounts['bob'] = PersistentMapping(balance=0)
+    tm.commit()
+
+    @remotetask.provideTask
+    def pay(order):
+        accounts[order['from']]['balance'] -= order['amount']
+        accounts[order['to']]['balance'] += order['amount']
+
+    payment = service.add('pay', {'from': 'alice', 'to': 'bob',
+                                  'amount': 30})
+    tm.commit()
+    service.processNext(jobid=payment)
+    tm.commit()
+    workflow = remotetask.Workflow('newsletter')
+    workflow.add('fetch', 'send', {'to': 'feeds@example.com'})
+    for n, width in enumerate((800, 1600, 5000)):
+        workflow.add(f'resize{n}', 'resize', {'image': f'photo{n}.png',
+                                              'width': width},
+                     after=['fetch'])
+    workflow.add('publish', 'send', {'to': 'list@example.com'},
+                 after=['resize0', 'resize1', 'resize2'])
+    ids = service.addWorkflow(workflow)
+    tm.commit()
+    for name in ('fetch', 'resize0', 'resize1', 'resize2'):
+        while service.getStatus(ids[name]) in ('queued', 'retry'):
+            service.processNext(jobid=ids[name])
+            tm.commit()
+    return payment, ids['publish']
 
 
 def main(argv=None):
@@ -137,7 +177,7 @@ def main(argv=None):
     gate = threading.Event()
     with tempfile.TemporaryDirectory() as tmp:
         db = DB(FileStorage(os.path.join(tmp, 'Data.fs')))
-        fill(db, gate)
+        payment, workflow = fill(db, gate)
         app = web.makeApp(db, credentials=web.Credentials(manage=[TOKEN]))
         server = serving.createServer(app, host='127.0.0.1', port=0)
         thread = threading.Thread(target=server.run, daemon=True)
@@ -173,6 +213,12 @@ def main(argv=None):
             transaction.commit()
             wait_until(lambda: connection.sync() or
                        service.getProgress(report) is not None)
+            # A paused queue holds a job; another has a limit.
+            service.pauseQueue('reports')
+            service.setQueueLimit('images', 2)
+            service.add('resize', {'image': 'held.png', 'width': 10},
+                        queue='reports')
+            transaction.commit()
             driver.get(url + '/')
             shot(driver, args.out, 'dashboard-overview.png', 420)
             driver.get(f'{url}/services/mail?limit=15')
@@ -181,6 +227,15 @@ def main(argv=None):
             driver.get(f'{url}/services/mail/jobs/{failed}')
             driver.find_element(By.CSS_SELECTOR, '#attempts details').click()
             shot(driver, args.out, 'dashboard-job.png')
+            driver.get(f'{url}/services/mail/jobs/{payment}')
+            shot(driver, args.out, 'dashboard-changes.png')
+            driver.get(f'{url}/services/mail/workflows/{workflow}')
+            shot(driver, args.out, 'dashboard-workflow.png')
+            driver.get(f'{url}/services/mail')
+            driver.set_window_size(1280, 1600)
+            path = os.path.join(args.out, 'dashboard-queues.png')
+            driver.find_element(By.ID, 'queues-section').screenshot(path)
+            print(f'wrote {path}')
         finally:
             driver.quit()
             gate.set()

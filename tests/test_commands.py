@@ -391,6 +391,40 @@ def test_retry_all_in_batches_of_their_own(command, uri):
     assert command('retry', '--all').stdout == '0 jobs retried\n'
 
 
+def test_cancel_all_and_clean_a_task_in_batches(command, uri):
+    """cancel --all takes every job that waits to run once (of --status and
+    --task), clean --task the finished jobs of a task (issue 29)."""
+    zope.component.provideUtility(tasks.Append(), name='other')
+    waiting = addJobs(uri, *[{}] * 5)
+    db, service = openService(uri)
+    other = service.add('other', {})
+    cron = service.addCronJob('append', {}, hour=(3,))
+    transaction.commit()
+    db.close()
+    before = transactions(uri)
+    cancelled = command('cancel', '--all', '--task', 'append', '--batch', 2)
+    assert (cancelled.returncode, cancelled.stdout, cancelled.stderr) == \
+        (0, '5 jobs cancelled\n', '')
+    assert transactions(uri) == before + 3        # 2 + 2 + 1
+    status = {jobid: command('status', jobid).stdout.strip()
+              for jobid in waiting + [other, cron]}
+    assert status == {**{jobid: 'cancelled' for jobid in waiting},
+                      other: 'queued', cron: 'cronjob'}
+    assert oneLine(command('cancel', '--all', '--status', 'error')) == (
+        "remotetask cancel: argument --status: unknown status to cancel "
+        "'error'; the statuses cancelled are waiting, queued, 'start "
+        "later', delayed, retry")
+    assert oneLine(command('cancel')) == ('remotetask: cancel needs a '
+                                          'JOBID, or --all for every job '
+                                          'that waits to run once')
+    assert json.loads(command('cancel', '--all', '--status', 'queued',
+                              '--json').stdout) == {'cancelled': 1}
+    assert command('clean', '--task', 'append', '--batch', 2).stdout == \
+        '5 jobs removed\n'
+    assert command('status', other).stdout == 'cancelled\n'
+    assert command('clean').stdout == '1 job removed\n'
+
+
 def test_retry_all_ends_though_a_worker_fails_the_jobs_again(
         command, uri, monkeypatch):
     failing = addJobs(uri, {}, {}, {})

@@ -909,7 +909,7 @@ def test_every_body_is_closed_and_unknown_fields_are_refused(client, reader):
         for branch in objects(schema):
             assert branch['additionalProperties'] is False, name
         checked.add(name)
-    assert len(checked) == 6
+    assert len(checked) == 9
     jobid = add(client, {'task': 'echo'})['id']
     cron = client.post_json('/api/services/svc/cronjobs', {
         'task': 'echo', 'minute': [5]}, headers=MANAGE).json['id']

@@ -660,7 +660,7 @@ def test_a_failed_jobs_page(browser, reader):
     assert traceback.startswith('Traceback (most recent call last)')
     assert traceback.endswith('ValueError: bad 1\n')
     buttons = [b['id'] for b in page.html.select('#job-actions button')]
-    assert buttons == ['retry']
+    assert buttons == ['retry', 'delete']
     # The task's detail renderer shows there too.
     provideDetail(lambda job, svc: HTML(f'<em>n={job.input["n"]}</em>'),
                   task='broken')
@@ -694,7 +694,7 @@ def test_the_actions_on_a_jobs_page(browser, reader):
     assert found == ['cancel']
     page = page.forms['cancel-form'].submit(status=303).follow()
     assert page.html.select_one('#flash').text == f'Cancelled job {queued}.'
-    assert buttons(queued)[1] == ['retry']
+    assert buttons(queued)[1] == ['retry', 'delete']
 
     page, found = buttons(cron)
     assert found == ['run-now', 'pause-job', 'cancel']

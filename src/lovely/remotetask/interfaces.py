@@ -61,6 +61,8 @@ class IJob(Interface):
     input = Attribute('The input given to the task.')
     status = Attribute('One of the status strings of this module.')
     output = Attribute('What the task returned, None until it completes.')
+    # The last attempt's start, end and error are None from a retry or a
+    # new attempt on: `history` keeps them, not the job as its own.
     error = Attribute('The message of the last failure, or None.')
     created = Attribute('When the job was added (epoch seconds).')
     started = Attribute('When the last attempt was claimed, or None.')
@@ -268,6 +270,9 @@ class ITaskService(Interface):
         Only ``completed``, ``cancelled`` and ``error`` may be given; any
         other status raises ValueError and removes nothing.
         """
+
+    def removeJob(jobid):
+        """Remove a finished job; any other raises `JobStateError`."""
 
     def getStatus(jobid):
         """Return the status of the job."""

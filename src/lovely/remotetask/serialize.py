@@ -6,6 +6,7 @@ sent as its ``repr`` string, so that a listing never fails on one odd job.
 """
 import datetime
 import math
+import zoneinfo
 from typing import Optional
 
 from lovely.remotetask.interfaces import (  # noqa: F401 (for the faces)
@@ -141,6 +142,32 @@ def formatTime(timestamp: Optional[float]) -> str:
 def _format(moment: datetime.datetime) -> str:
     # isoformat writes the year in four digits (strftime's %Y may not).
     return moment.isoformat(' ', 'seconds')
+
+
+def zonedTime(timestamp: Optional[float], zone: Optional[str] = None) -> str:
+    """`formatTime` saying its zone, so that no one takes UTC for local
+    time: '... UTC', or in `zone` (a cron job's) with UTC beside it, as
+    '2026-03-02 01:30:00 Europe/Vienna (00:30:00 UTC)'; '' for None."""
+    text = formatTime(timestamp)
+    if not text or zone in (None, 'UTC') or text[0] in 'ab':
+        return text and f'{text} UTC'
+    try:
+        local = datetime.datetime.fromtimestamp(
+            timestamp, zoneinfo.ZoneInfo(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError,
+            OverflowError):
+        return f'{text} UTC'
+    localText = _format(local.replace(tzinfo=None))
+    utc = text[11:] if localText[:10] == text[:10] else text
+    return f'{localText} {zone} ({utc} UTC)'
+
+
+def scheduleZone(job) -> Optional[str]:
+    """The zone a cron job's times are shown in: its cron expression's
+    (tuple fields and delays are UTC)."""
+    if ICronJob.providedBy(job) and job.cron is not None:
+        return job.timezone
+    return None
 
 
 def historyData(job) -> list:

@@ -1,5 +1,6 @@
-"""The commands on jobs: add, start, cancel, retry (one job, or every
-failed one in batches), clean and the listing of jobs."""
+"""The commands on jobs: add, start, cancel and retry (one job, or every
+one matching --status and --task in batches), clean and the listing of
+jobs."""
 import sys
 
 from transaction.interfaces import TransientError
@@ -49,6 +50,20 @@ def start(target, args):
 
 
 def cancel(target, args):
+    """Cancel a job, or (--all) every one that waits to run once."""
+    if args.all:
+        from lovely.remotetask.web import actions   # (no Web stack)
+
+        def act(job) -> bool:
+            if actions.isSchedule(job):
+                return False     # cron jobs keep their schedules
+            target.service.cancel(job.id)
+            return True
+        cancelled = onMatching(target, args, actions.matchingStatuses(
+            'cancel', args.status), act, 'cancelled')
+        output(args, {'cancelled': cancelled},
+               f'{jobCount(cancelled)} cancelled')
+        return
     service = target.service
     service.cancel(getJob(target, args.jobid).id)
     target.commit()
@@ -75,21 +90,52 @@ def retry(target, args):
 
 
 def checkRetry(args):
+    _checkAll(args, 'retry', 'every failed job (--all --status cancelled '
+              'for the cancelled ones)')
+
+
+def checkCancel(args):
+    _checkAll(args, 'cancel', 'every job that waits to run once')
+
+
+_DOES = dict(retry='retries', cancel='cancels')
+
+
+def _checkAll(args, name: str, every: str) -> None:
     if args.all and args.jobid is not None:
-        raise CommandError('retry takes a JOBID or --all, not both')
+        raise CommandError(f'{name} takes a JOBID or --all, not both')
     if not args.all and args.jobid is None:
-        raise CommandError('retry needs a JOBID, or --all for every failed '
-                           'job (--all --status cancelled for the cancelled '
-                           'ones)')
+        raise CommandError(f'{name} needs a JOBID, or --all for {every}')
     if not args.all and (args.status or args.task or args.batch):
-        raise CommandError('--status, --task and --batch go with --all; '
-                           'retry JOBID retries that job')
+        raise CommandError(f'--status, --task and --batch go with --all; '
+                           f'{name} JOBID {_DOES[name]} that job')
     if args.batch is None:
         args.batch = RETRY_BATCH
 
 
+def onMatching(target, args, statuses, act, verb: str) -> int:
+    """Call `act(job)` on every job of `statuses` and of --task, in
+    batches, each its own transaction; return how many it did."""
+    from lovely.remotetask.web import actions   # (no Web stack)
+    done = 0
+    for status in statuses:
+        walk = actions.Walk(target.service, status, args.batch, args.task)
+
+        def step(limit, walk=walk):
+            walk.service, walk.size = target.service, limit
+            return walk.batch(act)
+        done += inBatches(target, step, args.batch, None, verb,
+                          rewind=walk.rewind)
+    return done
+
+
 def clean(target, args):
     statuses = args.status or list(FINISHED)
+    if args.task is not None:    # (clean itself takes no task)
+        removed = onMatching(target, args, statuses, lambda job: (
+            target.service.removeJob(job.id) or True), 'removed')
+        output(args, {'removed': removed}, f'{jobCount(removed)} removed')
+        return
     removed = inBatches(target, lambda limit: target.service.clean(
         statuses, limit=limit), args.batch, None, 'removed')
     output(args, {'removed': removed}, f'{jobCount(removed)} removed')
@@ -99,7 +145,8 @@ def jobCount(count: int) -> str:
     return f'{count} job' if count == 1 else f'{count} jobs'
 
 
-def inBatches(target, step, batch: int, total, verb: str) -> int:
+def inBatches(target, step, batch: int, total, verb: str,
+              rewind=lambda: None) -> int:
     """Call `step(limit)`, which does up to `limit` things and says how
     many, in one transaction after another, until it does fewer than
     asked or `total` are done; return how many were done.  A batch that
@@ -114,6 +161,7 @@ def inBatches(target, step, batch: int, total, verb: str) -> int:
                 break
             except TransientError as error:
                 target.tm.abort()
+                rewind()
                 if attempt == ATTEMPTS:
                     raise CommandError(
                         f'{type(error).__name__}: the database was busy or '
@@ -178,13 +226,33 @@ def addParsers(commands) -> None:
     parser.add_argument('--on-failure', choices=('cancel', 'run'),
                         default='cancel', help='when a job it waits for '
                         'fails: cancel it too (default), or run it anyway')
-    for name, function, help in (
-            ('start', start, 'start a job added with --start-later'),
-            ('cancel', cancel, 'cancel a job')):
-        addJobId(command(commands, name, function, help, write=True))
+    addJobId(command(commands, 'start', start, 'start a job added with '
+                     '--start-later', write=True))
+    _addCancel(commands)
     _addRetry(commands)
     _addJobs(commands)
     _addClean(commands)
+
+
+def _addCancel(commands) -> None:
+    from lovely.remotetask.web import actions   # (no Web stack)
+    parser = command(commands, 'cancel', cancel, 'cancel a job, or every '
+                     'one that waits to run once with --all', write=True,
+                     check=checkCancel, epilog='Cron jobs keep their '
+                     'schedules under --all: cancel them one by one.')
+    parser.add_argument('jobid', nargs='?', type=jobId, metavar='JOBID')
+    parser.add_argument('--all', action='store_true',
+                        help='cancel every job that waits to run once (or '
+                        'those of --status and --task), in batches')
+    parser.add_argument('--status', type=values.status(
+        actions.WAITING, 'status to cancel', 'statuses cancelled'),
+        help='with --all: the jobs of this status')
+    parser.add_argument('--task', type=taskName,
+                        help='with --all: only the jobs of this task')
+    parser.add_argument('--batch', metavar='N',
+                        type=values.integer(1, MAX_BATCH),
+                        help='with --all: jobs cancelled per transaction '
+                        f'(default {RETRY_BATCH})')
 
 
 def _addRetry(commands) -> None:
@@ -245,6 +313,8 @@ def _addClean(commands) -> None:
                                            'finished statuses'),
                         help='remove only jobs of this status (repeatable; '
                         f'failed, as the dashboard says, is {ERROR})')
+    parser.add_argument('--task', type=taskName,
+                        help='remove only jobs of this task')
     parser.add_argument('--batch', default=1000, metavar='N',
                         type=values.integer(1, MAX_BATCH),
                         help='jobs removed per transaction (default 1000)')

@@ -16,7 +16,7 @@ from lovely.remotetask.interfaces import (
     CANCELLED, COMPLETED, CRONJOB, ERROR, FINISHED, RETRY, ICronJob)
 from lovely.remotetask.runtime.watch import CommitWatch
 from lovely.remotetask.serialize import (
-    changesData, formatTime, jobData, jsonValue)
+    changesData, formatTime, jobData, jsonValue, zonedTime)
 
 #: Seconds between looks at a job that `result --wait` waits for, unless a
 #: ZEO client hears of a commit sooner.
@@ -167,7 +167,7 @@ def show(target, args):
 def _printChanges(changes) -> None:
     """What each attempt's transaction changed: path, class, oid."""
     for entry in changes:
-        undone = f' (undone {formatTime(entry["undone"])} UTC)' \
+        undone = f' (undone {zonedTime(entry["undone"])})' \
             if entry['undone'] is not None else ''
         print(f'\nchanged by attempt {entry["attempt"]}{undone}:')
         for change in entry['objects']:
@@ -184,7 +184,7 @@ def _dependencyLines(job, data):
     if job.queue != 'default':
         yield 'queue', job.queue
     if job.deadline is not None:
-        yield 'deadline', formatTime(job.deadline) + ' UTC'
+        yield 'deadline', zonedTime(job.deadline)
     if job.workflow is not None:
         name = job.workflow.name
         yield 'workflow', f'{job.workflow.id}' + (f' ({name})' if name
@@ -217,7 +217,7 @@ def _jobLines(job, data):
     for label, when in (('created', job.created), ('started', job.started),
                         ('finished', job.completed)):
         if when is not None:
-            yield label, formatTime(when) + ' UTC'
+            yield label, zonedTime(when)
     yield 'attempts', job.attempts
     if job.runs > job.attempts:
         yield 'runs', f'{job.runs} (a run whose commit conflicted ran again)'
@@ -228,7 +228,7 @@ def _jobLines(job, data):
         yield 'progress', f'{progress["fraction"]:.0%} ' \
             f'{oneLine(progress["message"])}'.rstrip()
     if job.status == RETRY and job.scheduledFor is not None:
-        yield 'next attempt', formatTime(job.scheduledFor) + ' UTC'
+        yield 'next attempt', zonedTime(job.scheduledFor)
     if 'schedule' in data:
         schedule = data['schedule']
         yield 'schedule', schedule['text']
@@ -243,7 +243,7 @@ def _jobLines(job, data):
         for label, when in (('next run', schedule['nextRun']),
                             ('last run', schedule['lastRun'])):
             if when is not None:
-                yield label, formatTime(when) + ' UTC'
+                yield label, zonedTime(when, schedule['timezone'])
 
 
 def addParsers(commands) -> None:

@@ -77,6 +77,7 @@ GRANTS: Dict[str, Optional[str]] = dict(
     # ITaskService: managing
     startJob=MANAGE_SERVICE, reschedule=MANAGE_SERVICE,
     cancel=MANAGE_SERVICE, clean=MANAGE_SERVICE, retry=MANAGE_SERVICE,
+    removeJob=MANAGE_SERVICE,
     retryAll=MANAGE_SERVICE, pauseJob=MANAGE_SERVICE,
     runNow=MANAGE_SERVICE, pause=MANAGE_SERVICE, resume=MANAGE_SERVICE,
     claimNextJob=MANAGE_SERVICE, processNext=MANAGE_SERVICE,

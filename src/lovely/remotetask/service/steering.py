@@ -75,7 +75,9 @@ class Steering:
                     f'runs')
             store.keys.set(job.key, job.id)
         job.retryBase = job.attempts
-        job.error = None
+        # A new attempt is to come: the last one's times and error are in
+        # the history, not the job's own.
+        job.error = job.started = job.completed = None
         if isinstance(job, CronJob):
             job.scheduledFor = None
             store.move(job, CRONJOB if job.recurring else DELAYED)
@@ -154,6 +156,16 @@ class Steering:
             checks.whole('limit', limit)
         return walking.removeOldest(self._store, sorted(set(statuses)),
                                     limit)
+
+    def removeJob(self, jobid: int) -> None:
+        """See ITaskService: one finished job, as `clean` removes many."""
+        job = self._store.job(jobid)
+        if job.status not in FINISHED:
+            raise JobStateError(
+                f'job {jobid} is {job.status}: only finished jobs '
+                f'({", ".join(FINISHED)}) are removed')
+        self._store.forgetKey(job)
+        self._store.remove(job)
 
     def setProgress(self, jobid: int, fraction: float, message: str = ''):
         """Store how far a job got; tasks call `context.reportProgress`."""

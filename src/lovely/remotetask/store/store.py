@@ -212,6 +212,12 @@ class Store(Versioned):
         self.take(job)
         job.attempts += 1
         job.started = now
+        # The last attempt's end and error are in the history: shown as
+        # the job's own, they would pass for this attempt's.
+        if job.completed is not None:
+            job.completed = None
+        if job.error is not None:
+            job.error = None
         if rules:
             for scope, maximum, rate in rules:
                 self.limitOf(scope, maximum, rate).started(job.id, now)

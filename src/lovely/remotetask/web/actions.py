@@ -14,7 +14,8 @@ from transaction.interfaces import TransientError
 from lovely.remotetask.exceptions import InvalidArgumentError, JobStateError
 from lovely.remotetask import interfaces
 from lovely.remotetask.interfaces import (
-    CANCELLED, DELAYED, ERROR, QUEUED, RETRY, STARTLATER, ICronJob)
+    CANCELLED, DELAYED, ERROR, FINISHED, QUEUED, RETRY, STARTLATER,
+    ICronJob)
 from lovely.remotetask.web import settings
 
 #: The statuses "cancel all" takes jobs from: every job that waits to run
@@ -60,7 +61,7 @@ def isSchedule(job) -> bool:
     return ICronJob.providedBy(job) and job.recurring
 
 
-class _Walk:
+class Walk:
     """Walks the listing of one status a batch at a time, with a cursor,
     so that jobs left alone are read once, not at every batch."""
 
@@ -102,7 +103,7 @@ def cancelWaiting(ctx, service) -> int:
 
     total = 0
     for status in WAITING:
-        walk = _Walk(service, status, settings.CANCEL_BATCH)
+        walk = Walk(service, status, settings.CANCEL_BATCH)
         total += inBatches(ctx, lambda: walk.batch(cancel), walk.rewind)
     return total
 
@@ -121,7 +122,7 @@ def retryAll(ctx, service, status: str = ERROR,
         raise InvalidArgumentError(
             f'only {" and ".join(RETRYABLE)} jobs are retried, not '
             f'{status!r}')
-    walk = _Walk(service, status, settings.RETRY_BATCH, task)
+    walk = Walk(service, status, settings.RETRY_BATCH, task)
     retried, batch = set(), []
 
     def retry(job) -> bool:
@@ -145,3 +146,63 @@ def retryAll(ctx, service, status: str = ERROR,
         batch.clear()
 
     return inBatches(ctx, nextBatch, rewind)
+
+
+#: The statuses each action on the jobs matching a filter takes jobs
+#: from when the filter names none.
+MATCHING = dict(cancel=WAITING, retry=RETRYABLE, delete=FINISHED)
+
+
+def matchingStatuses(action: str, status: Optional[str]) -> tuple:
+    """The statuses `action` walks for a filter of `status` (None for
+    any), or InvalidArgumentError naming what it takes."""
+    statuses = MATCHING[action]
+    if status is None:
+        return statuses
+    if status not in statuses:
+        raise InvalidArgumentError(
+            f'{action} takes jobs that are {", ".join(statuses)}, not '
+            f'{status!r}')
+    return (status,)
+
+
+def countMatching(service, action: str, status: Optional[str] = None,
+                  task: Optional[str] = None) -> int:
+    """How many jobs `onMatching` would take now: the counts of their
+    statuses, or with a task, a walk of their listings."""
+    statuses = matchingStatuses(action, status)
+    if task is None:
+        counts = service.statusCounts()
+        return sum(counts.get(one, 0) for one in statuses)
+    total = 0
+    for one in statuses:
+        walk = Walk(service, one, settings.CANCEL_BATCH, task)
+        while not walk.ended:
+            total += walk.batch(lambda job: True)
+    return total
+
+
+def onMatching(ctx, service, action: str, status: Optional[str] = None,
+               task: Optional[str] = None) -> int:
+    """Cancel, retry or delete every job matching the filter (`status`,
+    None for every one the action takes; `task`), not only a page of
+    them, in batches, each its own transaction; return how many.  Cron
+    jobs keep their schedules when cancelled."""
+    statuses = matchingStatuses(action, status)
+    if action == 'retry':
+        return sum(retryAll(ctx, service, one, task) for one in statuses)
+
+    def act(job) -> bool:
+        if action == 'cancel':
+            if isSchedule(job):
+                return False
+            service.cancel(job.id)
+        else:
+            service.removeJob(job.id)
+        return True
+
+    total = 0
+    for one in statuses:
+        walk = Walk(service, one, settings.CANCEL_BATCH, task)
+        total += inBatches(ctx, lambda: walk.batch(act), walk.rewind)
+    return total

@@ -24,7 +24,7 @@ from transaction.interfaces import TransientError
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.web import (
-    api, apiflows, auth, dashboard, jobchanges, rendering, settings,
+    api, apibulk, apiflows, auth, dashboard, jobchanges, rendering, settings,
     xmlrpc)
 from lovely.remotetask.web.access import IDENTITY, SAFE_METHODS, authorize
 from lovely.remotetask.web.context import Context
@@ -55,6 +55,7 @@ class Application:
         api.register(self.router)
         jobchanges.register(self.router)
         apiflows.register(self.router)
+        apibulk.register(self.router)
         xmlrpc.register(self.router)
         dashboard.register(self.router)
         self.renderers = {'api': api.errorResponse,

@@ -21,7 +21,7 @@ mistakes is shown again, with each message next to its field and nothing
 changed.
 """
 from lovely.remotetask.serialize import STATUSES
-from lovely.remotetask.web import flowpages, jobpage, overview
+from lovely.remotetask.web import flowpages, jobpage, matching, overview
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.forms import (
     addCronJob, addJob, editCronJob, editForm)
@@ -59,6 +59,7 @@ def register(router) -> None:
     for method, template, handler, right in routes:
         router.add(method, template, handler, right, 'html')
     jobpage.register(router)
+    matching.register(router)
     flowpages.register(router)
 
 

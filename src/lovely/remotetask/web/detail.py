@@ -22,7 +22,8 @@ import zope.component
 from zope.interface import Interface, implementer
 
 from lovely.remotetask.interfaces import ICronJob
-from lovely.remotetask.serialize import formatTime, scheduleText
+from lovely.remotetask.serialize import (
+    scheduleText, scheduleZone, zonedTime)
 
 log = logging.getLogger('lovely.remotetask.web')
 
@@ -88,7 +89,7 @@ def defaultDetail(job, service) -> str:
     if ICronJob.providedBy(job):
         parts.append(scheduleText(job))
         if job.nextRun is not None:
-            parts.append(f'next {formatTime(job.nextRun)}')
+            parts.append(f'next {zonedTime(job.nextRun, scheduleZone(job))}')
     if job.error:
         parts.append(f'error: {job.error}')
     elif job.output is not None:

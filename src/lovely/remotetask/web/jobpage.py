@@ -16,13 +16,12 @@ job, and edit its schedule, undo what a completed job changed (see
 import json
 
 from lovely.remotetask.interfaces import (
-    CANCELLABLE, COMPLETED, CRONJOB, DELAYED, PROCESSING, RETRY, STARTLATER,
-    ICronJob)
+    CANCELLABLE, COMPLETED, CRONJOB, DELAYED, FINISHED, PROCESSING, RETRY,
+    STARTLATER, ICronJob)
 from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, WAITS_SHOWN, changesData, formatTime, historyData,
-    jsonValue,
-    scheduleText)
+    jsonValue, scheduleText, scheduleZone, zonedTime)
 from lovely.remotetask.web import actions
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.detail import renderDetail
@@ -41,6 +40,7 @@ def register(router) -> None:
         ('POST', '/services/{service}/jobs/{job}/pause', pause, MANAGE),
         ('POST', '/services/{service}/jobs/{job}/resume', resume, MANAGE),
         ('POST', '/services/{service}/jobs/{job}/undo', undo, MANAGE),
+        ('POST', '/services/{service}/jobs/{job}/delete', delete, MANAGE),
     ]
     for method, template, handler, right in routes:
         router.add(method, template, handler, right, 'html')
@@ -59,7 +59,7 @@ def jobPage(ctx, service, job):
         detail=renderDetail(found, entry.service),
         history=[_attemptRow(attempt)
                  for attempt in reversed(historyData(found))],
-        changes=[dict(entry, undoneText=formatTime(entry['undone']))
+        changes=[dict(entry, undoneText=zonedTime(entry['undone']))
                  for entry in reversed(changesData(found))],
         waitsFor=waitsFor(ctx, entry, found),
         waitsForMore=max(0, len(found.waitsFor) - WAITS_SHOWN),
@@ -78,6 +78,7 @@ def allowed(job) -> dict:
         undo=last is not None and last['undone'] is None and
         not last['more'] and (job.status == COMPLETED or recurring),
         retry=job.status in actions.RETRYABLE,
+        delete=job.status in FINISHED,
         cancel=job.status in CANCELLABLE,
         stop=job.status == PROCESSING and not job.stopRequested,
         start=job.status == STARTLATER,
@@ -108,7 +109,7 @@ def _dependencyFacts(ctx, entry, job) -> list:
     if job.queue != 'default':
         rows.append(('Queue', job.queue, None))
     if job.deadline is not None:
-        rows.append(('Deadline', formatTime(job.deadline), None))
+        rows.append(('Deadline', zonedTime(job.deadline), None))
     if job.workflow is not None:
         name = job.workflow.name
         rows.append(('Workflow', f'workflow {job.workflow.id}' + (
@@ -139,9 +140,9 @@ def facts(ctx, entry, job) -> list:
         ('Status', job.status, None),
         ('Task', job.task, None),
         ('Added by', job.owner or '', None),
-        ('Created', formatTime(job.created), None),
-        ('Started', formatTime(job.started), None),
-        ('Ended', formatTime(job.completed), None),
+        ('Created', zonedTime(job.created), None),
+        ('Started', zonedTime(job.started), None),
+        ('Ended', zonedTime(job.completed), None),
         ('Attempts', str(job.attempts), None),
         ('Runs', str(job.runs), None),
         ('Worker', job.worker or '', None),
@@ -149,7 +150,7 @@ def facts(ctx, entry, job) -> list:
         ('Key', '' if job.key is None else str(job.key), None),
     ]
     if job.status == RETRY and job.scheduledFor is not None:
-        rows.append(('Next attempt', formatTime(job.scheduledFor), None))
+        rows.append(('Next attempt', zonedTime(job.scheduledFor), None))
     if job.retryBase:
         rows.append(('Retried by hand', f'after attempt {job.retryBase}',
                      None))
@@ -159,7 +160,7 @@ def facts(ctx, entry, job) -> list:
     if progress is not None:
         rows.append(('Progress', f'{progress["fraction"]:.0%} '
                      f'{progress["message"]} (at '
-                     f'{formatTime(progress["time"])})', None))
+                     f'{zonedTime(progress["time"])})', None))
     rows.extend(_dependencyFacts(ctx, entry, job))
     if job.runOf is not None:
         rows.append(('Run of', f'cron job {job.runOf}', ctx.url(
@@ -169,8 +170,9 @@ def facts(ctx, entry, job) -> list:
         if job.recurring:
             rows.append(('Paused', 'yes: its runs are skipped'
                          if job.paused else 'no', None))
-        rows.append(('Next run', formatTime(job.nextRun), None))
-        rows.append(('Last run', formatTime(job.lastRun), None))
+        zone = scheduleZone(job)
+        rows.append(('Next run', zonedTime(job.nextRun, zone), None))
+        rows.append(('Last run', zonedTime(job.lastRun, zone), None))
         if job.recurring:
             rows.append(('Missed runs', job.missed + (
                 f', skipped after {job.graceTime:g} s'
@@ -265,3 +267,13 @@ def undo(ctx, service, job):
                 f'{"" if restored == 1 else "s"} put back as before it '
                 f'ran.'), None
     return _act(ctx, service, job, act)
+
+
+def delete(ctx, service, job):
+    """Remove a finished job; back to its service's jobs, as it has no
+    page any more."""
+    entry = ctx.service(service)
+    found = ctx.job(entry, job)
+    entry.service.removeJob(found.id)
+    return redirect(ctx, f'/services/{entry.path}',
+                    f'Deleted job {found.id}.')

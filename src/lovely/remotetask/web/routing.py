@@ -40,10 +40,15 @@ class Router:
 
     def match(self, method: str, path: str):
         """(route, params), or raise HTTPError 404 or 405."""
+        matched = [(route, found) for route in self.routes
+                   for found in [route.pattern.match(path)] if found]
+        # A path that names a route's word (``jobs/cancel``) is that
+        # route's alone, though a parameter (``jobs/{job}``) matches it too.
+        least = min((route.template.count('{') for route, _ in matched),
+                    default=0)
         allowed = []
-        for route in self.routes:
-            found = route.pattern.match(path)
-            if found is None:
+        for route, found in matched:
+            if route.template.count('{') != least:
                 continue
             if route.method == method or (method == 'HEAD'
                                           and route.method == 'GET'):

@@ -21,7 +21,8 @@ from lovely.remotetask.interfaces import (
     CANCELLABLE, CANCELLED, COMPLETED, CRONJOB, DELAYED, ERROR, PROCESSING,
     QUEUED, RETRY, STARTLATER, WAITING, ICronJob)
 from lovely.remotetask.timing.schedule import MISSED_POLICIES
-from lovely.remotetask.serialize import SCHEDULE_FIELDS, STATUSES, formatTime
+from lovely.remotetask.serialize import (
+    SCHEDULE_FIELDS, STATUSES, formatTime, zonedTime)
 from lovely.remotetask.web import (
     actions, charts, flowpages, overview, settings)
 from lovely.remotetask.web.auth import MANAGE
@@ -121,7 +122,7 @@ def _retryLabel(status, task) -> str:
 
 def _workerRow(ctx, entry, worker) -> dict:
     return dict(worker, age=overview.duration(worker['heartbeatAge']),
-                startedText=formatTime(worker['started']),
+                startedText=zonedTime(worker['started']),
                 jobLinks=[(jobid, ctx.url(
                     f'/services/{entry.path}/jobs/{jobid}'))
                     for jobid in worker['jobs']])
@@ -172,7 +173,7 @@ def _note(job, service) -> str:
             parts.append(f'{progress["fraction"]:.0%} {progress["message"]}'
                          .strip())
     elif job.status == RETRY and job.scheduledFor is not None:
-        parts.append(f'next attempt {formatTime(job.scheduledFor)}')
+        parts.append(f'next attempt {zonedTime(job.scheduledFor)}')
     elif job.status == WAITING:
         parts.append(f'waits for {count(len(job.waitsFor), "job")}')
     if job.queue != 'default':
