@@ -160,7 +160,7 @@ class ZopeIdentity:
         """The service wrapped in its place in the tree, for permissions
         (the site, for one registered in a site manager)."""
         container = contextOf(self.app, paths.splitPath(entry.path),
-                               entry.service)
+                              entry.service)
         if container is None:
             return self.app
         if hasattr(aq_base(entry.service), '__of__'):
@@ -230,8 +230,8 @@ def webFilter(app, global_conf=None, prefix: str = '/remotetask',
 
     Zope's users log in (HTTP Basic, or the login cookie of the site, as
     Plone's) and Zope's permissions decide what each may do on each
-    service (`ZopeAuthenticator`).  `secret` signs the CSRF tokens of the pages;
-    give every process of a cluster the same (random per process by
+    service (`ZopeAuthenticator`).  `secret` signs the CSRF tokens of the
+    pages; give every process of a cluster the same (random per process by
     default).
     """
     if credentials:
