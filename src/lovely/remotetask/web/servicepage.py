@@ -68,39 +68,21 @@ def servicePage(ctx, service, status=200, **forms):
                                                  delay=''), errors={}))
     forms.setdefault('cronForm', dict(values=formValues(), errors={}))
     pageUrl = ctx.url(f'/services/{entry.path}')
-
-    def sortUrl(column):
-        # A second click on the column sorted by turns the order round.
-        turn = column == state['sort'] and state['order'] == 'asc'
-        return stateUrl(pageUrl, state, sort=column,
-                        order='desc' if turn else 'asc', after=None)
-
-    firstUrl = nextUrl = None
-    if state['after'] is not None:
-        firstUrl = stateUrl(pageUrl, state, after=None)
-    if cursor is not None:
-        nextUrl = stateUrl(pageUrl, state, after=cursor)
     summary = overview.summary(entry.service)
     minutes = overview.activity(entry.service)
-    tabs = [dict(label='all', count=summary['total'], status=None,
-                 url=stateUrl(pageUrl, state, status=None, after=None),
-                 current=state['status'] is None)]
-    tabs += [dict(label=s, count=summary['counts'][s], status=s,
-                  url=stateUrl(pageUrl, state, status=s, after=None),
-                  current=state['status'] == s) for s in STATUSES]
     retryStatus = CANCELLED if state['status'] == CANCELLED else ERROR
     return render(
         ctx, 'service', status=status, title=f'Service {entry.path}',
         entry=entry, rows=jobRows, columns=SORTABLE, tasks=tasks,
         statuses=STATUSES, state=state, fields=SCHEDULE_FIELDS,
-        missedPolicies=MISSED_POLICIES, back=back, sortUrl=sortUrl,
-        firstUrl=firstUrl, nextUrl=nextUrl,
+        missedPolicies=MISSED_POLICIES, back=back,
+        **_links(pageUrl, state, cursor, summary),
         # A page filtered by task reads a bounded number of jobs: it may
         # come short, or empty, with more to come.
         shortPage=state['task'] is not None and cursor is not None
         and len(page) < state['limit'],
         orderText=ORDER_TEXT.get(state['status'], _SCHEDULED_ORDER),
-        summary=summary, tabs=tabs,
+        summary=summary,
         oldestText=overview.duration(summary['oldestWaitingAge']),
         workers=[_workerRow(ctx, entry, w)
                  for w in overview.workers(entry.service)],
@@ -113,6 +95,29 @@ def servicePage(ctx, service, status=200, **forms):
         liveQuery=urllib.parse.urlencode(stateQuery(dict(state, after=None))),
         live=state['after'] is None,
         refreshInterval=settings.REFRESH_INTERVAL, **forms)
+
+
+def _links(pageUrl, state, cursor, summary) -> dict:
+    """The page's links: its columns' sort, the first and next page, and
+    a tab for each status with its count."""
+    def sortUrl(column):
+        # A second click on the column sorted by turns the order round.
+        turn = column == state['sort'] and state['order'] == 'asc'
+        return stateUrl(pageUrl, state, sort=column,
+                        order='desc' if turn else 'asc', after=None)
+
+    tabs = [dict(label='all', count=summary['total'], status=None,
+                 url=stateUrl(pageUrl, state, status=None, after=None),
+                 current=state['status'] is None)]
+    tabs += [dict(label=s, count=summary['counts'][s], status=s,
+                  url=stateUrl(pageUrl, state, status=s, after=None),
+                  current=state['status'] == s) for s in STATUSES]
+    return dict(
+        sortUrl=sortUrl, tabs=tabs,
+        firstUrl=None if state['after'] is None else
+        stateUrl(pageUrl, state, after=None),
+        nextUrl=None if cursor is None else
+        stateUrl(pageUrl, state, after=cursor))
 
 
 def _retryLabel(status, task) -> str:
