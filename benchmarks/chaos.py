@@ -715,6 +715,8 @@ class Chaos:
         self.startLeftBehind()
         self.pauseCronJobs()
         settled = self.settle()
+        if settled is None:
+            self.dumpWorkers()
         log('the workers stop')
         for worker in self.workers:
             worker.terminate()
@@ -739,6 +741,21 @@ class Chaos:
                   errors='replace') as output:
             log(f'producer {producer.pid} did not stop; the end of '
                 f'producers.log:\n{output.read()[-3000:]}')
+
+    def dumpWorkers(self):
+        """Have every live worker write where its threads are (SIGUSR1,
+        faulthandler) to workers.log, for the report of a run that did not
+        settle."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        self.observations.append('the live workers\' threads are at the end '
+                                 'of workers.log')
+        with open(os.path.join(self.directory, 'workers.log'),
+                  errors='replace') as output:
+            log(f'the run did not settle; the end of workers.log:\n'
+                f'{output.read()[-12000:]}')
 
     def startLeftBehind(self):
         """Start the jobs added to start later that their producer did
