@@ -65,7 +65,7 @@ GRANTS: Dict[str, Optional[str]] = dict(
     getAvailableTasks=VIEW_JOBS, queryTask=VIEW_JOBS,
     getStatus=VIEW_JOBS, getResult=VIEW_JOBS, getError=VIEW_JOBS,
     jobsPage=VIEW_JOBS, statusCounts=VIEW_JOBS, queueLength=VIEW_JOBS,
-    activity=VIEW_JOBS, oldestWaiting=VIEW_JOBS, isPaused=VIEW_JOBS,
+    activity=VIEW_JOBS, activityByHour=VIEW_JOBS, oldestWaiting=VIEW_JOBS, isPaused=VIEW_JOBS,
     hasJobsWaiting=VIEW_JOBS, isProcessing=VIEW_JOBS,
     getQueues=VIEW_JOBS, getLimits=VIEW_JOBS, getStranded=VIEW_JOBS,
     getWorkflow=VIEW_JOBS, getBatch=VIEW_JOBS,

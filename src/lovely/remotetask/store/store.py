@@ -34,7 +34,7 @@ from ZODB.utils import u64
 from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import UnknownJobError
 from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
-from lovely.remotetask.store import dependencies, stamps
+from lovely.remotetask.store import dependencies, hourly, stamps
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
 from lovely.remotetask.store.drainapart import DRAIN_AT, drainApart
@@ -54,6 +54,8 @@ DRAIN_AFTER_COMMIT_AT = 32
 
 class Store(Versioned):
 
+    finishedHours = None    # see `hourly`: made by a drain in old stores
+
     def __init__(self) -> None:
         self.epoch = stamps.epochNow()
         self.intake = Intake()
@@ -67,6 +69,7 @@ class Store(Versioned):
         self.keys = KeyIndex()
         self.settings = Settings()
         self.activityLog = ActivityLog()
+        self.finishedHours = hourly.FinishedHours()
         #: scope -> Limit, for the scopes with limits (see `limits`).
         self.limits = OOBTree()
         #: queue name -> (paused, the most of its jobs that run at once or
@@ -327,6 +330,7 @@ class Store(Versioned):
         for job in waiting:         # once every job drained is in byId
             dependencies.register(self, job)
         dependencies.decideAll(self)
+        hourly.record(self, taken)
         return len(taken)
 
     def drainIfDue(self, threshold: int = DRAIN_AT) -> int:
