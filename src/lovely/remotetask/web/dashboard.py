@@ -21,7 +21,8 @@ mistakes is shown again, with each message next to its field and nothing
 changed.
 """
 from lovely.remotetask.serialize import STATUSES
-from lovely.remotetask.web import flowpages, jobpage, matching, overview
+from lovely.remotetask.web import (
+    flowpages, jobpage, livepage, matching, settings)
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.forms import (
     addCronJob, addJob, editCronJob, editForm)
@@ -65,14 +66,9 @@ def register(router) -> None:
 
 def home(ctx):
     """The overview: every service with its jobs by status, its queue,
-    its workers and whether it is paused."""
-    services = []
-    for entry in ctx.services():
-        summary = overview.summary(entry.service)
-        summary['workers'] = len(entry.service.getWorkers())
-        summary['oldestText'] = overview.duration(summary['oldestWaitingAge'])
-        services.append(dict(entry=entry, summary=summary,
-                             url=ctx.url(f'/services/{entry.path}'),
-                             canManage=ctx.allows(MANAGE, entry)))
-    return render(ctx, 'services', services=services, statuses=STATUSES,
-                  noRoot=ctx.root is None)
+    its workers and whether it is paused (kept up to date by
+    `livepage`)."""
+    return render(ctx, 'services', services=livepage.homeItems(ctx),
+                  statuses=STATUSES, noRoot=ctx.root is None,
+                  liveUrl=ctx.url('/live.json'),
+                  refreshInterval=settings.REFRESH_INTERVAL)
