@@ -5,10 +5,11 @@
 Makes a FileStorage database in a temporary directory with a service
 ``mail`` that has worked for an hour (jobs finished over the last hour,
 some failed, a few retried by hand, and fewer over the day before, cron
-jobs, a job running with its progress), serves the dashboard with waitress on a free loopback port,
-and has Debian's chromium (headless, through Selenium) save the overview,
-the service's page, its Queues section, a failed job's page, the page of
-a job that shows what it changed, and a workflow's page as PNG files.
+jobs, a job running with its progress), serves the dashboard with
+waitress on a free loopback port, and has Debian's chromium (headless,
+through Selenium) save the overview, the service's page, its Queues
+section, a failed job's page, the page of a job that shows what it
+changed, and a workflow's page as PNG files.
 """
 import argparse
 import logging
