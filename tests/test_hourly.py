@@ -1,12 +1,12 @@
 """Jobs finished per hour and task (store/hourly.py), counted by drains."""
 import collections
-import threading
 import time
 
 import pytest
 import transaction
 
 from lovely import remotetask
+from lovely.remotetask import testing
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.store import hourly
 from lovely.remotetask.store.store import Store
@@ -127,36 +127,30 @@ def test_bad_arguments_are_refused(service, name, value, message):
         service.activityByHour(**{name: value})
 
 
-def test_adds_and_records_do_not_write_the_hourly_counts(db):
-    """Adds and records write the job and the intake only; concurrent
-    adds in threads commit without a conflict the counts would cause."""
-    connection = db.open()
-    service = newService(connection.root())
+def test_concurrent_adds_cancels_and_records_conflict_no_more(db):
+    """Producers in threads add jobs and cancel half of them while the
+    service's processor runs the rest and drains: no add conflicts, and
+    every job finished counts once, however often drains retried."""
+    from test_contention import ADDS, PRODUCERS, runProducers
     remotetask.provideTask(lambda input: input, name='echo')
-    log = service._store.finishedHours
-    transaction.commit()
-    serial = log._p_serial
-    errors = []
-
-    def adder():
-        tm = transaction.TransactionManager()
-        mine = db.open(transaction_manager=tm)
-        try:
-            for n in range(10):
-                mine.root()['svc'].add('echo', n)
-                tm.commit()
-        except Exception as error:      # pragma: no cover
-            errors.append(error)
-        finally:
-            mine.close()
-
-    threads = [threading.Thread(target=adder) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    connection = db.open()
+    service = newService(remotetask.getApplicationRoot(connection,
+                                                       create=True))
+    service.startProcessing()
+    try:
+        conflicts, ids = runProducers(
+            db, service, lambda svc, jobid: jobid % 2 and svc.cancel(jobid))
+        assert conflicts == []
+        testing.waitUntil(lambda: connection.sync() or
+                          service.statusCounts().get('queued', 0) == 0 and
+                          service.statusCounts().get('processing', 0) == 0,
+                          timeout=60)
+    finally:
+        service.stopProcessing(wait=30)
     connection.sync()
-    assert service._store.finishedHours._p_serial == serial
-    transaction.abort()
+    service.drain()
+    transaction.commit()
+    counts = total(service.activityByHour())
+    assert sum(counts.values()) == PRODUCERS * ADDS == len(ids)
+    assert counts['cancelled'] == len([i for i in ids if i % 2])
     connection.close()
