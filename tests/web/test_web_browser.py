@@ -370,6 +370,8 @@ def test_counts_charts_and_workers_follow_the_service(server, browser,
     browser.find_element(
         By.CSS_SELECTOR, '#history-hours option[value="168"]').click()
     wait.until(lambda d: 'last 7 days' in title(d))
+    assert browser.current_url.endswith(
+        '/services/svc?chartHours=168&chartTask=wait')
     assert browser.execute_script('return window.sameDocument === true;')
 
     # The home page's row follows the service too.

@@ -5,6 +5,9 @@ services: jobs by status, the queue and its oldest job, the workers,
 whether each is paused.  The other pages live by what they show:
 
 - `servicepage`: a service's overview and its jobs, a page at a time;
+- `livepage`: the parts of the home page and of a service's page that
+  follow the services without a reload (``live.json``), and `history`
+  the chart of the jobs finished per hour;
 - `jobpage`: a job's own page, and the actions on one job;
 - `flowpages`: a workflow's page, and the queues of a service's page;
 - `forms`: adding a job or a cron job, and editing a cron job's schedule;

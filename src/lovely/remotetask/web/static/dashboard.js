@@ -142,11 +142,15 @@
     if (!form) { return; }
     var show = function (event) {
       if (event) { event.preventDefault(); }
+      // The page's address keeps the choice too, for a reload or a link.
       var url = new URL(holder.dataset.liveUrl, window.location.href);
+      var page = new URL(window.location.href);
       ['chartHours', 'chartTask'].forEach(function (name) {
         url.searchParams.set(name, form.elements[name].value);
+        page.searchParams.set(name, form.elements[name].value);
       });
       holder.dataset.liveUrl = url.pathname + url.search;
+      window.history.replaceState(null, '', page.pathname + page.search);
       refreshParts(holder);
     };
     form.addEventListener('submit', show);
