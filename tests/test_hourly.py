@@ -154,3 +154,18 @@ def test_concurrent_adds_cancels_and_records_conflict_no_more(db):
     assert sum(counts.values()) == PRODUCERS * ADDS == len(ids)
     assert counts['cancelled'] == len([i for i in ids if i % 2])
     connection.close()
+
+
+def test_a_bounded_drain_leaves_a_job_that_moved_later_to_the_next(
+        service):
+    """A drain that takes part of the intake counts no job whose last
+    move it left behind: the drain that takes that move counts it, once."""
+    service.add('echo', 1)
+    service.process()
+    store = service._store
+    assert len(store.intake.jobs) > 1          # the job's moves
+    store.drain(most=1)
+    assert total(service.activityByHour()) == {}
+    store.drain()
+    store.drain()
+    assert total(service.activityByHour()) == {'completed': 1}

@@ -61,14 +61,16 @@ class FinishedHours(Versioned):
 
 
 def record(store, taken: list, now: Optional[float] = None) -> None:
-    """Count the jobs a drain took from the intake (`taken`, oldest move
-    first) that finished since the drain before."""
+    """Count the jobs a drain filed that finished since the drain before:
+    those it took from the intake (`taken`, oldest move first), each once,
+    but those that moved again later, which the drain of their last move
+    counts."""
     now = time.time() if now is None else now
-    log, seen = None, set()
+    log, seen = None, {id(job) for job in store.intake.jobs}
     for job in reversed(taken):
-        if job.id in seen:
+        if id(job) in seen:
             continue
-        seen.add(job.id)
+        seen.add(id(job))
         status = _finished(store, job)
         if status is None:
             continue

@@ -37,7 +37,8 @@ from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
 from lovely.remotetask.store import dependencies, hourly, stamps
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
-from lovely.remotetask.store.drainapart import DRAIN_AT, drainApart
+from lovely.remotetask.store.drainapart import (
+    DRAIN_AT, DRAIN_MOST, drainApart)
 from lovely.remotetask.store.channels import LAST, REMOVED, channelOf
 from lovely.remotetask.store.intake import Intake
 from lovely.remotetask.store.jobmap import JobMap
@@ -47,13 +48,11 @@ from lovely.remotetask.store.registry import KeyIndex, Registry
 from lovely.remotetask.store.settings import Settings
 from lovely.remotetask.store.versioning import Versioned
 
-#: Jobs in the intake at which a writer drains it after its commit, in a
-#: transaction of its own (no worker drains, it seems).
+#: Intake length at which a writer drains after its commit (no worker did).
 DRAIN_AFTER_COMMIT_AT = 32
 
 
 class Store(Versioned):
-
     finishedHours = None    # see `hourly`: made by a drain in old stores
 
     def __init__(self) -> None:
@@ -94,8 +93,7 @@ class Store(Versioned):
         clients without a conflict, and adding a job writes nothing for
         its id.  Jobs added to a service not yet in a database count from
         1 instead.  Ids keep to 31 bits: past 2**31 oids they wrap.  An
-        oid whose id a job has already is passed over.
-        """
+        oid whose id a job has already is passed over."""
         jar = self._p_jar
         if jar is None:
             self.looseHigh += 1
@@ -297,23 +295,28 @@ class Store(Versioned):
 
     # The drain
 
-    def drain(self) -> int:
-        """Sort the jobs of the intake into their places: new jobs into
-        `byId`, each job where its status says, if it is still there;
-        return how many were drained."""
+    def drain(self, most: int = DRAIN_MOST) -> int:
+        """Sort the first `most` jobs of the intake into their places: new
+        jobs into `byId`, each job where its status says, if it is still
+        there; return how many were drained.  A drain takes a bounded
+        part, so that a flood of jobs in one commit is sorted in short
+        transactions rather than one that conflicts for as long as it
+        lasts."""
         intake = self.intake
         if not intake.jobs:
             return 0
-        taken = intake.drain()
+        taken = intake.drain(most)
+        # A job that moved again later is filed by the drain that takes
+        # its last move: filed twice, it would be claimed twice.
+        seen = {id(job) for job in intake.jobs}
         byChannel, waiting = {}, []
-        seen = set()
         for job in reversed(taken):       # the last move of each job
-            jobid = job.id
-            if jobid in seen:
+            if id(job) in seen:
                 continue
-            seen.add(jobid)
+            seen.add(id(job))
             if job.status == REMOVED:
                 continue
+            jobid = job.id
             self.byId.add(job)
             if job._unregistered:
                 waiting.append(job)
@@ -368,10 +371,12 @@ class Store(Versioned):
         """The chains of jobs of `status`."""
         return list(self.chains.values(min=(status,), max=(status, LAST)))
 
-    def intakeJobs(self) -> list:
-        """The jobs of the intake, each once, in the state they are in."""
+    def intakeJobs(self, most: Optional[int] = None) -> list:
+        """The jobs of the intake, each once, in the state they are in;
+        with `most`, of its first `most` entries only (the oldest)."""
         found, seen = [], set()
-        for job in self.intake.jobs:
+        jobs = self.intake.jobs
+        for job in jobs if most is None else jobs[:most]:
             if id(job) not in seen:
                 seen.add(id(job))
                 if job.status != REMOVED:
