@@ -25,6 +25,8 @@ from lovely.remotetask.store.versioning import Versioned
 
 #: Hours of finished jobs kept, by task: a week.
 HOURS_KEPT = 7 * 24
+#: The statuses of the jobs a drain looks at.
+_COUNTED = FINISHED + (CRONJOB, REMOVED)
 
 
 class FinishedHours(Versioned):
@@ -65,6 +67,8 @@ def record(store, taken: list, now: Optional[float] = None) -> None:
     those it took from the intake (`taken`, oldest move first), each once,
     but those that moved again later, which the drain of their last move
     counts."""
+    if not any(job.status in _COUNTED for job in taken):
+        return      # (a flood of adds: the rest of the intake is not read)
     now = time.time() if now is None else now
     log, seen = None, {id(job) for job in store.intake.jobs}
     for job in reversed(taken):
