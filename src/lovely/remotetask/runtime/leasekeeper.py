@@ -102,10 +102,10 @@ class LeaseKeeper(threading.Thread):
         processor = self.processor
         held = station.read(lambda service: service.heldBy(
             processor.workerId))
-        if set(held) <= processor._inHand:
+        if set(held) <= processor.inHand():
             return
         with processor.claimLock:       # no claim of its loops meanwhile
-            inHand = set(processor._inHand)
+            inHand = processor.inHand()
             station.commitOrRetry(
                 lambda service: service.releaseOrphans(processor.workerId,
                                                        inHand),
