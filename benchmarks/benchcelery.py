@@ -21,10 +21,4 @@ app = celery.Celery('benchcelery', broker=os.environ.get(REDIS),
 app.conf.task_default_queue = QUEUE
 for name in ('echo', 'sleep20', 'span'):
     app.task(name=name)(getattr(benchtasks, name))
-
-
-@app.task(name='gather')
-def gather(results, input):
-    """W7's chord callback: Celery passes it the siblings' results
-    first."""
-    return benchtasks.gather(input)
+app.task(name='gather')(benchtasks.gatherResults)

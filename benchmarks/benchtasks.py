@@ -37,6 +37,12 @@ SPANS = 'BENCH_SPANS'
 def _span(kind, input):
     started = time.time()
     time.sleep(input.get('work', 0))
+    return writeSpan(kind, input, started)
+
+
+def writeSpan(kind: str, input: dict, started: float) -> dict:
+    """Append a job's span to the spans file (async workers, as Oban's,
+    wait on their own, then call this)."""
     line = f'{kind} {input.get("n", "-")} {started:.6f} {time.time():.6f}\n'
     fd = os.open(os.environ[SPANS], os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                  0o644)
@@ -57,4 +63,16 @@ def span(input):
 @provideTask
 def gather(input):
     """W7's callback: the job that waits for all the siblings."""
+    return _span('gather', input)
+
+
+def gatherResults(results, input):
+    """W7's chord callback for Celery, which passes it the siblings'
+    results first."""
+    return _span('gather', input)
+
+
+def gatherThen(input, results):
+    """W7's chord callback for huey, which passes it the siblings'
+    results last."""
     return _span('gather', input)

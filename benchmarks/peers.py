@@ -118,18 +118,20 @@ W7 fan-in   1,000 sibling jobs of 2 ms (``--fan-in``) and one callback that
             waits for all of them, from one producer, one worker (issue
             27).  Us: ``service.add('gather', input, after=siblingIds)``
             in the siblings' transaction; Celery: ``chord(group(...),
-            gather.s())``; RQ: ``enqueue(gather, depends_on=[jobs])``.
-            Huey, Procrastinate and Oban's free edition have no fan-in:
-            n/a, with the reason printed under the summary.  Its figures:
+            gather.s())``; huey (3.x): ``enqueue(chord([...], gather.s())
+            )``; RQ: ``enqueue(gather, depends_on=[jobs])``.
+            Procrastinate and Oban's free edition have no fan-in: n/a,
+            with the reason printed under the summary.  Its figures:
             the time from the first add to the callback's end, and the
             barrier's delay; checked: the callback ran once, after all.
 W8 queue limited to K  500 jobs of 20 ms (``--limited``) in one queue
             limited to K = 2 (``--limit``) at once, two worker processes
             (issue 28): us, ``setQueueLimit('bench', 2)`` over ZEO with 2
             worker processes of 4 threads; Celery (two solo-pool workers,
-            as ``-c 1``), RQ (``worker-pool -n 2``) and Procrastinate (two
-            workers of ``--concurrency 1``) have no global limit, so their
-            workers' own concurrency does it.  Its figures: the most that
+            as ``-c 1``), RQ (``worker-pool -n 2``), Procrastinate (two
+            workers of ``--concurrency 1``), huey (one consumer of 2
+            threads) and Oban (two nodes of ``bench:1``) have no global
+            limit, so their workers' own concurrency does it.  Its figures: the most that
             ran at once and jobs/s against the ideal K / 20 ms.
             W7 and W8 are measured from the tasks (``benchtasks.span``,
             which write when they started and ended): see ``peersflow.py``.
@@ -513,7 +515,9 @@ class Huey:
         options = {'fsync': True} if self.fsync else {}
         h = self.SqliteHuey(name='bench', filename=path, **options)
         h.benchTasks = {name: h.task(name=name)(getattr(benchtasks, name))
-                        for name in ('echo', 'sleep20')}
+                        for name in ('echo', 'sleep20', 'span')}
+        h.benchTasks['gather'] = h.task(name='gather')(
+            benchtasks.gatherThen)
         self.instances.append(h)
         return h
 
@@ -2357,8 +2361,8 @@ def main(argv=None):
                 peersflow.runLimited, nW8, args.limit)
             for system in systems[1:]:
                 if system.key in peersflow.LIMITED:
-                    run(rows, 'W8', system, f'{system.key}: {args.limit} '
-                        f'worker processes, 1 job at a time each', nW8,
+                    run(rows, 'W8', system,
+                        peersflow.limitedLabel(system, args.limit), nW8,
                         peersflow.runLimited, nW8, args.limit)
         if args.profile:
             profileOurs(tmp, args.profile)

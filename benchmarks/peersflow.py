@@ -10,8 +10,10 @@ W7 fan-in  N siblings of 2 ms and one callback that waits for all of them,
            added by one producer, run by one worker (us: ``service.add(
            'gather', input, after=siblingIds)``, in the same transaction as
            the siblings, SimpleProcessor thread; Celery: ``chord(group(
-           ...), gather.s())``, solo pool; RQ: ``enqueue_many`` then
-           ``enqueue(gather, depends_on=siblingJobs)``, one SimpleWorker).
+           ...), gather.s())``, solo pool; huey 3.x: ``enqueue(chord(
+           [...], gather.s()))``, one consumer thread; RQ: ``enqueue_many``
+           then ``enqueue(gather, depends_on=siblingJobs)``, one
+           SimpleWorker; Procrastinate and Oban's free edition: n/a).
            Figures: the time from the first add to the callback's end, and
            the barrier's delay (the callback's start less the last
            sibling's end); checked: the callback ran once, after every
@@ -23,7 +25,9 @@ W8 limited  500 jobs of 20 ms in one queue limited to K=2 at once, two
            global limit: their workers' own concurrency is the tool, one job
            at a time in each of 2 processes (Celery: two solo-pool workers,
            as ``-c 1``; RQ: ``worker-pool -n 2`` SimpleWorkers;
-           Procrastinate: two workers of ``--concurrency 1``).  Figures: the
+           Procrastinate: two workers of ``--concurrency 1``; Oban: two
+           nodes of ``--queues bench:1``, its limit per node; huey: one
+           consumer of 2 threads, in this process).  Figures: the
            most that ran at once and the throughput against K / 20 ms.
 """
 import os
@@ -42,19 +46,22 @@ QUEUE = 'bench'
 #: What a peer offers where it does not run the workload, by workload.
 NOT_OFFERED = {
     'W7': {
-        'huey': 'n/a: huey has no chord/fan-in (pipelines chain one task '
-                'after one other; task.map() only collects results)',
-        'huey-fsync': 'n/a: as huey',
         'procrastinate': 'n/a: no job dependencies or callbacks '
                          '(locks and queueing locks only serialise)',
         'oban': 'n/a: fan-in is Oban Pro Workflow, not in the free '
                 'Python edition'},
-    'W8': {
-        'huey': 'not run: huey\'s only tool is the consumer\'s -w N, a '
-                'per-consumer limit',
-        'huey-fsync': 'not run: as huey',
-        'oban': 'not run in the time: its queues\' limit (bench:2) is per '
-                'node; a global limit is Oban Pro'}}
+    'W8': {}}
+
+
+def limitedLabel(system, k):
+    """W8's label: how each peer holds the queue to K."""
+    if system.key.startswith('huey'):
+        return (f'{system.key}: 1 consumer of {k} threads (-w {k}: a '
+                f'per-consumer limit)')
+    if system.key == 'oban':
+        return f'oban: {k} nodes of --queues bench:1 (a per-node limit)'
+    return (f'{system.key}: {k} worker processes, 1 job at a time each '
+            f'(a per-worker limit)')
 
 
 def readSpans(path):
@@ -72,8 +79,8 @@ def waitSpans(path, count, timeout, system):
         if time.monotonic() > deadline:
             raise RunError(f'{len(readSpans(path))} of {count} jobs ran '
                            f'after {timeout:.0f} s')
-        system.countDone([], 0) if system.key in ('rq', 'procrastinate') \
-            else None       # raises on failed jobs
+        if system.key in ('rq', 'procrastinate', 'oban'):
+            system.countDone([], 0)     # raises on failed jobs
         time.sleep(0.02)
 
 
@@ -119,7 +126,15 @@ def fanInCelery(system, items, last):
           tasks['gather'].s(last)).apply_async()
 
 
-FAN_IN = {'us': fanInOurs, 'rq': fanInRQ, 'celery': fanInCelery}
+def fanInHuey(system, items, last):
+    from huey import chord
+    h = system.producerHuey
+    h.enqueue(chord([h.benchTasks['span'].s(item) for item in items],
+                    h.benchTasks['gather'].s(last)))
+
+
+FAN_IN = {'us': fanInOurs, 'rq': fanInRQ, 'celery': fanInCelery,
+          'huey': fanInHuey, 'huey-fsync': fanInHuey}
 
 
 def runFanIn(system, row, n):
@@ -177,14 +192,27 @@ def limitedProcrastinate(system, items, k):
                                            for item in items])
 
 
+def limitedHuey(system, items, k):
+    system.producerHuey.benchTasks['span'].map([(item,) for item in items])
+
+
+def limitedOban(system, items, k):
+    system.loop.run(system.client.enqueue_many(
+        [system.worker.new({'input': item}) for item in items]))
+
+
 LIMITED = {'us': limitedOurs, 'rq': limitedRQ, 'celery': limitedCelery,
-           'procrastinate': limitedProcrastinate}
+           'procrastinate': limitedProcrastinate, 'oban': limitedOban,
+           'huey': limitedHuey, 'huey-fsync': limitedHuey}
+#: The peers whose `open(1)` starts one worker process running one job at
+#: a time, to which W8 adds K - 1 more.
+ONE_BY_ONE = ('celery', 'procrastinate', 'oban')
 
 
 def secondWorker(system, k):
     """The peers whose `open(1)` starts one worker of concurrency 1: start
     the other K - 1, alike, and wait until they are up."""
-    if system.key not in ('celery', 'procrastinate') or k == 1:
+    if system.key not in ONE_BY_ONE or k == 1:
         return []
     processes = []
     for i in range(1, k):
@@ -194,6 +222,9 @@ def secondWorker(system, k):
             args = ['-m', 'celery', '-A', 'benchcelery', 'worker',
                     '--queues', QUEUE, '--loglevel', 'WARNING', '--pool',
                     'solo', '--hostname', f'extra{i}-{system.runs}@%h']
+        elif system.key == 'oban':
+            args = ['-m', 'oban', 'start', '--dsn', system.conninfo,
+                    '--queues', f'{QUEUE}:1', '--log-level', 'warning']
         else:
             args = ['-m', 'procrastinate', '--app', 'benchprocrastinate.app',
                     'worker', '--queues', QUEUE, '--concurrency', '1']
@@ -214,6 +245,10 @@ def secondWorker(system, k):
 def workersUp(system):
     if system.key == 'celery':
         return len(system.app.control.ping(timeout=0.5) or [])
+    if system.key == 'oban':
+        return system.conn.execute(
+            'select count(*) from oban_producers where queue = %s',
+            (QUEUE,)).fetchone()[0]
     return system.conn.execute(
         'select count(*) from procrastinate_workers').fetchone()[0]
 
@@ -224,8 +259,8 @@ def runLimited(system, row, n, k):
     extra = []
     try:
         # Ours: K worker processes (of 4 threads, see ``workerArgs``); RQ:
-        # a pool of K; Celery and Procrastinate: one, then K - 1 more.
-        system.open(1 if system.key in ('celery', 'procrastinate') else k,
+        # a pool of K; Celery, Procrastinate and Oban: one, then K - 1.
+        system.open(1 if system.key in ONE_BY_ONE else k,
                     'span')
         extra = secondWorker(system, k)
         t0 = time.time()
