@@ -155,7 +155,8 @@ cProfile, in the main thread, and prints where the time per job goes.
 ``--keep DIR`` keeps the stores and the worker logs.  W1 to W4 with huey
 and RQ took nine to eleven minutes on 2 CPUs; W5 adds three to four
 minutes, and Procrastinate about five more in W1 to W4, mostly its W2
-(``--peers huey,huey-fsync,rq`` leaves it out).  To measure a commit
+(``--peers huey,huey-fsync,rq`` leaves it out).  ``--only W7,W8`` with
+every peer took two and a half minutes.  To measure a commit
 rather than the working tree, export its ``src`` and put it first on
 ``PYTHONPATH`` (the worker processes inherit it); see
 docs/performance-peers.rst.
