@@ -151,6 +151,9 @@ def runFanIn(system, row, n):
         system.close()
     siblings = [s for s in spans if s[0] == 'span']
     gathers = [s for s in spans if s[0] == 'gather']
+    if not gathers:
+        raise RunError(f'the callback did not run ({len(siblings)} '
+                       f'sibling spans)')
     lastEnd = max(s[3] for s in siblings)
     total = gathers[0][3] - t0
     row.rate = (n + 1) / total
