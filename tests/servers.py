@@ -43,10 +43,16 @@ class ZEOServer:
         return f'zeo://127.0.0.1:{self.port}'
 
     def start(self):
+        # The tests' own application classes (workerapp) are importable by
+        # the server, as an application's are by its ZEO server: a class
+        # it cannot import shows as an "unexpected error" in conflict
+        # resolution rather than as the conflict it is.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [HERE, os.environ.get('PYTHONPATH')])))
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'lovely.remotetask', 'zeo',
              '--address', f'127.0.0.1:{self.port}', '--db', self.path],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
         testing.waitUntil(lambda: accepts(self.port), timeout=30,
                           interval=0.05)
 

@@ -291,8 +291,7 @@ class SimpleProcessor:
         return claimed
 
     def inHand(self) -> set:
-        """The ids of the jobs this processor's loops claimed and have not
-        recorded yet."""
+        """The ids of the jobs claimed and not recorded yet."""
         return set(self._inHand)
 
     def _record(self, station, outcomes) -> None:
