@@ -34,7 +34,7 @@ from ZODB.utils import u64
 from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import UnknownJobError
 from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
-from lovely.remotetask.store import dependencies, stamps
+from lovely.remotetask.store import dependencies, search, stamps
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
 from lovely.remotetask.store.drainapart import DRAIN_AT, drainApart
@@ -53,6 +53,10 @@ DRAIN_AFTER_COMMIT_AT = 32
 
 
 class Store(Versioned):
+
+    #: The search index (see `search`); stores made before have none
+    #: until their next drain.
+    search = None
 
     def __init__(self) -> None:
         self.epoch = stamps.epochNow()
@@ -77,6 +81,7 @@ class Store(Versioned):
         #: Ids handed out while the store was in no database (yet) count
         #: up from 1; the highest so far.
         self.looseHigh = 0
+        self.search = search.SearchIndex()
 
     def __repr__(self):
         return '<Store>'
@@ -254,6 +259,8 @@ class Store(Versioned):
         if any(moved is job for moved in intake.jobs):
             intake.jobs = tuple(moved for moved in intake.jobs
                                 if moved is not job)
+        if search.noteRemoved(self, job) >= DRAIN_AFTER_COMMIT_AT:
+            self._drainAfterCommit()
 
     # Keys and runs
 
@@ -299,7 +306,7 @@ class Store(Versioned):
         `byId`, each job where its status says, if it is still there;
         return how many were drained."""
         intake = self.intake
-        if not intake.jobs:
+        if not intake.jobs and not search.pending(self):
             return 0
         taken = intake.drain()
         byChannel, waiting = {}, []
@@ -327,10 +334,11 @@ class Store(Versioned):
         for job in waiting:         # once every job drained is in byId
             dependencies.register(self, job)
         dependencies.decideAll(self)
+        search.drained(self, taken)     # the drain alone writes the index
         return len(taken)
 
     def drainIfDue(self, threshold: int = DRAIN_AT) -> int:
-        if len(self.intake.jobs) >= threshold:
+        if max(len(self.intake.jobs), search.pending(self)) >= threshold:
             return self.drain()
         return 0
 

@@ -1,0 +1,281 @@
+"""The search index: the tags and words of jobs -> the ids of the jobs.
+
+Operators look for jobs by a tag given at add, and by words of their
+input (its JSON text), result and error.  The index is a BTree of terms
+(``'#' + tag`` for a tag, the lower-cased word for a word) to a tree set
+of job ids, with each job's terms by id beside it, to take a job out or
+index it again.
+
+Only the store's drain writes it (see `Store.drain`): an add writes its
+job and the intake, nothing here, so concurrent adds never conflict on
+it.  A job that moves (finishes, fails, is retried) passes through the
+intake again, and the drain indexes its words anew.  A removed job's id
+is noted in `Removals`, whose concurrent changes merge, and the next
+drain takes its terms out: the index holds the jobs there are.
+
+A query is a tag and/or words: every one must match (AND), and a word of
+a query matches every indexed word it begins (a prefix: a key range of
+the BTree).  Only whole tags and word prefixes are searched; no phrases,
+no substrings inside words.
+"""
+import json
+import re
+from typing import Iterable, Optional
+
+from BTrees.IIBTree import IISet, IITreeSet, intersection, multiunion, union
+from BTrees.IOBTree import IOBTree
+from BTrees.OOBTree import OOBTree
+
+from lovely.remotetask.exceptions import InvalidArgumentError
+from lovely.remotetask.store.channels import REMOVED
+from lovely.remotetask.store.intake import mergeMoved
+from lovely.remotetask.store.versioning import Versioned
+
+#: The most tags a job has, and the longest tag.
+MAX_TAGS = 16
+MAX_TAG_LENGTH = 64
+#: Of each text (input, result, error), the characters indexed; of each
+#: word, the characters kept; of a job, the most words indexed.
+MAX_TEXT = 10000
+MAX_WORD = 32
+MAX_WORDS = 256
+#: The most words a query has.
+MAX_QUERY_WORDS = 8
+_WORD = re.compile(r'\w+')
+_LAST = '\U0010ffff'
+
+
+def checkTags(tags) -> tuple:
+    """The tags given at add as a tuple (each once, in order), checked:
+    short strings without whitespace or commas."""
+    if tags is None:
+        return ()
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, Iterable):
+        raise InvalidArgumentError(
+            f'tags is a list of strings, not {tags!r}')
+    found = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or \
+                len(tag) > MAX_TAG_LENGTH or ',' in tag or \
+                any(c.isspace() for c in tag):
+            raise InvalidArgumentError(
+                f'a tag is a string of 1 to {MAX_TAG_LENGTH} characters '
+                f'without whitespace or commas, not {tag!r}')
+        if tag not in found:
+            found.append(tag)
+    if len(found) > MAX_TAGS:
+        raise InvalidArgumentError(
+            f'a job has at most {MAX_TAGS} tags, not {len(found)}')
+    return tuple(found)
+
+
+def queryWords(search) -> tuple:
+    """The words of a query, lower-cased; InvalidArgumentError if it is
+    not a string or has none or too many."""
+    if not isinstance(search, str):
+        raise InvalidArgumentError(
+            f'search must be a string of words, not {search!r}')
+    words = tuple(dict.fromkeys(
+        word[:MAX_WORD] for word in _WORD.findall(search.lower())))
+    if not words or len(words) > MAX_QUERY_WORDS:
+        raise InvalidArgumentError(
+            f'search must have 1 to {MAX_QUERY_WORDS} words (letters, '
+            f'digits, _), not {search!r}')
+    return words
+
+
+def _text(value) -> str:
+    if value is None:
+        return ''
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    try:
+        return json.dumps(value, default=str)[:MAX_TEXT]
+    except (TypeError, ValueError, RecursionError):
+        return str(value)[:MAX_TEXT]
+
+
+def termsOf(job) -> tuple:
+    """The terms a job is found by: its tags, then its words."""
+    words = {}
+    for value in (job.input, job.output, job.error):
+        for word in _WORD.findall(_text(value).lower()):
+            words[word[:MAX_WORD]] = None
+            if len(words) >= MAX_WORDS:
+                break
+    return tuple('#' + tag for tag in job.tags) + tuple(words)
+
+
+def matches(job, tag: Optional[str], words: tuple) -> bool:
+    """Whether a job matches a query, from its own state (for jobs the
+    drain has not indexed yet)."""
+    terms = termsOf(job)
+    if tag is not None and '#' + tag not in terms:
+        return False
+    return all(any(term.startswith(word) for term in terms
+                   if term[:1] != '#') for word in words)
+
+
+class Removals(Versioned):
+    """The ids of jobs removed since the last drain: removers append, the
+    drain takes them all; concurrent changes merge."""
+
+    ids = ()
+
+    def _p_resolveConflict(self, old, committed, new):
+        ids = mergeMoved(old.get('ids', ()), committed.get('ids', ()),
+                         new.get('ids', ()))
+        merged = dict(new, ids=list(ids))
+        if not ids:
+            del merged['ids']
+        return merged
+
+    def add(self, jobid: int) -> None:
+        ids = self.__dict__.get('ids')
+        if ids is None:
+            self.ids = [jobid]
+        else:          # in place: a clean of many jobs appends each once
+            ids.append(jobid)
+            self._p_changed = True
+
+    def take(self) -> list:
+        taken = list(self.ids)
+        if taken:
+            self.ids = []
+        return taken
+
+
+class SearchIndex(Versioned):
+    """Terms -> job ids (see the module); written by the drain alone."""
+
+    def __init__(self) -> None:
+        self.terms = OOBTree()
+        #: job id -> the terms it is indexed by.
+        self.ofJob = IOBTree()
+        self.removals = Removals()
+
+    def index(self, job) -> None:
+        """Index `job` by its terms now, and by no others."""
+        jobid, new = job.id, termsOf(job)
+        old = self.ofJob.get(jobid, ())
+        if new == old:
+            return
+        self._drop(jobid, set(old) - set(new))
+        for term in set(new) - set(old):
+            ids = self.terms.get(term)
+            if ids is None:
+                ids = self.terms[term] = IITreeSet()
+            ids.insert(jobid)
+        if new:
+            self.ofJob[jobid] = new
+        else:
+            self.ofJob.pop(jobid, None)
+
+    def unindex(self, jobid: int) -> None:
+        self._drop(jobid, self.ofJob.pop(jobid, ()))
+
+    def _drop(self, jobid, terms) -> None:
+        for term in terms:
+            ids = self.terms.get(term)
+            if ids is not None:
+                if jobid in ids:
+                    ids.remove(jobid)
+                if not ids:
+                    del self.terms[term]
+
+    def find(self, tag: Optional[str] = None, words: tuple = ()) -> IISet:
+        """The ids of the jobs with `tag` and a word beginning with each
+        of `words`, ascending."""
+        found = []
+        if tag is not None:
+            found.append(self.terms.get('#' + tag) or IISet())
+        for word in words:
+            found.append(multiunion(list(
+                self.terms.values(min=word, max=word + _LAST))))
+        found.sort(key=len)
+        result = found[0] if found else IISet()
+        for ids in found[1:]:
+            if not result:
+                break
+            result = intersection(result, ids)
+        return IISet(result)
+
+
+class Found:
+    """The jobs matching a query: the ids the index has, and the jobs of
+    the intake (not indexed as they are now yet) that match now."""
+
+    def __init__(self, store, tag: Optional[str], words: tuple) -> None:
+        self.store, self.tag, self.words = store, tag, words
+        index = store.search
+        ids = IISet() if index is None else index.find(tag, words)
+        self.fresh = {job.id: job for job in store.intakeJobs()}
+        self.ids = union(ids, IISet(
+            jobid for jobid, job in self.fresh.items()
+            if matches(job, tag, words)))
+
+    def has(self, job) -> bool:
+        if job.id in self.fresh:
+            return matches(job, self.tag, self.words)
+        return job.id in self.ids
+
+    def newestFirst(self, below: Optional[int] = None):
+        """The matching jobs, highest id first; with `below`, those of
+        lower ids."""
+        ids = self.ids if below is None else self.ids.keys(max=below - 1)
+        for at in range(len(ids) - 1, -1, -1):
+            job = self.store.get(ids[at])
+            if job is not None and self.has(job):
+                yield job
+
+
+def query(store, tag=None, search=None) -> Optional[Found]:
+    """The jobs with `tag` and the words of `search` (checked), or None
+    for a query of neither."""
+    if tag is None and search is None:
+        return None
+    if tag is not None and checkTags((tag,)) != (tag,):
+        raise InvalidArgumentError(f'tag must be a tag, not {tag!r}')
+    words = () if search is None else queryWords(search)
+    return Found(store, tag, words)
+
+
+def indexOf(store) -> SearchIndex:
+    """The store's index; a store made before there was one gets it here
+    (in a drain), with every job it has."""
+    index = store.search
+    if index is None:
+        index = store.search = SearchIndex()
+        for job in store.jobsBelow():
+            index.index(job)
+    return index
+
+
+def drained(store, taken) -> None:
+    """Index the jobs a drain took (their last state), and take out those
+    removed since the drain before."""
+    index = indexOf(store)
+    for jobid in index.removals.take():
+        index.unindex(jobid)
+    seen = set()
+    for job in reversed(taken):
+        if job.id not in seen:
+            seen.add(job.id)
+            if job.status != REMOVED:
+                index.index(job)
+
+
+def noteRemoved(store, job) -> int:
+    """Note a removed job for the next drain to unindex; return how many
+    wait for it."""
+    index = store.search
+    if index is None:
+        return 0
+    index.removals.add(job.id)
+    return len(index.removals.ids)
+
+
+def pending(store) -> int:
+    """How many removed jobs the next drain unindexes."""
+    index = store.search
+    return 0 if index is None else len(index.removals.ids)

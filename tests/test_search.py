@@ -1,0 +1,202 @@
+"""Tags and the search index: what the drain indexes (adds, finishes,
+removals), how queries match (tags exactly, words by prefix, all of
+them), and that concurrent adds of tagged jobs never conflict on it."""
+import threading
+
+import pytest
+import transaction
+from transaction.interfaces import TransientError
+
+from lovely import remotetask
+from lovely.remotetask.exceptions import InvalidArgumentError
+from lovely.remotetask.store import search
+from lovely.remotetask.store.jobs import Job
+from lovely.remotetask.task import TaskError
+
+
+@pytest.fixture
+def service():
+    remotetask.provideTask(lambda input: {'answer': input}, name='echo')
+
+    def fail(input):
+        raise TaskError(f'broken pipe to {input}')
+    remotetask.provideTask(fail, name='fail')
+    return remotetask.TaskService()
+
+
+def ids(service, **query):
+    jobs, cursor = service.jobsPage(limit=1000, **query)
+    assert cursor is None
+    return [job.id for job in jobs]
+
+
+def indexed(service, term):
+    found = service._store.search.terms.get(term)
+    return [] if found is None else list(found)
+
+
+def test_tags_are_stored_checked_and_shown(service):
+    jobid = service.add('echo', 1, tags=['nightly', 'eu', 'nightly'])
+    assert service.jobs[jobid].tags == ('nightly', 'eu')
+    assert service.jobs[service.add('echo', 2)].tags == ()
+    for wrong in ('nightly', [''], ['a b'], ['a,b'], [1], ['x' * 65],
+                  [f't{n}' for n in range(17)], 5):
+        with pytest.raises(InvalidArgumentError, match='tag'):
+            service.add('echo', 3, tags=wrong)
+    assert len(service.jobs) == 2
+
+
+def test_the_drain_indexes_tags_and_input_words(service):
+    first = service.add('echo', {'customer': 'ACME Corp'}, tags=['eu'])
+    second = service.add('echo', 'acme widgets', tags=['us'])
+    assert indexed(service, '#eu') == []        # not before a drain
+    assert ids(service, tag='eu') == [first]    # but found in the intake
+    service.drain()
+    assert indexed(service, '#eu') == [first]
+    assert indexed(service, 'acme') == [first, second]
+    assert indexed(service, 'customer') == [first]
+    assert ids(service, search='acme') == [second, first]
+    assert ids(service, search='ACME corp') == [first]       # AND
+    assert ids(service, search='acme', tag='us') == [second]
+    assert ids(service, search='wid') == [second]            # a prefix
+    assert ids(service, search='idgets') == []     # not inside a word
+    assert ids(service, tag='e') == []             # tags match whole
+    assert ids(service, search='acme nothing') == []
+
+
+def test_finished_jobs_are_found_by_result_and_error(service):
+    done = service.add('echo', 'x', tags=['t'])
+    failed = service.add('fail', 'host7', tags=['t'])
+    service.drain()
+    assert ids(service, search='broken') == []
+    service.process()
+    assert service.getStatus(failed) == 'error'
+    assert ids(service, search='broken pipe') == [failed]   # undrained
+    service.drain()
+    assert indexed(service, 'broken') == [failed]
+    assert indexed(service, 'answer') == [done]
+    assert ids(service, search='answer', status='completed') == [done]
+    assert ids(service, search='host7', status='error') == [failed]
+    assert ids(service, search='host7', status='completed') == []
+
+
+def test_a_new_attempt_drops_the_old_error_words(service):
+    failed = service.add('fail', 'once')
+    service.process()
+    service.drain()
+    assert indexed(service, 'broken') == [failed]
+    remotetask.provideTask(lambda input: 'fine', name='fail')
+    service.retry(failed)
+    service.process()
+    service.drain()
+    assert indexed(service, 'broken') == []
+    assert indexed(service, 'fine') == [failed]
+
+
+def test_removed_jobs_leave_the_index(service):
+    jobids = [service.add('echo', n, tags=['gone']) for n in range(5)]
+    kept = service.add('echo', 'k', tags=['kept'], startLater=True)
+    service.process()
+    service.drain()
+    service.removeJob(jobids[0])
+    assert ids(service, tag='gone') == jobids[:0:-1]    # filtered at once
+    assert service.clean() == 4
+    service.drain()
+    index = service._store.search
+    assert indexed(service, '#gone') == []
+    assert set(index.ofJob.keys()) == {kept}
+    assert 'answer' not in index.terms and list(index.terms['k']) == [kept]
+    assert ids(service, tag='kept') == [kept]
+
+
+def test_pages_of_a_query_go_on_by_cursor(service):
+    jobids = [service.add('echo', n, tags=['p']) for n in range(7)]
+    service.add('echo', 'other')
+    service.drain()
+    first, cursor = service.jobsPage(limit=3, tag='p')
+    second, cursor = service.jobsPage(limit=3, tag='p', after=cursor)
+    third, cursor = service.jobsPage(limit=3, tag='p', after=cursor)
+    assert cursor is None
+    assert [job.id for job in first + second + third] == jobids[::-1]
+
+
+def test_bad_queries_are_refused(service):
+    for query in (dict(tag=''), dict(tag='a b'), dict(tag=3),
+                  dict(search=''), dict(search='!!'), dict(search=5),
+                  dict(search=' '.join('w%d' % n for n in range(9)))):
+        with pytest.raises(InvalidArgumentError):
+            service.jobsPage(**query)
+
+
+def test_a_store_made_before_the_index_gets_it_at_its_next_drain(service):
+    old = service.add('echo', 'legacy words', tags=['old'])
+    service.drain()
+    del service._store.search            # as stores made before it were
+    assert service._store.search is None
+    new = service.add('echo', 'fresh legacy')
+    service.drain()
+    assert indexed(service, 'legacy') == [old, new]
+
+
+def test_query_words_and_terms():
+    assert search.queryWords('Foo-bar  foo') == ('foo', 'bar')
+    job = Job(1, 'echo', {'Path': '/srv/data'})
+    job.tags = ('x',)
+    assert search.termsOf(job) == ('#x', 'path', 'srv', 'data')
+
+
+def test_workflow_steps_take_tags(service):
+    flow = remotetask.Workflow('nightly')
+    flow.add('a', 'echo', 1, tags=['flow'])
+    stepIds = service.addWorkflow(flow)
+    assert service.jobs[stepIds['a']].tags == ('flow',)
+    wrong = remotetask.Workflow('wrong')
+    wrong.add('b', 'echo', 1, tags=['no good'])
+    with pytest.raises(InvalidArgumentError, match='tag'):
+        service.addWorkflow(wrong)
+
+
+PRODUCERS = 8
+ADDS = 25
+
+
+def produce(db, oid, conflicts, added):
+    tm = transaction.TransactionManager()
+    connection = db.open(transaction_manager=tm)
+    try:
+        for n in range(ADDS):
+            tm.begin()
+            service = connection.get(oid)
+            jobid = service.add('echo', f'order {n}', tags=['load', f'n{n}'])
+            try:
+                tm.commit()
+                added.append(jobid)
+            except TransientError as error:
+                conflicts.append(error)
+                tm.abort()
+    finally:
+        connection.close()
+
+
+def test_concurrent_tagged_adds_never_conflict(db, service):
+    connection = db.open()
+    connection.root()['svc'] = remotetask.TaskService()
+    transaction.commit()
+    oid = connection.root()['svc']._p_oid
+    conflicts, added = [], []
+    threads = [threading.Thread(target=produce,
+                                args=(db, oid, conflicts, added))
+               for _ in range(PRODUCERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert conflicts == []
+    transaction.begin()
+    svc = connection.root()['svc']
+    svc.drain()
+    transaction.commit()
+    assert sorted(indexed(svc, '#load')) == sorted(added)
+    assert len(added) == PRODUCERS * ADDS
+    assert sorted(ids(svc, tag='load', search='order')) == sorted(added)
+    connection.close()
