@@ -39,49 +39,43 @@ MAX_TAG_LENGTH = 64
 MAX_TEXT = 10000
 MAX_WORD = 32
 MAX_WORDS = 256
-#: The most words a query has.
-MAX_QUERY_WORDS = 8
+#: What a tag is: no whitespace (`str.isspace`) nor commas.
+TAG_PATTERN = r'[^\s,]{1,%d}' % MAX_TAG_LENGTH
+#: The longest query.
+MAX_QUERY_LENGTH = 200
 _WORD = re.compile(r'\w+')
 _LAST = '\U0010ffff'
 
 
 def checkTags(tags) -> tuple:
     """The tags given at add as a tuple (each once, in order), checked:
-    short strings without whitespace or commas."""
+    at most MAX_TAGS strings matching TAG_PATTERN."""
     if tags is None:
         return ()
     if isinstance(tags, (str, bytes)) or not isinstance(tags, Iterable):
         raise InvalidArgumentError(
             f'tags is a list of strings, not {tags!r}')
-    found = []
+    tags = list(tags)
+    if len(tags) > MAX_TAGS:
+        raise InvalidArgumentError(
+            f'a job has at most {MAX_TAGS} tags, not {len(tags)}')
     for tag in tags:
-        if not isinstance(tag, str) or not tag or \
-                len(tag) > MAX_TAG_LENGTH or ',' in tag or \
-                any(c.isspace() for c in tag):
+        if not isinstance(tag, str) or not re.fullmatch(TAG_PATTERN, tag):
             raise InvalidArgumentError(
                 f'a tag is a string of 1 to {MAX_TAG_LENGTH} characters '
                 f'without whitespace or commas, not {tag!r}')
-        if tag not in found:
-            found.append(tag)
-    if len(found) > MAX_TAGS:
-        raise InvalidArgumentError(
-            f'a job has at most {MAX_TAGS} tags, not {len(found)}')
-    return tuple(found)
+    return tuple(dict.fromkeys(tags))
 
 
 def queryWords(search) -> tuple:
-    """The words of a query, lower-cased; InvalidArgumentError if it is
-    not a string or has none or too many."""
-    if not isinstance(search, str):
+    """The words of a query, lower-cased (none in one of none: it finds
+    every job); InvalidArgumentError if it is no string or too long."""
+    if not isinstance(search, str) or len(search) > MAX_QUERY_LENGTH:
         raise InvalidArgumentError(
-            f'search must be a string of words, not {search!r}')
-    words = tuple(dict.fromkeys(
+            f'search must be a string of up to {MAX_QUERY_LENGTH} '
+            f'characters, not {search!r}')
+    return tuple(dict.fromkeys(
         word[:MAX_WORD] for word in _WORD.findall(search.lower())))
-    if not words or len(words) > MAX_QUERY_WORDS:
-        raise InvalidArgumentError(
-            f'search must have 1 to {MAX_QUERY_WORDS} words (letters, '
-            f'digits, _), not {search!r}')
-    return words
 
 
 def _text(value) -> str:
@@ -114,6 +108,26 @@ def matches(job, tag: Optional[str], words: tuple) -> bool:
         return False
     return all(any(term.startswith(word) for term in terms
                    if term[:1] != '#') for word in words)
+
+
+class Ids(IITreeSet):
+    """The ids of the jobs of a term.  Ids come in ascending order, which
+    leaves buckets half full; inner nodes kept small keep the node over
+    the newest bucket, written as buckets split, small at any size."""
+
+    max_internal_size = 16
+
+
+class TermsById(IOBTree):
+    """Job id -> its terms; small inner nodes, as `Ids`."""
+
+    max_internal_size = 16
+
+
+class Terms(OOBTree):
+    """Term -> `Ids`; new words go anywhere: small inner nodes, as `Ids`."""
+
+    max_internal_size = 16
 
 
 class Removals(Versioned):
@@ -149,9 +163,9 @@ class SearchIndex(Versioned):
     """Terms -> job ids (see the module); written by the drain alone."""
 
     def __init__(self) -> None:
-        self.terms = OOBTree()
+        self.terms = Terms()
         #: job id -> the terms it is indexed by.
-        self.ofJob = IOBTree()
+        self.ofJob = TermsById()
         self.removals = Removals()
 
     def index(self, job) -> None:
@@ -164,7 +178,7 @@ class SearchIndex(Versioned):
         for term in set(new) - set(old):
             ids = self.terms.get(term)
             if ids is None:
-                ids = self.terms[term] = IITreeSet()
+                ids = self.terms[term] = Ids()
             ids.insert(jobid)
         if new:
             self.ofJob[jobid] = new
@@ -230,13 +244,13 @@ class Found:
 
 
 def query(store, tag=None, search=None) -> Optional[Found]:
-    """The jobs with `tag` and the words of `search` (checked), or None
-    for a query of neither."""
-    if tag is None and search is None:
-        return None
-    if tag is not None and checkTags((tag,)) != (tag,):
-        raise InvalidArgumentError(f'tag must be a tag, not {tag!r}')
+    """The jobs with `tag` and the words of `search`, or None for a query
+    of neither.  A tag no job can have (see `checkTags`) finds none."""
+    if tag is not None and not isinstance(tag, str):
+        raise InvalidArgumentError(f'tag must be a string, not {tag!r}')
     words = () if search is None else queryWords(search)
+    if tag is None and not words:
+        return None
     return Found(store, tag, words)
 
 
