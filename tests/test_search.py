@@ -129,6 +129,16 @@ def test_bad_queries_are_refused_odd_ones_find_nothing(service):
     assert ids(service, search='!! ') == [jobid]     # no words: any job
 
 
+def test_a_prefix_of_too_many_words_is_refused(service, monkeypatch):
+    monkeypatch.setattr(search, 'MAX_PREFIX_TERMS', 3)
+    for n in range(4):
+        service.add('echo', f'word{n}')
+    service.drain()
+    assert len(ids(service, search='word3')) == 1
+    with pytest.raises(InvalidArgumentError, match='begins more than 3'):
+        service.jobsPage(search='wor')
+
+
 def test_a_store_made_before_the_index_gets_it_at_its_next_drain(service):
     old = service.add('echo', 'legacy words', tags=['old'])
     service.drain()

@@ -43,6 +43,9 @@ MAX_WORDS = 256
 TAG_PATTERN = r'[^\s,]{1,%d}' % MAX_TAG_LENGTH
 #: The longest query.
 MAX_QUERY_LENGTH = 200
+#: The most indexed words a word of a query may begin (each a set of
+#: ids to load and merge).
+MAX_PREFIX_TERMS = 1000
 _WORD = re.compile(r'\w+')
 _LAST = '\U0010ffff'
 
@@ -204,8 +207,14 @@ class SearchIndex(Versioned):
         if tag is not None:
             found.append(self.terms.get('#' + tag) or IISet())
         for word in words:
-            found.append(multiunion(list(
-                self.terms.values(min=word, max=word + _LAST))))
+            sets = []
+            for ids in self.terms.values(min=word, max=word + _LAST):
+                if len(sets) == MAX_PREFIX_TERMS:
+                    raise InvalidArgumentError(
+                        f'{word!r} begins more than {MAX_PREFIX_TERMS} '
+                        f'words of jobs: search for more of it')
+                sets.append(ids)
+            found.append(multiunion(sets))
         found.sort(key=len)
         result = found[0] if found else IISet()
         for ids in found[1:]:

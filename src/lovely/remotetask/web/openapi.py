@@ -95,7 +95,8 @@ _LISTING = [
      'schema': {'type': 'string', 'maxLength': MAX_QUERY_LENGTH},
      'description': 'Only jobs with a word beginning with each word of '
      'this (of the input\'s JSON text, the result or the error; '
-     'case-insensitive).  With a status (or task) a page reads a bounded '
+     'case-insensitive); a word that begins more than 1,000 words of jobs '
+     'is refused (400).  With a status (or task) a page reads a bounded '
      'number of jobs, as for task'}]
 
 
