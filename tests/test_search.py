@@ -139,6 +139,51 @@ def test_a_prefix_of_too_many_words_is_refused(service, monkeypatch):
         service.jobsPage(search='wor')
 
 
+def test_removals_noted_in_a_database_add_up_and_merge(db):
+    remotetask.provideTask(lambda input: input, name='echo')
+    tms = [transaction.TransactionManager() for _ in range(2)]
+    connections = [db.open(transaction_manager=tm) for tm in tms]
+    connections[0].root()['svc'] = remotetask.TaskService()
+    jobids = [connections[0].root()['svc'].add('echo', n, tags=['r'])
+              for n in range(4)]
+    tms[0].commit()
+    service = connections[0].root()['svc']
+    service.process()
+    service.drain()
+    tms[0].commit()
+    for tm in tms:
+        tm.begin()
+    services = [connection.root()['svc'] for connection in connections]
+    services[0].removeJob(jobids[0])
+    tms[0].commit()
+    services[0].removeJob(jobids[1])
+    services[1].removeJob(jobids[2])
+    tms[0].commit()
+    tms[1].commit()                        # merged, not a conflict
+    tms[0].begin()
+    assert sorted(services[0]._store.search.removals.ids) == jobids[:3]
+    services[0].drain()
+    tms[0].commit()
+    assert ids(services[0], tag='r') == [jobids[3]]
+    assert list(services[0]._store.search.ofJob) == [jobids[3]]
+    for connection in connections:
+        connection.close()
+
+
+def test_a_removal_noted_on_a_ghost_keeps_those_before(db):
+    connection = db.open()
+    connection.root()['removals'] = removals = search.Removals()
+    removals.add(1)
+    transaction.commit()
+    removals._p_deactivate()
+    removals.add(2)
+    transaction.commit()
+    assert removals.ids == [1, 2]
+    assert removals.take() == [1, 2] and removals.ids == []
+    transaction.abort()
+    connection.close()
+
+
 def test_a_store_made_before_the_index_gets_it_at_its_next_drain(service):
     old = service.add('echo', 'legacy words', tags=['old'])
     service.drain()

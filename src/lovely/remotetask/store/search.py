@@ -148,12 +148,12 @@ class Removals(Versioned):
         return merged
 
     def add(self, jobid: int) -> None:
-        ids = self.__dict__.get('ids')
-        if ids is None:
-            self.ids = [jobid]
-        else:          # in place: a clean of many jobs appends each once
+        ids = self.ids          # (loads the state: __dict__ would not)
+        if type(ids) is list:   # in place: a clean appends each once
             ids.append(jobid)
             self._p_changed = True
+        else:
+            self.ids = [jobid]
 
     def take(self) -> list:
         taken = list(self.ids)
