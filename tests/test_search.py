@@ -120,6 +120,19 @@ def test_pages_of_a_query_go_on_by_cursor(service):
     assert [job.id for job in first + second + third] == jobids[::-1]
 
 
+def test_indexed_and_undrained_jobs_list_together_once_each(service):
+    old = [service.add('echo', n, tags=['m']) for n in range(3)]
+    service.drain()
+    service.cancel(old[1])                 # moved: in the intake again
+    new = [service.add('echo', n, tags=['m']) for n in range(2)]
+    everyone = (old + new)[::-1]
+    assert ids(service, tag='m') == everyone
+    first, cursor = service.jobsPage(limit=2, tag='m')
+    rest, cursor = service.jobsPage(limit=10, tag='m', after=cursor)
+    assert [job.id for job in first + rest] == everyone
+    assert ids(service, tag='m', status='cancelled') == [old[1]]
+
+
 def test_bad_queries_are_refused_odd_ones_find_nothing(service):
     jobid = service.add('echo', 'x', tags=['t'])
     for query in (dict(tag=3), dict(search=5), dict(search='w' * 201)):

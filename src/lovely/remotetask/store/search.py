@@ -18,11 +18,12 @@ a query matches every indexed word it begins (a prefix: a key range of
 the BTree).  Only whole tags and word prefixes are searched; no phrases,
 no substrings inside words.
 """
+import heapq
 import json
 import re
 from typing import Iterable, Optional
 
-from BTrees.IIBTree import IISet, IITreeSet, intersection, multiunion, union
+from BTrees.IIBTree import IISet, IITreeSet, intersection, multiunion
 from BTrees.IOBTree import IOBTree
 from BTrees.OOBTree import OOBTree
 
@@ -200,28 +201,50 @@ class SearchIndex(Versioned):
                 if not ids:
                     del self.terms[term]
 
-    def find(self, tag: Optional[str] = None, words: tuple = ()) -> IISet:
-        """The ids of the jobs with `tag` and a word beginning with each
-        of `words`, ascending."""
-        found = []
+    def find(self, tag: Optional[str] = None, words: tuple = ()) -> tuple:
+        """(ids, also): the ids of the jobs with a word beginning with each
+        of `words` (ascending), else those of the jobs with `tag`; and the
+        sets an id must be in too (the tag's, when words lead).  A tag's
+        set is never read whole: a page reads as many ids as it shows."""
+        tagged = None
         if tag is not None:
-            found.append(self.terms.get('#' + tag) or IISet())
-        for word in words:
-            sets = []
-            for ids in self.terms.values(min=word, max=word + _LAST):
-                if len(sets) == MAX_PREFIX_TERMS:
-                    raise InvalidArgumentError(
-                        f'{word!r} begins more than {MAX_PREFIX_TERMS} '
-                        f'words of jobs: search for more of it')
-                sets.append(ids)
-            found.append(multiunion(sets))
+            tagged = self.terms.get('#' + tag)
+            if tagged is None:
+                return IISet(), ()
+        found = [multiunion(self._prefixed(word)) for word in words]
+        if not found:
+            return tagged, ()
         found.sort(key=len)
-        result = found[0] if found else IISet()
+        result = found[0]
         for ids in found[1:]:
             if not result:
                 break
             result = intersection(result, ids)
-        return IISet(result)
+        return result, () if tagged is None else (tagged,)
+
+    def _prefixed(self, word: str) -> list:
+        """The sets of ids of the words `word` begins."""
+        sets = []
+        for ids in self.terms.values(min=word, max=word + _LAST):
+            if len(sets) == MAX_PREFIX_TERMS:
+                raise InvalidArgumentError(
+                    f'{word!r} begins more than {MAX_PREFIX_TERMS} words '
+                    f'of jobs: search for more of it')
+            sets.append(ids)
+        return sets
+
+
+def _descending(ids, below: Optional[int] = None):
+    """The ids of a set (or tree set) from the highest down, below
+    `below` if given: a key look-up each, not the set read whole."""
+    bound = None if below is None else below - 1
+    while bound is None or bound >= 0:
+        try:
+            jobid = ids.maxKey() if bound is None else ids.maxKey(bound)
+        except ValueError:       # none (left)
+            return
+        yield jobid
+        bound = jobid - 1
 
 
 class Found:
@@ -231,25 +254,31 @@ class Found:
     def __init__(self, store, tag: Optional[str], words: tuple) -> None:
         self.store, self.tag, self.words = store, tag, words
         index = store.search
-        ids = IISet() if index is None else index.find(tag, words)
+        self.ids, self.also = (IISet(), ()) if index is None else \
+            index.find(tag, words)
         self.fresh = {job.id: job for job in store.intakeJobs()}
-        self.ids = union(ids, IISet(
-            jobid for jobid, job in self.fresh.items()
-            if matches(job, tag, words)))
+        self.freshIds = sorted((jobid for jobid, job in self.fresh.items()
+                                if matches(job, tag, words)), reverse=True)
 
     def has(self, job) -> bool:
-        if job.id in self.fresh:
+        jobid = job.id
+        if jobid in self.fresh:
             return matches(job, self.tag, self.words)
-        return job.id in self.ids
+        return jobid in self.ids and all(jobid in ids for ids in self.also)
 
     def newestFirst(self, below: Optional[int] = None):
         """The matching jobs, highest id first; with `below`, those of
         lower ids."""
-        ids = self.ids if below is None else self.ids.keys(max=below - 1)
-        for at in range(len(ids) - 1, -1, -1):
-            job = self.store.get(ids[at])
-            if job is not None and self.has(job):
-                yield job
+        fresh = [jobid for jobid in self.freshIds
+                 if below is None or jobid < below]
+        last = None
+        for jobid in heapq.merge(_descending(self.ids, below), fresh,
+                                 reverse=True):
+            if jobid != last:
+                last = jobid
+                job = self.store.get(jobid)
+                if job is not None and self.has(job):
+                    yield job
 
 
 def query(store, tag=None, search=None) -> Optional[Found]:
