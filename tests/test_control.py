@@ -378,6 +378,37 @@ class TestUniqueKeys:
         a.abort()
         assert len(a.root['svc'].jobs) == 1
 
+    def test_two_keys_of_one_leaf_added_at_once_both_commit(self, clients):
+        """Keys are spread over small registries; the first two keys of
+        one of them, added at once, merge (the registry was not made by
+        either add)."""
+        remotetask.provideTask(lambda input: input, name='echo')
+        first, second = _sameLeaf()
+        a, b = clients(), clients()
+        a.root['svc'] = remotetask.TaskService()
+        a.commit()
+        b.abort()
+        ida = a.root['svc'].add('echo', 'a', key=first)
+        idb = b.root['svc'].add('echo', 'b', key=second)
+        a.commit()
+        b.commit()
+        a.abort()
+        service = a.root['svc']
+        assert (service.add('echo', 'a', key=first),
+                service.add('echo', 'b', key=second)) == (ida, idb)
+
+
+def _sameLeaf():
+    """Two keys that KeyIndex files in the same registry."""
+    from lovely.remotetask.store.registry import KeyIndex
+    index, seen = KeyIndex(), {}
+    for n in range(100000):
+        key = f'k{n}'
+        leaf = id(index._leaf(key, create=True))
+        if leaf in seen:
+            return seen[leaf], key
+        seen[leaf] = key
+
 
 def test_metrics_parse_with_prometheus_clients_own_parser(db):
     from prometheus_client.parser import text_string_to_metric_families

@@ -12,9 +12,11 @@ from ZODB.POSException import ConflictError
 
 from lovely.remotetask.store.intake import Intake, mergeMinute
 
-#: A step of others: append a job (by number; a job may move again), or
-#: drain everything.
-steps = st.lists(st.one_of(st.integers(1, 6), st.just('drain')),
+#: A step of others: append a job (by number; a job may move again),
+#: drain everything, or drain the first few (a drain takes at most
+#: ``DRAIN_MOST``).
+steps = st.lists(st.one_of(st.integers(1, 6), st.just('drain'),
+                           st.tuples(st.just('drain'), st.integers(0, 4))),
                  max_size=8)
 
 
@@ -31,9 +33,10 @@ def replay(history, jobs=(), drains=0):
     appended, drained = Counter(jobs), Counter()
     for step in history:
         jobs, drains = states[-1]['jobs'], states[-1]['drains']
-        if step == 'drain':
-            drained.update(jobs)
-            states.append(state((), drains + 1))
+        if step == 'drain' or isinstance(step, tuple):
+            cut = len(jobs) if step == 'drain' else step[1]
+            drained.update(jobs[:cut])
+            states.append(state(jobs[cut:], drains + 1))
         else:
             appended[step] += 1
             states.append(state(jobs + (step,), drains))
@@ -43,10 +46,10 @@ def replay(history, jobs=(), drains=0):
 @settings(max_examples=500, deadline=None)
 @given(before=steps, after=steps, start=st.integers(0, 8),
        ours=st.lists(st.integers(1, 6), max_size=3),
-       drain=st.booleans(),
+       drain=st.booleans(), cut=st.one_of(st.none(), st.integers(0, 4)),
        ownBeforeDrain=st.lists(st.integers(1, 6), max_size=2))
 def test_merged_jobs_are_every_job_appended_and_not_drained(
-        before, after, start, ours, drain, ownBeforeDrain):
+        before, after, start, ours, drain, cut, ownBeforeDrain):
     states, _, _ = replay(before)
     old = states[min(start, len(states) - 1)]
     # Others go on from `old`; we start from it too.
@@ -55,9 +58,12 @@ def test_merged_jobs_are_every_job_appended_and_not_drained(
     if not drain:
         ownBeforeDrain = []
     if drain:
-        # We append, drain all we see, and append again.
-        new = state(tuple(ours), old['drains'] + 1)
-        weDrained = Counter(old['jobs']) + Counter(ownBeforeDrain)
+        # We append, drain all we see (or its first `cut`), and append
+        # again.
+        seen = old['jobs'] + tuple(ownBeforeDrain)
+        cut = len(seen) if cut is None else cut
+        new = state(seen[cut:] + tuple(ours), old['drains'] + 1)
+        weDrained = Counter(seen[:cut])
     else:
         new = state(old['jobs'] + tuple(ours), old['drains'])
         weDrained = Counter()

@@ -155,8 +155,9 @@ def test_a_zeo_client_forgets_its_fetched_oids_when_the_server_restarts(
     tmB = transaction.TransactionManager()
     a, b = dbA.open(transaction_manager=tmA), dbB.open(transaction_manager=tmB)
     try:
-        with tmA:
-            a.root()['a'] = PersistentMapping(n=1)       # A fetches ids
+        with tmA:       # A fetches 1, 2, then 4 ids, and keeps 3
+            a.root()['a'] = PersistentMapping(
+                n=1, more=[PersistentMapping() for _ in range(3)])
         server.stop()
         server.start()
         waitUntil(lambda: dbA.storage.is_connected()
@@ -179,6 +180,44 @@ def test_a_zeo_client_forgets_its_fetched_oids_when_the_server_restarts(
     finally:
         a.close(), b.close()
         dbA.close(), dbB.close()
+        server.close()
+
+
+def test_short_lived_zeo_clients_leave_no_gaps_in_job_ids(tmp_path):
+    """A ZEO client fetches object ids 1, then 2, 4... at a time, up to
+    ZEO's 100: clients that add a job each and go (``remotetask add``)
+    give consecutive ids, which share the job map's blocks."""
+    import servers
+    from lovely.remotetask.hosts.database import openDatabase
+
+    server = servers.ZEOServer(str(tmp_path))
+    server.start()
+    try:
+        db = openDatabase(server.uri)
+        with db.transaction() as connection:
+            connection.root()['svc'] = remotetask.TaskService()
+        db.close()
+        remotetask.provideTask(lambda input: input, name='echo')
+        ids = []
+        for n in range(5):
+            db = openDatabase(server.uri)
+            with db.transaction() as connection:
+                ids.append(connection.root()['svc'].add('echo', n))
+            db.close()
+        assert [b - a for a, b in zip(ids, ids[1:])] == [1] * 4
+        # A busy client soon fetches a hundred at a time.
+        db = openDatabase(server.uri)
+        fetched = []
+        call = db.storage._call
+        db.storage._call = lambda name, *args: (
+            fetched.append(args) if name == 'new_oids' else None,
+            call(name, *args))[1]
+        for _ in range(500):
+            db.storage.new_oid()
+        assert fetched == [(1,), (2,), (4,), (8,), (16,), (32,), (64,),
+                           (100,), (100,), (100,), (100,)]
+        db.close()
+    finally:
         server.close()
 
 

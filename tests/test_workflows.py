@@ -269,6 +269,31 @@ def test_jobs_join_an_open_batch_from_other_transactions(clients, ran):
     assert ran[-1] == 'done' and sorted(ran[:-1]) == [1, 2]
 
 
+def test_nested_batches_opened_at_once_both_count_as_done(clients, ran):
+    """Two nested batches opened in two transactions at once: the
+    parent's callbacks wait for both only to come after them, so the
+    parent still succeeds (their ``onDeath`` callbacks are cancelled)."""
+    a, b = clients(), clients()
+    parent = a.root['svc'] = remotetask.TaskService()
+    parentId = parent.addBatch(onSuccess=('step', 'parent success'))
+    a.commit()
+    b.abort()
+    nested = [client.root['svc'].addBatch(
+        onSuccess=('step', 'nested'), onDeath=('step', 'death'),
+        parent=parentId) for client in (a, b)]
+    a.commit()
+    b.commit()                      # the two opens merge
+    a.abort()
+    service = a.root['svc']
+    for batchId in nested + [parentId]:
+        service.closeBatch(batchId)
+    service.process()
+    a.commit()
+    assert ran.count('parent success') == 1 and 'death' not in ran
+    assert service.getBatch(parentId)['callbacks']['success'][
+        'status'] == 'completed'
+
+
 def test_a_fan_in_over_threads_calls_back_once(app):
     """Siblings run by a threaded processor over each storage; the
     callback runs once, after every sibling."""

@@ -22,7 +22,7 @@ from ZODB.MappingStorage import MappingStorage
 from ZODB.POSException import ConflictError, ReadOnlyError
 
 from lovely.remotetask.retrying import Backoff
-from lovely.remotetask.runtime.zeooids import forgetOidsOnReconnect
+from lovely.remotetask.runtime.zeooids import mendOids
 from lovely.remotetask.exceptions import RemoteTaskError
 
 #: Seconds to wait for a ZEO server when the URI does not say.
@@ -105,7 +105,7 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
             ) from error
     if type(storage) is MappingStorage:   # memory://
         storage = MemoryStorage(storage.__name__)
-    forgetOidsOnReconnect(storage)
+    mendOids(storage)
     try:
         return DB(storage, **dbArgs)
     except ReadOnlyError:

@@ -2,8 +2,8 @@
 
 While a processor runs, its lease keeper beats the worker's heartbeat,
 takes back the jobs of workers that stopped beating (see `workers`),
-removes expired finished jobs, retires lanes their writers left, starts
-packs of the database when the service's settings want them (see
+removes expired finished jobs, drains the intake when no claim did,
+starts packs of the database when the service's settings want them (see
 `packing`), queues scheduled jobs as they come due (waking the processor),
 and passes stop requests on to the worker's running jobs.
 """

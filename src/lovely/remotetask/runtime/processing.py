@@ -83,7 +83,7 @@ def start(service, factory=None, **arguments) -> None:
         service._p_jar.db(), service._p_oid, name=name, **arguments)
     _installExitHooks()
     _stopBeforeClose(service._p_jar.db())
-    zeooids.forgetOidsOnReconnect(service._p_jar.db().storage)
+    zeooids.mendOids(service._p_jar.db().storage)
     thread = threading.Thread(
         target=_run, args=(key, processor), name=name, daemon=True)
     with _lock:

@@ -3,8 +3,9 @@
 Queued jobs run by priority, highest first, then first in, first out
 (see `stamps`), whatever queue or task they belong to.  Each channel of
 queued jobs (queue, task, priority, partition) is a chain, followed by
-the jobs of the intake that joined it since the last drain; the channels
-are merged by (priority, stamp).
+the jobs of the intake that joined it since the last drain (of its
+oldest entries: see `INTAKE_READS`); the channels are merged by
+(priority, stamp).
 
 What may not run now is passed by channel, without reading its jobs: the
 channels of tasks or queues a worker does not take (`accepts`), those of
@@ -22,6 +23,13 @@ from lovely.remotetask.interfaces import QUEUED
 from lovely.remotetask.store import limits, scheduling
 from lovely.remotetask.store.channels import channelOf
 from lovely.remotetask.store.stamps import entryStamp
+
+
+#: The most entries of the intake a claim reads, the oldest: the jobs
+#: behind them wait for a drain (one starts after any commit that sees
+#: the intake long).  A claim then costs the same behind a flood of jobs
+#: added in one commit as behind none.
+INTAKE_READS = 256
 
 
 class Waiting(NamedTuple):
@@ -47,7 +55,7 @@ def queued(store, accepts: Optional[Callable[[str, str], bool]] = None,
     as (chain, segment, entry); `entries(chain)` reads a chain's (segment,
     entry) pairs (from its head by default)."""
     fresh = {}
-    for job in store.intakeJobs():
+    for job in store.intakeJobs(INTAKE_READS):
         if job._stamp is not None and job.status == QUEUED:
             fresh.setdefault(channelOf(job), []).append(job)
     channels = {chain.channel: chain for chain in store.chainsOf(QUEUED)}
@@ -167,7 +175,7 @@ def oldest(store) -> Optional[tuple]:
                 if first is None or entryStamp(value) < first[0]:
                     first = (entryStamp(value), job)
                 break
-    for job in store.intakeJobs():
+    for job in store.intakeJobs(INTAKE_READS):
         if job._stamp is not None and job.status == QUEUED and (
                 first is None or job._stamp < first[0]):
             first = (job._stamp, job)

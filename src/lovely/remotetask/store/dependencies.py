@@ -92,10 +92,17 @@ class Barrier(Versioned):
             added = set(side.get('failed', ())) - failed
             removed = failed - set(side.get('failed', ()))
             failed = (failed | added) - removed
+        # Soft ids are only ever added (nested batches opened at once).
+        soft = tuple(old.get('soft', ()))
+        for side in (committed, new):
+            soft += tuple(one for one in side.get('soft', ())
+                          if one not in soft)
         merged = dict(new, remaining=remaining)
-        merged['failed'] = tuple(sorted(failed))
-        if not merged['failed']:
-            del merged['failed']
+        merged['failed'] = tuple(sorted(failed - set(soft)))
+        merged['soft'] = soft
+        for name in ('failed', 'soft'):
+            if not merged[name]:
+                del merged[name]
         return merged
 
 

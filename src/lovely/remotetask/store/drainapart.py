@@ -6,6 +6,11 @@ from lovely.remotetask import retrying
 
 #: Jobs in the intake at which a worker's transaction drains it.
 DRAIN_AT = 16
+#: The most jobs one drain takes: a flood added in one commit is sorted
+#: in several short transactions.
+DRAIN_MOST = 1000
+#: The most drains in a row that one drain after a commit makes.
+DRAIN_ROUNDS = 100
 
 
 def drainApart(db, oid, attempts: int = 3) -> None:
@@ -14,9 +19,12 @@ def drainApart(db, oid, attempts: int = 3) -> None:
     tm = transaction.TransactionManager()
     connection = db.open(transaction_manager=tm)
     try:
-        for attempt in retrying.attempts(tm, attempts):
-            with attempt:
-                connection.get(oid).drainIfDue(DRAIN_AT)
+        for _ in range(DRAIN_ROUNDS):
+            for attempt in retrying.attempts(tm, attempts):
+                with attempt:
+                    drained = connection.get(oid).drainIfDue(DRAIN_AT)
+            if not drained:
+                break
     except Exception:
         pass   # another drain went first, or the next one will do
     finally:

@@ -85,9 +85,11 @@ class Intake(Versioned):
         self.minute = (minute,) + tuple(counts)
         return rolled
 
-    def drain(self) -> tuple:
-        """Take every job out."""
-        taken, self.jobs = self.jobs, ()
+    def drain(self, most: Optional[int] = None) -> tuple:
+        """Take the first `most` jobs out (all with None)."""
+        jobs = self.jobs
+        cut = len(jobs) if most is None else most
+        taken, self.jobs = jobs[:cut], jobs[cut:]
         self.drains += 1
         return taken
 

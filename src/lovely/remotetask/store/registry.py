@@ -62,22 +62,27 @@ class Registry(Versioned):
         return list(self._items.items())
 
 
-#: Registries a KeyIndex spreads its keys over: FANOUT of FANOUT.
-FANOUT = 32
+#: Registries a KeyIndex spreads its keys over: FANOUT of FANOUT, all
+#: made with it (some 36 KB once per service), so that no add makes one:
+#: two adds that made the same one at once would conflict.  A keyed add
+#: rewrites one, of about a 256th of the keyed jobs that wait or run.
+FANOUT = 16
 
 
 class KeyIndex(Versioned):
     """Job ids by the unique key they were added with.
 
-    Keys are spread by a stable hash over FANOUT * FANOUT registries, made
-    when first needed, so that each change rewrites one of them.
+    Keys are spread by a stable hash over FANOUT * FANOUT registries, so
+    that each change rewrites one of them.
     """
 
     def __init__(self) -> None:
-        # The upper level is made at once, so that writers never race to
-        # make the same part of it.
+        # Every level is made at once: two adds that made the same leaf
+        # would conflict, and fail an application's transaction.
         self._top = Registry()
         self._top._items = {high: Registry() for high in range(FANOUT)}
+        for middle in self._top._items.values():
+            middle._items = {low: Registry() for low in range(FANOUT)}
 
     def get(self, key) -> Optional[int]:
         leaf = self._leaf(key, create=False)

@@ -42,6 +42,9 @@ MAX_WORD = 32
 MAX_WORDS = 256
 #: What a tag is: no whitespace (`str.isspace`) nor commas.
 TAG_PATTERN = r'[^\s,]{1,%d}' % MAX_TAG_LENGTH
+#: Removed jobs noted at which the remover has the intake drained after
+#: its commit (as `store.DRAIN_AFTER_COMMIT_AT` moved jobs do).
+DRAIN_REMOVED_AT = 32
 #: The longest query.
 MAX_QUERY_LENGTH = 200
 #: The most indexed words a word of a query may begin (each a set of
@@ -253,7 +256,7 @@ class Found:
 
     def __init__(self, store, tag: Optional[str], words: tuple) -> None:
         self.store, self.tag, self.words = store, tag, words
-        index = store.search
+        index = _index(store)
         self.ids, self.also = (IISet(), ()) if index is None else \
             index.find(tag, words)
         self.fresh = {job.id: job for job in store.intakeJobs()}
@@ -292,10 +295,17 @@ def query(store, tag=None, search=None) -> Optional[Found]:
     return Found(store, tag, words)
 
 
+def _index(store) -> Optional[SearchIndex]:
+    """The store's index, or None for a store made before there was one
+    (until its next drain)."""
+    store._p_activate()          # (its __dict__ is empty while a ghost)
+    return store.__dict__.get('search')
+
+
 def indexOf(store) -> SearchIndex:
     """The store's index; a store made before there was one gets it here
     (in a drain), with every job it has."""
-    index = store.search
+    index = _index(store)
     if index is None:
         index = store.search = SearchIndex()
         for job in store.jobsBelow():
@@ -309,25 +319,26 @@ def drained(store, taken) -> None:
     index = indexOf(store)
     for jobid in index.removals.take():
         index.unindex(jobid)
-    seen = set()
+    # A job that moved again later is indexed by the drain of that move.
+    seen = {id(job) for job in store.intake.jobs}
     for job in reversed(taken):
-        if job.id not in seen:
-            seen.add(job.id)
+        if id(job) not in seen:
+            seen.add(id(job))
             if job.status != REMOVED:
                 index.index(job)
 
 
-def noteRemoved(store, job) -> int:
-    """Note a removed job for the next drain to unindex; return how many
-    wait for it."""
-    index = store.search
-    if index is None:
-        return 0
-    index.removals.add(job.id)
-    return len(index.removals.ids)
+def noteRemoved(store, job) -> None:
+    """Note a removed job for the next drain to unindex; with many noted,
+    have the intake drained after the commit."""
+    index = _index(store)
+    if index is not None:
+        index.removals.add(job.id)
+        if len(index.removals.ids) >= DRAIN_REMOVED_AT:
+            store._drainAfterCommit()
 
 
 def pending(store) -> int:
     """How many removed jobs the next drain unindexes."""
-    index = store.search
+    index = _index(store)
     return 0 if index is None else len(index.removals.ids)

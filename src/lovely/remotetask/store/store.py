@@ -37,7 +37,8 @@ from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
 from lovely.remotetask.store import dependencies, search, stamps
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
-from lovely.remotetask.store.drainapart import DRAIN_AT, drainApart
+from lovely.remotetask.store.drainapart import (
+    DRAIN_AT, DRAIN_MOST, drainApart)
 from lovely.remotetask.store.channels import LAST, REMOVED, channelOf
 from lovely.remotetask.store.intake import Intake
 from lovely.remotetask.store.jobmap import JobMap
@@ -53,10 +54,6 @@ DRAIN_AFTER_COMMIT_AT = 32
 
 
 class Store(Versioned):
-
-    #: The search index (see `search`); stores made before have none
-    #: until their next drain.
-    search = None
 
     def __init__(self) -> None:
         self.epoch = stamps.epochNow()
@@ -259,8 +256,7 @@ class Store(Versioned):
         if any(moved is job for moved in intake.jobs):
             intake.jobs = tuple(moved for moved in intake.jobs
                                 if moved is not job)
-        if search.noteRemoved(self, job) >= DRAIN_AFTER_COMMIT_AT:
-            self._drainAfterCommit()
+        search.noteRemoved(self, job)     # for the next drain to unindex
 
     # Keys and runs
 
@@ -301,23 +297,26 @@ class Store(Versioned):
 
     # The drain
 
-    def drain(self) -> int:
-        """Sort the jobs of the intake into their places: new jobs into
-        `byId`, each job where its status says, if it is still there;
-        return how many were drained."""
+    def drain(self, most: int = DRAIN_MOST) -> int:
+        """Sort the first `most` jobs of the intake into their places: new
+        jobs into `byId`, each where its status says, if still there;
+        return how many.  A bounded part: a flood added in one commit is
+        sorted in short transactions, not one that conflicts all along."""
         intake = self.intake
         if not intake.jobs and not search.pending(self):
             return 0
-        taken = intake.drain()
+        taken = intake.drain(most)
+        # A job that moved again later is filed by the drain that takes
+        # its last move: filed twice, it would be claimed twice.
+        seen = {id(job) for job in intake.jobs}
         byChannel, waiting = {}, []
-        seen = set()
         for job in reversed(taken):       # the last move of each job
-            jobid = job.id
-            if jobid in seen:
+            if id(job) in seen:
                 continue
-            seen.add(jobid)
+            seen.add(id(job))
             if job.status == REMOVED:
                 continue
+            jobid = job.id
             self.byId.add(job)
             if job._unregistered:
                 waiting.append(job)
@@ -372,10 +371,12 @@ class Store(Versioned):
         """The chains of jobs of `status`."""
         return list(self.chains.values(min=(status,), max=(status, LAST)))
 
-    def intakeJobs(self) -> list:
-        """The jobs of the intake, each once, in the state they are in."""
+    def intakeJobs(self, most: Optional[int] = None) -> list:
+        """The jobs of the intake, each once, in the state they are in;
+        with `most`, of its first `most` entries only (the oldest)."""
         found, seen = [], set()
-        for job in self.intake.jobs:
+        jobs = self.intake.jobs
+        for job in jobs if most is None else jobs[:most]:
             if id(job) not in seen:
                 seen.add(id(job))
                 if job.status != REMOVED:
