@@ -45,6 +45,8 @@ TAG_PATTERN = r'[^\s,]{1,%d}' % MAX_TAG_LENGTH
 #: Removed jobs noted at which the remover has the intake drained after
 #: its commit (as `store.DRAIN_AFTER_COMMIT_AT` moved jobs do).
 DRAIN_REMOVED_AT = 32
+#: The most moves of the intake (the newest) a query matches as they are.
+FRESH_MOST = 2000
 #: The longest query.
 MAX_QUERY_LENGTH = 200
 #: The most indexed words a word of a query may begin (each a set of
@@ -259,7 +261,10 @@ class Found:
         index = _index(store)
         self.ids, self.also = (IISet(), ()) if index is None else \
             index.find(tag, words)
-        self.fresh = {job.id: job for job in store.intakeJobs()}
+        # The intake's newest moves (a flood in one commit is drained a
+        # thousand jobs at a time; older ones are found once drained).
+        self.fresh = {job.id: job for job in store.intake.jobs[-FRESH_MOST:]
+                      if job.status != REMOVED}
         self.freshIds = sorted((jobid for jobid, job in self.fresh.items()
                                 if matches(job, tag, words)), reverse=True)
 
