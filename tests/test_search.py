@@ -209,6 +209,10 @@ def test_a_store_made_before_the_index_gets_it_at_its_next_drain(service):
 
 def test_query_words_and_terms():
     assert search.queryWords('Foo-bar  foo') == ('foo', 'bar')
+    many = Job(2, 'echo', ' '.join(f'w{n}' for n in range(300)))
+    many.output = 'late'
+    assert len(search.termsOf(many)) == search.MAX_WORDS
+    assert 'late' not in search.termsOf(many)
     job = Job(1, 'echo', {'Path': '/srv/data'})
     job.tags = ('x',)
     assert search.termsOf(job) == ('#x', 'path', 'srv', 'data')

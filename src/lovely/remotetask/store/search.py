@@ -103,9 +103,8 @@ def termsOf(job) -> tuple:
     words = {}
     for value in (job.input, job.output, job.error):
         for word in _WORD.findall(_text(value).lower()):
-            words[word[:MAX_WORD]] = None
-            if len(words) >= MAX_WORDS:
-                break
+            if len(words) < MAX_WORDS:
+                words[word[:MAX_WORD]] = None
     return tuple('#' + tag for tag in job.tags) + tuple(words)
 
 
