@@ -281,10 +281,17 @@ class Found:
         last = None
         for jobid in heapq.merge(_descending(self.ids, below), fresh,
                                  reverse=True):
-            if jobid != last:
-                last = jobid
+            if jobid == last:
+                continue
+            last = jobid
+            job = self.fresh.get(jobid)
+            if job is not None:
+                if matches(job, self.tag, self.words):
+                    yield job
+            elif all(jobid in ids for ids in self.also):
+                # (checked before the job is loaded: most ids fail here)
                 job = self.store.get(jobid)
-                if job is not None and self.has(job):
+                if job is not None:
                     yield job
 
 
