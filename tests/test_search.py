@@ -12,6 +12,7 @@ from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.store import search
 from lovely.remotetask.store.jobs import Job
 from lovely.remotetask.task import TaskError
+from services import newService, waitForStatus
 
 
 @pytest.fixture
@@ -39,7 +40,8 @@ def test_tags_are_stored_checked_and_shown(service):
     jobid = service.add('echo', 1, tags=['nightly', 'eu', 'nightly'])
     assert service.jobs[jobid].tags == ('nightly', 'eu')
     assert service.jobs[service.add('echo', 2)].tags == ()
-    for wrong in ('nightly', [''], ['a b'], ['a,b'], [1], ['x' * 65],
+    for wrong in ('nightly', [''], ['a b'], ['a,b'], [1], ['x' * 65], {},
+                  ['a\x1cb'],
                   [f't{n}' for n in range(17)], 5):
         with pytest.raises(InvalidArgumentError, match='tag'):
             service.add('echo', 3, tags=wrong)
@@ -251,25 +253,36 @@ def produce(db, oid, conflicts, added):
         connection.close()
 
 
-def test_concurrent_tagged_adds_never_conflict(db, service):
-    connection = db.open()
-    connection.root()['svc'] = remotetask.TaskService()
-    transaction.commit()
-    oid = connection.root()['svc']._p_oid
+def test_concurrent_tagged_adds_never_conflict(anyDb, service):
+    """Producers add tagged jobs at once while a processor runs them and
+    drains: no add conflicts, and the index ends with every job, found
+    by its tag, its input and its result."""
+    connection = anyDb.open()
+    svc = newService(remotetask.getApplicationRoot(connection, create=True))
+    svc.startProcessing()
     conflicts, added = [], []
     threads = [threading.Thread(target=produce,
-                                args=(db, oid, conflicts, added))
+                                args=(anyDb, svc._p_oid, conflicts, added))
                for _ in range(PRODUCERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert conflicts == []
-    transaction.begin()
-    svc = connection.root()['svc']
-    svc.drain()
-    transaction.commit()
-    assert sorted(indexed(svc, '#load')) == sorted(added)
     assert len(added) == PRODUCERS * ADDS
-    assert sorted(ids(svc, tag='load', search='order')) == sorted(added)
+    waitForStatus(svc, added, timeout=120)
+    svc.stopProcessing(wait=10)
+    for attempt in range(3):
+        transaction.begin()
+        svc.drain()
+        try:
+            transaction.commit()
+            break
+        except TransientError:
+            transaction.abort()
+    transaction.begin()
+    assert sorted(indexed(svc, '#load')) == sorted(added)
+    assert sorted(indexed(svc, 'answer')) == sorted(added)
+    assert sorted(ids(svc, tag='load', search='order answer')) == \
+        sorted(added)
     connection.close()

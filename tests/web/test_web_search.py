@@ -41,7 +41,8 @@ def test_the_api_adds_tags_and_shows_them(client):
     jobid = answer.json['id']
     got = client.get(f'/api/services/svc/jobs/{jobid}', headers=READ)
     assert got.json['tags'] == ['nightly', 'batch-7']
-    for wrong in (['no good'], ['a,b'], [''], 'nightly', [3],
+    for wrong in (['no good'], ['a,b'], [''], 'nightly', [3], {},
+                  ['a\x1cb'],
                   [f't{n}' for n in range(17)]):
         client.post_json('/api/services/svc/jobs', dict(
             task='echo', tags=wrong), headers=MANAGE, status=400)

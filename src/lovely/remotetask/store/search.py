@@ -21,7 +21,7 @@ no substrings inside words.
 import heapq
 import json
 import re
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 from BTrees.IIBTree import IISet, IITreeSet, intersection, multiunion
 from BTrees.IOBTree import IOBTree
@@ -40,8 +40,10 @@ MAX_TAG_LENGTH = 64
 MAX_TEXT = 10000
 MAX_WORD = 32
 MAX_WORDS = 256
-#: What a tag is: no whitespace (`str.isspace`) nor commas.
-TAG_PATTERN = r'[^\s,]{1,%d}' % MAX_TAG_LENGTH
+#: What a tag is: no whitespace (what `str.isspace` says, spelled out:
+#: JSON Schema's ``\s`` is another set) nor commas.
+TAG_PATTERN = (r'[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029'
+               r'\u202f\u205f\u3000,]{1,%d}' % MAX_TAG_LENGTH)
 #: Removed jobs noted at which the remover has the intake drained after
 #: its commit (as `store.DRAIN_AFTER_COMMIT_AT` moved jobs do).
 DRAIN_REMOVED_AT = 32
@@ -61,7 +63,8 @@ def checkTags(tags) -> tuple:
     at most MAX_TAGS strings matching TAG_PATTERN."""
     if tags is None:
         return ()
-    if isinstance(tags, (str, bytes)) or not isinstance(tags, Iterable):
+    if isinstance(tags, (str, bytes, Mapping)) or \
+            not isinstance(tags, Iterable):
         raise InvalidArgumentError(
             f'tags is a list of strings, not {tags!r}')
     tags = list(tags)

@@ -76,7 +76,11 @@ def options(body: dict) -> dict:
     if 'after' in body:
         found['after'] = _after(body['after'])
     if 'tags' in body:
-        found['tags'] = body['tags']      # checked by the service
+        if not isinstance(body['tags'], list):
+            raise HTTPError(400, f'tags is a list of strings, not '
+                            f'{shown(body["tags"])}',
+                            fields=dict(tags=shown(body['tags'])))
+        found['tags'] = body['tags']      # each checked by the service
     if 'onFailure' in body:
         if body['onFailure'] not in SCHEMAS['onFailure']['enum']:
             raise HTTPError(400, 'onFailure is cancel or run, not '
