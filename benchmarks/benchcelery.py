@@ -19,5 +19,6 @@ QUEUE = 'bench'
 app = celery.Celery('benchcelery', broker=os.environ.get(REDIS),
                     backend=os.environ.get(REDIS))
 app.conf.task_default_queue = QUEUE
-for name in ('echo', 'sleep20'):
+for name in ('echo', 'sleep20', 'span'):
     app.task(name=name)(getattr(benchtasks, name))
+app.task(name='gather')(benchtasks.gatherResults)

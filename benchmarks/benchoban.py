@@ -9,6 +9,7 @@ other systems keep theirs.  The worker process that peers.py starts
 the jobs (``benchoban.Echo``), on its PYTHONPATH.
 """
 import asyncio
+import time
 
 from oban import Record, worker
 
@@ -34,4 +35,16 @@ class Sleep20:
         return Record(job.args['input'])
 
 
-WORKERS = {'echo': Echo, 'sleep20': Sleep20}
+@worker(queue=QUEUE)
+class Span:
+    """W8's limited job: waits its input's ``work``, then writes its span
+    (``benchtasks.writeSpan``)."""
+
+    async def process(self, job):
+        started = time.time()
+        await asyncio.sleep(job.args['input'].get('work', 0))
+        benchtasks.writeSpan('span', job.args['input'], started)
+        return Record(job.args['input'])
+
+
+WORKERS = {'echo': Echo, 'sleep20': Sleep20, 'span': Span}

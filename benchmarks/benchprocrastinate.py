@@ -21,7 +21,7 @@ QUEUE = 'bench'
 def makeApp(connector) -> procrastinate.App:
     """An app with the benchmark's tasks, named as in benchtasks."""
     app = procrastinate.App(connector=connector)
-    for name in ('echo', 'sleep20'):
+    for name in ('echo', 'sleep20', 'span'):
         app.task(name=name, queue=QUEUE)(getattr(benchtasks, name))
     return app
 

@@ -61,7 +61,7 @@ from transaction.interfaces import TransientError
 from ZODB.serialize import referencesf
 
 from lovely import remotetask
-from lovely.remotetask.interfaces import ICronJob
+from lovely.remotetask.interfaces import STARTLATER, ICronJob
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -715,6 +715,8 @@ class Chaos:
         self.startLeftBehind()
         self.pauseCronJobs()
         settled = self.settle()
+        if settled is None:
+            self.dumpWorkers()
         log('the workers stop')
         for worker in self.workers:
             worker.terminate()
@@ -740,27 +742,50 @@ class Chaos:
             log(f'producer {producer.pid} did not stop; the end of '
                 f'producers.log:\n{output.read()[-3000:]}')
 
+    def dumpWorkers(self):
+        """Have every live worker write where its threads are (SIGUSR1,
+        faulthandler) to workers.log, for the report of a run that did not
+        settle."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        self.observations.append('the live workers\' threads are at the end '
+                                 'of workers.log')
+        with open(os.path.join(self.directory, 'workers.log'),
+                  errors='replace') as output:
+            log(f'the run did not settle; the end of workers.log:\n'
+                f'{output.read()[-12000:]}')
+
     def startLeftBehind(self):
         """Start the jobs added to start later that their producer did
-        not start (it was killed), as the application would once back."""
-        added, started = set(), set()
-        for note in self.producerNotes():
-            for kind, jobid in note.get('committed') or ():
-                if kind == 'start later':
-                    added.add(jobid)
-                elif kind == 'started':
-                    started.add(jobid)
-        left = added - started
+        not start (it was killed, or stopped before it could, or its start
+        was unsure), as the application would once back.  A job whose
+        start committed and that still waits to be started is a fault of
+        the library, said in the report."""
+        started = {jobid for note in self.producerNotes()
+                   for kind, jobid in note.get('committed') or ()
+                   if kind == 'started'}
 
         def step(service):
-            return [jobid for jobid in left
-                    if jobid in service.jobs and service.startJob(jobid)]
-        if left:
-            done = self.inTransaction(step)
-            if done:
-                self.observations.append(
-                    f'{len(done)} jobs to start later were started by the '
-                    f'run: their producer did not')
+            left, cursor = [], None
+            while True:
+                page, cursor = service.jobsPage(status=STARTLATER,
+                                                after=cursor, limit=500)
+                left += [job.id for job in page]
+                if cursor is None:
+                    break
+            lost = [jobid for jobid in left if jobid in started]
+            return lost, [jobid for jobid in left
+                          if jobid not in started and service.startJob(jobid)]
+        lost, done = self.inTransaction(step)
+        if lost:
+            self.observations.append(
+                f'jobs whose start committed still wait to start: {lost}')
+        if done:
+            self.observations.append(
+                f'{len(done)} jobs to start later were started by the run: '
+                f'their producer did not')
 
     def pauseCronJobs(self):
         crons = [jobid for note in self.producerNotes()

@@ -4,9 +4,10 @@ Same machine, same jobs, one run.  A hand-run benchmark, not a test::
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python benchmarks/peers.py [--plot docs/performance-peers.png]
-        [--only W1,W2,W3,W4,W5,W6]
+        [--only W1,W2,W3,W4,W5,W6,W7,W8]
         [--peers huey,huey-fsync,rq,procrastinate,celery,oban]
         [--scale 0.1] [--profile 2000]
+        [--fan-in 1000] [--limited 500] [--limit 2]
 
 Oban's Python edition (the ``oban`` package) needs Python 3.12 or later;
 under an older Python it is skipped with that reason, and the bench extra
@@ -113,6 +114,27 @@ W6 application's shape  each request writes one application object and
             processes of 4 threads over a ZEO server, with a worker
             process.  Its figure is the producers' requests per second, as
             W5's; every job and every producer's object are checked after.
+W7 fan-in   1,000 sibling jobs of 2 ms (``--fan-in``) and one callback that
+            waits for all of them, from one producer, one worker (issue
+            27).  Us: ``service.add('gather', input, after=siblingIds)``
+            in the siblings' transaction; Celery: ``chord(group(...),
+            gather.s())``; huey (3.x): ``enqueue(chord([...], gather.s())
+            )``; RQ: ``enqueue(gather, depends_on=[jobs])``.
+            Procrastinate and Oban's free edition have no fan-in: n/a,
+            with the reason printed under the summary.  Its figures:
+            the time from the first add to the callback's end, and the
+            barrier's delay; checked: the callback ran once, after all.
+W8 queue limited to K  500 jobs of 20 ms (``--limited``) in one queue
+            limited to K = 2 (``--limit``) at once, two worker processes
+            (issue 28): us, ``setQueueLimit('bench', 2)`` over ZEO with 2
+            worker processes of 4 threads; Celery (two solo-pool workers,
+            as ``-c 1``), RQ (``worker-pool -n 2``), Procrastinate (two
+            workers of ``--concurrency 1``), huey (one consumer of 2
+            threads) and Oban (two nodes of ``bench:1``) have no global
+            limit, so their workers' own concurrency does it.  Its figures: the most that
+            ran at once and jobs/s against the ideal K / 20 ms.
+            W7 and W8 are measured from the tasks (``benchtasks.span``,
+            which write when they started and ended): see ``peersflow.py``.
 
 Completion is detected by polling every 20 ms, cheaply: for us the
 statuses of the jobs not yet seen finished, in order, stopping at the first
@@ -133,7 +155,8 @@ cProfile, in the main thread, and prints where the time per job goes.
 ``--keep DIR`` keeps the stores and the worker logs.  W1 to W4 with huey
 and RQ took nine to eleven minutes on 2 CPUs; W5 adds three to four
 minutes, and Procrastinate about five more in W1 to W4, mostly its W2
-(``--peers huey,huey-fsync,rq`` leaves it out).  To measure a commit
+(``--peers huey,huey-fsync,rq`` leaves it out).  ``--only W7,W8`` with
+every peer took two and a half minutes.  To measure a commit
 rather than the working tree, export its ``src`` and put it first on
 ``PYTHONPATH`` (the worker processes inherit it); see
 docs/performance-peers.rst.
@@ -177,6 +200,7 @@ import benchtasks
 from backlog import sourceVersion
 from benchkit import (
     RunError, freePort, fsyncMs, stopProcess, waitForPort)
+import peersflow
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = sys.executable
@@ -186,7 +210,7 @@ LATENCY_POLL = 0.0005   # seconds between polls for one job (W3)
 WARMUP = 20             # W3 jobs not counted
 START_TIMEOUT = 60      # seconds for workers and servers to come up
 
-WORKLOADS = ('W1', 'W2', 'W3', 'W4', 'W5', 'W6')
+WORKLOADS = ('W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8')
 PEERS = ('huey', 'huey-fsync', 'rq', 'procrastinate', 'celery', 'oban')
 #: The environment variable in which benchcelery finds Redis.
 CELERY_REDIS = 'BENCH_CELERY_REDIS'
@@ -269,6 +293,7 @@ class Ours:
         self.processes = []
         self.server = None
         self.db = None
+        self.workerArgs = []        # more options for worker processes
 
     def label(self, workers=1):
         if not workers:
@@ -322,7 +347,7 @@ class Ours:
                 self.processes.append(subprocess.Popen(
                     [PYTHON, '-m', 'lovely.remotetask', 'worker',
                      '--db', self.uri, '--services', '@svc',
-                     '--tasks', 'benchtasks'],
+                     '--tasks', 'benchtasks'] + self.workerArgs,
                     env=env, stdout=subprocess.DEVNULL,
                     stderr=open(logPath, 'w')))
             deadline = time.monotonic() + START_TIMEOUT
@@ -491,7 +516,9 @@ class Huey:
         options = {'fsync': True} if self.fsync else {}
         h = self.SqliteHuey(name='bench', filename=path, **options)
         h.benchTasks = {name: h.task(name=name)(getattr(benchtasks, name))
-                        for name in ('echo', 'sleep20')}
+                        for name in ('echo', 'sleep20', 'span')}
+        h.benchTasks['gather'] = h.task(name='gather')(
+            benchtasks.gatherThen)
         self.instances.append(h)
         return h
 
@@ -1198,6 +1225,8 @@ class Row:
     notes: list[str] = dataclasses.field(default_factory=list)
     conflicted: int | None = None    # W5: adds whose first attempt conflicted
     failed: int | None = None        # W5: adds that failed
+    barrier: float | None = None     # W7: callback start - last sibling end
+    most: int | None = None          # W8: the most that ran at once
 
 
 def waitAll(system, handles, total, timeout):
@@ -1820,6 +1849,11 @@ def run(rows, workload, system, label, n, fn, *args):
 
 
 def result(row):
+    if row.rate is not None and row.workload == 'W7':
+        return (f'{row.jobs / row.rate:.2f} s, barrier '
+                f'{row.barrier * 1e3:.0f} ms')
+    if row.rate is not None and row.workload == 'W8':
+        return f'{row.rate:,.0f} jobs/s, most {row.most} at once'
     if row.rate is not None and row.workload == 'W5':
         return f'{row.rate:,.0f} adds/s'
     if row.rate is not None and row.workload.startswith('W6'):
@@ -1861,7 +1895,8 @@ WORKLOAD_NAMES = {
     'W1': 'W1 trickle', 'W1a': 'W1 adds alone', 'W2': 'W2 burst', 'W3': 'W3 latency',
     'W2s': 'W2 burst, 20 ms jobs', 'W4': 'W4 4 workers, 20 ms jobs',
     'W5': 'W5 contended adds', 'W6': 'W6 app shape, 1 producer',
-    'W6x8': 'W6 app shape, 8 producers'}
+    'W6x8': 'W6 app shape, 8 producers', 'W7': 'W7 fan-in',
+    'W8': 'W8 queue limited to K'}
 
 
 def table(rows):
@@ -1876,6 +1911,8 @@ def table(rows):
             a = ratio(find(rows, 'W4', 'us-threads'), row)
             b = ratio(find(rows, 'W4', 'us-zeo'), row)
             r = f'a {fmtRatio(a)}, b {fmtRatio(b)}'
+        elif row.workload == 'W8':
+            r = fmtRatio(ratio(find(rows, 'W8', 'us-zeo'), row))
         elif row.workload == 'W6x8':
             a = ratio(find(rows, 'W6x8', 'us'), row)
             b = ratio(find(rows, 'W6x8', 'us-zeo'), row)
@@ -2139,7 +2176,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--only', default=','.join(WORKLOADS),
                         help='workloads to run, comma-separated '
-                        '(W1,W2,W3,W4,W5,W6)')
+                        '(W1,W2,W3,W4,W5,W6,W7,W8)')
     parser.add_argument('--peers', default=','.join(PEERS),
                         help='peers to run: huey,huey-fsync,rq,procrastinate,'
                         'celery,oban (or none)')
@@ -2162,6 +2199,12 @@ def main(argv=None):
     parser.add_argument('--w6-processes', type=int, default=2,
                         help='W6: our producer processes over ZEO (their '
                         'threads make up --producers)')
+    parser.add_argument('--fan-in', type=int, default=1000,
+                        help='W7: sibling jobs the callback waits for')
+    parser.add_argument('--limited', type=int, default=500,
+                        help='W8: jobs of 20 ms in the limited queue')
+    parser.add_argument('--limit', type=int, default=2,
+                        help='W8: K, the most of them at once')
     parser.add_argument('--redis', default='redis://127.0.0.1:6379/13',
                         help='Redis for RQ; its database is flushed')
     parser.add_argument('--celery-redis',
@@ -2304,6 +2347,24 @@ def main(argv=None):
                 f'us (b): {args.w6_processes} processes x {threads} '
                 f'threads over ZEO, 1 worker process', nW6, runW6Zeo,
                 nW6, args.w6_processes, threads)
+        if 'W7' in only:
+            nW7 = scaled(args.fan_in)
+            for system in systems:
+                if system.key in peersflow.FAN_IN:
+                    run(rows, 'W7', system, system.label(), nW7,
+                        peersflow.runFanIn, nW7)
+        if 'W8' in only:
+            nW8 = scaled(args.limited)
+            ours = Ours(tmp, 'zeo')
+            ours.workerArgs = ['--threads', '4']
+            run(rows, 'W8', ours, f'us: queue limit {args.limit}, '
+                f'{args.limit} worker processes x 4 threads, ZEO', nW8,
+                peersflow.runLimited, nW8, args.limit)
+            for system in systems[1:]:
+                if system.key in peersflow.LIMITED:
+                    run(rows, 'W8', system,
+                        peersflow.limitedLabel(system, args.limit), nW8,
+                        peersflow.runLimited, nW8, args.limit)
         if args.profile:
             profileOurs(tmp, args.profile)
         fsyncEnd = fsyncMs(tmp)
@@ -2312,6 +2373,12 @@ def main(argv=None):
         'throughput us/peer, W3 latency p50 peer/us; W4: vs (a) and (b))')
     for line in table(rows):
         say(line)
+    for workload in ('W7', 'W8'):
+        if workload in only:
+            for name in peers:
+                reason = peersflow.NOT_OFFERED[workload].get(name)
+                if reason:
+                    say(f'{WORKLOAD_NAMES[workload]}, {name}: {reason}')
     say('\ntargets')
     for line in targets(rows):
         say(line)

@@ -4,11 +4,12 @@
 
 Makes a FileStorage database in a temporary directory with a service
 ``mail`` that has worked for an hour (jobs finished over the last hour,
-some failed, a few retried by hand, cron jobs, a job running with its
-progress), serves the dashboard with waitress on a free loopback port,
-and has Debian's chromium (headless, through Selenium) save the overview,
-the service's page, its Queues section, a failed job's page, the page of
-a job that shows what it changed, and a workflow's page as PNG files.
+some failed, a few retried by hand, and fewer over the day before, cron
+jobs, a job running with its progress), serves the dashboard with
+waitress on a free loopback port, and has Debian's chromium (headless,
+through Selenium) save the overview, the service's page, its Queues
+section, a failed job's page, the page of a job that shows what it
+changed, and a workflow's page as PNG files.
 """
 import argparse
 import logging
@@ -102,6 +103,18 @@ def fill(db, gate):
     rng = random.Random(4)
     now = time.time()
     with Clock([placement, protocol, job]) as clock:
+        # A quieter day before the last hour, for the history chart.
+        for hour in range(23, 0, -1):
+            clock.now = now - hour * 3600 - 1800
+            for n in range(4 + int(20 * abs((12 - hour) / 12)) +
+                           rng.randrange(8)):
+                task = rng.choice(['send', 'send', 'resize', 'parse'])
+                input = {'send': {'to': f'day{n}@example.com'},
+                         'resize': {'image': f'day{n}.png', 'width': 800},
+                         'parse': {'amount': rng.choice(['3', 'x1'])}}[task]
+                jobid = service.add(task, input)
+                service.processNext(jobid=jobid)
+            tm.commit()
         for minute in range(59, -1, -1):
             clock.now = now - minute * 60 - 50
             busy = 6 + int(8 * abs((30 - minute) / 30)) + rng.randrange(5)
@@ -223,7 +236,9 @@ def main(argv=None):
             shot(driver, args.out, 'dashboard-overview.png', 420)
             driver.get(f'{url}/services/mail?limit=15')
             wait.until(lambda d: d.find_elements(By.ID, 'activity-chart'))
-            shot(driver, args.out, 'dashboard-service.png', 1180)
+            wait.until(lambda d: d.find_elements(
+                By.CSS_SELECTOR, '#history-chart rect.completed'))
+            shot(driver, args.out, 'dashboard-service.png', 1500)
             driver.get(f'{url}/services/mail/jobs/{failed}')
             driver.find_element(By.CSS_SELECTOR, '#attempts details').click()
             shot(driver, args.out, 'dashboard-job.png')

@@ -31,7 +31,7 @@ def test_a_minute_of_chaos_loses_nothing(storage, tmp_path):
          '--every', '1', '3', '--settle', '120', '--directory',
          str(tmp_path / 'run'), '--json', str(figures)],
         capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+    assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-5000:]
     report = json.loads(figures.read_text())
     assert all(check['ok'] for check in report['checks']), report
     assert len(report['checks']) == (10 if storage == 'zeo' else 8)

@@ -451,6 +451,21 @@ def test_metrics_parse_with_prometheus_clients_own_parser(db):
                     (('service', 'site1.mail'),))] >= 0
     assert ('remotetask_task_run_seconds_count', (('task', 'echo'),)) \
         in samples
+    # The jobs finished by task, once a drain counted them: none yet.
+    finished = ('remotetask_finished_last_day', (
+        ('service', 'site1.mail'), ('status', 'completed'), ('task', 'echo')))
+    assert samples[finished] == 0
+    service.drain()
+    transaction.commit()
+    text = b''.join(app({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/',
+                         'QUERY_STRING': '', 'wsgi.input': None},
+                        lambda status, headers: None)).decode()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text)
+               for s in f.samples}
+    assert samples[finished] == 1
+    assert samples[finished[:1] + ((finished[1][0], ('status', 'error'),
+                                    finished[1][2]),)] == 0
     connection.close()
 
 

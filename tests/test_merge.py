@@ -72,3 +72,15 @@ def test_fields_use_the_merge_named_for_an_attribute():
                          {'n': 2, 'x': 'b'},
                          {'n': lambda o, c, n: c + n - o})
     assert merged == {'n': 4, 'x': 'b'}
+
+
+def test_two_writers_closing_one_minute_merge_to_the_larger_counts():
+    """Two transactions that finish jobs in a new minute both close the
+    minute before, each with the counts it saw: no conflict (a cancel
+    must not fail on a chart), and the larger of each count stays."""
+    from lovely.remotetask.store.activity import ActivityLog
+    old = {'minutes': {10: (1, 0, 0), 11: (2, 0, 0)}}
+    committed = {'minutes': {11: (2, 0, 0), 12: (5, 1, 0)}}   # 10 too old
+    new = {'minutes': {10: (1, 0, 0), 11: (2, 0, 0), 12: (4, 2, 0)}}
+    merged = ActivityLog()._p_resolveConflict(old, committed, new)
+    assert merged['minutes'] == {11: (2, 0, 0), 12: (5, 2, 0)}

@@ -137,6 +137,69 @@ def test_a_claim_and_the_recovery_of_its_worker_cannot_both_commit(
     assert len(processing) == service.statusCounts().get('processing', 0)
 
 
+def test_a_job_held_unknown_to_a_waiting_worker_is_given_back(
+        db, monkeypatch):
+    """The database says a worker holds a job its loops do not know they
+    claimed (a claim whose commit failed as far as they could tell, yet
+    went through), and its loops wait for jobs, claiming nothing for a
+    long while: its heartbeats give the job back (a chaos run over
+    RelStorage ended with such a job processing under a live worker)."""
+    from lovely.remotetask.testing import waitUntil
+    remotetask.provideTask(lambda input: input, name='echo')
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    service.processorArguments = dict(waitTime=300, leaseTime=2)
+    transaction.commit()
+    # Loops that claim nothing (stuck elsewhere, or waiting): they give
+    # nothing back either.
+    monkeypatch.setattr(Station, 'claim', lambda self, *args: [])
+    service.startProcessing()
+    waitUntil(lambda: (connection.sync(), service.getWorkers())[1],
+              timeout=30)
+    worker = service.getWorkers()[0]['id']
+    jobid = service.add('echo', 'orphan')
+    transaction.commit()
+    claim, = service.claim(worker, 1)
+    transaction.commit()
+    assert service.getStatus(jobid) == 'processing'
+    waitUntil(lambda: (connection.sync(),
+                       service.getStatus(jobid))[1] == 'queued',
+              timeout=30)
+    assert service.getWorkers()[0]['jobs'] == {}
+    service.stopProcessing()
+
+
+def test_a_drain_that_fails_after_a_claim_loses_no_claim(db, monkeypatch):
+    """A loop drains the intake after a claim's commit when many jobs
+    moved; a drain that failed otherwise than by a conflict (the database
+    away) raised out of the claim, and the loop lost what it had just
+    claimed: those jobs stayed processing in its hand, never run (two
+    did so in a loaded suite run's minute of chaos over RelStorage)."""
+    from lovely.remotetask.store import store
+    from lovely.remotetask.testing import waitUntil
+    remotetask.provideTask(lambda input: input, name='echo')
+    monkeypatch.setattr(store, 'drainApart', lambda db, oid: None)
+    drain, failed = store.Store.drain, []
+
+    def failOnce(self, *most):
+        if not failed:
+            failed.append(True)
+            raise RuntimeError('the database is away')
+        return drain(self, *most)
+    monkeypatch.setattr(store.Store, 'drain', failOnce)
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    transaction.commit()
+    jobids = [service.add('echo', n) for n in range(40)]
+    transaction.commit()
+    service.startProcessing()
+    waitUntil(lambda: (connection.sync(), all(
+        service.getStatus(jobid) == 'completed' for jobid in jobids))[1],
+        timeout=30)
+    assert failed
+    service.stopProcessing()
+
+
 def test_a_zeo_client_forgets_its_fetched_oids_when_the_server_restarts(
         tmp_path):
     """ZEO clients fetch object ids ahead; a restarted server hands the

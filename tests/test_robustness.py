@@ -279,6 +279,9 @@ class _Processor:
     def serves(self):
         return None, None
 
+    def inHand(self):
+        return set()
+
 
 def test_after_an_outage_longer_than_a_lease_others_get_a_lease(db):
     """A worker that could not beat for longer than a lease (the database

@@ -108,16 +108,17 @@ class LiveServer:
         assert not dispatcher.threads, 'a request did not end'
         # Then every channel, clients' keep-alive connections too, closed
         # from the server's own loop, so that it ends at once rather than
-        # when they do.
-        try:
-            self.server.trigger.pull_trigger(
+        # when they do.  The thunk goes in and the trigger is pulled under
+        # the trigger's lock: waitress's pull_trigger appends the thunk,
+        # then writes, and a loop woken meanwhile by an earlier pull (a
+        # request's end) ran the thunk first, which closed the trigger,
+        # and the write failed with EBADF (or wrote to whatever file took
+        # its number).  The loop runs thunks under the same lock.
+        trigger = self.server.trigger
+        with trigger.lock:
+            trigger.thunks.append(
                 lambda: wasyncore.close_all(self.server._map))
-        except OSError:
-            # EBADF: the trigger's descriptor was closed under it (seen
-            # once in a hundred runs on a loaded machine; what closes it
-            # is not found yet).  Its loop then never wakes to close its
-            # channels: close them from here, which ends the loop.
-            wasyncore.close_all(self.server._map, ignore_all=True)
+            trigger._physical_pull()
         self.thread.join(10)
         assert not self.thread.is_alive(), 'the server did not stop'
 

@@ -279,3 +279,25 @@ def test_a_connection_limit_past_the_open_file_limit_is_one_line(tmp_path):
         f'remotetask: {limit} connections need {limit + 64} open files, and '
         f'the limit is {hard} (ulimit -n): lower the connection limit or '
         f'raise the limit')
+
+
+def test_a_live_server_closes_when_its_loop_wakes_before_the_pull(app):
+    """The test server's loop, woken by an earlier pull of its trigger (a
+    request's end), runs the close only after the pull that asked for it
+    wrote: run first, it closed the trigger, and that write failed with
+    EBADF at teardown, once in a hundred runs on a loaded machine."""
+    from conftest import LiveServer
+    server = LiveServer(app)
+    trigger = server.server.trigger
+    pull = trigger._physical_pull
+
+    def wokenBefore():
+        pull()                  # the earlier pull: the loop wakes
+        try:                    # and closes now, if it may
+            waitUntil(lambda: trigger._closed, timeout=1)
+        except AssertionError:
+            pass                # it waits for this pull: as it should
+        pull()                  # this pull's own write
+    trigger._physical_pull = wokenBefore
+    server.close()
+    assert trigger._closed

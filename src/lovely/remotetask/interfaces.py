@@ -40,8 +40,7 @@ class ITask(Interface):
     """A piece of work that jobs name; registered as a named utility.
 
     A task may carry a `retry` attribute (a `retry.RetryPolicy`) and a
-    `timeLimit` in seconds; both are optional.
-    """
+    `timeLimit` in seconds; both are optional."""
 
     def __call__(service, jobid, input):
         """Do the work for job `jobid` of `service` and return its result.
@@ -49,8 +48,7 @@ class ITask(Interface):
         Raise `lovely.remotetask.task.TaskError` to fail the job with a
         message and no retry.  Any other exception fails the attempt; the
         job is retried until its attempts are used up.  The result must be
-        picklable: it is stored on the job.
-        """
+        picklable: it is stored on the job."""
 
 
 class IJob(Interface):
@@ -258,15 +256,13 @@ class ITaskService(Interface):
         """Cancel a job that has not run yet (or a cron job's future runs).
 
         Cancelling a cancelled job does nothing; a job that is running or
-        finished raises `JobStateError`.
-        """
+        finished raises `JobStateError`."""
 
     def clean(status=FINISHED):
         """Remove the jobs with the given finished statuses; return how many.
 
         Only ``completed``, ``cancelled`` and ``error`` may be given; any
-        other status raises ValueError and removes nothing.
-        """
+        other status raises ValueError and removes nothing."""
 
     def removeJob(jobid):
         """Remove a finished job; any other raises `JobStateError`."""
@@ -342,6 +338,10 @@ class ITaskService(Interface):
         """How many jobs finished in each of the last `minutes` minutes (1
         to 60), by status: a list of (minute start, {status: count}),
         oldest first."""
+
+    def activityByHour(hours=24, task=None, now=None):
+        """As `activity`, by hour (1 to 168), of `task` or of every task;
+        counted as drains file the jobs: a moment after they finished."""
 
     def oldestWaiting():
         """Since when (epoch seconds) the job queued longest waits, or

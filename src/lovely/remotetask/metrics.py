@@ -1,7 +1,8 @@
 """Prometheus metrics (with the optional `prometheus_client` package).
 
 Two kinds: gauges read from the database at each scrape (jobs by status,
-queue depth, age of the oldest waiting job, per service; each named
+queue depth, age of the oldest waiting job, jobs finished over the last
+day by task and status, per service; each named
 queue's jobs queued, running and held, whether paused and its limit; the
 jobs running and held under each limit in force; the size of the
 database and how its last pack went), and a histogram of task run times
@@ -9,6 +10,7 @@ that each process keeps for the jobs it ran.  Serve them
 with `wsgiApp(db)` (mount it, e.g. at /metrics) or, in a worker process,
 ``remotetask worker --metrics-port 9100``.
 """
+import collections
 import time
 
 import transaction
@@ -19,7 +21,7 @@ try:
 except ImportError:   # pragma: no cover - the package is optional
     prometheus_client = None
 
-from lovely.remotetask.interfaces import STATUSES
+from lovely.remotetask.interfaces import FINISHED, STATUSES
 from lovely.remotetask.runtime import packing
 from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.hosts.locate import applicationRoot, listServices
@@ -47,6 +49,11 @@ class ServiceCollector:
         age = GaugeMetricFamily(
             'remotetask_oldest_waiting_seconds',
             'Age of the oldest job waiting in the queue', labels=['service'])
+        finished = GaugeMetricFamily(
+            'remotetask_finished_last_day', 'Jobs finished over the last '
+            '24 hours (this hour so far and the 23 before) by task, as the '
+            'service\'s drains counted them',
+            labels=['service', 'task', 'status'])
         queues = _QueueGauges()
         tm = transaction.TransactionManager()
         connection = self.db.open(transaction_manager=tm)
@@ -55,6 +62,7 @@ class ServiceCollector:
             for name, service in _services(connection, self.rootKey,
                                            self.services):
                 queues.add(name, service)
+                _addFinished(finished, name, service)
                 counts = service.statusCounts()
                 # Every status, none counted too: a series that appears
                 # only once a job has it breaks rates and alerts.
@@ -71,6 +79,7 @@ class ServiceCollector:
         yield jobs
         yield depth
         yield age
+        yield finished
         yield from queues.families()
         yield from database
 
@@ -111,6 +120,17 @@ class _QueueGauges:
 
     def families(self):
         return (self.jobs, self.paused, self.limit, self.limits)
+
+
+def _addFinished(family, name: str, service) -> None:
+    """A series per task this process knows and finished status, none
+    counted too; from the hours the service keeps (a week, by task)."""
+    for task in sorted(service.getAvailableTasks()):
+        counts = collections.Counter()
+        for _, hour in service.activityByHour(24, task):
+            counts.update(hour)
+        for status in FINISHED:
+            family.add_metric([name, task, status], counts.get(status, 0))
 
 
 def _databaseGauges(db, connection):

@@ -61,6 +61,13 @@ class IWorkerProtocol(Interface):
         allows the next start.  A job past its deadline is cancelled.
         """
 
+    def releaseOrphans(workerId, inHand):
+        """Give back the jobs the service says `workerId` holds but that
+        are not among `inHand` (the ids it knows it holds: a claim whose
+        commit failed as far as the worker could tell, yet went through);
+        return their ids.  A claim with `inHand` does it first; a worker
+        whose loops wait for jobs asks for it with its heartbeats."""
+
     def releaseJob(jobid, attempt):
         """Give back a claimed job that was not started: it waits in the
         queue again where it stood, before the jobs that came since, and

@@ -7,6 +7,7 @@ SIGTERM or SIGINT; then it stops claiming, finishes the jobs in hand within
 a grace period, records them and exits.
 """
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -52,6 +53,9 @@ def worker(args) -> int:
         format='%(asctime)s %(levelname)s %(name)s %(message)s')
     signals = StopSignals()
     signals.install()
+    # `kill -USR1 PID` writes where every thread is to stderr: a worker
+    # that seems stuck says where, and goes on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         _startProcessing(db, args)
         status = 0

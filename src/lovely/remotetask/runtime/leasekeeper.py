@@ -89,8 +89,27 @@ class LeaseKeeper(threading.Thread):
             steps.insert(0, lambda service: service.recoverJobs(now))
         for step in steps:
             station.commitOrRetry(step, timeout=leaseTime)
+        self.releaseOrphans(station)
         self.expire(station, budget=leaseTime / 8)
         packing.packIfDue(station, self.processor)
+
+    def releaseOrphans(self, station) -> None:
+        """Give back the jobs the database says this worker holds that
+        its loops do not know they claimed (a claim whose commit failed as
+        far as they could tell, yet went through).  A loop's next claim
+        does it too, but a loop that waits for jobs to come claims no
+        more, and the job would stay processing under a live worker."""
+        processor = self.processor
+        held = station.read(lambda service: service.heldBy(
+            processor.workerId))
+        if set(held) <= processor.inHand():
+            return
+        with processor.claimLock:       # no claim of its loops meanwhile
+            inHand = processor.inHand()
+            station.commitOrRetry(
+                lambda service: service.releaseOrphans(processor.workerId,
+                                                       inHand),
+                timeout=processor.leaseTime)
 
     def expire(self, station, budget: float) -> None:
         """Remove expired finished jobs, a batch per transaction, while

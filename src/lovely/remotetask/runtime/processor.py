@@ -290,6 +290,11 @@ class SimpleProcessor:
                     station.drain()
         return claimed
 
+    def inHand(self) -> set:
+        """The ids of the jobs this processor's loops claimed and have not
+        recorded yet."""
+        return set(self._inHand)
+
     def _record(self, station, outcomes) -> None:
         self._guarded(station.record, outcomes)
         # Recorded, or given up on: the jobs are no longer this loop's.

@@ -118,12 +118,19 @@ class Station:
 
     def drain(self) -> None:
         """Drain the intake in a transaction of its own: one that meets
-        another drain is left at that (the other drained)."""
+        another drain is left at that (the other drained), and so is one
+        that fails otherwise (the database away): the next drain does it.
+        It raises nothing, so that a claim that drains after its commit
+        keeps what it claimed (a loop that lost its claims so left their
+        jobs processing in its hand, never run)."""
         try:
             retrying.commitOrRetry(
                 self.tm, lambda: self.service().drain(), tries=3)
         except TransientError:
             pass
+        except Exception:       # (each attempt aborted what it did)
+            log.warning('worker %s: a drain failed; the next one drains',
+                        self.workerId, exc_info=True)
 
     def queued(self) -> bool:
         """Whether jobs are queued; False when the database cannot say

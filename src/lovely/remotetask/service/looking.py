@@ -8,7 +8,7 @@ from typing import Optional
 from lovely.remotetask import checks
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import QUEUED
-from lovely.remotetask.store import claiming, listing
+from lovely.remotetask.store import claiming, hourly, listing
 from lovely.remotetask.store import search as searching
 from lovely.remotetask.store.activity import ACTIVITY_MINUTES, activity
 from lovely.remotetask.store.stamps import stampTime
@@ -48,6 +48,19 @@ class Looking:
         store = self._store
         return activity(store.activityLog, store.intake.minute,
                         checks.moment(now), minutes)
+
+    def activityByHour(self, hours: int = 24, task: Optional[str] = None,
+                       now=None) -> list:
+        """How many jobs (of `task`, or of every task) finished in each of
+        the last `hours` hours, by status: [(hour start, {status:
+        count})], oldest first.  The store keeps hourly.HOURS_KEPT hours
+        (a week), counted as its drains file the jobs."""
+        checks.whole('hours', hours, 1, hourly.HOURS_KEPT)
+        if task is not None and not isinstance(task, str):
+            raise InvalidArgumentError(
+                f'task must be the name of a task, not {task!r}')
+        return hourly.byHour(self._store.finishedHours, checks.moment(now),
+                             hours, task)
 
     def oldestWaiting(self) -> Optional[float]:
         """Since when the job that waits longest in the queue waits (epoch

@@ -123,7 +123,7 @@ class WorkerProtocol:
         checks.whole('limit', limit)
         store = self._store
         if inHand is not None and workerId is not None:
-            self._releaseOrphans(workerId, set(inHand))
+            self.releaseOrphans(workerId, inHand)
         if workerId is not None and workerId not in store.workers:
             log.warning('worker %s was taken for dead; it registers again',
                         workerId)
@@ -158,18 +158,18 @@ class WorkerProtocol:
         return Claim(job.id, job.attempts, job.task, self.queryTask(job.task),
                      job.input, job.retryBase, job.queue)
 
-    def _releaseOrphans(self, workerId, inHand) -> None:
-        """Give back jobs the service says `workerId` holds but that it did
-        not know it claimed (its commit failed as far as it could tell, yet
-        went through)."""
+    def releaseOrphans(self, workerId: str, inHand: Iterable[int]) -> list:
         record = self._store.workers.get(workerId)
         if record is None:
-            return
+            return []
+        inHand, released = set(inHand), []
         for jobid, attempt in list(record.heldJobs().items()):
             if jobid not in inHand:
                 log.warning('job %s: held by worker %s, which did not know '
                             'it claimed it; given back', jobid, workerId)
                 self.releaseJob(jobid, attempt)
+                released.append(jobid)
+        return released
 
     def releaseJob(self, jobid: int, attempt: int) -> None:
         store = self._store

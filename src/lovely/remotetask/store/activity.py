@@ -7,7 +7,6 @@ the `ActivityLog`, which is so written once a minute at most.
 from typing import Dict, List, Tuple
 
 from lovely.remotetask.interfaces import FINISHED
-from lovely.remotetask.store.merge import mergeMapping
 from lovely.remotetask.store.versioning import Versioned
 
 #: Minutes of finished jobs kept for the charts.
@@ -22,11 +21,20 @@ class ActivityLog(Versioned):
         self.minutes = {}
 
     def _p_resolveConflict(self, old, committed, new):
-        # Two writers that both closed the same minute wrote the same
-        # counts, unless they saw different ones: then one tries again.
-        return dict(new, minutes=mergeMapping(
-            old['minutes'], committed['minutes'], new['minutes'],
-            'minute'))
+        # Two writers that both closed the same minute wrote what each saw
+        # of its counts, which only grow within a minute: the larger of
+        # each is the nearer (a cancel must not fail on a chart).
+        minutes = {}
+        for side in (committed['minutes'], new['minutes']):
+            for minute, counts in side.items():
+                seen = minutes.get(minute)
+                minutes[minute] = counts if seen is None else tuple(
+                    max(pair) for pair in zip(seen, counts))
+        for minute in old['minutes']:
+            if minute not in committed['minutes'] or \
+                    minute not in new['minutes']:
+                minutes.pop(minute, None)     # dropped as too old
+        return dict(new, minutes=minutes)
 
     def add(self, minute: tuple, now: int) -> None:
         minutes = {m: counts for m, counts in self.minutes.items()

@@ -34,7 +34,7 @@ from ZODB.utils import u64
 from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import UnknownJobError
 from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
-from lovely.remotetask.store import dependencies, search, stamps
+from lovely.remotetask.store import dependencies, hourly, search, stamps
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
 from lovely.remotetask.store.drainapart import (
@@ -48,12 +48,12 @@ from lovely.remotetask.store.registry import KeyIndex, Registry
 from lovely.remotetask.store.settings import Settings
 from lovely.remotetask.store.versioning import Versioned
 
-#: Jobs in the intake at which a writer drains it after its commit, in a
-#: transaction of its own (no worker drains, it seems).
+#: Intake length at which a writer drains after its commit (no worker did).
 DRAIN_AFTER_COMMIT_AT = 32
 
 
 class Store(Versioned):
+    finishedHours = None    # see `hourly`: made by a drain in old stores
 
     def __init__(self) -> None:
         self.epoch = stamps.epochNow()
@@ -68,6 +68,7 @@ class Store(Versioned):
         self.keys = KeyIndex()
         self.settings = Settings()
         self.activityLog = ActivityLog()
+        self.finishedHours = hourly.FinishedHours()
         #: scope -> Limit, for the scopes with limits (see `limits`).
         self.limits = OOBTree()
         #: queue name -> (paused, the most of its jobs that run at once or
@@ -93,8 +94,7 @@ class Store(Versioned):
         clients without a conflict, and adding a job writes nothing for
         its id.  Jobs added to a service not yet in a database count from
         1 instead.  Ids keep to 31 bits: past 2**31 oids they wrap.  An
-        oid whose id a job has already is passed over.
-        """
+        oid whose id a job has already is passed over."""
         jar = self._p_jar
         if jar is None:
             self.looseHigh += 1
@@ -306,8 +306,7 @@ class Store(Versioned):
         if not intake.jobs and not search.pending(self):
             return 0
         taken = intake.drain(most)
-        # A job that moved again later is filed by the drain that takes
-        # its last move: filed twice, it would be claimed twice.
+        # A job's last move only: filed twice, it would be claimed twice.
         seen = {id(job) for job in intake.jobs}
         byChannel, waiting = {}, []
         for job in reversed(taken):       # the last move of each job
@@ -333,6 +332,7 @@ class Store(Versioned):
         for job in waiting:         # once every job drained is in byId
             dependencies.register(self, job)
         dependencies.decideAll(self)
+        hourly.record(self, taken)
         search.drained(self, taken)     # the drain alone writes the index
         return len(taken)
 

@@ -12,7 +12,7 @@ from lovely.remotetask.checks import isNumber
 from lovely.remotetask.interfaces import MAX_JOB_ID
 from lovely.remotetask.store.search import MAX_TAGS, TAG_PATTERN
 from lovely.remotetask.web.errors import HTTPError
-from lovely.remotetask.web.parsing import shown
+from lovely.remotetask.web.parsing import shown, wholeNumber
 
 #: The names of queues the API takes: those `task.checkQueue` takes, in
 #: ASCII and not starting with a dot (no path segment of "." or "..").
@@ -105,9 +105,7 @@ def _after(value):
     if not isinstance(value, list) or not 1 <= len(value) <= MOST_AFTER:
         raise wrong
     ids = []
-    for jobid in value:
-        if isinstance(jobid, float) and jobid.is_integer():
-            jobid = int(jobid)      # JSON Schema counts 5.0 an integer
+    for jobid in map(wholeNumber, value):
         if isinstance(jobid, bool) or not isinstance(jobid, int) or \
                 not 1 <= jobid <= MAX_JOB_ID:
             raise wrong

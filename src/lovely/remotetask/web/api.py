@@ -22,7 +22,7 @@ from lovely.remotetask.web import (
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.parsing import (
-    intParameter, loadJSON, pageParameters, shown)
+    intParameter, loadJSON, pageParameters, shown, wholeNumber)
 from lovely.remotetask.web.schedules import FieldErrors, fromJSON
 
 
@@ -353,14 +353,6 @@ def readBody(ctx, allowed, optional=False) -> dict:
                         f'this takes {", ".join(allowed)}',
                         fields={name: 'unknown field' for name in unknown})
     return body
-
-
-def wholeNumber(value):
-    """`value`, as an int if it is a float without a fraction: JSON
-    Schema counts 5.0 an integer, and so does the API."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _taskName(body) -> str:

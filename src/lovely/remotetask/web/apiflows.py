@@ -12,10 +12,10 @@ from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import MAX_JOB_ID
 from lovely.remotetask.web.addoptions import QUEUE_PATTERN  # noqa: F401
 from lovely.remotetask.web.addoptions import queueName as _queueName
-from lovely.remotetask.web.api import readBody, respond, wholeNumber
+from lovely.remotetask.web.api import readBody, respond
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
-from lovely.remotetask.web.parsing import shown
+from lovely.remotetask.web.parsing import shown, wholeNumber
 
 
 def register(router) -> None:

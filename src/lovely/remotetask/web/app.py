@@ -24,8 +24,8 @@ from transaction.interfaces import TransientError
 from lovely.remotetask.exceptions import RemoteTaskError
 from lovely.remotetask.hosts.folder import APPLICATION_ROOT_KEY
 from lovely.remotetask.web import (
-    api, apibulk, apiflows, auth, dashboard, jobchanges, rendering, settings,
-    xmlrpc)
+    api, apibulk, apiflows, auth, dashboard, history, jobchanges, livepage,
+    rendering, settings, xmlrpc)
 from lovely.remotetask.web.access import IDENTITY, SAFE_METHODS, authorize
 from lovely.remotetask.web.context import Context
 from lovely.remotetask.web.errors import HTTPError, httpError
@@ -58,6 +58,8 @@ class Application:
         apibulk.register(self.router)
         xmlrpc.register(self.router)
         dashboard.register(self.router)
+        history.register(self.router)
+        livepage.register(self.router)
         self.renderers = {'api': api.errorResponse,
                           'xmlrpc': xmlrpc.errorResponse,
                           'html': rendering.errorResponse}

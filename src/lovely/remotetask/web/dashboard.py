@@ -5,6 +5,9 @@ services: jobs by status, the queue and its oldest job, the workers,
 whether each is paused.  The other pages live by what they show:
 
 - `servicepage`: a service's overview and its jobs, a page at a time;
+- `livepage`: the parts of the home page and of a service's page that
+  follow the services without a reload (``live.json``), and `history`
+  the chart of the jobs finished per hour;
 - `jobpage`: a job's own page, and the actions on one job;
 - `flowpages`: a workflow's page, and the queues of a service's page;
 - `forms`: adding a job or a cron job, and editing a cron job's schedule;
@@ -21,7 +24,8 @@ mistakes is shown again, with each message next to its field and nothing
 changed.
 """
 from lovely.remotetask.serialize import STATUSES
-from lovely.remotetask.web import flowpages, jobpage, matching, overview
+from lovely.remotetask.web import (
+    flowpages, jobpage, livepage, matching, settings)
 from lovely.remotetask.web.auth import ADD, MANAGE, READ
 from lovely.remotetask.web.forms import (
     addCronJob, addJob, editCronJob, editForm)
@@ -65,14 +69,9 @@ def register(router) -> None:
 
 def home(ctx):
     """The overview: every service with its jobs by status, its queue,
-    its workers and whether it is paused."""
-    services = []
-    for entry in ctx.services():
-        summary = overview.summary(entry.service)
-        summary['workers'] = len(entry.service.getWorkers())
-        summary['oldestText'] = overview.duration(summary['oldestWaitingAge'])
-        services.append(dict(entry=entry, summary=summary,
-                             url=ctx.url(f'/services/{entry.path}'),
-                             canManage=ctx.allows(MANAGE, entry)))
-    return render(ctx, 'services', services=services, statuses=STATUSES,
-                  noRoot=ctx.root is None)
+    its workers and whether it is paused (kept up to date by
+    `livepage`)."""
+    return render(ctx, 'services', services=livepage.homeItems(ctx),
+                  statuses=STATUSES, noRoot=ctx.root is None,
+                  liveUrl=ctx.url('/live.json'),
+                  refreshInterval=settings.REFRESH_INTERVAL)

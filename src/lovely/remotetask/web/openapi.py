@@ -274,11 +274,12 @@ def document(base: str = '/api', tasks=None) -> dict:
     """The OpenAPI document, with `base` the URL the API is served at and
     `tasks` the names of the tasks that jobs may be added for, if the
     asker may know them."""
-    from lovely.remotetask.web import apibulk, openapiflows   # (they
-    # import this)
+    from lovely.remotetask.web import (     # (they import this)
+        apibulk, history, openapiflows)
     paths = dict(_readPaths(), **_jobPaths(tasks), **_servicePaths(),
                  **openapiflows.paths())
     apibulk.addPaths(paths)
+    history.addPaths(paths)
     return {
         'openapi': '3.1.0',
         'info': {'title': f'{_package} task services', 'version': '1',

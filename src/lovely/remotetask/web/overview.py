@@ -61,6 +61,15 @@ def activity(service, now: Optional[float] = None,
             for start, counts in service.activity(now, minutes)]
 
 
+def activityByHour(service, hours: int = 24, task: Optional[str] = None,
+                   now: Optional[float] = None) -> list:
+    """Jobs (of `task`, or all) finished per hour over the last `hours`,
+    oldest first, as `activity` gives minutes."""
+    return [dict(start=start, **{status: counts.get(status, 0)
+                                 for status in ACTIVITY_STATUSES})
+            for start, counts in service.activityByHour(hours, task, now)]
+
+
 def duration(seconds: Optional[float]) -> str:
     """A short age for people: ``42 s``, ``7 min``, ``3 h 5 min``, ``2 d``."""
     if seconds is None:

@@ -202,3 +202,11 @@ def checkDepth(value, what: str) -> None:
 def _tooDeep(what):
     return HTTPError(400, f'{what} nests deeper than '
                      f'{settings.MAX_DEPTH} levels, the most taken')
+
+
+def wholeNumber(value):
+    """`value`, as an int if it is a float without a fraction: JSON
+    Schema counts 5.0 an integer, and so does the API."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

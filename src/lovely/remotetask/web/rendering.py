@@ -41,7 +41,8 @@ def render(ctx, name: str, status: int = 200, **values) -> webob.Response:
         url=ctx.url, csrf=ctx.csrfToken, identity=ctx.identity,
         canManage=ctx.allows(MANAGE), canAdd=ctx.allows(ADD),
         csrfField=auth.CSRF_FIELD,
-        macros=templates['macros'].macros, **values)
+        macros=templates['macros'].macros,
+        parts=templates['parts'].macros, **values)
     response = html(page, status)
     if ctx.request.cookies.get(FLASH_COOKIE):
         response.delete_cookie(FLASH_COOKIE, path=ctx.url('/'))

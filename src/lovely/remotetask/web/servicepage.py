@@ -1,8 +1,9 @@
 """A service's page in the dashboard: its overview, then its jobs.
 
 The page shows the service as the home page does, with the jobs finished
-per minute over the last hour and its workers, then its jobs a page at a
-time, with the forms to act on them (`forms`, `serviceactions`).
+per minute over the last hour and per hour over the last day or week, and
+its workers (`livepage`, which keeps them up to date), then its jobs a
+page at a time, with the forms to act on them (`forms`, `serviceactions`).
 
 The jobs table shows one page, read with ``jobsPage`` in the listing's
 order (newest first, or the order of the status filtered by), which holds
@@ -23,10 +24,9 @@ from lovely.remotetask.interfaces import (
 from lovely.remotetask.timing.schedule import MISSED_POLICIES
 from lovely.remotetask.serialize import (
     SCHEDULE_FIELDS, STATUSES, formatTime, zonedTime)
-from lovely.remotetask.web import (
-    actions, charts, flowpages, overview, settings)
+from lovely.remotetask.web import actions, flowpages, livepage, settings
 from lovely.remotetask.web.auth import MANAGE
-from lovely.remotetask.web.detail import HTML, renderDetail
+from lovely.remotetask.web.detail import renderDetail
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.pagestate import (
     SORTABLE, pageQuery, pageState, stateQuery, stateUrl)
@@ -69,51 +69,36 @@ def servicePage(ctx, service, status=200, **forms):
                                                  delay=''), errors={}))
     forms.setdefault('cronForm', dict(values=formValues(), errors={}))
     pageUrl = ctx.url(f'/services/{entry.path}')
-    summary = overview.summary(entry.service)
-    minutes = overview.activity(entry.service)
+    live = livepage.serviceValues(ctx, entry, state, query)
     retryStatus = CANCELLED if state['status'] == CANCELLED else ERROR
     return render(
         ctx, 'service', status=status, title=f'Service {entry.path}',
         entry=entry, rows=jobRows, columns=SORTABLE, tasks=tasks,
         statuses=STATUSES, state=state, fields=SCHEDULE_FIELDS,
         missedPolicies=MISSED_POLICIES, back=back,
-        **_links(pageUrl, state, cursor, summary),
+        **_links(pageUrl, state, cursor),
         # A page filtered by task (or a status and search) reads a bounded
         # number of jobs: it may come short, or empty, with more to come.
         shortPage=cursor is not None and len(page) < state['limit'],
         orderText=ORDER_TEXT.get(state['status'], _SCHEDULED_ORDER),
-        summary=summary,
-        oldestText=overview.duration(summary['oldestWaitingAge']),
-        workers=[_workerRow(ctx, entry, w)
-                 for w in overview.workers(entry.service)],
-        chart=HTML(charts.activityChart(minutes)),
-        lastHour={s: sum(m[s] for m in minutes)
-                  for s in overview.ACTIVITY_STATUSES},
         retryStatus=retryStatus, **flowpages.queueRows(ctx, entry),
         retryLabel=_retryLabel(retryStatus, state['task']),
         rowsUrl=ctx.url(f'/services/{entry.path}/rows.json'),
         liveQuery=urllib.parse.urlencode(stateQuery(dict(state, after=None))),
         live=state['after'] is None,
-        refreshInterval=settings.REFRESH_INTERVAL, **forms)
+        refreshInterval=settings.REFRESH_INTERVAL, **live, **forms)
 
 
-def _links(pageUrl, state, cursor, summary) -> dict:
-    """The page's links: its columns' sort, the first and next page, and
-    a tab for each status with its count."""
+def _links(pageUrl, state, cursor) -> dict:
+    """The page's links: its columns' sort, the first and next page."""
     def sortUrl(column):
         # A second click on the column sorted by turns the order round.
         turn = column == state['sort'] and state['order'] == 'asc'
         return stateUrl(pageUrl, state, sort=column,
                         order='desc' if turn else 'asc', after=None)
 
-    tabs = [dict(label='all', count=summary['total'], status=None,
-                 url=stateUrl(pageUrl, state, status=None, after=None),
-                 current=state['status'] is None)]
-    tabs += [dict(label=s, count=summary['counts'][s], status=s,
-                  url=stateUrl(pageUrl, state, status=s, after=None),
-                  current=state['status'] == s) for s in STATUSES]
     return dict(
-        sortUrl=sortUrl, tabs=tabs,
+        sortUrl=sortUrl,
         firstUrl=None if state['after'] is None else
         stateUrl(pageUrl, state, after=None),
         nextUrl=None if cursor is None else
@@ -123,14 +108,6 @@ def _links(pageUrl, state, cursor, summary) -> dict:
 def _retryLabel(status, task) -> str:
     what = 'failed' if status == ERROR else 'cancelled'
     return f'Retry all {what} jobs' + (f' of task {task}' if task else '')
-
-
-def _workerRow(ctx, entry, worker) -> dict:
-    return dict(worker, age=overview.duration(worker['heartbeatAge']),
-                startedText=zonedTime(worker['started']),
-                jobLinks=[(jobid, ctx.url(
-                    f'/services/{entry.path}/jobs/{jobid}'))
-                    for jobid in worker['jobs']])
 
 
 def rowData(ctx, entry, job, back: str = '') -> dict:

@@ -1,6 +1,8 @@
 // lovely.remotetask dashboard: keeps the jobs table up to date without
-// reloading the page, from the service's rows.json; selects all rows;
-// asks before the forms that act on many jobs.  No framework.
+// reloading the page, from the service's rows.json, and the parts that
+// follow the service (counts, charts, workers; the home page's rows) from
+// live.json; selects all rows; asks before the forms that act on many
+// jobs.  No framework.
 //
 // On the first page of a listing ("live"), the table follows the listing:
 // new jobs show where the listing puts them (newest first: at the top),
@@ -106,12 +108,73 @@
       .catch(function (error) { table.dataset.refreshError = String(error); });
   }
 
+  // The parts of the page that follow the services, each put in place of
+  // the one shown when the server renders it otherwise.
+  var partsShown = {};
+
+  function refreshParts(holder) {
+    if (document.hidden) { return Promise.resolve(); }
+    return fetch(holder.dataset.liveUrl, {
+      credentials: 'same-origin', headers: {'Accept': 'application/json'}})
+      .then(function (response) {
+        if (!response.ok) { throw new Error('HTTP ' + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        Object.keys(data.parts).forEach(function (id) {
+          var shown = document.getElementById(id);
+          var html = data.parts[id];
+          if (shown && partsShown[id] !== html) { shown.outerHTML = html; }
+          partsShown[id] = html;
+        });
+        holder.dataset.refreshed = String(Date.now());
+        delete holder.dataset.refreshError;
+      })
+      .catch(function (error) {
+        holder.dataset.refreshError = String(error);
+      });
+  }
+
+  // The history chart's form asks live.json for the span and task chosen,
+  // and shows them at once, without reloading the page.
+  function followHistoryForm(holder) {
+    var form = document.getElementById('history-form');
+    if (!form) { return; }
+    var show = function (event) {
+      if (event) { event.preventDefault(); }
+      // The page's address keeps the choice too, for a reload or a link.
+      var url = new URL(holder.dataset.liveUrl, window.location.href);
+      var page = new URL(window.location.href);
+      ['chartHours', 'chartTask'].forEach(function (name) {
+        url.searchParams.set(name, form.elements[name].value);
+        page.searchParams.set(name, form.elements[name].value);
+      });
+      holder.dataset.liveUrl = url.pathname + url.search;
+      window.history.replaceState(null, '', page.pathname + page.search);
+      refreshParts(holder);
+    };
+    form.addEventListener('submit', show);
+    form.querySelectorAll('select').forEach(function (select) {
+      select.addEventListener('change', function () { show(); });
+    });
+  }
+
   function start() {
     var table = document.getElementById('jobs');
+    var holder = document.querySelector('[data-live-url]');
+    var work = [];
     if (table && table.dataset.rowsUrl) {
-      var interval = parseInt(table.dataset.refresh, 10) || 2000;
+      work.push(function () { return refresh(table); });
+    }
+    if (holder) {
+      work.push(function () { return refreshParts(holder); });
+      followHistoryForm(holder);
+    }
+    if (work.length) {
+      var interval = parseInt((table || holder).dataset.refresh, 10) || 2000;
       var tick = function () {
-        refresh(table).then(function () { setTimeout(tick, interval); });
+        Promise.all(work.map(function (step) { return step(); }))
+          .then(function () { setTimeout(tick, interval); });
       };
       setTimeout(tick, interval);
     }
