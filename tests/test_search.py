@@ -6,6 +6,7 @@ import threading
 import pytest
 import transaction
 from transaction.interfaces import TransientError
+from ZODB.POSException import ConflictError
 
 from lovely import remotetask
 from lovely.remotetask.exceptions import InvalidArgumentError
@@ -165,10 +166,12 @@ def test_removals_noted_in_a_database_add_up_and_merge(db):
     service = connections[0].root()['svc']
     service.process()
     service.drain()
-    tms[0].commit()
+    tms[0].commit()                        # and indexed after it, apart
     for tm in tms:
         tm.begin()
     services = [connection.root()['svc'] for connection in connections]
+    assert list(services[0]._store.search.ofJob) == jobids
+    assert services[0].undrained() == 0
     services[0].removeJob(jobids[0])
     tms[0].commit()
     services[0].removeJob(jobids[1])
@@ -176,26 +179,60 @@ def test_removals_noted_in_a_database_add_up_and_merge(db):
     tms[0].commit()
     tms[1].commit()                        # merged, not a conflict
     tms[0].begin()
-    assert sorted(services[0]._store.search.removals.ids) == jobids[:3]
+    notes = services[0]._store.search.notes
+    assert sorted(notes.removed) == jobids[:3]
+    assert services[0].undrained() == 3    # for the lease keeper
     services[0].drain()
     tms[0].commit()
+    tms[0].begin()
     assert ids(services[0], tag='r') == [jobids[3]]
     assert list(services[0]._store.search.ofJob) == [jobids[3]]
+    assert len(services[0]._store.search.notes) == 0
     for connection in connections:
         connection.close()
 
 
-def test_a_removal_noted_on_a_ghost_keeps_those_before(db):
+def test_notes_merge_appends_with_a_take_and_two_takes_conflict(db):
+    """Drains and removers append to the notes while the indexer takes
+    their first part: merged; two indexers taking at once conflict."""
+    clients = [db.open(transaction_manager=transaction.TransactionManager())
+               for _ in range(3)]
+    clients[0].root()['notes'] = search.Notes()
+    clients[0].root()['notes'].note(removed=(1, 2))
+    clients[0].transaction_manager.commit()
+    for client in clients:
+        client.transaction_manager.begin()
+    notes = [client.root()['notes'] for client in clients]
+    assert notes[0].take(1) == ((), (1,))
+    notes[1].note(removed=(3,))
+    notes[2].take(5)
+    clients[0].transaction_manager.commit()
+    clients[1].transaction_manager.commit()        # merged
+    with pytest.raises(ConflictError):
+        clients[2].transaction_manager.commit()    # a second take
+    clients[2].transaction_manager.abort()
+    clients[0].transaction_manager.begin()
+    assert notes[0].removed == (2, 3) and notes[0].takes == 1
+    for client in clients:
+        client.close()
+
+
+def test_the_indexer_writes_no_tree_in_the_drain(db):
+    """The drain notes the jobs; the index's trees are written after its
+    commit, in a transaction of their own."""
+    remotetask.provideTask(lambda input: input, name='echo')
     connection = db.open()
-    connection.root()['removals'] = removals = search.Removals()
-    removals.add(1)
+    connection.root()['svc'] = service = remotetask.TaskService()
+    jobid = service.add('echo', 'word', tags=['t'])
     transaction.commit()
-    removals._p_deactivate()
-    removals.add(2)
+    service.drain()
+    index = service._store.search
+    assert list(index.notes.jobs) == [service.jobs[jobid]]
+    assert index.terms._p_changed is not True and len(index.terms) == 0
+    assert ids(service, tag='t', search='wor') == [jobid]   # noted: found
     transaction.commit()
-    assert removals.ids == [1, 2]
-    assert removals.take() == [1, 2] and removals.ids == []
-    transaction.abort()
+    transaction.begin()
+    assert list(index.terms['#t']) == [jobid] and len(index.notes) == 0
     connection.close()
 
 
@@ -253,13 +290,10 @@ def produce(db, oid, conflicts, added):
         connection.close()
 
 
-# Not on RelStorage yet: there two drains that write the index's trees at
-# once can deadlock on PostgreSQL's advisory locks (one holds a tree shared
-# for readCurrent and waits for the intake; the other holds the intake and
-# waits for the tree), and PostgreSQL may end an add queued on the intake
-# as the victim (UnableToLockRowsDeadlockError).  Seen once in five runs
-# here, and in most runs once merged with the later drains of main.
-@pytest.mark.parametrize('anyDb', ['file', 'zeo'], indirect=True)
+# On RelStorage too: the drains no longer write the index's trees (the
+# indexer does, apart), which two drains writing at once deadlocked on
+# PostgreSQL's row locks, where an add waiting on the intake could be the
+# victim (UnableToLockRowsDeadlockError).
 def test_concurrent_tagged_adds_never_conflict(anyDb, service):
     """Producers add tagged jobs at once while a processor runs them and
     drains: no add conflicts, and the index ends with every job, found
@@ -279,15 +313,18 @@ def test_concurrent_tagged_adds_never_conflict(anyDb, service):
     assert len(added) == PRODUCERS * ADDS
     waitForStatus(svc, added, timeout=120)
     svc.stopProcessing(wait=10)
-    for attempt in range(3):
+    for attempt in range(10):             # drained and indexed after it
         transaction.begin()
         svc.drain()
         try:
             transaction.commit()
-            break
         except TransientError:
             transaction.abort()
-    transaction.begin()
+            continue
+        transaction.begin()
+        if svc.undrained() == 0:
+            break
+    assert svc.undrained() == 0
     assert sorted(indexed(svc, '#load')) == sorted(added)
     assert sorted(indexed(svc, 'answer')) == sorted(added)
     assert sorted(ids(svc, tag='load', search='order answer')) == \

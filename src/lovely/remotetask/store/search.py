@@ -6,12 +6,15 @@ input (its JSON text), result and error.  The index is a BTree of terms
 of job ids, with each job's terms by id beside it, to take a job out or
 index it again.
 
-Only the store's drain writes it (see `Store.drain`): an add writes its
-job and the intake, nothing here, so concurrent adds never conflict on
-it.  A job that moves (finishes, fails, is retried) passes through the
-intake again, and the drain indexes its words anew.  A removed job's id
-is noted in `Removals`, whose concurrent changes merge, and the next
-drain takes its terms out: the index holds the jobs there are.
+Its trees are written by the indexer alone (`indexing`), in transactions
+of their own, after the drains: an add writes its job and the intake,
+nothing here, so concurrent adds never conflict (nor, on RelStorage,
+deadlock) on them.  A job that moves (finishes, fails, is retried)
+passes through the intake again; the drain that files it notes it in
+`Notes`, and the indexer indexes its words anew.  A removed job's id is
+noted there too, and the indexer takes its terms out: the index holds
+the jobs there are.  Drains, removers and the indexer all write `Notes`,
+whose concurrent changes merge; only two indexers at once conflict.
 
 A query is a tag and/or words: every one must match (AND), and a word of
 a query matches every indexed word it begins (a prefix: a key range of
@@ -26,6 +29,7 @@ from typing import Iterable, Mapping, Optional
 from BTrees.IIBTree import IISet, IITreeSet, intersection, multiunion
 from BTrees.IOBTree import IOBTree
 from BTrees.OOBTree import OOBTree
+from ZODB.POSException import ConflictError
 
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.store.channels import REMOVED
@@ -44,9 +48,6 @@ MAX_WORDS = 256
 #: JSON Schema's ``\s`` is another set) nor commas.
 TAG_PATTERN = (r'[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029'
                r'\u202f\u205f\u3000,]{1,%d}' % MAX_TAG_LENGTH)
-#: Removed jobs noted at which the remover has the intake drained after
-#: its commit (as `store.DRAIN_AFTER_COMMIT_AT` moved jobs do).
-DRAIN_REMOVED_AT = 32
 #: The most moves of the intake (the newest) a query matches as they are.
 FRESH_MOST = 2000
 #: The longest query.
@@ -141,43 +142,63 @@ class Terms(OOBTree):
     max_internal_size = 16
 
 
-class Removals(Versioned):
-    """The ids of jobs removed since the last drain: removers append, the
-    drain takes them all; concurrent changes merge."""
+class Notes(Versioned):
+    """What the index is yet to take in: the jobs drains filed since (to
+    index as they are then) and the ids of jobs removed since (to take
+    out).  Drains and removers append, the indexer takes the first part
+    (`take`); their changes merge, and only two takes at once conflict
+    (on `takes`), as two drains do on the intake."""
 
-    ids = ()
+    jobs = ()
+    removed = ()
+    #: How many takes there have been: two at once conflict.
+    takes = 0
 
     def _p_resolveConflict(self, old, committed, new):
-        ids = mergeMoved(old.get('ids', ()), committed.get('ids', ()),
-                         new.get('ids', ()))
-        merged = dict(new, ids=list(ids))
-        if not ids:
-            del merged['ids']
+        takes = old.get('takes', 0)
+        if committed.get('takes', 0) != takes and \
+                new.get('takes', 0) != takes:
+            raise ConflictError('two takes of the index notes at once')
+        merged = dict(new, takes=max(committed.get('takes', 0),
+                                     new.get('takes', 0)))
+        for name in ('jobs', 'removed'):
+            merged[name] = mergeMoved(old.get(name, ()),
+                                      committed.get(name, ()),
+                                      new.get(name, ()))
+        for name in ('takes', 'jobs', 'removed'):
+            if not merged[name]:
+                del merged[name]
         return merged
 
-    def add(self, jobid: int) -> None:
-        ids = self.ids          # (loads the state: __dict__ would not)
-        if type(ids) is list:   # in place: a clean appends each once
-            ids.append(jobid)
-            self._p_changed = True
-        else:
-            self.ids = [jobid]
+    def note(self, jobs: tuple = (), removed: tuple = ()) -> None:
+        if jobs:
+            self.jobs += tuple(jobs)
+        if removed:
+            self.removed += tuple(removed)
 
-    def take(self) -> list:
-        taken = list(self.ids)
-        if taken:
-            self.ids = []
-        return taken
+    def take(self, most: int) -> tuple:
+        """(jobs, removed ids): the first `most` of each, taken out."""
+        jobs, removed = self.jobs[:most], self.removed[:most]
+        if jobs:
+            self.jobs = self.jobs[most:]
+        if removed:
+            self.removed = self.removed[most:]
+        self.takes += 1
+        return jobs, removed
+
+    def __len__(self) -> int:
+        return len(self.jobs) + len(self.removed)
 
 
 class SearchIndex(Versioned):
-    """Terms -> job ids (see the module); written by the drain alone."""
+    """Terms -> job ids (see the module); written by the indexer alone
+    (`indexing`), from its `notes`."""
 
     def __init__(self) -> None:
         self.terms = Terms()
         #: job id -> the terms it is indexed by.
         self.ofJob = TermsById()
-        self.removals = Removals()
+        self.notes = Notes()
 
     def index(self, job) -> None:
         """Index `job` by its terms now, and by no others."""
@@ -263,9 +284,12 @@ class Found:
         index = _index(store)
         self.ids, self.also = (IISet(), ()) if index is None else \
             index.find(tag, words)
-        # The intake's newest moves (a flood in one commit is drained a
-        # thousand jobs at a time; older ones are found once drained).
-        self.fresh = {job.id: job for job in store.intake.jobs[-FRESH_MOST:]
+        # The newest jobs noted for the index and moves of the intake (a
+        # flood in one commit is drained and indexed in parts; older ones
+        # are found once indexed).
+        noted = () if index is None else index.notes.jobs[-FRESH_MOST:]
+        self.fresh = {job.id: job for job in
+                      noted + store.intake.jobs[-FRESH_MOST:]
                       if job.status != REMOVED}
         self.freshIds = sorted((jobid for jobid, job in self.fresh.items()
                                 if matches(job, tag, words)), reverse=True)
@@ -314,45 +338,3 @@ def _index(store) -> Optional[SearchIndex]:
     (until its next drain)."""
     store._p_activate()          # (its __dict__ is empty while a ghost)
     return store.__dict__.get('search')
-
-
-def indexOf(store) -> SearchIndex:
-    """The store's index; a store made before there was one gets it here
-    (in a drain), with every job it has."""
-    index = _index(store)
-    if index is None:
-        index = store.search = SearchIndex()
-        for job in store.jobsBelow():
-            index.index(job)
-    return index
-
-
-def drained(store, taken) -> None:
-    """Index the jobs a drain took (their last state), and take out those
-    removed since the drain before."""
-    index = indexOf(store)
-    for jobid in index.removals.take():
-        index.unindex(jobid)
-    # A job that moved again later is indexed by the drain of that move.
-    seen = {id(job) for job in store.intake.jobs}
-    for job in reversed(taken):
-        if id(job) not in seen:
-            seen.add(id(job))
-            if job.status != REMOVED:
-                index.index(job)
-
-
-def noteRemoved(store, job) -> None:
-    """Note a removed job for the next drain to unindex; with many noted,
-    have the intake drained after the commit."""
-    index = _index(store)
-    if index is not None:
-        index.removals.add(job.id)
-        if len(index.removals.ids) >= DRAIN_REMOVED_AT:
-            store._drainAfterCommit()
-
-
-def pending(store) -> int:
-    """How many removed jobs the next drain unindexes."""
-    index = _index(store)
-    return 0 if index is None else len(index.removals.ids)

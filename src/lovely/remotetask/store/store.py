@@ -34,7 +34,7 @@ from ZODB.utils import u64
 from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import UnknownJobError
 from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
-from lovely.remotetask.store import dependencies, hourly, search, stamps
+from lovely.remotetask.store import dependencies, hourly, indexing, stamps
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
 from lovely.remotetask.store.drainapart import (
@@ -79,7 +79,7 @@ class Store(Versioned):
         #: Ids handed out while the store was in no database (yet) count
         #: up from 1; the highest so far.
         self.looseHigh = 0
-        self.search = search.SearchIndex()
+        self.search = indexing.SearchIndex()
 
     def __repr__(self):
         return '<Store>'
@@ -256,7 +256,7 @@ class Store(Versioned):
         if any(moved is job for moved in intake.jobs):
             intake.jobs = tuple(moved for moved in intake.jobs
                                 if moved is not job)
-        search.noteRemoved(self, job)     # for the next drain to unindex
+        indexing.noteRemoved(self, job)     # for the indexer to unindex
 
     # Keys and runs
 
@@ -303,8 +303,8 @@ class Store(Versioned):
         return how many.  A bounded part: a flood added in one commit is
         sorted in short transactions, not one that conflicts all along."""
         intake = self.intake
-        if not intake.jobs and not search.pending(self):
-            return 0
+        if not intake.jobs:
+            return indexing.indexLater(self)     # what was left noted
         taken = intake.drain(most)
         # A job's last move only: filed twice, it would be claimed twice.
         seen = {id(job) for job in intake.jobs}
@@ -333,11 +333,11 @@ class Store(Versioned):
             dependencies.register(self, job)
         dependencies.decideAll(self)
         hourly.record(self, taken)
-        search.drained(self, taken)     # the drain alone writes the index
+        indexing.drained(self, taken)     # notes them for the indexer
         return len(taken)
 
     def drainIfDue(self, threshold: int = DRAIN_AT) -> int:
-        if max(len(self.intake.jobs), search.pending(self)) >= threshold:
+        if max(len(self.intake.jobs), indexing.pending(self)) >= threshold:
             return self.drain()
         return 0
 
