@@ -167,7 +167,7 @@ class TaskService(Steering, Looking, Queues, Workflows, Batches, InPlace,
         job = self._newJob(Job(None, task, input), priority)
         self._assign(job, registered, queue)
         if tags:
-            job.tags = tags               # (indexed by the drain)
+            job.tags = tags               # (indexed after the drain)
         if key is not None:
             job.key = key
             store.keys.set(key, job.id)

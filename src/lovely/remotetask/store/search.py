@@ -114,7 +114,7 @@ def termsOf(job) -> tuple:
 
 def matches(job, tag: Optional[str], words: tuple) -> bool:
     """Whether a job matches a query, from its own state (for jobs the
-    drain has not indexed yet)."""
+    index has not taken in yet)."""
     terms = termsOf(job)
     if tag is not None and '#' + tag not in terms:
         return False
