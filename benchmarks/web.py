@@ -35,8 +35,9 @@ have jobs to list and the chart has minutes to show).  For each kind of request 
   as it adds jobs).
 
 ``--only tag,word,...`` times those kinds alone.  Searches are read from
-the search index (`store.search`), which the drains of the fill wrote;
-the target for them is also absolute: under a second each.
+the search index (`store.search`), which the indexer wrote after the
+drains of the fill; the target for them is also absolute: under a second
+each.
 
 Requests are WSGI calls in this process (the application's cost and the
 database's, without a socket); ``--http`` also times the first page and
