@@ -10,7 +10,8 @@ from ZODB.POSException import ConflictError
 
 from lovely import remotetask
 from lovely.remotetask.exceptions import InvalidArgumentError
-from lovely.remotetask.store import search
+from lovely.remotetask import testing
+from lovely.remotetask.store import indexing, search
 from lovely.remotetask.store.jobs import Job
 from lovely.remotetask.task import TaskError
 from services import newService, waitForStatus
@@ -233,6 +234,34 @@ def test_the_indexer_writes_no_tree_in_the_drain(db):
     transaction.commit()
     transaction.begin()
     assert list(index.terms['#t']) == [jobid] and len(index.notes) == 0
+    connection.close()
+
+
+def test_a_lease_keeper_indexes_what_an_indexer_left(db, monkeypatch):
+    """Notes an indexer left (it conflicted with another, or failed) are
+    indexed by the next worker's lease keeper, with nothing else moving."""
+    remotetask.provideTask(lambda input: input, name='echo')
+    connection = db.open()
+    service = newService(remotetask.getApplicationRoot(connection,
+                                                       create=True))
+    jobid = service.add('echo', 'left', tags=['late'], startLater=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(indexing, 'indexApart', lambda db, oid: None)
+        transaction.commit()
+        service.drain()
+        transaction.commit()                  # drained, not indexed
+        transaction.begin()
+        assert service.undrained() == 1
+        assert len(service._store.search.notes.jobs) == 1
+    service.startProcessing()
+
+    def indexed():
+        transaction.begin()
+        return len(service._store.search.terms.get('#late', ())) == 1
+    testing.waitUntil(indexed, timeout=30, interval=0.05)
+    service.stopProcessing(wait=10)
+    assert ids(service, tag='late', search='left') == [jobid]
+    assert service.undrained() == 0
     connection.close()
 
 
