@@ -72,21 +72,18 @@ class IJob(Interface):
         'When the job is due next (epoch seconds): the next attempt of a '
         'job waiting to be tried again (status retry), the next run of a '
         'cron job; None while it waits for the service to schedule it.')
-    worker = Attribute('The id of the worker that claimed it last, or None '
-                       'when it ran in the caller\'s transaction.')
+    worker = Attribute('Who claimed it last (None: the caller\'s own).')
     history = Attribute(
         'The attempts made, newest last (at most job.HISTORY_LENGTH): dicts '
         'of attempt, worker, started, ended, error and traceback.')
-    progress = Attribute('(fraction, message, time) of the last progress '
-                         'report, or None; see ITaskService.getProgress.')
+    progress = Attribute('(fraction, message, time) of the last progress.')
     retryBase = Attribute('The attempts made before the job was last retried '
                           'by hand: its retry policy counts those since.')
-    runs = Attribute('How often the task was called: a run whose '
-                     'transaction conflicted runs again without counting '
-                     'an attempt.')
+    runs = Attribute('How often the task was called (conflicted runs too).')
     owner = Attribute('The id of the principal who added the job, where the '
                       'host knows one (see IPrincipalSource), or None.')
     queue = Attribute('The name of the queue the job waits in.')
+    tags = Attribute('The tags it was added with, a tuple of strings.')
 
 
 class ICronJob(IJob):
@@ -144,7 +141,7 @@ class ITaskService(Interface):
 
     def add(task, input=None, startLater=False, *, priority=0, key=None,
             queue=None, at=None, deadline=None, after=None,
-            onFailure='cancel', batch=None):
+            onFailure='cancel', batch=None, tags=None):
         """Add a job that runs `task` with `input` and return its id.
 
         With `startLater` the job waits with status ``start later`` until
@@ -159,10 +156,10 @@ class ITaskService(Interface):
         fails or is cancelled, `onFailure` says what it does: ``cancel``
         (the default), ``run`` (anyway, once all finished) or ``failure``
         (run at once; cancelled if none fails).  `batch` is the id of an
-        open batch the job joins (see `addBatch`).  Raise ValueError when
-        no task of that name is registered, when the input cannot be
-        pickled, an argument is out of range or a job of `after` cannot be
-        waited for; nothing is added then.
+        open batch the job joins (see `addBatch`); `tags`, short strings
+        to find it by (see `jobsPage`).  Raise ValueError for an unknown
+        task, an input that cannot be pickled, an argument out of range
+        or a job of `after` that cannot be waited for; nothing is added.
         """
 
     def addWorkflow(workflow):
@@ -279,7 +276,8 @@ class ITaskService(Interface):
     def getError(jobid):
         """Return the message of the job's last failure, or None."""
 
-    def jobsPage(status=None, after=None, limit=50, task=None, owner=None):
+    def jobsPage(status=None, after=None, limit=50, task=None, owner=None,
+                 tag=None, search=None):
         """Return a page of jobs and the cursor of the next page, or None.
 
         Without `status`, every job, newest first; with one, the jobs of
@@ -287,11 +285,12 @@ class ITaskService(Interface):
         scheduled jobs by due time, finished jobs the last to finish
         first.  The cursor is an opaque string: pass it back as `after`
         for the next page, which goes on past the last job shown, however
-        jobs came and went meanwhile.  With `task`, only jobs of that task:
-        such a page reads at most `listing.TASK_SCAN` jobs, and may come
-        short with a cursor.  `owner` (a principal id) does the same for
-        the jobs that principal added.  Raise ValueError for an unknown
-        status, a limit below 1 or a cursor that is not one.
+        jobs came and went meanwhile.  `task`, `owner` (a principal id),
+        `tag` and `search` (words, each the start of a word of the job's
+        input, result or error) keep the jobs matching all of them; with
+        a status, or task or owner, a page reads at most `listing.SCAN`
+        jobs and may come short with a cursor.  Raise ValueError for an
+        unknown status, a limit below 1 or a cursor that is not one.
         """
 
     def statusCounts():

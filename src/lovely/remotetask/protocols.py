@@ -117,7 +117,9 @@ class IWorkerProtocol(Interface):
         else does."""
 
     def undrained():
-        """How many moves of jobs there were since the last `drain`."""
+        """How many moves of jobs there were since the last `drain`, and
+        jobs and removals noted for the search index and not indexed yet
+        (a `drain` has them indexed after its commit)."""
 
     def heldBy(workerId):
         """The ids of the jobs `workerId` holds."""

@@ -61,7 +61,8 @@ def jobData(job, url: str) -> dict:
         priority=job.priority, key=job.key, nextAttempt=(
             job.scheduledFor if job.status == RETRY else None),
         runOf=job.runOf, owner=job.owner, queue=job.queue,
-        deadline=job.deadline, **dependencyData(job), url=url)
+        deadline=job.deadline, tags=list(job.tags), **dependencyData(job),
+        url=url)
     if ICronJob.providedBy(job):
         data['schedule'] = scheduleData(job)
     return data

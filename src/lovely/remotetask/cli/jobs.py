@@ -33,7 +33,7 @@ def add(target, args):
             args.task, args.input, startLater=args.start_later,
             priority=args.priority, key=args.key, queue=args.queue,
             at=args.at, deadline=args.deadline, after=args.after,
-            onFailure=args.on_failure)
+            onFailure=args.on_failure, tags=args.tag)
     except UnknownTaskError as error:
         raise unknownTask(error, args) from None
     target.commit()
@@ -181,7 +181,8 @@ def inBatches(target, step, batch: int, total, verb: str,
 def jobs(target, args):
     page, cursor = target.service.jobsPage(args.status, args.after,
                                            args.limit, args.task,
-                                           owner=args.owner)
+                                           owner=args.owner, tag=args.tag,
+                                           search=args.search)
     if args.json:
         output(args, {'jobs': [jobData(job, None) for job in page],
                       'next': cursor}, None)
@@ -190,8 +191,10 @@ def jobs(target, args):
         print(f'{"id":>10}  {"status":<11} {"task":<20} {"created (UTC)":<19}'
               f'  added by')
     for job in page:
+        tags = ''.join(f' #{tag}' for tag in job.tags)
         print(f'{job.id:>10}  {job.status:<11} {job.task:<20} '
-              f'{formatTime(job.created):<19}  {job.owner or ""}'.rstrip())
+              f'{formatTime(job.created):<19}  {job.owner or ""}{tags}'
+              .rstrip())
     if cursor is not None:
         print(f'more: --after {cursor}', file=sys.stderr)
 
@@ -226,6 +229,9 @@ def addParsers(commands) -> None:
     parser.add_argument('--on-failure', choices=('cancel', 'run'),
                         default='cancel', help='when a job it waits for '
                         'fails: cancel it too (default), or run it anyway')
+    parser.add_argument('--tag', type=values.tag, action='append',
+                        metavar='TAG', help='a tag to find it by (again '
+                        'for each tag; no whitespace or commas)')
     addJobId(command(commands, 'start', start, 'start a job added with '
                      '--start-later', write=True))
     _addCancel(commands)
@@ -298,6 +304,12 @@ def _addJobs(commands) -> None:
                         type=values.word('the id of a principal'),
                         help='only the jobs this principal added (as '
                         '--task, a page may come short)')
+    parser.add_argument('--tag', type=values.tag,
+                        help='only the jobs added with this tag')
+    parser.add_argument('--search', metavar='WORDS',
+                        type=values.searchWords,
+                        help='only the jobs with a word beginning with '
+                        'each of WORDS in their input, result or error')
     parser.add_argument('--limit', default=webSettings.PAGE_SIZE,
                         metavar='N', type=values.integer(
                             1, webSettings.MAX_PAGE_SIZE),

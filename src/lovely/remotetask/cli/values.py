@@ -13,8 +13,10 @@ import re
 import shlex
 from typing import Callable, Collection
 
-from lovely.remotetask.exceptions import ScheduleError, quoted
+from lovely.remotetask.exceptions import (
+    InvalidArgumentError, ScheduleError, quoted)
 from lovely.remotetask.serialize import STATUS_ALIASES, statusNamed
+from lovely.remotetask.store.search import checkTags, queryWords
 from lovely.remotetask.timing.schedule import parseFieldText
 
 #: Seconds in a day: the most that a time-out, lease or grace time takes.
@@ -250,3 +252,23 @@ def _notJson(text: str, error: json.JSONDecodeError) -> str:
         message += (f'; a string needs JSON\'s double quotes inside the '
                     f'shell\'s: {asShell}')
     return message
+
+
+def tag(text: str) -> str:
+    """A tag, as `ITaskService.add` takes them."""
+    try:
+        checkTags([text])
+    except InvalidArgumentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def searchWords(text: str) -> str:
+    """Words to search jobs by (see `ITaskService.jobsPage`)."""
+    try:
+        if not queryWords(text):
+            raise InvalidArgumentError(
+                'search must have a word (letters, digits, _)')
+    except InvalidArgumentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text

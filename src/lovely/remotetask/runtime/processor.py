@@ -90,8 +90,7 @@ class SimpleProcessor:
         self._wakeups = [threading.Event() for _ in range(self.loops)]
         self._idle = []             # loops waiting for work, longest first
         self._idleLock = threading.Lock()
-        #: Loops claim one at a time, and the lease keeper drains in turn
-        #: with them: at once, they would conflict.
+        #: Loops claim, and the lease keeper drains, in turn (or conflict).
         self.claimLock = threading.Lock()
         #: The jobs this processor claimed and has not recorded yet.
         self._inHand = set()

@@ -9,6 +9,7 @@ from lovely.remotetask import checks
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import QUEUED
 from lovely.remotetask.store import claiming, hourly, listing
+from lovely.remotetask.store import search as searching
 from lovely.remotetask.store.activity import ACTIVITY_MINUTES, activity
 from lovely.remotetask.store.stamps import stampTime
 
@@ -81,7 +82,8 @@ class Looking:
 
     def jobsPage(self, status=None, after: Optional[str] = None,
                  limit: int = 50, task: Optional[str] = None,
-                 owner: Optional[str] = None):
+                 owner: Optional[str] = None, tag: Optional[str] = None,
+                 search: Optional[str] = None):
         checks.whole('limit', limit)
         for name, what, value in (('task', 'the name of a task', task),
                                   ('owner', 'the id of a principal', owner)):
@@ -92,5 +94,6 @@ class Looking:
         def matches(job):
             return (task is None or job.task == task) and \
                 (owner is None or job.owner == owner)
+        found = searching.query(self._store, tag, search)
         return listing.page(self._store, status, after, limit, None if (
-            task is None and owner is None) else matches)
+            task is None and owner is None) else matches, found)

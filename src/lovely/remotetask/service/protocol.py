@@ -25,7 +25,7 @@ from lovely.remotetask.interfaces import (
 from lovely.remotetask.pickling import checkStorable, shorten
 from lovely.remotetask.runtime import processing
 from lovely.remotetask.runtime.attempt import Claim, Outcome
-from lovely.remotetask.store import claiming, scheduling, walking
+from lovely.remotetask.store import claiming, indexing, scheduling, walking
 from lovely.remotetask.store.jobs import ERROR_LENGTH
 from lovely.remotetask.store.channels import channelOf
 from lovely.remotetask.store.workers import WorkerRecord
@@ -294,8 +294,10 @@ class WorkerProtocol:
         return self._store.drain()
 
     def undrained(self) -> int:
-        """How many moves of jobs there were since the last `drain`."""
-        return len(self._store.intake.jobs)
+        """How many moves of jobs there were since the last `drain`, and
+        jobs and removals noted for the search index (a drain has them
+        indexed after it: the workers' lease keepers do it so)."""
+        return len(self._store.intake.jobs) + indexing.pending(self._store)
 
 
 def _spreadOf(store, workerId) -> int:

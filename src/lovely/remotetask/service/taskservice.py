@@ -36,6 +36,7 @@ from lovely.remotetask.service.undoing import Undoing
 from lovely.remotetask.service.workflows import Workflows
 from lovely.remotetask.store import dependencies
 from lovely.remotetask.store.dependencies import CANCEL, JobIds, checkPolicy
+from lovely.remotetask.store.search import checkTags
 from lovely.remotetask.store.jobs import CronJob, Job
 from lovely.remotetask.task import checkQueue, partitionOf
 from lovely.remotetask.store.settings import Setting, setting
@@ -126,21 +127,24 @@ class TaskService(Steering, Looking, Queues, Workflows, Batches, InPlace,
             priority: int = 0, key=None, queue: Optional[str] = None,
             at: Optional[float] = None, deadline: Optional[float] = None,
             after: Optional[Iterable[int]] = None, onFailure: str = CANCEL,
-            batch: Optional[int] = None) -> int:
+            batch: Optional[int] = None,
+            tags: Optional[Iterable[str]] = None) -> int:
         return self._add(task, input, startLater, priority=priority,
                          key=key, queue=queue, at=at, deadline=deadline,
-                         after=after, onFailure=onFailure, batch=batch)
+                         after=after, onFailure=onFailure, batch=batch,
+                         tags=tags)
 
     def _add(self, task, input=None, startLater=False, *, priority=0,
              key=None, queue=None, at=None, deadline=None, after=None,
              onFailure=CANCEL, batch=None, workflow=None,
-             callback=None) -> int:
+             callback=None, tags=None) -> int:
         """`add`; and for a step of a workflow, its record; for a batch's
         callback, (its batch record, its policy)."""
         # Checked first, also when a job with `key` waits already: a call
         # that could not add its job is wrong whether or not it needs to.
         checkKey(key)
         priority = checkPriority(priority)
+        tags = checkTags(tags)
         registered = self._checkTask(task, input)
         if queue is not None:
             checkQueue(queue)
@@ -162,6 +166,8 @@ class TaskService(Steering, Looking, Queues, Workflows, Batches, InPlace,
                 return existing
         job = self._newJob(Job(None, task, input), priority)
         self._assign(job, registered, queue)
+        if tags:
+            job.tags = tags               # (indexed after the drain)
         if key is not None:
             job.key = key
             store.keys.set(key, job.id)

@@ -17,6 +17,7 @@ from lovely.remotetask.interfaces import (
 from lovely.remotetask.runtime import context
 from lovely.remotetask.store import dependencies
 from lovely.remotetask.store.dependencies import CANCEL, checkPolicy
+from lovely.remotetask.store.search import checkTags
 from lovely.remotetask.store.workflowrecords import WorkflowRecord
 
 
@@ -35,7 +36,8 @@ class Workflow:
             **options) -> str:
         """Add the step `name`, which runs `task` with `input` once the
         steps of `after` (names) completed; `options` are those of
-        `TaskService.add` (``priority``, ``queue``, ``onFailure``...).
+        `TaskService.add` (``priority``, ``queue``, ``onFailure``,
+        ``tags``...).
         Return `name`, to name in the `after` of later steps."""
         checkStepName(name)
         if name in self.steps:
@@ -121,7 +123,8 @@ class Workflows:
         self._checkTask(task, input)
         checkPolicy(options.get('onFailure', CANCEL))
         unknown = set(options) - {'priority', 'queue', 'onFailure', 'key',
-                                  'deadline'}
+                                  'deadline', 'tags'}
+        checkTags(options.get('tags'))
         if unknown:
             raise InvalidArgumentError(
                 f'a step takes no {", ".join(sorted(unknown))}')

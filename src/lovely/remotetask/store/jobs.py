@@ -64,6 +64,8 @@ class Job(Versioned):
     #: The scopes of the limits its attempt in hand counts in.
     _limits = ()
     key = None
+    #: The tags given at add (see `search`).
+    tags = ()
     scheduledFor = None
     # The attempts made, newest last, as tuples in ATTEMPT_FIELDS' order:
     # a job is written at every step, and tuples pickle small.  A first

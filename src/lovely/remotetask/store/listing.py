@@ -34,15 +34,19 @@ MAX_CURSOR_LENGTH = 2000
 
 
 def page(store, status=None, after: Optional[str] = None, limit: int = 50,
-         match=None):
-    """(jobs, cursor of the next page or None); `match(job)` filters."""
+         match=None, found=None):
+    """(jobs, cursor of the next page or None); `match(job)` filters, and
+    so does `found` (a `search.Found`), from the search index."""
     if status is not None and status not in STATUSES:
         raise InvalidArgumentError(
             f'unknown status {status!r}; the statuses are '
             f'{", ".join(STATUSES)}')
     cursor, hints = (None, ()) if after is None else _parse(after)
     places = _Places(store, hints)
-    stream = _stream(store, status, places, cursor)
+    if found is not None and status is not None:
+        match = found.has if match is None else \
+            (lambda job, match=match: match(job) and found.has(job))
+    stream = _stream(store, status, places, cursor, found)
     if cursor is not None:
         stream = itertools.dropwhile(lambda item: item[0] <= cursor, stream)
     found, last = [], None
@@ -89,10 +93,12 @@ class _Places:
             yield segment, value
 
 
-def _stream(store, status, places, cursor) -> Iterator[tuple]:
+def _stream(store, status, places, cursor, found=None) -> Iterator[tuple]:
     if status is None:
         below = None if cursor is None else -cursor[0]
-        return (((-job.id,), job) for job in store.jobsBelow(below))
+        jobs = store.jobsBelow(below) if found is None else \
+            found.newestFirst(below)
+        return (((-job.id,), job) for job in jobs)
     if status == QUEUED:
         return ((waiting.key, waiting.job) for waiting in
                 claiming.queued(store, entries=places.entries))

@@ -34,7 +34,7 @@ from ZODB.utils import u64
 from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import UnknownJobError
 from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
-from lovely.remotetask.store import dependencies, hourly, stamps
+from lovely.remotetask.store import dependencies, hourly, indexing, stamps
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
 from lovely.remotetask.store.drainapart import (
@@ -79,6 +79,7 @@ class Store(Versioned):
         #: Ids handed out while the store was in no database (yet) count
         #: up from 1; the highest so far.
         self.looseHigh = 0
+        self.search = indexing.SearchIndex()
 
     def __repr__(self):
         return '<Store>'
@@ -255,6 +256,7 @@ class Store(Versioned):
         if any(moved is job for moved in intake.jobs):
             intake.jobs = tuple(moved for moved in intake.jobs
                                 if moved is not job)
+        indexing.noteRemoved(self, job)     # for the indexer to unindex
 
     # Keys and runs
 
@@ -297,17 +299,14 @@ class Store(Versioned):
 
     def drain(self, most: int = DRAIN_MOST) -> int:
         """Sort the first `most` jobs of the intake into their places: new
-        jobs into `byId`, each job where its status says, if it is still
-        there; return how many were drained.  A drain takes a bounded
-        part, so that a flood of jobs in one commit is sorted in short
-        transactions rather than one that conflicts for as long as it
-        lasts."""
+        jobs into `byId`, each where its status says, if still there;
+        return how many.  A bounded part: a flood added in one commit is
+        sorted in short transactions, not one that conflicts all along."""
         intake = self.intake
         if not intake.jobs:
-            return 0
+            return indexing.indexLater(self)     # what was left noted
         taken = intake.drain(most)
-        # A job that moved again later is filed by the drain that takes
-        # its last move: filed twice, it would be claimed twice.
+        # A job's last move only: filed twice, it would be claimed twice.
         seen = {id(job) for job in intake.jobs}
         byChannel, waiting = {}, []
         for job in reversed(taken):       # the last move of each job
@@ -334,10 +333,11 @@ class Store(Versioned):
             dependencies.register(self, job)
         dependencies.decideAll(self)
         hourly.record(self, taken)
+        indexing.drained(self, taken)     # notes them for the indexer
         return len(taken)
 
     def drainIfDue(self, threshold: int = DRAIN_AT) -> int:
-        if len(self.intake.jobs) >= threshold:
+        if max(len(self.intake.jobs), indexing.pending(self)) >= threshold:
             return self.drain()
         return 0
 

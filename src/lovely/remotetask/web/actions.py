@@ -66,9 +66,10 @@ class Walk:
     so that jobs left alone are read once, not at every batch."""
 
     def __init__(self, service, status: str, size: int,
-                 task: Optional[str] = None) -> None:
+                 task: Optional[str] = None, **filters) -> None:
         self.service, self.status, self.size = service, status, size
-        self.task = task
+        #: task, and tag and search (see `jobsPage`).
+        self.filters = dict(filters, task=task)
         self.after = self.start = None
         self.ended = False
 
@@ -80,7 +81,7 @@ class Walk:
         while count < self.size and not self.ended:
             page, self.after = self.service.jobsPage(
                 status=self.status, after=self.after,
-                limit=self.size - count, task=self.task)
+                limit=self.size - count, **self.filters)
             self.ended = self.after is None
             for job in page:
                 if act(job):
@@ -109,7 +110,7 @@ def cancelWaiting(ctx, service) -> int:
 
 
 def retryAll(ctx, service, status: str = ERROR,
-             task: Optional[str] = None) -> int:
+             task: Optional[str] = None, **filters) -> int:
     """Retry every job of `status` (error or cancelled), of `task` if
     given, in batches of `settings.RETRY_BATCH`; return how many.
 
@@ -122,7 +123,7 @@ def retryAll(ctx, service, status: str = ERROR,
         raise InvalidArgumentError(
             f'only {" and ".join(RETRYABLE)} jobs are retried, not '
             f'{status!r}')
-    walk = Walk(service, status, settings.RETRY_BATCH, task)
+    walk = Walk(service, status, settings.RETRY_BATCH, task, **filters)
     retried, batch = set(), []
 
     def retry(job) -> bool:
@@ -167,30 +168,32 @@ def matchingStatuses(action: str, status: Optional[str]) -> tuple:
 
 
 def countMatching(service, action: str, status: Optional[str] = None,
-                  task: Optional[str] = None) -> int:
+                  task: Optional[str] = None, **filters) -> int:
     """How many jobs `onMatching` would take now: the counts of their
-    statuses, or with a task, a walk of their listings."""
+    statuses, or with a task (tag, search), a walk of their listings."""
     statuses = matchingStatuses(action, status)
-    if task is None:
+    if task is None and not any(filters.values()):
         counts = service.statusCounts()
         return sum(counts.get(one, 0) for one in statuses)
     total = 0
     for one in statuses:
-        walk = Walk(service, one, settings.CANCEL_BATCH, task)
+        walk = Walk(service, one, settings.CANCEL_BATCH, task, **filters)
         while not walk.ended:
             total += walk.batch(lambda job: True)
     return total
 
 
 def onMatching(ctx, service, action: str, status: Optional[str] = None,
-               task: Optional[str] = None) -> int:
+               task: Optional[str] = None, **filters) -> int:
     """Cancel, retry or delete every job matching the filter (`status`,
-    None for every one the action takes; `task`), not only a page of
+    None for every one the action takes; `task`, `tag`, `search` as
+    `jobsPage` takes them), not only a page of
     them, in batches, each its own transaction; return how many.  Cron
     jobs keep their schedules when cancelled."""
     statuses = matchingStatuses(action, status)
     if action == 'retry':
-        return sum(retryAll(ctx, service, one, task) for one in statuses)
+        return sum(retryAll(ctx, service, one, task, **filters)
+                   for one in statuses)
 
     def act(job) -> bool:
         if action == 'cancel':
@@ -203,6 +206,6 @@ def onMatching(ctx, service, action: str, status: Optional[str] = None,
 
     total = 0
     for one in statuses:
-        walk = Walk(service, one, settings.CANCEL_BATCH, task)
+        walk = Walk(service, one, settings.CANCEL_BATCH, task, **filters)
         total += inBatches(ctx, lambda: walk.batch(act), walk.rewind)
     return total

@@ -1,6 +1,7 @@
 """What a job added through the JSON API may also say, beside its task
 and input: its queue, a time to run at, a deadline, the jobs it waits for
-and what it does when one of them fails (see `ITaskService.add`).
+and what it does when one of them fails, its tags (see
+`ITaskService.add`).
 
 The body's fields are checked here as the OpenAPI document states them
 (`SCHEMAS`), so that the API refuses exactly what its document refuses.
@@ -9,6 +10,7 @@ import re
 
 from lovely.remotetask.checks import isNumber
 from lovely.remotetask.interfaces import MAX_JOB_ID
+from lovely.remotetask.store.search import MAX_TAGS, TAG_PATTERN
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.parsing import shown, wholeNumber
 
@@ -38,6 +40,10 @@ SCHEMAS = {
     'onFailure': {'enum': ['cancel', 'run'], 'description': 'when a job '
                   'it waits for fails or is cancelled: cancel it too '
                   '(the default), or run it anyway'},
+    'tags': {'type': 'array', 'maxItems': MAX_TAGS, 'items': {
+        'type': 'string', 'pattern': f'^{TAG_PATTERN}$'},
+        'description': 'tags to find the job by (each once), without '
+        'whitespace or commas'},
 }
 
 FIELDS = tuple(SCHEMAS)
@@ -69,6 +75,12 @@ def options(body: dict) -> dict:
             found[name] = _moment(name, body[name])
     if 'after' in body:
         found['after'] = _after(body['after'])
+    if 'tags' in body:
+        if not isinstance(body['tags'], list):
+            raise HTTPError(400, f'tags is a list of strings, not '
+                            f'{shown(body["tags"])}',
+                            fields=dict(tags=shown(body['tags'])))
+        found['tags'] = body['tags']      # each checked by the service
     if 'onFailure' in body:
         if body['onFailure'] not in SCHEMAS['onFailure']['enum']:
             raise HTTPError(400, 'onFailure is cancel or run, not '

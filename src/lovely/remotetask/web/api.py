@@ -128,7 +128,8 @@ def tasks(ctx, service):
 
 def jobs(ctx, service):
     """A page of jobs: ``status``, ``after`` (the cursor of the page before)
-    and ``limit`` select it; only that page is read."""
+    and ``limit`` select it, ``task``, ``tag`` and ``q`` filter it; only
+    that page is read."""
     entry = ctx.service(service)
     query = pageParameters(ctx.request.GET, emptyIsMissing=False)
     page, cursor = entry.service.jobsPage(
@@ -137,8 +138,9 @@ def jobs(ctx, service):
                 next=cursor, nextUrl=None)
     if cursor is not None:
         following = dict(after=cursor, limit=query['limit'])
-        following.update((name, query[name]) for name in ('status', 'task')
-                         if query[name] is not None)
+        following.update((name, query[key]) for name, key in (
+            ('status', 'status'), ('task', 'task'), ('tag', 'tag'),
+            ('q', 'search')) if query[key] is not None)
         data['nextUrl'] = ctx.url(
             f'/api/services/{entry.path}/jobs?'
             + urllib.parse.urlencode(following))

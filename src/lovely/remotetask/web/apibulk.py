@@ -4,10 +4,12 @@
 ``DELETE /api/services/{service}/jobs/{job}`` removes one finished job
 (409 with the reason for any other).  ``POST .../jobs/cancel``,
 ``.../jobs/retry`` and ``.../jobs/delete`` act on every job matching the
-filter in the body (``status``, ``task``), not a page of them, in batches
-of a transaction each (`actions.onMatching`), and say how many.
+filter in the body (``status``, ``task``, ``tag``, ``q``), not a page of
+them, in batches of a transaction each (`actions.onMatching`), and say
+how many.
 """
 from lovely.remotetask.serialize import STATUS_ALIASES, statusNamed
+from lovely.remotetask.store.search import MAX_QUERY_LENGTH
 from lovely.remotetask.web import actions
 from lovely.remotetask.web.api import readBody, respond
 from lovely.remotetask.web.auth import MANAGE
@@ -35,8 +37,10 @@ def deleteJob(ctx, service, job):
 
 
 def filterOf(ctx, action: str):
-    """(status, task) of the filter in the body: None for any."""
-    body = readBody(ctx, allowed=('status', 'task'), optional=True)
+    """(status, task, {tag, search}) of the filter in the body: None for
+    any."""
+    body = readBody(ctx, allowed=('status', 'task', 'tag', 'q'),
+                    optional=True)
     status, task = body.get('status'), body.get('task')
     if status is not None:
         named = statusNamed(status)
@@ -46,18 +50,25 @@ def filterOf(ctx, action: str):
                 f'all of them), not {shown(status)}'
             raise HTTPError(400, message, fields=dict(status=message))
         status = named
-    if task is not None and not isinstance(task, str):
-        message = f'task must be the name of a task, not {shown(task)}'
-        raise HTTPError(400, message, fields=dict(task=message))
-    return status, task or None
+    for name, most in (('task', None), ('tag', None),
+                       ('q', MAX_QUERY_LENGTH)):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str) or \
+                most is not None and len(value or '') > most:
+            message = f'{name} must be a string' + (
+                f' of up to {most} characters' if most else '') + \
+                f', not {shown(value)}'
+            raise HTTPError(400, message, fields={name: message})
+    return status, task or None, dict(tag=body.get('tag') or None,
+                                      search=body.get('q') or None)
 
 
 def _onMatching(action: str):
     def handler(ctx, service):
         entry = ctx.service(service)
-        status, task = filterOf(ctx, action)
+        status, task, filters = filterOf(ctx, action)
         return respond({DONE[action]: actions.onMatching(
-            ctx, entry.service, action, status, task)})
+            ctx, entry.service, action, status, task, **filters)})
     handler.__name__ = f'{action}Matching'
     handler.__doc__ = f'{action.capitalize()} every job matching a filter.'
     return handler
@@ -94,6 +105,14 @@ def addPaths(paths: dict) -> None:
                                      + _FAILED},
                           'task': {'type': ['string', 'null'],
                                    'description': 'only jobs of this task '
-                                   '(empty or null: any)'}}},
+                                   '(empty or null: any)'},
+                          'tag': {'type': ['string', 'null'],
+                                  'description': 'only jobs with this tag '
+                                  '(empty or null: any)'},
+                          'q': {'type': ['string', 'null'],
+                                'maxLength': MAX_QUERY_LENGTH,
+                                'description': 'only jobs with a word '
+                                'beginning with each of these words '
+                                '(empty or null: any)'}}},
                 optionalBody=True, parameters=[_SERVICE], manage=True,
                 errors=(404,))}

@@ -143,7 +143,8 @@ def newJob(tasks=None) -> dict:
                      'description': 'higher runs first'},
         'key': {'type': 'string', 'description': 'add nothing while a '
                 'job with this key waits or runs'},
-        **{name: addoptions.SCHEMAS[name] for name in ('queue', 'deadline')}}
+        **{name: addoptions.SCHEMAS[name]
+           for name in ('queue', 'deadline', 'tags')}}
 
     def branch(required=(), **more):
         return {'type': 'object', 'required': ['task', *required],
@@ -267,6 +268,8 @@ _JOB = {'type': 'object', 'properties': {
     'queue': {'type': 'string', 'description': 'the queue it waits in'},
     'deadline': {'type': ['number', 'null'], 'description': 'not started '
                  'by then (epoch seconds), it is cancelled'},
+    'tags': {'type': 'array', 'items': {'type': 'string'},
+             'description': 'the tags it was added with'},
     'waitsFor': {'type': 'array', 'items': {'type': 'integer'},
                  'description': 'the ids of the jobs it waits or waited '
                  'for (the first hundred)'},

@@ -14,6 +14,7 @@ job, and edit its schedule, undo what a completed job changed (see
 `ITaskService.undoJob`).  Each goes back to the page with a message.
 """
 import json
+import urllib.parse
 
 from lovely.remotetask.interfaces import (
     CANCELLABLE, COMPLETED, CRONJOB, DELAYED, FINISHED, PROCESSING, RETRY,
@@ -108,6 +109,10 @@ def _dependencyFacts(ctx, entry, job) -> list:
     rows = []
     if job.queue != 'default':
         rows.append(('Queue', job.queue, None))
+    for tag in job.tags:         # each a link to the jobs with it
+        rows.append(('Tag', tag, ctx.url(
+            f'/services/{entry.path}?' + urllib.parse.urlencode(
+                dict(tag=tag)))))
     if job.deadline is not None:
         rows.append(('Deadline', zonedTime(job.deadline), None))
     if job.workflow is not None:

@@ -13,7 +13,7 @@ from lovely.remotetask.web import actions
 from lovely.remotetask.web.auth import MANAGE
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.pagestate import goBack
-from lovely.remotetask.web.parsing import shown
+from lovely.remotetask.web.parsing import searchParameters, shown
 from lovely.remotetask.web.rendering import count, render
 
 #: (verb, past tense) of each action, as the pages say them.
@@ -26,10 +26,12 @@ def register(router) -> None:
                'html')
 
 
-def filterText(status, task) -> str:
-    """The filter in words: 'of status error and task mail'."""
+def filterText(status, task, tag=None, search=None) -> str:
+    """The filter in words: 'status error and task mail'."""
     parts = ([f'status {status}'] if status else []) + (
-        [f'task {task}'] if task else [])
+        [f'task {task}'] if task else []) + (
+        [f'tag {tag}'] if tag else []) + (
+        [f'words "{search}"'] if search else [])
     return ' and '.join(parts) or 'any status and task'
 
 
@@ -44,9 +46,10 @@ def onMatching(ctx, service):
     if status is not None:
         status = statusNamed(status) or status
     task = form.get('task', '').strip() or None
+    filters = searchParameters(form)
     try:
         matching = actions.countMatching(entry.service, action, status,
-                                         task)
+                                         task, **filters)
     except InvalidArgumentError as error:
         raise HTTPError(400, f'{error}: choose another status in the '
                         f'filter') from None
@@ -55,10 +58,13 @@ def onMatching(ctx, service):
         return render(
             ctx, 'matching', title=f'{verb} jobs of {entry.path}',
             entry=entry, action=action, filterStatus=status or '',
-            task=task or '', matching=matching, verb=verb,
-            what=count(matching, 'job'), filterText=filterText(status, task),
+            task=task or '', tag=filters['tag'] or '',
+            q=filters['search'] or '', matching=matching, verb=verb,
+            what=count(matching, 'job'),
+            filterText=filterText(status, task, **filters),
             statuses=', '.join(actions.matchingStatuses(action, status)),
             back=form.get('back', ''))
-    acted = actions.onMatching(ctx, entry.service, action, status, task)
+    acted = actions.onMatching(ctx, entry.service, action, status, task,
+                               **filters)
     return goBack(ctx, entry, f'{done} {count(acted, "job")} matching '
-                  f'{filterText(status, task)}.')
+                  f'{filterText(status, task, **filters)}.')

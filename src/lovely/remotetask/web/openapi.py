@@ -11,6 +11,7 @@ value), 401, 413 (a body over the limit, refused before it is read) and
 from lovely.remotetask import __name__ as _package
 from lovely.remotetask.serialize import STATUS_ALIASES, STATUSES
 from lovely.remotetask.interfaces import MAX_JOB_ID
+from lovely.remotetask.store.search import MAX_QUERY_LENGTH
 from lovely.remotetask.web import apischemas, settings
 from lovely.remotetask.web.apischemas import ref
 
@@ -86,7 +87,17 @@ _LISTING = [
      'schema': {'type': 'string', 'maxLength': settings.MAX_FIELD_LENGTH},
      'description': 'Only jobs of this task (empty: any).  A page reads a '
      'bounded number of jobs, so it may hold fewer than limit, or none, '
-     'and still have a next page'}]
+     'and still have a next page'},
+    {'name': 'tag', 'in': 'query',
+     'schema': {'type': 'string', 'maxLength': settings.MAX_FIELD_LENGTH},
+     'description': 'Only jobs with this tag (empty: any)'},
+    {'name': 'q', 'in': 'query',
+     'schema': {'type': 'string', 'maxLength': MAX_QUERY_LENGTH},
+     'description': 'Only jobs with a word beginning with each word of '
+     'this (of the input\'s JSON text, the result or the error; '
+     'case-insensitive); a word that begins more than 1,000 words of jobs '
+     'is refused (400).  With a status (or task) a page reads a bounded '
+     'number of jobs, as for task'}]
 
 
 def _links(*names):

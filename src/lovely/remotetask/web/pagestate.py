@@ -1,6 +1,7 @@
 """The state of a jobs page, kept in its URL, and going back to it.
 
-A service's page is a listing (status, task, cursor, page size) sorted by
+A service's page is a listing (status, task, tag, words searched for,
+cursor, page size) sorted by
 a column; all of it is in the query string, so that a link, a reload or
 the page's script show the same page.  Each form on the page carries that
 state (``back``), and after a change the browser is sent back to the page
@@ -23,7 +24,8 @@ SORTABLE = ('id', 'task', 'status', 'owner', 'created', 'started',
             'completed')
 
 #: The query parameters that make up the state of a jobs page.
-PAGE_STATE = ('status', 'task', 'after', 'limit', 'sort', 'order')
+PAGE_STATE = ('status', 'task', 'tag', 'q', 'after', 'limit', 'sort',
+              'order')
 
 
 def goBack(ctx, entry, message: str,
@@ -60,6 +62,7 @@ def pageState(query) -> dict:
     """The state of a jobs page in `query`: the listing's parameters,
     checked, and the column sorted by and its order."""
     state = pageParameters(query)
+    state['q'] = state.pop('search')     # as the query string names it
     sort = query.get('sort') if query.get('sort') in SORTABLE else None
     order = 'desc' if query.get('order') == 'desc' else 'asc'
     return dict(state, sort=sort, order=order)
@@ -67,7 +70,7 @@ def pageState(query) -> dict:
 
 def stateQuery(state) -> dict:
     """The query string of a page state, without the defaults."""
-    defaults = dict(status=None, task=None, after=None,
+    defaults = dict(status=None, task=None, tag=None, q=None, after=None,
                     limit=settings.PAGE_SIZE, sort=None, order='asc')
     return {k: state[k] for k in PAGE_STATE if state[k] != defaults[k]}
 

@@ -16,6 +16,7 @@ from typing import Optional
 from lovely.remotetask.interfaces import MAX_JOB_ID
 from lovely.remotetask.serialize import STATUS_ALIASES, STATUSES, statusNamed
 from lovely.remotetask.store.listing import parseCursor
+from lovely.remotetask.store.search import MAX_QUERY_LENGTH
 from lovely.remotetask.web import settings
 from lovely.remotetask.web.errors import HTTPError
 
@@ -105,7 +106,22 @@ def pageParameters(query, emptyIsMissing: bool = True) -> dict:
     limit = intParameter(query, 'limit', settings.PAGE_SIZE, 1,
                          settings.MAX_PAGE_SIZE, emptyIsMissing)
     return dict(status=status, after=after, limit=limit,
-                task=taskParameter(query))
+                task=taskParameter(query), **searchParameters(query))
+
+
+def searchParameters(query) -> dict:
+    """The tag and the words (``q``) a listing is filtered by: None for
+    none given (or given empty)."""
+    found = {}
+    for name, most in (('tag', settings.MAX_FIELD_LENGTH),
+                       ('q', MAX_QUERY_LENGTH)):
+        value = query.get(name, '')
+        if len(value) > most:
+            message = f'{name} is {len(value)} characters long; at most ' \
+                f'{most} are taken'
+            raise HTTPError(400, message, fields={name: message})
+        found[name] = value.strip() or None
+    return dict(tag=found['tag'], search=found['q'])
 
 
 def statusParameter(text) -> str:

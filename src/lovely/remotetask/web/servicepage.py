@@ -59,7 +59,8 @@ def servicePage(ctx, service, status=200, **forms):
     state = pageState(query)
     page, cursor = entry.service.jobsPage(
         status=state['status'], after=state['after'], limit=state['limit'],
-        task=state['task'], owner=ctx.ownerFilter(entry))
+        task=state['task'], owner=ctx.ownerFilter(entry), tag=state['tag'],
+        search=state['q'])
     back = urllib.parse.urlencode(stateQuery(state))
     jobRows = _sorted([rowData(ctx, entry, job, back) for job in page],
                       state)
@@ -76,10 +77,9 @@ def servicePage(ctx, service, status=200, **forms):
         statuses=STATUSES, state=state, fields=SCHEDULE_FIELDS,
         missedPolicies=MISSED_POLICIES, back=back,
         **_links(pageUrl, state, cursor),
-        # A page filtered by task reads a bounded number of jobs: it may
-        # come short, or empty, with more to come.
-        shortPage=state['task'] is not None and cursor is not None
-        and len(page) < state['limit'],
+        # A page filtered by task (or a status and search) reads a bounded
+        # number of jobs: it may come short, or empty, with more to come.
+        shortPage=cursor is not None and len(page) < state['limit'],
         orderText=ORDER_TEXT.get(state['status'], _SCHEDULED_ORDER),
         retryStatus=retryStatus, **flowpages.queueRows(ctx, entry),
         retryLabel=_retryLabel(retryStatus, state['task']),
@@ -116,6 +116,9 @@ def rowData(ctx, entry, job, back: str = '') -> dict:
     editable = ICronJob.providedBy(job) and job.status in (CRONJOB, DELAYED)
     return dict(
         id=job.id, task=job.task, status=job.status, owner=job.owner or '',
+        tags=[(tag, ctx.url(f'/services/{entry.path}?' +
+                            urllib.parse.urlencode(dict(tag=tag))))
+              for tag in job.tags],
         created=formatTime(job.created), started=formatTime(job.started),
         completed=formatTime(job.completed), attempts=job.attempts,
         note=_note(job, entry.service),
@@ -169,7 +172,7 @@ def _note(job, service) -> str:
 
 def rows(ctx, service):
     """The rows of the given jobs (``?ids=1,2``), for the page's refresh;
-    with ``head=1`` and the page's state (status, task, limit, sort,
+    with ``head=1`` and the page's state (status, task, tag, q, limit, sort,
     order), also the ids of the listing's first page now, in the order
     shown (``order``), and their rows."""
     entry = ctx.service(service)
@@ -191,7 +194,8 @@ def rows(ctx, service):
     if query.get('head'):
         page, _ = entry.service.jobsPage(
             status=state['status'], limit=state['limit'], task=state['task'],
-            owner=ctx.ownerFilter(entry))
+            owner=ctx.ownerFilter(entry), tag=state['tag'],
+            search=state['q'])
         head = _sorted([rowData(ctx, entry, job) for job in page], state)
         data['order'] = [row['id'] for row in head]
         jobs.update((job.id, job) for job in page)
