@@ -7,9 +7,10 @@ Makes a FileStorage database in a temporary directory with a service
 some failed, a few retried by hand, and fewer over the day before, cron
 jobs, a job running with its progress), serves the dashboard with
 waitress on a free loopback port, and has Debian's chromium (headless,
-through Selenium) save the overview, the service's page, its Queues
-section, a failed job's page, the page of a job that shows what it
-changed, and a workflow's page as PNG files.
+through Selenium) save the overview, the service's page, its jobs
+found by a tag and a word, its Queues section, a failed job's page, the
+page of a job that shows what it changed, and a workflow's page as PNG
+files.
 """
 import argparse
 import logging
@@ -125,7 +126,8 @@ def fill(db, gate):
                                     'width': rng.choice([800, 1600, 5000])},
                          'parse': {'amount': rng.choice(['12', '7', 'x1'])}
                          }[task]
-                jobid = service.add(task, input)
+                jobid = service.add(task, input, tags=[rng.choice(
+                    ['acme', 'globex', 'initech'])])
                 while service.getStatus(jobid) == 'queued':
                     service.processNext(jobid=jobid)
             tm.commit()
@@ -239,6 +241,8 @@ def main(argv=None):
             wait.until(lambda d: d.find_elements(
                 By.CSS_SELECTOR, '#history-chart rect.completed'))
             shot(driver, args.out, 'dashboard-service.png', 1500)
+            driver.get(f'{url}/services/mail?tag=acme&q=user1&limit=10')
+            shot(driver, args.out, 'dashboard-search.png', 1500)
             driver.get(f'{url}/services/mail/jobs/{failed}')
             driver.find_element(By.CSS_SELECTOR, '#attempts details').click()
             shot(driver, args.out, 'dashboard-job.png')
