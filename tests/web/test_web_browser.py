@@ -384,3 +384,33 @@ def test_counts_charts_and_workers_follow_the_service(server, browser,
     reader.tm.commit()
     wait.until(lambda d: textOf(d, cell) == '2')
     assert browser.execute_script('return window.sameDocument === true;')
+
+
+def test_jobs_found_by_tag_and_words_in_a_browser(server, browser, reader):
+    """The filter's tag and search fields find the jobs that carry the
+    tag and a word of their input beginning with each word searched; a
+    job's tag links to the jobs with that tag."""
+    service = reader.service()
+    wanted = service.add('echo', {'invoice': 'march'}, tags=['acme'])
+    service.add('echo', {'invoice': 'april'}, tags=['acme'])
+    other = service.add('echo', {'invoice': 'march'}, tags=['globex'])
+    reader.tm.commit()
+    wait = waiting(browser)
+    browser.get(f'{server.url}/login?token={MANAGE_TOKEN}')
+    browser.get(f'{server.url}/services/svc')
+    form = wait.until(lambda d: d.find_element(By.ID, 'filter'))
+    form.find_element(By.ID, 'filter-tag').send_keys('acme')
+    form.find_element(By.ID, 'filter-q').send_keys('mar')
+    submit(browser, form.find_element(By.CSS_SELECTOR,
+                                      'button[type=submit]'))
+
+    def shown(driver):
+        return [row.get_attribute('data-job') for row in driver.find_elements(
+            By.CSS_SELECTOR, 'table#jobs tbody tr[data-job]')]
+    assert wait.until(shown) == [str(wanted)]
+    # Its tag's link: every job tagged acme, and none other.
+    click(browser, f'#job-{wanted} td.task a.tag')
+    wait.until(lambda d: 'q=' not in d.current_url and 'tag=acme' in
+               d.current_url)
+    assert str(other) not in wait.until(shown)
+    assert len(wait.until(shown)) == 2
