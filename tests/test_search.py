@@ -137,6 +137,19 @@ def test_indexed_and_undrained_jobs_list_together_once_each(service):
     assert ids(service, tag='m', status='cancelled') == [old[1]]
 
 
+def test_a_query_with_a_status_and_a_task_filters_by_all(service):
+    """Status, task and a tag together (as the actions on every matching
+    job ask): the listing's filter of the task and the index's of the tag
+    both apply (the index's was lost to a name the page reused)."""
+    remotetask.provideTask(lambda input: input, name='other')
+    wanted = service.add('echo', 'a', tags=['t'])
+    service.add('echo', 'b')
+    service.add('other', 'c', tags=['t'])
+    service.drain()
+    assert [job.id for job in service.jobsPage(
+        status='queued', task='echo', tag='t')[0]] == [wanted]
+
+
 def test_bad_queries_are_refused_odd_ones_find_nothing(service):
     jobid = service.add('echo', 'x', tags=['t'])
     for query in (dict(tag=3), dict(search=5), dict(search='w' * 201)):

@@ -49,19 +49,19 @@ def page(store, status=None, after: Optional[str] = None, limit: int = 50,
     stream = _stream(store, status, places, cursor, found)
     if cursor is not None:
         stream = itertools.dropwhile(lambda item: item[0] <= cursor, stream)
-    found, last = [], None
+    jobs, last = [], None
     try:
         for scanned, (key, job) in enumerate(stream):
-            if len(found) == limit or match is not None and \
+            if len(jobs) == limit or match is not None and \
                     scanned >= SCAN:
-                return found, formatCursor(last, places.reached.values())
+                return jobs, formatCursor(last, places.reached.values())
             last = key
             if match is None or match(job):
-                found.append(job)
+                jobs.append(job)
     except TypeError:
         raise InvalidArgumentError(
             f'{after!r} is not a cursor of this listing') from None
-    return found, None
+    return jobs, None
 
 
 class _Places:
