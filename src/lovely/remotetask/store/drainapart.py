@@ -16,17 +16,25 @@ DRAIN_ROUNDS = 100
 def drainApart(db, oid, attempts: int = 3) -> None:
     """Drain the intake of the store `oid` in a transaction of its own; a
     drain that conflicts (another drained) is left at that."""
+    inRoundsApart(db, oid, lambda store: store.drainIfDue(DRAIN_AT),
+                  DRAIN_ROUNDS, attempts)
+
+
+def inRoundsApart(db, oid, step, rounds: int, attempts: int = 3) -> None:
+    """`step(store)` on the store `oid`, each time in a transaction of its
+    own, until it did nothing or `rounds` times; a round that conflicts
+    `attempts` times (another went first) ends it: the next one will do."""
     tm = transaction.TransactionManager()
     connection = db.open(transaction_manager=tm)
     try:
-        for _ in range(DRAIN_ROUNDS):
+        for _ in range(rounds):
             for attempt in retrying.attempts(tm, attempts):
                 with attempt:
-                    drained = connection.get(oid).drainIfDue(DRAIN_AT)
-            if not drained:
+                    done = step(connection.get(oid))
+            if not done:
                 break
     except Exception:
-        pass   # another drain went first, or the next one will do
+        pass   # another went first, or the next one will do
     finally:
         tm.abort()
         connection.close()

@@ -11,10 +11,8 @@ waiting on the intake as the victim.  The indexer writes the trees and
 `Notes` alone; two indexers conflict on `Notes` (the later one is left
 at that, the next takes what it left); an add never touches either.
 """
-import transaction
-
-from lovely.remotetask import retrying
 from lovely.remotetask.commits import afterCommit
+from lovely.remotetask.store.drainapart import inRoundsApart
 from lovely.remotetask.store.channels import REMOVED
 from lovely.remotetask.store.search import SearchIndex, _index
 
@@ -111,17 +109,4 @@ def indexApart(db, oid, attempts: int = 3) -> None:
     """Index what the store `oid` noted, in transactions of their own, a
     part at a time; a part that conflicts `attempts` times (another
     indexer took it) is left to the next."""
-    tm = transaction.TransactionManager()
-    connection = db.open(transaction_manager=tm)
-    try:
-        for _ in range(INDEX_ROUNDS):
-            for attempt in retrying.attempts(tm, attempts):
-                with attempt:
-                    done = indexNoted(connection.get(oid))
-            if not done:
-                break
-    except Exception:
-        pass   # another indexer went first, or the next one will do
-    finally:
-        tm.abort()
-        connection.close()
+    inRoundsApart(db, oid, indexNoted, INDEX_ROUNDS, attempts)
