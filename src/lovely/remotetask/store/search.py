@@ -3,8 +3,8 @@
 Operators look for jobs by a tag given at add, and by words of their
 input (its JSON text), result and error.  The index is a BTree of terms
 (``'#' + tag`` for a tag, the lower-cased word for a word) to a tree set
-of job ids, with each job's terms by id beside it, to take a job out or
-index it again.
+of job ids (or the id alone, for a term of one job), with each job's
+terms by id beside it, to take a job out or index it again.
 
 Its trees are written by the indexer alone (`indexing`), in transactions
 of their own, after the drains: an add writes its job and the intake,
@@ -208,10 +208,7 @@ class SearchIndex(Versioned):
             return
         self._drop(jobid, set(old) - set(new))
         for term in set(new) - set(old):
-            ids = self.terms.get(term)
-            if ids is None:
-                ids = self.terms[term] = Ids()
-            ids.insert(jobid)
+            self._add(term, jobid)
         if new:
             self.ofJob[jobid] = new
         else:
@@ -220,14 +217,34 @@ class SearchIndex(Versioned):
     def unindex(self, jobid: int) -> None:
         self._drop(jobid, self.ofJob.pop(jobid, ()))
 
+    def _add(self, term: str, jobid: int) -> None:
+        """A term of one job holds its id, not a set of one: most words of
+        inputs (ids, names, numbers) are one job's, and a set would be a
+        record more for each (as a catalog's `UnIndex` keeps them)."""
+        ids = self.terms.get(term)
+        if ids is None:
+            self.terms[term] = jobid
+        elif isinstance(ids, int):
+            if ids != jobid:
+                self.terms[term] = Ids((ids, jobid))
+        else:
+            ids.insert(jobid)
+
     def _drop(self, jobid, terms) -> None:
         for term in terms:
             ids = self.terms.get(term)
-            if ids is not None:
+            if isinstance(ids, int):
+                if ids == jobid:
+                    del self.terms[term]
+            elif ids is not None:
                 if jobid in ids:
                     ids.remove(jobid)
                 if not ids:
                     del self.terms[term]
+
+    def idsOf(self, term: str):
+        """The ids of the jobs of `term`, a set (empty for none)."""
+        return _asSet(self.terms.get(term))
 
     def find(self, tag: Optional[str] = None, words: tuple = ()) -> tuple:
         """(ids, also): the ids of the jobs with a word beginning with each
@@ -236,8 +253,8 @@ class SearchIndex(Versioned):
         set is never read whole: a page reads as many ids as it shows."""
         tagged = None
         if tag is not None:
-            tagged = self.terms.get('#' + tag)
-            if tagged is None:
+            tagged = self.idsOf('#' + tag)
+            if not tagged:
                 return IISet(), ()
         found = [multiunion(self._prefixed(word)) for word in words]
         if not found:
@@ -258,8 +275,15 @@ class SearchIndex(Versioned):
                 raise InvalidArgumentError(
                     f'{word!r} begins more than {MAX_PREFIX_TERMS} words '
                     f'of jobs: search for more of it')
-            sets.append(ids)
+            sets.append(_asSet(ids))
         return sets
+
+
+def _asSet(ids):
+    """A term's ids as a set: a lone id (see `SearchIndex._add`) in one."""
+    if ids is None:
+        return IISet()
+    return IISet((ids,)) if isinstance(ids, int) else ids
 
 
 def _descending(ids, below: Optional[int] = None):
