@@ -87,3 +87,17 @@ def test_a_job_moved_again_after_a_drains_part_is_filed_once(
     assert sorted(claimed) == sorted(others + [first])
     assert claimed[-1] == first   # queued again last: runs last
     assert stored.claim('w', 10) == []
+
+
+def test_in_place_process_runs_a_whole_flood(stored, undrained, monkeypatch):
+    """With no drain between (one transaction, or a view from before the
+    drain), the head of the intake fills with jobs already run: `process`
+    reads on past them, and runs every job."""
+    monkeypatch.setattr(claiming, 'INTAKE_READS', 20)
+    remotetask.provideTask(lambda input: input, name='echo')
+    ids = [stored.add('echo', n) for n in range(70)]
+    transaction.commit()
+    stored.process()
+    assert stored.statusCounts() == {'completed': 70}
+    assert claiming.oldest(stored._store) is None
+    assert [stored.getResult(jobid) for jobid in ids] == list(range(70))

@@ -4,8 +4,8 @@ Queued jobs run by priority, highest first, then first in, first out
 (see `stamps`), whatever queue or task they belong to.  Each channel of
 queued jobs (queue, task, priority, partition) is a chain, followed by
 the jobs of the intake that joined it since the last drain (of its
-oldest entries: see `INTAKE_READS`); the channels are merged by
-(priority, stamp).
+oldest entries: see `INTAKE_READS` and `freshQueued`); the channels are
+merged by (priority, stamp).
 
 What may not run now is passed by channel, without reading its jobs: the
 channels of tasks or queues a worker does not take (`accepts`), those of
@@ -55,9 +55,8 @@ def queued(store, accepts: Optional[Callable[[str, str], bool]] = None,
     as (chain, segment, entry); `entries(chain)` reads a chain's (segment,
     entry) pairs (from its head by default)."""
     fresh = {}
-    for job in store.intakeJobs(INTAKE_READS):
-        if job._stamp is not None and job.status == QUEUED:
-            fresh.setdefault(channelOf(job), []).append(job)
+    for job in freshQueued(store):
+        fresh.setdefault(channelOf(job), []).append(job)
     channels = {chain.channel: chain for chain in store.chainsOf(QUEUED)}
     streams = []
     for channel in channels.keys() | fresh.keys():
@@ -67,6 +66,24 @@ def queued(store, accepts: Optional[Callable[[str, str], bool]] = None,
                                 fresh.get(channel, ()), dead,
                                 entries or _fromHead, room))
     return heapq.merge(*streams, key=lambda waiting: waiting.key)
+
+
+def freshQueued(store) -> list:
+    """The queued jobs of the intake's oldest `INTAKE_READS` entries, or
+    of the first part of that many that holds any.  Entries of jobs that
+    moved on since (claimed, run) are passed: in one long transaction, as
+    in-place `process` runs with no drain between, they fill the head."""
+    jobs = store.intake.jobs
+    for start in range(0, max(len(jobs), 1), INTAKE_READS):
+        found, seen = [], set()
+        for job in jobs[start:start + INTAKE_READS]:
+            if id(job) not in seen:
+                seen.add(id(job))
+                if job._stamp is not None and job.status == QUEUED:
+                    found.append(job)
+        if found:
+            return found
+    return []
 
 
 def _fromHead(chain):
@@ -175,8 +192,7 @@ def oldest(store) -> Optional[tuple]:
                 if first is None or entryStamp(value) < first[0]:
                     first = (entryStamp(value), job)
                 break
-    for job in store.intakeJobs(INTAKE_READS):
-        if job._stamp is not None and job.status == QUEUED and (
-                first is None or job._stamp < first[0]):
+    for job in freshQueued(store):
+        if first is None or job._stamp < first[0]:
             first = (job._stamp, job)
     return first
