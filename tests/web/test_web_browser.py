@@ -254,10 +254,16 @@ def test_operators_pages_in_a_browser(server, browser, reader):
     reader.tm.commit()
     wait = waiting(browser)
     browser.get(f'{server.url}/login?token={MANAGE_TOKEN}')
-    row = wait.until(lambda d: d.find_element(By.ID, 'service-svc'))
-    assert row.find_element(By.CSS_SELECTOR, 'td.status-error').text == '1'
-    link = row.find_element(By.CSS_SELECTOR, 'td.name a')
-    link.click()
+    # (The overview redraws its rows as counts come: a row read a moment
+    # ago may be replaced, and is found again.)
+    assert wait.until(lambda d: d.find_element(
+        By.CSS_SELECTOR, '#service-svc td.status-error').text) == '1'
+
+    def openService(driver):
+        link = driver.find_element(By.CSS_SELECTOR, '#service-svc td.name a')
+        link.click()
+        return link
+    link = wait.until(openService)
     wait.until(lambda d: gone(link))
     assert browser.find_element(By.TAG_NAME, 'h1').text == 'Service svc'
     # The failure shows in the bar of its minute (the page may be drawn
