@@ -15,10 +15,10 @@ one job costs:
 - adds:  ``service.add('echo', {...})`` and a commit, one job a commit,
   into a FileStorage (the producer's side of a trickle);
 - drain: ``SimpleProcessor`` claiming, running and recording ``--jobs``
-  queued echo jobs, in batches of 20 recorded with the next claim (as a
+  queued echo jobs, by handfuls of 20 recorded with the next claim (as a
   burst drains), until the queue is empty.
 
-In the drain the processor's batch size and record window are fixed and its
+In the drain the processor's handful and record window are fixed and its
 lease keeper does not run, since all three follow the clock, which runs
 some 50 times slower under callgrind; everything else is the processor's
 own loop.  Python instructions count, not the time fsync and the disk
@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ('adds', 'drain')
-BATCH = 20
+HANDFUL = 20
 
 
 def child(workload, jobs, measured):
@@ -89,7 +89,7 @@ def drain(db, service, SimpleProcessor):
     # Sources before lanes kept the lease keeper in the processor's module.
     keeper = module.get('LeaseKeeper') or module['_LeaseKeeper']
     keeper.run = lambda self: self.stopping.wait()
-    cls._batchSize = lambda self: BATCH
+    cls._handfulSize = lambda self: HANDFUL
     cls.recordWindow = 1e6          # outcomes go with the next claim
     cls._idleWait = lambda self, *args: self.stop()
     processor()

@@ -649,7 +649,7 @@ def test_the_lease_keeper_expires_as_many_batches_as_are_due(
 
     keeper = leasekeeper.LeaseKeeper.__new__(leasekeeper.LeaseKeeper)
     keeper.processor, keeper.stopping = Processor(), threading.Event()
-    monkeypatch.setattr(leasekeeper, 'EXPIRE_BATCH', 10)
+    monkeypatch.setattr(leasekeeper, 'EXPIRE_PART', 10)
     with Station(db, service._p_oid, 'w') as session:
         keeper.expire(session, budget=60)
     connection.sync()

@@ -72,7 +72,7 @@ class Choice:
 
     def limitsLocally(self) -> bool:
         """Whether some local limit applies (then claims take one job at a
-        time: a batch would pass it)."""
+        time: a handful would pass it)."""
         if self.queues is not None and any(
                 local is not None for local in self.queues.values()):
             return True

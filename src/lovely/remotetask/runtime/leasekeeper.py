@@ -21,7 +21,7 @@ log = logging.getLogger('lovely.remotetask')
 
 
 #: Finished jobs removed per transaction when they expire.
-EXPIRE_BATCH = 500
+EXPIRE_PART = 500
 
 
 class LeaseKeeper(threading.Thread):
@@ -112,13 +112,13 @@ class LeaseKeeper(threading.Thread):
                 timeout=processor.leaseTime)
 
     def expire(self, station, budget: float) -> None:
-        """Remove expired finished jobs, a batch per transaction, while
-        batches come full and for at most `budget` seconds: enough to keep
+        """Remove expired finished jobs, a part per transaction, while
+        parts come full and for at most `budget` seconds: enough to keep
         up with jobs finishing at any rate between two heartbeats."""
         deadline = time.monotonic() + budget
         while station.commitOrRetry(
-                lambda service: service.expire(limit=EXPIRE_BATCH),
-                timeout=self.processor.leaseTime) == EXPIRE_BATCH and \
+                lambda service: service.expire(limit=EXPIRE_PART),
+                timeout=self.processor.leaseTime) == EXPIRE_PART and \
                 time.monotonic() < deadline and not self.stopping.is_set():
             pass
 

@@ -61,7 +61,7 @@ log = logging.getLogger('lovely.remotetask')
 KEY = 'lovely.remotetask.pack'
 
 #: Finished jobs removed per transaction before a pack.
-EXPIRE_BATCH = 1000
+EXPIRE_PART = 1000
 
 #: How often taking the lease is tried when it conflicts.
 ATTEMPTS = 3
@@ -171,14 +171,14 @@ class _Work:
 
 def _expireAll(db, oid, holder) -> int:
     """Remove the finished jobs of a service past its retention, in
-    batches; return how many."""
+    parts; return how many."""
     removed = 0
     with Station(db, oid, holder) as station:
         while True:
-            batch = station.commitOrRetry(
-                lambda service: service.expire(limit=EXPIRE_BATCH))
-            removed += batch
-            if batch < EXPIRE_BATCH:
+            part = station.commitOrRetry(
+                lambda service: service.expire(limit=EXPIRE_PART))
+            removed += part
+            if part < EXPIRE_PART:
                 return removed
 
 

@@ -4,7 +4,7 @@ A processor registers as a worker of the service and runs one loop
 (`SimpleProcessor`) or several side by side (`MultiProcessor`), each on a
 `Station` of its own (see `steps`): claim, run, record.  Outcomes of
 tasks that wrote nothing are recorded together with the next claim, or
-with those of other tiny jobs of a batch, within `recordWindow`.  A
+with those of other tiny jobs of a handful, within `recordWindow`.  A
 conflict while claiming or recording is simply tried again; one in the
 task's own transaction runs the task again (see `Station.run`).  A lease
 keeper thread does the worker's housekeeping (see `leasekeeper`); a loop
@@ -23,7 +23,7 @@ from lovely.remotetask.defaults import LEASE_TIME, WAIT_TIME
 from lovely.remotetask.interfaces import IProcessor
 from lovely.remotetask.runtime.leasekeeper import LeaseKeeper
 from lovely.remotetask.runtime.attempt import Outcome
-from lovely.remotetask.runtime.batches import Average, Pending
+from lovely.remotetask.runtime.handfuls import Average, Pending
 from lovely.remotetask.retrying import Backoff
 from lovely.remotetask.runtime.steps import CONFLICT, Station, poolGrownBy
 from lovely.remotetask.runtime.timelimit import Abandoned, runAlone
@@ -61,7 +61,7 @@ class SimpleProcessor:
     #: Seconds an outcome may wait to be recorded with others.
     recordWindow = 0.010
     #: The most jobs claimed at once.
-    maxBatch = 20
+    maxHandful = 20
     #: Loops that claim and run jobs side by side.
     loops = 1
     #: Tasks past their time limits that may still run in threads of their
@@ -247,7 +247,7 @@ class SimpleProcessor:
                     self._linger(station, pending, wakeup, commits)
                 wakeup.clear()   # before looking: no wake-up is lost
                 commits.mark()
-                limit = self._batchSize()
+                limit = self._handfulSize()
                 claimed = self._claim(station, limit, pending)
                 if claimed is CONFLICT:
                     backoff.wait(wakeup)
@@ -364,13 +364,13 @@ class SimpleProcessor:
         """(queues, tasks) this processor takes jobs of (see `accepts`)."""
         return self._choice.serves()
 
-    def _batchSize(self) -> int:
+    def _handfulSize(self) -> int:
         """Claim as many jobs as run within the record window: one for slow
         tasks, so that other workers get their share, more for tiny ones."""
         average = self._taskTime.average
         if average is None or self._choice.limitsLocally():
             return 1
-        return max(1, min(self.maxBatch,
+        return max(1, min(self.maxHandful,
                           int(self.recordWindow / max(average, 1e-4))))
 
     def _guarded(self, step, *args):

@@ -35,18 +35,18 @@ MOST_AT_ONCE = 100
 
 def mendOids(storage) -> bool:
     """Make a ZEO client `storage` forget its fetched object ids when it
-    connects again, and fetch them in growing batches; other storages are
+    connects again, and fetch them in growing numbers; other storages are
     left alone.  True if `storage` is a ZEO client (now or already
     mended)."""
     if not forgetOidsOnReconnect(storage):
         return False
     if storage.__dict__.get('new_oid') is None:
-        storage.new_oid = _growingBatches(storage)
+        storage.new_oid = _growingFetches(storage)
     return True
 
 
-def _growingBatches(storage):
-    batch = [1]
+def _growingFetches(storage):
+    size = [1]
 
     def new_oid():
         if storage._is_read_only:
@@ -56,8 +56,8 @@ def _growingBatches(storage):
                 return storage._oids.pop()
             except IndexError:
                 pass
-            size, batch[0] = batch[0], min(MOST_AT_ONCE, batch[0] * 2)
-            storage._oids[:0] = reversed(storage._call('new_oids', size))
+            fetched, size[0] = size[0], min(MOST_AT_ONCE, size[0] * 2)
+            storage._oids[:0] = reversed(storage._call('new_oids', fetched))
     return new_oid
 
 

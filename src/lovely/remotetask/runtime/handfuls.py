@@ -1,4 +1,4 @@
-"""What a processor loop needs to take tiny jobs in batches: how long
+"""What a processor loop needs to take tiny jobs by the handful: how long
 tasks take (to claim as many as run within the record window), and the
 outcomes waiting to be recorded together."""
 import time
