@@ -6,7 +6,7 @@ import pytest
 from conftest import READ_TOKEN
 from lovely import remotetask
 from lovely.remotetask import Workflow
-from lovely.remotetask.web import workflowgraph
+from lovely.remotetask.web import settings, workflowgraph
 from test_web_dashboard import facts, login
 
 
@@ -119,6 +119,25 @@ def test_graph_depths_end_on_stored_cycles():
     chain = [dict(name=str(n), after=[str(n - 1)] if n else [])
              for n in range(150)]
     assert workflowgraph.depths(list(reversed(chain)))['149'] == 149
+
+
+def test_the_page_counts_queued_jobs_so_far(browser, reader, monkeypatch):
+    """A count reads each job: the page stops at `QUEUE_COUNT_MOST` a
+    channel, and says so, rather than read a long queue to its end."""
+    monkeypatch.setattr(settings, 'QUEUE_COUNT_MOST', 3)
+    remotetask.provideTask(lambda input: input, name='slow', concurrency=1)
+    service = reader.service()
+    for n in range(5):
+        service.add('slow', n, queue='video')
+    service.add('echo', 'x', queue='video')
+    service.registerWorker('w', 60, serves=(('default',), ('echo',)))
+    reader.tm.commit()
+    page = browser.get('/services/svc')
+    row = page.html.select_one('#queue-video')
+    assert [td.text for td in row.select('td.count')] == ['3+', '0', '0']
+    assert [p.text.split(':')[0] for p in page.html.select('.stranded')] == [
+        '1 queued jobs of task echo in queue video',
+        '3+ queued jobs of task slow in queue video']
 
 
 def test_the_queues_of_a_service(browser, reader):

@@ -9,6 +9,7 @@ came from.
 """
 from lovely.remotetask.exceptions import InvalidArgumentError
 from lovely.remotetask.interfaces import CANCELLED, ERROR, FINISHED
+from lovely.remotetask.web import settings
 from lovely.remotetask.web.auth import MANAGE, READ
 from lovely.remotetask.web.errors import HTTPError
 from lovely.remotetask.web.pagestate import goBack
@@ -105,18 +106,27 @@ def _workflowOf(ctx, entry, text):
 
 def queueRows(ctx, entry) -> dict:
     """What a service's page shows of its queues, limits and stranded
-    jobs."""
-    service = entry.service
-    queues = [dict(queue, url=ctx.url(
+    jobs, their counts of queued jobs bounded (see `QUEUE_COUNT_MOST`)."""
+    service, most = entry.service, settings.QUEUE_COUNT_MOST
+
+    def counted(found, names, **more):
+        return dict(found, **more, **{name + 'Text': _atLeast(
+            found[name], most) for name in names})
+    queues = [counted(queue, ('queued', 'held'), url=ctx.url(
         f'/services/{entry.path}/queues/{queue["name"]}'))
-        for queue in service.getQueues()]
-    limits = [dict(limit, scopeText=':'.join(str(one) for one in
-                                             limit['scope']),
-                   rateText='' if limit['rate'] is None else
-                   f'{limit["rate"][0]} per {limit["rate"][1]:g} s')
-              for limit in service.getLimits()]
-    return dict(queues=queues, limits=limits,
-                stranded=service.getStranded())
+        for queue in service.getQueues(most)]
+    limits = [counted(limit, ('held',), scopeText=':'.join(
+        str(one) for one in limit['scope']),
+        rateText='' if limit['rate'] is None else
+        f'{limit["rate"][0]} per {limit["rate"][1]:g} s')
+        for limit in service.getLimits(most)]
+    return dict(queues=queues, limits=limits, stranded=[
+        counted(one, ('queued',)) for one in service.getStranded(most)])
+
+
+def _atLeast(n: int, most: int) -> str:
+    """A count read up to `most`: ``100+`` when it got there."""
+    return f'{n:,}+' if n >= most else f'{n:,}'
 
 
 def pauseQueue(ctx, service, queue, paused=True):

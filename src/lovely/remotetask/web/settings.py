@@ -32,6 +32,11 @@ MAX_FIELD_LENGTH = 1000
 #: the last hour), the most the API's ``minutes=`` takes.
 ACTIVITY_MINUTES = 60
 
+#: The queued and held jobs the service page counts in each channel (queue,
+#: task, priority, partition), shown as "100+" past it: a count reads
+#: each job, and a queue of 50,000 jobs would be read to the last.
+QUEUE_COUNT_MOST = 100
+
 #: Jobs on a page of the API or the dashboard: the default and the most.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
