@@ -89,7 +89,8 @@ def drain(db, service, SimpleProcessor):
     # Sources before lanes kept the lease keeper in the processor's module.
     keeper = module.get('LeaseKeeper') or module['_LeaseKeeper']
     keeper.run = lambda self: self.stopping.wait()
-    cls._handfulSize = lambda self: HANDFUL
+    # (Sources before 0585911 named it _batchSize.)
+    cls._handfulSize = cls._batchSize = lambda self: HANDFUL
     cls.recordWindow = 1e6          # outcomes go with the next claim
     cls._idleWait = lambda self, *args: self.stop()
     processor()
