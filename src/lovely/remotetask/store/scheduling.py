@@ -38,6 +38,8 @@ def toFile(store) -> Iterator:
             job = store.live(SCHEDULE, value)
             if job is not None:
                 yield job
+    if not any(store.count(status) for status in SCHEDULED):
+        return    # (the intake read at every step for none: see the counts)
     for job in store.intakeJobs():
         if job._stamp is not None and job.status in SCHEDULED:
             yield job
