@@ -11,6 +11,7 @@ import transaction
 import zope.component
 
 from lovely import remotetask
+from lovely.remotetask.defaults import CONFLICT_RETRIES
 from servers import (
     PostgresDatabase, Worker, ZEOServer, postgresReachable, runSeconds,
     waitFor)
@@ -250,7 +251,14 @@ def test_tasks_that_all_change_one_object_all_complete(client):
     workers = client.workers(3, '--wait-time', '0.05')
     client.waitForAll(ids)
     assert client.service.__parent__['counter'].value == 90
-    assert {client.service.jobs[j].attempts for j in ids} == {1}
+    # A conflict is no failed attempt: a job runs again in the same one,
+    # up to CONFLICT_RETRIES times.  Only a job that lost that many in a
+    # row (on a loaded machine it happens) fails an attempt, and says so.
+    lost = f'conflicted {CONFLICT_RETRIES + 1} times: '
+    for jobid in ids:
+        earlier = client.service.jobs[jobid].history[:-1]
+        assert all(attempt['error'].startswith(lost)
+                   for attempt in earlier), earlier
     assert [w.stop() for w in workers] == [0, 0, 0]
 
 
