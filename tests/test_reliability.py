@@ -200,6 +200,43 @@ def test_a_drain_that_fails_after_a_claim_loses_no_claim(db, monkeypatch):
     service.stopProcessing()
 
 
+@pytest.mark.parametrize('message, waits', [
+    ('connection to server at "127.0.0.1", port 5432 failed: Connection '
+     'refused', True),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  the '
+     'database system is starting up', True),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  the '
+     'database system is not yet accepting connections', True),
+    ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+     'password authentication failed for user "app"', False)])
+def test_open_waits_for_a_database_server_that_restarts(monkeypatch, message,
+                                                        waits):
+    """A RelStorage client waits for a PostgreSQL server that restarts,
+    which first refuses connections and then says it is starting up (the
+    chaos run's producers gave up on that); other errors end it at once."""
+    from ZODB.MappingStorage import MappingStorage
+    from lovely.remotetask.hosts import database
+
+    class OperationalError(Exception):
+        pass
+    tries = []
+
+    def factory():
+        tries.append(message)
+        if len(tries) < 3:
+            raise OperationalError(message)
+        return MappingStorage()
+    monkeypatch.setattr(database, '_resolve', lambda *args: (factory, {}))
+    if waits:
+        database.openDatabase('postgres://db/app', connectTimeout=30).close()
+        assert len(tries) == 3
+    else:
+        with pytest.raises(database.DatabaseError,
+                           match='password authentication failed'):
+            database.openDatabase('postgres://db/app', connectTimeout=30)
+        assert len(tries) == 1
+
+
 def test_a_zeo_client_forgets_its_fetched_oids_when_the_server_restarts(
         tmp_path):
     """ZEO clients fetch object ids ahead; a restarted server hands the

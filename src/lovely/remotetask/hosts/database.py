@@ -74,8 +74,8 @@ def openDatabase(uri: str, connectTimeout: float = CONNECT_TIMEOUT, *,
 
     A ZEO client waits `connectTimeout` seconds for its server (unless the
     URI sets ``wait_timeout``) instead of for ever; a RelStorage client
-    waits as long for a database server that refuses connections (one
-    restarting).  Without `create`, a
+    waits as long for a database server that refuses connections or says
+    it is starting up (one restarting).  Without `create`, a
     FileStorage file must exist already, so that a mistyped path is not a
     new, empty database.  With `readOnly`, the storage is opened read-only
     (FileStorage, ZEO and RelStorage): nothing is written, not even a
@@ -188,10 +188,19 @@ def _noResolver(uri, scheme):
             f'{", ".join(s + "://" for s in known)}')
 
 
+#: What PostgreSQL says while it restarts: it refuses connections, then
+#: takes them only to say it is not ready yet.
+_AWAY = ('connection refused', 'the database system is starting up',
+         'the database system is shutting down',
+         'the database system is not yet accepting connections',
+         'the database system is in recovery mode')
+
+
 def _serverAway(error) -> bool:
-    """Whether `error` says a database server refused the connection."""
+    """Whether `error` says a database server is away for a moment."""
+    text = str(error).lower()
     return type(error).__name__ == 'OperationalError' and \
-        'connection refused' in str(error).lower()
+        any(away in text for away in _AWAY)
 
 
 def _openFailure(error, path):
