@@ -73,14 +73,9 @@ def freshQueued(store) -> list:
     of the first part of that many that holds any.  Entries of jobs that
     moved on since (claimed, run) are passed: in one long transaction, as
     in-place `process` runs with no drain between, they fill the head."""
-    jobs = store.intake.jobs
-    for start in range(0, max(len(jobs), 1), INTAKE_READS):
-        found, seen = [], set()
-        for job in jobs[start:start + INTAKE_READS]:
-            if id(job) not in seen:
-                seen.add(id(job))
-                if job._stamp is not None and job.status == QUEUED:
-                    found.append(job)
+    for start in range(0, len(store.intake.jobs), INTAKE_READS):
+        found = [job for job in store.intakeJobs(INTAKE_READS, start)
+                 if job._stamp is not None and job.status == QUEUED]
         if found:
             return found
     return []

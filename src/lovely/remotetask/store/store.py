@@ -371,11 +371,11 @@ class Store(Versioned):
         """The chains of jobs of `status`."""
         return list(self.chains.values(min=(status,), max=(status, LAST)))
 
-    def intakeJobs(self, most: Optional[int] = None) -> list:
+    def intakeJobs(self, most: Optional[int] = None, start: int = 0) -> list:
         """The jobs of the intake, each once, in the state they are in;
-        with `most`, of its first `most` entries only (the oldest)."""
+        with `most`, of its `most` entries from `start` only (the oldest)."""
         found, seen = [], set()
-        jobs = self.intake.jobs
+        jobs = self.intake.jobs[start:]
         for job in jobs if most is None else jobs[:most]:
             if id(job) not in seen:
                 seen.add(id(job))
