@@ -138,3 +138,49 @@ def test_jobs_given_back_go_back_to_the_front_of_the_queue(db, echo):
     queued = [job.input for job in service.jobsPage('queued')[0]]
     assert queued == names[1:] + ['NEW']
     connection.close()
+
+
+def test_workers_reading_the_queue_commits_apart_take_different_jobs(db,
+                                                                     echo):
+    """Workers choose among the first jobs by job id, not by their place
+    from the head, which moves: a worker whose transaction began before
+    another's two claims committed still takes a job of its own."""
+    from conftest import Client
+    setup = Client(db)
+    service = setup.root['svc'] = remotetask.TaskService()
+    for worker in ('w0', 'w1'):
+        service.registerWorker(worker, 60)
+    for n in range(40):
+        service.add('echo', n)
+    setup.commit()
+    late = Client(db)               # reads the queue as it is now
+    claimed = []
+    for _ in range(2):
+        early = Client(db)
+        claimed += early.root['svc'].claim('w0', limit=1)
+        early.commit()
+        early.close()
+    claimed += late.root['svc'].claim('w1', limit=1)
+    late.commit()                   # no ConflictError: not the same job
+    assert len({claim.jobid for claim in claimed}) == 3
+    setup.close()
+    late.close()
+
+
+def test_a_worker_gone_quiet_leaves_no_job_behind(db, echo):
+    """Jobs that fall to a worker that no longer claims wait only until
+    the first few jobs are all theirs; then the others take them, oldest
+    first."""
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    for worker in ('w0', 'w1'):
+        service.registerWorker(worker, 60)
+    ids = [service.add('echo', n) for n in range(40)]
+    transaction.commit()
+    claimed = []
+    for _ in range(40):
+        claimed += [claim.jobid for claim in service.claim('w0', limit=1)]
+        transaction.commit()
+    assert sorted(claimed) == sorted(ids)
+    assert claimed.index(ids[0]) < 9 and claimed.index(ids[1]) < 9
+    connection.close()

@@ -28,7 +28,7 @@ from lovely.remotetask.retrying import Backoff
 from lovely.remotetask.runtime.steps import CONFLICT, Station, poolGrownBy
 from lovely.remotetask.runtime.timelimit import Abandoned, runAlone
 from lovely.remotetask.runtime.watch import CommitWatch
-from lovely.remotetask.store.drainapart import DRAIN_AT
+from lovely.remotetask.store.drainapart import drainAt
 from lovely.remotetask.runtime.choosing import Choice, checkQueues
 from lovely.remotetask.store.workers import newWorkerId
 
@@ -285,7 +285,7 @@ class SimpleProcessor:
                     outcome.jobid for outcome in pending.outcomes)
                 self._inHand.update(claim.jobid for claim in claimed)
                 self._choice.claimed(claimed)
-                if station.undrained >= DRAIN_AT:
+                if station.undrained >= drainAt(station.place):
                     station.drain()
         return claimed
 

@@ -60,6 +60,7 @@ class Station:
         self.workerId = workerId
         self.undrained = 0
         self.opens = None
+        self.place = 0
 
     def close(self) -> None:
         self.tm.abort()
@@ -95,7 +96,8 @@ class Station:
 
         Returns the claims, or CONFLICT (then nothing was done).  See
         `IWorkerProtocol.claim` for `inHand`.  Sets `undrained` to how many
-        moves there were since the last drain, and `opens` to when a rate
+        moves there were since the last drain, `place` to the worker's place
+        among the workers (see `claiming.claim`), and `opens` to when a rate
         that held jobs back allows the next start (or None).
         """
         self.tm.begin()
@@ -107,6 +109,7 @@ class Station:
                                    report)
             self.undrained = service.undrained()
             self.opens = report.get('opens')
+            self.place = report.get('place', 0)
             self.tm.commit()
         except TransientError:
             self.tm.abort()

@@ -10,7 +10,7 @@ the intake.
 """
 import logging
 import time
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, List, Optional, Tuple
 
 from lovely.remotetask import checks
 from lovely.remotetask.defaults import LEASE_TIME
@@ -130,8 +130,10 @@ class WorkerProtocol:
             self.registerWorker(workerId, LEASE_TIME)
         if store.settings.paused:
             return []
-        claimed = claiming.claim(store, workerId, limit,
-                                 _spreadOf(store, workerId), accepts,
+        share = _shareOf(store, workerId)
+        if report is not None:
+            report['place'] = share[0]
+        claimed = claiming.claim(store, workerId, limit, share, accepts,
                                  self.limitRules(), report=report)
         return [self._claimOf(job) for job in claimed]
 
@@ -300,13 +302,14 @@ class WorkerProtocol:
         return len(self._store.intake.jobs) + indexing.pending(self._store)
 
 
-def _spreadOf(store, workerId) -> int:
-    """Workers take different jobs among the first few, by their place
-    among the workers, so that their claims do not collide."""
+def _shareOf(store, workerId) -> Tuple[int, int]:
+    """The worker's place among the workers, and their number: workers
+    take different jobs among the first few, so that their claims do not
+    collide (see `claiming.claim`)."""
     workers = store.workers.keys()
     if workerId is None or len(workers) < 2 or workerId not in workers:
-        return 0
-    return sorted(workers).index(workerId)
+        return 0, 1
+    return sorted(workers).index(workerId), len(workers)
 
 
 def _lost(service, job, error: str) -> Outcome:

@@ -16,8 +16,9 @@ A job whose deadline passed is cancelled instead of claimed.
 This is the one place that decides what may be claimed.
 """
 import heapq
+import itertools
 import time
-from typing import Callable, Iterator, List, NamedTuple, Optional
+from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
 
 from lovely.remotetask.interfaces import QUEUED
 from lovely.remotetask.store import limits, scheduling
@@ -30,6 +31,10 @@ from lovely.remotetask.store.stamps import entryStamp
 #: the intake long).  A claim then costs the same behind a flood of jobs
 #: added in one commit as behind none.
 INTAKE_READS = 256
+
+
+#: The most jobs past its `limit` that a claim reads to choose among.
+SHARE_READS = 256
 
 
 class Waiting(NamedTuple):
@@ -113,13 +118,15 @@ def _channel(store, channel, chain, fresh, dead, entries, room) \
             return
 
 
-def claim(store, workerId: Optional[str], limit: int, spread: int = 0,
-          accepts=None, rules=None, now: Optional[float] = None,
+def claim(store, workerId: Optional[str], limit: int,
+          share: Tuple[int, int] = (0, 1), accepts=None, rules=None,
+          now: Optional[float] = None,
           report: Optional[dict] = None) -> List[object]:
     """Claim up to `limit` queued jobs for `workerId`, in the order they
-    run, skipping the first `spread` where there are enough (workers take
-    different ones among the first few, so that their claims do not
-    collide); return the jobs, now processing.
+    run; return the jobs, now processing.  `share` is the worker's place
+    among all workers and their number: workers take different ones
+    among the first few (see `_share`), so that their claims do not
+    collide.
 
     `rules(channel)` gives the limits of a channel's jobs; with `report`,
     a dict, ``report['opens']`` says when a rate that held jobs back
@@ -138,7 +145,7 @@ def claim(store, workerId: Optional[str], limit: int, spread: int = 0,
     dead, chosen = [], []
     for waiting in queued(store, accepts, dead,
                           room=room if rules is not None else None):
-        if len(chosen) == spread + limit:
+        if len(chosen) == _window(limit, share[1]):
             break
         job = waiting.job
         if job.deadline is not None and job.deadline < now:
@@ -153,9 +160,8 @@ def claim(store, workerId: Optional[str], limit: int, spread: int = 0,
         chosen.append((waiting, jobRules))
     for chain, segment, value in dead:
         chain.take(segment, value)
-    start = max(0, min(spread, len(chosen) - limit))
     claimed = []
-    for waiting, jobRules in chosen[start:start + limit]:
+    for waiting, jobRules in _share(chosen, limit, *share):
         if waiting.segment is not None:
             waiting.chain.take(waiting.segment, waiting.value)
         store.start(waiting.job, workerId, jobRules, now)
@@ -167,6 +173,35 @@ def claim(store, workerId: Optional[str], limit: int, spread: int = 0,
         if opens:
             report['opens'] = min(opens)
     return claimed
+
+
+def _window(limit: int, workers: int) -> int:
+    """How many of the first jobs a claim chooses among: enough that each
+    worker finds jobs of its own there (see `_share`)."""
+    return limit if workers < 2 else min(limit * workers * 4,
+                                         limit + SHARE_READS)
+
+
+def _share(chosen: list, limit: int, place: int, workers: int) -> list:
+    """The `limit` of `chosen` (waiting, rules), in the order they run,
+    that the worker at `place` among `workers` takes: by priority, and
+    within the priority where it must choose, first the jobs whose id
+    falls to its place, then the first others.  Ids stay where they are
+    when the queue's head moves, so workers that read the queue a few
+    commits apart still choose different jobs; and a worker gone quiet
+    leaves no job behind (others take it once theirs run out)."""
+    if len(chosen) <= limit:
+        return chosen
+    taken = []
+    for _, group in itertools.groupby(chosen, key=lambda c: c[0].key[0]):
+        group = list(group)
+        need = limit - len(taken)
+        if len(group) > need:
+            group.sort(key=lambda c: c[0].job.id % workers != place)
+        taken += group[:need]
+        if len(taken) == limit:
+            break
+    return sorted(taken, key=lambda c: c[0].key)
 
 
 def _missed(store, waiting, now: float) -> None:

@@ -13,6 +13,14 @@ DRAIN_MOST = 1000
 DRAIN_ROUNDS = 100
 
 
+def drainAt(place: int) -> int:
+    """Jobs in the intake at which the worker at `place` among the workers
+    drains after a claim: the first at DRAIN_AT, the next ones later, so
+    that workers claiming at once do not all drain at once (two drains
+    conflict), and any of them drains when the first does not."""
+    return DRAIN_AT * (1 + min(place, 3))
+
+
 def drainApart(db, oid, attempts: int = 3) -> None:
     """Drain the intake of the store `oid` in a transaction of its own; a
     drain that conflicts (another drained) is left at that."""
