@@ -145,26 +145,29 @@ def test_workers_reading_the_queue_commits_apart_take_different_jobs(db,
     """Workers choose among the first jobs by job id, not by their place
     from the head, which moves: a worker whose transaction began before
     another's two claims committed still takes a job of its own."""
-    from conftest import Client
-    setup = Client(db)
-    service = setup.root['svc'] = remotetask.TaskService()
+    def client():
+        tm = transaction.TransactionManager()
+        connection = db.open(transaction_manager=tm)
+        tm.begin()
+        return tm, connection.root()['svc']
+
+    setup = db.open()
+    service = setup.root()['svc'] = remotetask.TaskService()
     for worker in ('w0', 'w1'):
         service.registerWorker(worker, 60)
     for n in range(40):
         service.add('echo', n)
-    setup.commit()
-    late = Client(db)               # reads the queue as it is now
+    transaction.commit()
+    late, lateService = client()    # reads the queue as it is now
     claimed = []
     for _ in range(2):
-        early = Client(db)
-        claimed += early.root['svc'].claim('w0', limit=1)
+        early, earlyService = client()
+        claimed += earlyService.claim('w0', limit=1)
         early.commit()
-        early.close()
-    claimed += late.root['svc'].claim('w1', limit=1)
+    claimed += lateService.claim('w1', limit=1)
     late.commit()                   # no ConflictError: not the same job
     assert len({claim.jobid for claim in claimed}) == 3
     setup.close()
-    late.close()
 
 
 def test_a_worker_gone_quiet_leaves_no_job_behind(db, echo):
