@@ -16,7 +16,11 @@ one job costs:
   into a FileStorage (the producer's side of a trickle);
 - drain: ``SimpleProcessor`` claiming, running and recording ``--jobs``
   queued echo jobs, by handfuls of 20 recorded with the next claim (as a
-  burst drains), until the queue is empty.
+  burst drains), until the queue is empty;
+- chain: the same processor running a workflow of ``--jobs`` echo steps,
+  each waiting for the one before (issue 27): one step a claim, since
+  the next is released by the outcome of the one before.  Not counted
+  for ``--compare`` sources older than workflows.
 
 In the drain the processor's handful and record window are fixed and its
 lease keeper does not run, since all three follow the clock, which runs
@@ -39,7 +43,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = ('adds', 'drain')
+WORKLOADS = ('adds', 'drain', 'chain')
 HANDFUL = 20
 
 
@@ -52,6 +56,7 @@ def child(workload, jobs, measured):
     import lovely.remotetask
     from lovely.remotetask import (
         SimpleProcessor, TaskService, getApplicationRoot)
+    Workflow = getattr(lovely.remotetask, 'Workflow', None)
 
     lovely.remotetask.provideTask(lambda input: input, name='echo')
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,13 +75,22 @@ def child(workload, jobs, measured):
                     service.add('echo', {'n': i, 'pad': 'x' * 20})
                     tm.commit()
         else:
-            for i in range(jobs):
-                service.add('echo', {'n': i, 'pad': 'x' * 20})
+            if workload == 'chain':
+                workflow = Workflow('chain')
+                workflow.chain(*[(f'step{i}', 'echo',
+                                  {'n': i, 'pad': 'x' * 20})
+                                 for i in range(jobs)])
+                service.addWorkflow(workflow)
+            else:
+                for i in range(jobs):
+                    service.add('echo', {'n': i, 'pad': 'x' * 20})
             tm.commit()
             if measured:
                 drain(db, service, SimpleProcessor)
                 tm.begin()
                 assert service.queueLength() == 0, 'jobs left queued'
+                assert service.statusCounts().get('completed') == jobs, \
+                    f'jobs not completed: {service.statusCounts()}'
         conn.close()
         db.close()
 
@@ -148,6 +162,10 @@ def main():
     with ThreadPoolExecutor(max_workers=2) as pool:
         for label, source in sources:
             for workload in workloads:
+                if workload == 'chain' and source is not None and not \
+                        os.path.exists(os.path.join(
+                            source, 'lovely/remotetask/service/workflows.py')):
+                    continue
                 results[label, workload] = perJob(source, workload,
                                                   args.jobs, pool)
                 print(f'  {label}: {workload} '
@@ -157,10 +175,11 @@ def main():
         f'{label[-24:]:>24}' for label, _ in sources) + '  ratio')
     for workload in workloads:
         base = results['this source', workload]
-        cells = '  '.join(f'{results[label, workload]:>24,.0f}'
-                          for label, _ in sources)
-        ratios = ' '.join(f'{base / results[label, workload]:.2f}x'
-                          for label, _ in sources[1:])
+        found = [results.get((label, workload)) for label, _ in sources]
+        cells = '  '.join('-'.rjust(24) if value is None else
+                          f'{value:>24,.0f}' for value in found)
+        ratios = ' '.join('-' if value is None else f'{base / value:.2f}x'
+                          for value in found[1:])
         print(f'{workload:8}  {cells}  {ratios}')
     print(f'({args.jobs:,} jobs; ratio: this source / the other; total run '
           f'time {time.monotonic() - started:.0f} s)')
