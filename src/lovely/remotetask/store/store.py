@@ -375,8 +375,8 @@ class Store(Versioned):
         """The jobs of the intake, each once, in the state they are in;
         with `most`, of its `most` entries from `start` only (the oldest)."""
         found, seen = [], set()
-        jobs = self.intake.jobs[start:]
-        for job in jobs if most is None else jobs[:most]:
+        end = None if most is None else start + most
+        for job in self.intake.jobs[start:end]:
             if id(job) not in seen:
                 seen.add(id(job))
                 if job.status != REMOVED:
