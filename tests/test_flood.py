@@ -32,7 +32,7 @@ def accounts():
 @pytest.fixture
 def undrained(monkeypatch):
     """No drain after a commit: the intake keeps what is added."""
-    monkeypatch.setattr(store, 'drainApart', lambda db, oid: None)
+    monkeypatch.setattr(drainapart, 'drainApart', lambda db, oid: None)
 
 
 def test_a_flood_in_one_commit_is_drained_in_parts(stored, monkeypatch):

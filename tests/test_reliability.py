@@ -175,10 +175,10 @@ def test_a_drain_that_fails_after_a_claim_loses_no_claim(db, monkeypatch):
     away) raised out of the claim, and the loop lost what it had just
     claimed: those jobs stayed processing in its hand, never run (two
     did so in a loaded suite run's minute of chaos over RelStorage)."""
-    from lovely.remotetask.store import store
+    from lovely.remotetask.store import drainapart, store
     from lovely.remotetask.testing import waitUntil
     remotetask.provideTask(lambda input: input, name='echo')
-    monkeypatch.setattr(store, 'drainApart', lambda db, oid: None)
+    monkeypatch.setattr(drainapart, 'drainApart', lambda db, oid: None)
     drain, failed = store.Store.drain, []
 
     def failOnce(self, *most):

@@ -8,13 +8,17 @@ its connection's, or, for a service in no database yet, the thread's.
 import transaction
 
 
+def _transactionOf(service):
+    jar = service._p_jar
+    return (jar.transaction_manager if jar is not None
+            else transaction.manager).get()
+
+
 def afterCommit(service, callback, once=None) -> None:
     """Call `callback()` after the transaction that changes `service`
     commits, not at all if it aborts; with `once`, a key, at most once per
-    transaction for that key."""
-    jar = service._p_jar
-    txn = (jar.transaction_manager if jar is not None
-           else transaction.manager).get()
+    transaction for that key (and not at all after `forgo`)."""
+    txn = _transactionOf(service)
     if once is not None:
         try:
             txn.data(once)
@@ -24,13 +28,21 @@ def afterCommit(service, callback, once=None) -> None:
     txn.addAfterCommitHook(lambda committed: committed and callback())
 
 
+def forgo(service, once) -> None:
+    """Have `afterCommit(service, ..., once=once)` call nothing after the
+    transaction that changes `service`: its caller sees to that itself."""
+    txn = _transactionOf(service)
+    try:
+        txn.data(once)
+    except KeyError:
+        txn.set_data(once, True)
+
+
 def pendingOnCommit(service, key, factory):
     """The value kept under `key` for the transaction that changes
     `service`, made when first asked for by `factory()`, which returns the
     value and what to call once the transaction commits."""
-    jar = service._p_jar
-    txn = (jar.transaction_manager if jar is not None
-           else transaction.manager).get()
+    txn = _transactionOf(service)
     try:
         return txn.data(key)
     except KeyError:

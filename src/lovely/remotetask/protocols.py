@@ -116,6 +116,12 @@ class IWorkerProtocol(Interface):
         whenever many moved: two drains at once conflict, and nothing
         else does."""
 
+    def drainsItself():
+        """Leave the moves of the current transaction to the caller's own
+        `drain` after it commits, instead of one that the commit starts
+        when many moved: a processor drains by its place among the
+        workers, so that workers do not all drain at once."""
+
     def undrained():
         """How many moves of jobs there were since the last `drain`, and
         jobs and removals noted for the search index and not indexed yet

@@ -52,7 +52,7 @@ class LeaseKeeper(threading.Thread):
                         self.beat(station)
                         lastBeat = beat   # a failed beat is tried next tick
                     self.promote(station)
-                    self.drain(station)
+                    self.processor.drainer.onTick(station)
                     self.passStopRequests(station)
                 except POSKeyError as error:
                     # A pack dropped what this transaction began from (a
@@ -132,13 +132,6 @@ class LeaseKeeper(threading.Thread):
         if station.commitOrRetry(lambda service: service.promote(now),
                                  timeout=self.processor.leaseTime):
             self.processor.wake()
-
-    def drain(self, station) -> None:
-        """Sort the jobs moved since into their places, so that listings
-        and the intake stay short when no claim does it."""
-        if station.read(lambda service: service.undrained()):
-            with self.processor.claimLock:
-                station.drain()
 
     def passStopRequests(self, station) -> None:
         workerId = self.processor.workerId

@@ -23,12 +23,12 @@ from lovely.remotetask.defaults import LEASE_TIME, WAIT_TIME
 from lovely.remotetask.interfaces import IProcessor
 from lovely.remotetask.runtime.leasekeeper import LeaseKeeper
 from lovely.remotetask.runtime.attempt import Outcome
+from lovely.remotetask.runtime.draining import Drainer
 from lovely.remotetask.runtime.handfuls import Average, Pending
 from lovely.remotetask.retrying import Backoff
 from lovely.remotetask.runtime.steps import CONFLICT, Station, poolGrownBy
 from lovely.remotetask.runtime.timelimit import Abandoned, runAlone
 from lovely.remotetask.runtime.watch import CommitWatch
-from lovely.remotetask.store.drainapart import drainAt
 from lovely.remotetask.runtime.choosing import Choice, checkQueues
 from lovely.remotetask.store.workers import newWorkerId
 
@@ -90,8 +90,9 @@ class SimpleProcessor:
         self._wakeups = [threading.Event() for _ in range(self.loops)]
         self._idle = []             # loops waiting for work, longest first
         self._idleLock = threading.Lock()
-        #: Loops claim, and the lease keeper drains, in turn (or conflict).
+        #: Loops claim in turn (or conflict).
         self.claimLock = threading.Lock()
+        self.drainer = Drainer()
         #: The jobs this processor claimed and has not recorded yet.
         self._inHand = set()
         self._stopped = threading.Event()
@@ -285,8 +286,8 @@ class SimpleProcessor:
                     outcome.jobid for outcome in pending.outcomes)
                 self._inHand.update(claim.jobid for claim in claimed)
                 self._choice.claimed(claimed)
-                if station.undrained >= drainAt(station.place):
-                    station.drain()
+        if claimed is not CONFLICT:
+            self.drainer.afterClaim(station)
         return claimed
 
     def inHand(self) -> set:

@@ -73,7 +73,11 @@ class Station:
         self.close()
 
     def service(self):
-        return self.connection.get(self.serviceOid)
+        """The service, in a transaction whose moves the processor drains
+        itself (see `drainAt`)."""
+        service = self.connection.get(self.serviceOid)
+        service.drainsItself()
+        return service
 
     def read(self, step, *args):
         """`step(service, *args)` in a transaction that is then aborted."""

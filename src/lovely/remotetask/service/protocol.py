@@ -25,7 +25,8 @@ from lovely.remotetask.interfaces import (
 from lovely.remotetask.pickling import checkStorable, shorten
 from lovely.remotetask.runtime import processing
 from lovely.remotetask.runtime.attempt import Claim, Outcome
-from lovely.remotetask.store import claiming, indexing, scheduling, walking
+from lovely.remotetask.store import (
+    claiming, drainapart, indexing, scheduling, walking)
 from lovely.remotetask.store.jobs import ERROR_LENGTH
 from lovely.remotetask.store.channels import channelOf
 from lovely.remotetask.store.workers import WorkerRecord
@@ -294,6 +295,9 @@ class WorkerProtocol:
     def drain(self) -> int:
         """Sort the jobs moved since into their places; return how many."""
         return self._store.drain()
+
+    def drainsItself(self) -> None:
+        drainapart.drainsItself(self._store)
 
     def undrained(self) -> int:
         """How many moves of jobs there were since the last `drain`, and

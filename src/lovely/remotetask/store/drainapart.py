@@ -3,6 +3,7 @@ conflict (with another drain) costs nothing."""
 import transaction
 
 from lovely.remotetask import retrying
+from lovely.remotetask.commits import afterCommit, forgo
 
 #: Jobs in the intake at which a worker's transaction drains it.
 DRAIN_AT = 16
@@ -19,6 +20,24 @@ def drainAt(place: int) -> int:
     that workers claiming at once do not all drain at once (two drains
     conflict), and any of them drains when the first does not."""
     return DRAIN_AT * (1 + min(place, 3))
+
+
+def drainAfterCommit(store) -> None:
+    """Have the intake of `store` drained after the transaction commits,
+    in one of its own (unless its caller drains: see `drainsItself`).  A
+    store in no database drains at once."""
+    if store._p_jar is None:
+        store.drain()
+        return
+    db, oid = store._p_jar.db(), store._p_oid
+    afterCommit(store, lambda: drainApart(db, oid), once=store)
+
+
+def drainsItself(store) -> None:
+    """Leave the moves of the transaction that changes `store` to its
+    caller's drain: a worker drains by its place (see `drainAt`), and
+    drains after the commits of every worker would meet each other."""
+    forgo(store, once=store)
 
 
 def drainApart(db, oid, attempts: int = 3) -> None:

@@ -31,14 +31,13 @@ from typing import Dict, Iterator, List, Optional
 from BTrees.OOBTree import OOBTree, OOTreeSet
 from ZODB.utils import u64
 
-from lovely.remotetask.commits import afterCommit
 from lovely.remotetask.exceptions import UnknownJobError
 from lovely.remotetask.interfaces import FINISHED, MAX_JOB_ID, PROCESSING
-from lovely.remotetask.store import dependencies, hourly, indexing, stamps
+from lovely.remotetask.store import (
+    dependencies, drainapart, hourly, indexing, stamps)
 from lovely.remotetask.store.activity import ActivityLog
 from lovely.remotetask.store.chains import Chain
-from lovely.remotetask.store.drainapart import (
-    DRAIN_AT, DRAIN_MOST, drainApart)
+from lovely.remotetask.store.drainapart import DRAIN_AT, DRAIN_MOST
 from lovely.remotetask.store.channels import LAST, REMOVED, channelOf
 from lovely.remotetask.store.intake import Intake
 from lovely.remotetask.store.jobmap import JobMap
@@ -180,7 +179,7 @@ class Store(Versioned):
             self.countFinished(status)
             dependencies.settle(self, job)
         if len(intake.jobs) >= DRAIN_AFTER_COMMIT_AT:
-            self._drainAfterCommit()
+            drainapart.drainAfterCommit(self)
 
     def countFinished(self, status: str) -> None:
         """Count a job finished with `status` now, for the charts."""
@@ -340,16 +339,6 @@ class Store(Versioned):
         if max(len(self.intake.jobs), indexing.pending(self)) >= threshold:
             return self.drain()
         return 0
-
-    def _drainAfterCommit(self) -> None:
-        """Have the intake drained after the transaction commits, in one of
-        its own, where a conflict (with another drain) costs nothing.  A
-        store in no database drains at once."""
-        if self._p_jar is None:
-            self.drain()
-            return
-        db, oid = self._p_jar.db(), self._p_oid
-        afterCommit(self, lambda: drainApart(db, oid), once=self)
 
     # Chains
 
