@@ -10,6 +10,7 @@ from transaction.interfaces import TransientError
 from lovely import remotetask
 from lovely.remotetask import testing
 from lovely.remotetask.runtime.attempt import Outcome
+from lovely.remotetask.store import claiming
 from services import newService, waitForStatus
 
 PRODUCERS = 8
@@ -170,10 +171,11 @@ def test_workers_reading_the_queue_commits_apart_take_different_jobs(db,
     setup.close()
 
 
-def test_a_worker_gone_quiet_leaves_no_job_behind(db, echo):
+def test_a_worker_gone_quiet_leaves_no_job_behind(db, echo, monkeypatch):
     """Jobs that fall to a worker that no longer claims wait only until
     the first few jobs are all theirs; then the others take them, oldest
     first."""
+    monkeypatch.setattr(claiming, 'BUSY', 0)   # w1 claimed long ago
     connection = db.open()
     service = connection.root()['svc'] = remotetask.TaskService()
     for worker in ('w0', 'w1'):
@@ -186,4 +188,29 @@ def test_a_worker_gone_quiet_leaves_no_job_behind(db, echo):
         transaction.commit()
     assert sorted(claimed) == sorted(ids)
     assert claimed.index(ids[0]) < 9 and claimed.index(ids[1]) < 9
+    connection.close()
+
+
+def test_a_busy_worker_s_next_job_is_left_to_it(db, echo, monkeypatch):
+    """A worker whose own jobs ran out takes those of the others, but not
+    the next one of a worker that claims now (within `claiming.BUSY`
+    seconds): that one takes it itself, and of two claims of one job, one
+    would conflict."""
+    monkeypatch.setattr(claiming, 'BUSY', 600)   # however slow the machine
+    connection = db.open()
+    service = connection.root()['svc'] = remotetask.TaskService()
+    for worker in ('w0', 'w1'):
+        service.registerWorker(worker, 60)
+    ids = [service.add('echo', n) for n in range(40)]
+    transaction.commit()
+    odd = [jobid for jobid in ids if jobid % 2]     # w1's, at place 1
+    assert [claim.jobid for claim in service.claim('w1')] == odd[:1]
+    transaction.commit()
+    taken = []
+    for _ in range(30):
+        taken += [claim.jobid for claim in service.claim('w0')]
+        transaction.commit()
+    assert len(taken) == 30 and odd[1] not in taken
+    assert [claim.jobid for claim in service.claim('w1')] == odd[1:2]
+    transaction.commit()
     connection.close()

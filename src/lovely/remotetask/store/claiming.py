@@ -15,15 +15,17 @@ A job whose deadline passed is cancelled instead of claimed.
 
 This is the one place that decides what may be claimed.
 """
+import functools
 import heapq
 import itertools
 import time
-from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import (
+    Callable, Iterator, List, NamedTuple, Optional, Set, Tuple)
 
 from lovely.remotetask.interfaces import QUEUED
 from lovely.remotetask.store import limits, scheduling
 from lovely.remotetask.store.channels import channelOf
-from lovely.remotetask.store.stamps import entryStamp
+from lovely.remotetask.store.stamps import entryStamp, tidTime
 
 
 #: The most entries of the intake a claim reads, the oldest: the jobs
@@ -35,6 +37,14 @@ INTAKE_READS = 256
 
 #: The most jobs past its `limit` that a claim reads to choose among.
 SHARE_READS = 256
+
+#: Seconds within which a worker that claimed or recorded counts as busy:
+#: it takes its own next jobs itself (see `_share`).
+BUSY = 1.0
+
+#: How many claims' worth of a busy worker's next jobs the others leave to
+#: it: its loops claim in turn, a few while another's claim commits.
+NEXT_CLAIMS = 4
 
 
 class Waiting(NamedTuple):
@@ -161,7 +171,8 @@ def claim(store, workerId: Optional[str], limit: int,
     for chain, segment, value in dead:
         chain.take(segment, value)
     claimed = []
-    for waiting, jobRules in _share(chosen, limit, *share):
+    busy = functools.cache(lambda: _busyPlaces(store))   # if asked
+    for waiting, jobRules in _share(chosen, limit, *share, busy):
         if waiting.segment is not None:
             waiting.chain.take(waiting.segment, waiting.value)
         store.start(waiting.job, workerId, jobRules, now)
@@ -182,14 +193,17 @@ def _window(limit: int, workers: int) -> int:
                                          limit + SHARE_READS)
 
 
-def _share(chosen: list, limit: int, place: int, workers: int) -> list:
+def _share(chosen: list, limit: int, place: int, workers: int,
+           busy: Callable[[], Set[int]] = frozenset) -> list:
     """The `limit` of `chosen` (waiting, rules), in the order they run,
     that the worker at `place` among `workers` takes: by priority, and
     within the priority where it must choose, first the jobs whose id
-    falls to its place, then the first others.  Ids stay where they are
-    when the queue's head moves, so workers that read the queue a few
-    commits apart still choose different jobs; and a worker gone quiet
-    leaves no job behind (others take it once theirs run out)."""
+    falls to its place, then (see `_preference`) those of the others.
+    Ids stay where they are when the queue's head moves, so workers that
+    read the queue a few commits apart still choose different jobs; and a
+    worker gone quiet leaves no job behind (others take it once theirs run
+    out).  `busy()` gives the places of the workers that claim now: their
+    next jobs are theirs to take, and taken last."""
     if len(chosen) <= limit:
         return chosen
     taken = []
@@ -197,11 +211,51 @@ def _share(chosen: list, limit: int, place: int, workers: int) -> list:
         group = list(group)
         need = limit - len(taken)
         if len(group) > need:
-            group.sort(key=lambda c: c[0].job.id % workers != place)
+            spared = ()
+            if sum(c[0].job.id % workers == place for c in group) < need:
+                spared = _nextOf(group, limit * NEXT_CLAIMS, workers, busy())
+            group.sort(key=lambda c: _preference(
+                c[0].job.id, place, workers) + 3 * (c[0].job.id in spared))
         taken += group[:need]
         if len(taken) == limit:
             break
     return sorted(taken, key=lambda c: c[0].key)
+
+
+def _preference(jobid: int, place: int, workers: int) -> int:
+    """0 if the job falls to the worker at `place`; else 1 if this worker
+    is the one of the others that takes it first (so that two workers
+    whose own jobs ran out take different ones), or 2."""
+    owner = jobid % workers
+    if owner == place:
+        return 0
+    helper = jobid // workers % (workers - 1)
+    return 1 if helper + (helper >= owner) == place else 2
+
+
+def _nextOf(group: list, limit: int, workers: int, places) -> set:
+    """The ids of the first `limit` jobs of `group` that fall to each of
+    the workers at `places`: those they take next."""
+    counts, found = dict.fromkeys(places, 0), set()
+    for waiting, _ in group:
+        owner = waiting.job.id % workers
+        if counts.get(owner, limit) < limit:
+            counts[owner] += 1
+            found.add(waiting.job.id)
+    return found
+
+
+def _busyPlaces(store) -> Set[int]:
+    """The places of the workers whose jobs in hand changed (a claim, an
+    outcome) within `BUSY` seconds of the newest commit seen here."""
+    newest = tidTime(store.intake._p_serial)
+    found = set()
+    for place, workerId in enumerate(sorted(store.workers.keys())):
+        held = store.workers[workerId].held
+        held._p_activate()
+        if newest - tidTime(held._p_serial) < BUSY:
+            found.add(place)
+    return found
 
 
 def _missed(store, waiting, now: float) -> None:
