@@ -171,38 +171,41 @@ def test_workers_reading_the_queue_commits_apart_take_different_jobs(db,
     setup.close()
 
 
-def test_a_worker_gone_quiet_leaves_no_job_behind(db, echo, monkeypatch):
-    """Jobs that fall to a worker that no longer claims wait only until
-    the first few jobs are all theirs; then the others take them, oldest
-    first."""
-    monkeypatch.setattr(claiming, 'BUSY', 0)   # w1 claimed long ago
+@pytest.fixture
+def twoWorkers(db, echo):
+    """A service with workers w0 and w1, and the ids of 40 jobs queued."""
     connection = db.open()
     service = connection.root()['svc'] = remotetask.TaskService()
     for worker in ('w0', 'w1'):
         service.registerWorker(worker, 60)
     ids = [service.add('echo', n) for n in range(40)]
     transaction.commit()
+    yield service, ids
+    transaction.abort()
+    connection.close()
+
+
+def test_a_worker_gone_quiet_leaves_no_job_behind(twoWorkers, monkeypatch):
+    """Jobs that fall to a worker that no longer claims wait only until
+    the first few jobs are all theirs; then the others take them, oldest
+    first."""
+    monkeypatch.setattr(claiming, 'BUSY', 0)   # w1 claimed long ago
+    service, ids = twoWorkers
     claimed = []
     for _ in range(40):
         claimed += [claim.jobid for claim in service.claim('w0', limit=1)]
         transaction.commit()
     assert sorted(claimed) == sorted(ids)
     assert claimed.index(ids[0]) < 9 and claimed.index(ids[1]) < 9
-    connection.close()
 
 
-def test_a_busy_worker_s_next_job_is_left_to_it(db, echo, monkeypatch):
+def test_a_busy_worker_s_next_job_is_left_to_it(twoWorkers, monkeypatch):
     """A worker whose own jobs ran out takes those of the others, but not
     the next one of a worker that claims now (within `claiming.BUSY`
     seconds): that one takes it itself, and of two claims of one job, one
     would conflict."""
     monkeypatch.setattr(claiming, 'BUSY', 600)   # however slow the machine
-    connection = db.open()
-    service = connection.root()['svc'] = remotetask.TaskService()
-    for worker in ('w0', 'w1'):
-        service.registerWorker(worker, 60)
-    ids = [service.add('echo', n) for n in range(40)]
-    transaction.commit()
+    service, ids = twoWorkers
     odd = [jobid for jobid in ids if jobid % 2]     # w1's, at place 1
     assert [claim.jobid for claim in service.claim('w1')] == odd[:1]
     transaction.commit()
@@ -213,4 +216,3 @@ def test_a_busy_worker_s_next_job_is_left_to_it(db, echo, monkeypatch):
     assert len(taken) == 30 and odd[1] not in taken
     assert [claim.jobid for claim in service.claim('w1')] == odd[1:2]
     transaction.commit()
-    connection.close()

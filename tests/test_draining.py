@@ -14,6 +14,7 @@ from lovely.remotetask.runtime.attempt import Outcome
 from lovely.remotetask.runtime.draining import Drainer
 from lovely.remotetask.runtime.steps import Station
 from lovely.remotetask.store import drainapart
+from services import newService
 
 
 @pytest.fixture
@@ -29,8 +30,7 @@ def drainsAfterCommit(monkeypatch):
 def service(db):
     remotetask.provideTask(lambda input: input, name='echo')
     connection = db.open()
-    service = connection.root()['svc'] = remotetask.TaskService()
-    transaction.commit()
+    service = newService(connection.root())
     service.registerWorker('w', 60)
     transaction.commit()
     yield service
