@@ -112,8 +112,10 @@ class Run:
         return spans
 
     def readCommits(self):
-        """(commits, conflicts) of the workers; read after they exit."""
-        total, self.conflicting = [0, 0], collections.Counter()
+        """(commits, conflicts) of the workers; read after they exit.  Sets
+        `outcomes` to (commits, conflicts) of those that recorded
+        outcomes."""
+        total, self.conflicting = [0, 0, 0, 0], collections.Counter()
         for path in glob.glob(self.commits + '-*'):
             with open(path) as f:
                 first, *rest = f.read().splitlines()
@@ -122,7 +124,8 @@ class Run:
             for line in rest:
                 count, name = line.split()
                 self.conflicting[name] += int(count)
-        return total
+        self.outcomes = total[2:]
+        return total[:2]
 
 
 def atOnce(spans):

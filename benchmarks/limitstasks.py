@@ -11,6 +11,7 @@ import atexit
 import collections
 import os
 import re
+import threading
 import time
 
 import transaction
@@ -28,28 +29,45 @@ PER_ACCOUNT = 2
 
 
 def countCommits(path: str) -> None:
-    """Count this process's commits and those that conflicted, and write
-    both to `path` at exit: '<commits> <conflicts>'."""
-    commit = transaction.TransactionManager.commit
-    counts = [0, 0]
+    """Count this process's commits and those that conflicted, then those
+    that recorded outcomes and how many of them conflicted, and write them
+    to `path` at exit: '<commits> <conflicts> <outcome commits> <outcome
+    conflicts>', then a line for each class of object that conflicted."""
+    from lovely.remotetask.runtime.steps import Station
+    manager, recordAll = transaction.TransactionManager, Station._recordAll
+    commit, begin = manager.commit, manager.begin
+    counts = [0, 0, 0, 0]
     classes = collections.Counter()
+    outcomes = threading.local()
 
-    def counted(manager):
+    def counted(self):
+        carried, outcomes.carried = getattr(outcomes, 'carried', False), False
         counts[0] += 1
+        counts[2] += carried
         try:
-            return commit(manager)
+            return commit(self)
         except TransientError as error:
             counts[1] += 1
+            counts[3] += carried
             found = re.search(r'class ([\w.]+)', str(error))
             classes[found.group(1) if found else type(error).__name__] += 1
             raise
 
+    def begun(self):
+        outcomes.carried = False
+        return begin(self)
+
+    def recorded(service, records):
+        outcomes.carried = outcomes.carried or bool(records)
+        return recordAll(service, records)
+
     def write():
         with open(path, 'w') as f:
-            f.write(f'{counts[0]} {counts[1]}\n')
+            f.write(' '.join(map(str, counts)) + '\n')
             for name, count in classes.most_common():
                 f.write(f'{count} {name}\n')
-    transaction.TransactionManager.commit = counted
+    manager.commit, manager.begin = counted, begun
+    Station._recordAll = staticmethod(recorded)
     atexit.register(write)
 
 

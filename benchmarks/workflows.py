@@ -4,7 +4,7 @@
   after=...)``), against N plain jobs on the same setup: the time of each,
   their ratio, how long after the last sibling's outcome the callback was
   claimed, how often it ran, and the share of the workers' commits that
-  conflicted;
+  conflicted (of all, and of those that recorded outcomes);
 - chain: a workflow of K steps, each waiting for the one before, against
   K plain jobs run one at a time by one worker: the time per step of each.
 
@@ -44,6 +44,7 @@ def fanIn(directory, args):
         claimedAfter = job.started - lastSibling
         runs = job.runs
     commits, conflicts = run.readCommits()
+    outcomeCommits, outcomeConflicts = run.outcomes
     gathers = sum(1 for task, *_ in run.readSpans() if task == 'gather')
     rows.append(('fan-in', f'{args.siblings} siblings of 10 ms and a job '
                  f'waiting for them',
@@ -53,7 +54,11 @@ def fanIn(directory, args):
                  f'sibling ended; ran {gathers} time(s) ({runs} run(s) '
                  f'recorded); commits conflicted {conflicts} of {commits} '
                  f'({conflicts / max(commits, 1):.2%}; plain jobs: '
-                 f'{plainConflicts} of {plainCommits}); conflicts by class: '
+                 f'{plainConflicts} of {plainCommits}); commits that '
+                 f'recorded outcomes conflicted {outcomeConflicts} of '
+                 f'{outcomeCommits} '
+                 f'({outcomeConflicts / max(outcomeCommits, 1):.2%}); '
+                 f'conflicts by class: '
                  f'{dict(run.conflicting.most_common(4))}'))
     return rows
 
