@@ -19,23 +19,25 @@ def afterCommit(service, callback, once=None) -> None:
     commits, not at all if it aborts; with `once`, a key, at most once per
     transaction for that key (and not at all after `forgo`)."""
     txn = _transactionOf(service)
-    if once is not None:
-        try:
-            txn.data(once)
-            return
-        except KeyError:
-            txn.set_data(once, True)
+    if once is not None and not _firstTime(txn, once):
+        return
     txn.addAfterCommitHook(lambda committed: committed and callback())
 
 
 def forgo(service, once) -> None:
     """Have `afterCommit(service, ..., once=once)` call nothing after the
     transaction that changes `service`: its caller sees to that itself."""
-    txn = _transactionOf(service)
+    _firstTime(_transactionOf(service), once)
+
+
+def _firstTime(txn, key) -> bool:
+    """Whether `key` is new to `txn`; it is not after this."""
     try:
-        txn.data(once)
+        txn.data(key)
+        return False
     except KeyError:
-        txn.set_data(once, True)
+        txn.set_data(key, True)
+        return True
 
 
 def pendingOnCommit(service, key, factory):
