@@ -38,10 +38,13 @@ def countCommits(path: str) -> None:
     commit, begin = manager.commit, manager.begin
     counts = [0, 0, 0, 0]
     classes = collections.Counter()
-    outcomes = threading.local()
+
+    class Carried(threading.local):
+        carried = False        # this thread's transaction records outcomes
+    outcomes = Carried()
 
     def counted(self):
-        carried, outcomes.carried = getattr(outcomes, 'carried', False), False
+        carried, outcomes.carried = outcomes.carried, False
         counts[0] += 1
         counts[2] += carried
         try:
